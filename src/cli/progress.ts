@@ -1,0 +1,44 @@
+/**
+ * Progress of long work: a bar (cli-progress) when standard error is a terminal, otherwise a
+ * plain line now and then, so that logs of scripted runs stay readable.
+ */
+import cliProgress from 'cli-progress';
+
+export interface Progress {
+  tick(n?: number): void;
+  stop(): void;
+}
+
+const PLAIN_INTERVAL_MS = 5000;
+
+export function startProgress(label: string, total: number, enabled = true): Progress {
+  if (!enabled || total === 0) return { tick() {}, stop() {} };
+  if (process.stderr.isTTY) {
+    const bar = new cliProgress.SingleBar(
+      {
+        format: `${label} [{bar}] {percentage}% | {value}/{total} | {eta_formatted} left`,
+        stream: process.stderr,
+        hideCursor: true,
+        etaBuffer: 200,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(total, 0);
+    return { tick: (n = 1) => bar.increment(n), stop: () => bar.stop() };
+  }
+  let done = 0;
+  let last = Date.now();
+  const started = last;
+  return {
+    tick(n = 1) {
+      done += n;
+      const now = Date.now();
+      if (now - last >= PLAIN_INTERVAL_MS) {
+        last = now;
+        const rate = done / ((now - started) / 1000);
+        process.stderr.write(`${label}: ${done}/${total} (${rate.toFixed(1)}/s)\n`);
+      }
+    },
+    stop() {},
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * Packed fingerprints: the bits of one fingerprint live in consecutive 32-bit words, bit i of the
+ * fingerprint in word i >>> 5 at position i & 31. Packing makes a Hamming distance a handful of
+ * XOR + popcount operations instead of a loop over bytes.
+ */
+
+/** A set of equally long fingerprints, packed row after row. */
+export interface PackedFingerprints {
+  /** Number of fingerprints. */
+  readonly count: number;
+  /** Bits per fingerprint (x² for an x-by-x hash). */
+  readonly nbits: number;
+  /** 32-bit words per fingerprint. */
+  readonly words: number;
+  /** count × words, row-major. */
+  readonly data: Uint32Array;
+}
+
+export function wordsFor(nbits: number): number {
+  return (nbits + 31) >>> 5;
+}
+
+/** Number of set bits of a 32-bit integer (SWAR popcount). */
+export function popcount32(v: number): number {
+  v = v - ((v >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
+}
+
+/** Packs rows of 0/1 values (row-major, n × nbits) into words. Any non-zero value is a 1 bit. */
+export function packRows(rows: ArrayLike<number>, count: number, nbits: number): PackedFingerprints {
+  if (rows.length !== count * nbits) {
+    throw new Error(`expected ${count} × ${nbits} values, got ${rows.length}`);
+  }
+  const words = wordsFor(nbits);
+  const data = new Uint32Array(count * words);
+  for (let r = 0; r < count; r++) {
+    const base = r * nbits;
+    const out = r * words;
+    for (let i = 0; i < nbits; i++) {
+      if (rows[base + i]) data[out + (i >>> 5)] |= 1 << (i & 31);
+    }
+  }
+  return { count, nbits, words, data };
+}
+
+/** Unpacks to one byte (0 or 1) per bit, row-major: the layout of the `fps` dataset. */
+export function unpackRows(fps: PackedFingerprints): Uint8Array {
+  const { count, nbits, words, data } = fps;
+  const out = new Uint8Array(count * nbits);
+  for (let r = 0; r < count; r++) {
+    for (let i = 0; i < nbits; i++) {
+      out[r * nbits + i] = (data[r * words + (i >>> 5)]! >>> (i & 31)) & 1;
+    }
+  }
+  return out;
+}
+
+/** Packs one fingerprint given as booleans or 0/1 numbers. */
+export function packBits(bits: ArrayLike<number | boolean>): Uint32Array {
+  const out = new Uint32Array(wordsFor(bits.length));
+  for (let i = 0; i < bits.length; i++) if (bits[i]) out[i >>> 5]! |= 1 << (i & 31);
+  return out;
+}
+
+/** A fingerprint as a string of '0'/'1', bit 0 first (the fixtures' and the reference's order). */
+export function bitString(fps: PackedFingerprints, row: number): string {
+  let s = '';
+  for (let i = 0; i < fps.nbits; i++) {
+    s += (fps.data[row * fps.words + (i >>> 5)]! >>> (i & 31)) & 1 ? '1' : '0';
+  }
+  return s;
+}
+
+/** Hexadecimal form of one fingerprint, bit 0 as the most significant bit (imagehash's convention). */
+export function bitHex(fps: PackedFingerprints, row: number): string {
+  const s = bitString(fps, row).padEnd(Math.ceil(fps.nbits / 4) * 4, '0');
+  let hex = '';
+  for (let i = 0; i < s.length; i += 4) hex += parseInt(s.slice(i, i + 4), 2).toString(16);
+  return hex;
+}
+
+/** Concatenates packed rows from several packed sets of the same width. */
+export function fromRows(nbits: number, rows: readonly Uint32Array[]): PackedFingerprints {
+  const words = wordsFor(nbits);
+  const data = new Uint32Array(rows.length * words);
+  rows.forEach((row, r) => {
+    if (row.length !== words) throw new Error(`fingerprint ${r} has ${row.length} words, expected ${words}`);
+    data.set(row, r * words);
+  });
+  return { count: rows.length, nbits, words, data };
+}
+
+/** Hamming distance in bits between row a of `x` and row b of `y` (both of the same width). */
+export function hammingRows(x: PackedFingerprints, a: number, y: PackedFingerprints, b: number): number {
+  const w = x.words;
+  let d = 0;
+  const xa = a * w;
+  const yb = b * w;
+  for (let k = 0; k < w; k++) d += popcount32((x.data[xa + k]! ^ y.data[yb + k]!) >>> 0);
+  return d;
+}
+
+/** The rows of `fps` in the order given by `order` (a permutation or a selection). */
+export function selectRows(fps: PackedFingerprints, order: ArrayLike<number>): PackedFingerprints {
+  const { words } = fps;
+  const data = new Uint32Array(order.length * words);
+  for (let i = 0; i < order.length; i++) {
+    const src = order[i]! * words;
+    data.set(fps.data.subarray(src, src + words), i * words);
+  }
+  return { count: order.length, nbits: fps.nbits, words, data };
+}

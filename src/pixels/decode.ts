@@ -1,0 +1,35 @@
+/**
+ * Pixels in: the one place where image files are decoded for hashing (sharp/libvips).
+ * A file becomes an upright (EXIF orientation applied), alpha-flattened-onto-white, greyscale
+ * thumbnail of exactly the requested size, in one sharp pipeline, so that JPEG shrink-on-load
+ * applies and the file is decoded once.
+ */
+import sharp from 'sharp';
+
+// One libvips thread per image: throughput comes from several images in flight on libuv's pool,
+// not from splitting one small thumbnail across threads. The operation cache only costs memory
+// here: every file is seen once.
+sharp.concurrency(1);
+sharp.cache(false);
+
+/** Images declaring more pixels than this are refused before decoding (decompression bombs). */
+export const MAX_INPUT_PIXELS = 0x3fff * 0x3fff;
+
+/** Decodes `path` into width × height 8-bit grey values, row-major (aspect ratio not kept, as imgcmp does). */
+export async function greyThumbnail(path: string, width: number, height: number): Promise<Uint8Array> {
+  const { data, info } = await sharp(path, {
+    autoOrient: true,
+    failOn: 'error',
+    limitInputPixels: MAX_INPUT_PIXELS,
+    sequentialRead: true,
+  })
+    .flatten({ background: '#ffffff' })
+    .greyscale()
+    .resize(width, height, { fit: 'fill', kernel: 'linear' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  if (info.width !== width || info.height !== height || info.channels !== 1) {
+    throw new Error(`decoder returned ${info.width}×${info.height}×${info.channels}, expected ${width}×${height}×1`);
+  }
+  return new Uint8Array(data.buffer, data.byteOffset, data.length);
+}

@@ -1,0 +1,67 @@
+/**
+ * The resize stage: downscaled, upright copies of photos, for faster fingerprinting later.
+ * One file in, one file out, in the source's format; the output appears under its final name
+ * only when complete (written beside it, then renamed), so an interrupted run never leaves a
+ * half-written copy that a re-run would skip as done.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp, { type FormatEnum } from 'sharp';
+import { MAX_INPUT_PIXELS } from './decode.js';
+
+/**
+ * The copy's file name, as imgcmp names it: the absolute source path with every "/" replaced
+ * by "_", the leading "_" dropped ("/home/a/x.jpg" → "home_a_x.jpg").
+ */
+export function convertedName(absSource: string): string {
+  return absSource.split(path.sep).join('_').replace(/^_/, '');
+}
+
+/** Formats that sharp writes (AVIF is written through heif); anything else is written as PNG under its original name. */
+const WRITABLE = new Set<keyof FormatEnum>(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'jxl']);
+
+/**
+ * Gives the finished file its final name without ever replacing an existing file: a hard link
+ * fails if a racing run finished first. File systems without hard links (FAT, some network
+ * mounts) fall back to a rename after a check.
+ */
+function publish(tmp: string, target: string): void {
+  try {
+    fs.linkSync(tmp, target);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+    if (fs.existsSync(target)) throw Object.assign(new Error('exists'), { code: 'EEXIST' });
+    fs.renameSync(tmp, target);
+  }
+}
+
+export type ResizeOutcome = 'written' | 'skipped';
+
+/**
+ * Writes `src` scaled by `fraction` (0 < fraction ≤ 1) and EXIF-upright to `target`, unless
+ * `target` exists already. Throws with a one-line reason when the source cannot be read.
+ */
+export async function resizeTo(src: string, target: string, fraction: number): Promise<ResizeOutcome> {
+  if (fs.existsSync(target)) return 'skipped';
+  const input = sharp(src, { autoOrient: true, failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS });
+  const meta = await input.metadata();
+  const { width, height } = meta.autoOrient;
+  const w = Math.max(1, Math.round(width * fraction));
+  const h = Math.max(1, Math.round(height * fraction));
+  const format: keyof FormatEnum = WRITABLE.has(meta.format) ? meta.format : 'png';
+  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.part`);
+  try {
+    await input
+      .resize(w, h, { fit: 'fill' })
+      .toFormat(format, { quality: 90 })
+      .toFile(tmp);
+    publish(tmp, target);
+    return 'written';
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return 'skipped';
+    throw err;
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}

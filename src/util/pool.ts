@@ -1,0 +1,33 @@
+/**
+ * Runs an async function over items with at most `limit` calls in flight, calling `onResult` in
+ * completion order. Items are pulled lazily, so memory holds `limit` results at most, not all.
+ */
+export async function forEachLimited<T, R>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T, index: number) => Promise<R>,
+  onResult: (result: PromiseSettledResult<R>, item: T, index: number) => void,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      const item = items[index]!;
+      let result: PromiseSettledResult<R>;
+      try {
+        result = { status: 'fulfilled', value: await work(item, index) };
+      } catch (reason) {
+        result = { status: 'rejected', reason };
+      }
+      onResult(result, item, index);
+    }
+  };
+  const n = Math.max(1, Math.min(limit, items.length));
+  await Promise.all(Array.from({ length: n }, worker));
+}
+
+/** A short, one-line reason for an error thrown by a library. */
+export function reasonOf(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.split('\n')[0]!.trim() || 'unknown error';
+}
