@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import h5wasm from 'h5wasm/node';
+import { DatabaseError, readDb, writeDb } from '../src/db/database.js';
+import { bitString, packRows } from '../src/hash/bits.js';
+import { missingPython, python, tempDir } from './helpers/env.js';
+
+const FILES = ['/photos/a b.jpg', '/photos/ünïcödé €/x.png', `/very/${'long-'.repeat(80)}name.jpg`, "/q/it's \"quoted\" $(x).jpg"];
+const BITS = [0, 1, 1, 0, 1, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0];
+
+describe('fingerprint database (HDF5)', () => {
+  it('round-trips paths of any length and characters, bits and settings', async () => {
+    const dir = tempDir('db');
+    const file = path.join(dir, 'fp.hdf');
+    await writeDb(file, { settings: { method: 'phash', x: 2 }, files: FILES, fps: packRows(BITS, 4, 4) });
+    const db = await readDb(file);
+    assert.deepEqual(db.files, FILES);
+    assert.deepEqual(db.settings, { method: 'phash', x: 2 });
+    assert.deepEqual([0, 1, 2, 3].map((r) => bitString(db.fps, r)), ['0110', '1111', '0001', '1000']);
+    assert.deepEqual(fs.readdirSync(dir), ['fp.hdf'], 'no temporary file left beside the database');
+  });
+
+  it('writes and reads an empty database', async () => {
+    const file = path.join(tempDir('db'), 'empty.hdf');
+    await writeDb(file, { settings: { method: 'phash', x: 8 }, files: [], fps: packRows([], 0, 64) });
+    const db = await readDb(file);
+    assert.equal(db.files.length, 0);
+    assert.equal(db.fps.nbits, 64);
+  });
+
+  it("reads the Python imgcmp's layout: fixed-length byte strings and int64 bits, no attributes", async () => {
+    await h5wasm.ready;
+    const file = path.join(tempDir('db'), 'legacy.hdf');
+    // (h5wasm writes fixed-length strings from JS strings, so non-ASCII bytes are left to the
+    // h5py test below, which writes them as numpy does.)
+    const f = new h5wasm.File(file, 'w');
+    f.create_dataset({ name: 'files', data: ['/a/x.jpg', '/b/yz.jpg'], dtype: 'S12' });
+    f.create_dataset({ name: 'fps', data: BigInt64Array.from([0n, 1n, 1n, 0n, 1n, 0n, 0n, 1n]), shape: [2, 4] });
+    f.close();
+    const db = await readDb(file);
+    assert.deepEqual(db.files, ['/a/x.jpg', '/b/yz.jpg']);
+    assert.deepEqual(db.settings, { method: 'phash', x: 2 });
+    assert.equal(bitString(db.fps, 1), '1001');
+  });
+
+  it('refuses files that are not databases with one line naming the file', async () => {
+    const dir = tempDir('db');
+    const text = path.join(dir, 'notes.hdf');
+    fs.writeFileSync(text, 'just text\n');
+    const good = path.join(dir, 'good.hdf');
+    await writeDb(good, { settings: { method: 'phash', x: 2 }, files: FILES, fps: packRows(BITS, 4, 4) });
+    const truncated = path.join(dir, 'truncated.hdf');
+    fs.writeFileSync(truncated, fs.readFileSync(good).subarray(0, 1200));
+    const other = path.join(dir, 'other.hdf');
+    const f = new h5wasm.File(other, 'w');
+    f.create_dataset({ name: 'temperature', data: new Float64Array([1, 2]) });
+    f.close();
+    for (const [file, reason] of [
+      [text, /not an HDF5 file/],
+      [truncated, /damaged HDF5 file/],
+      [other, /no dataset "files"/],
+      [path.join(dir, 'missing.hdf'), /no such database/],
+    ] as const) {
+      await assert.rejects(readDb(file), (err: Error) => {
+        assert.ok(err instanceof DatabaseError);
+        assert.ok(err.message.startsWith(file), err.message);
+        assert.match(err.message, reason);
+        assert.ok(!err.message.includes('\n'));
+        return true;
+      });
+    }
+  });
+
+  describe('interoperability with h5py', () => {
+    const why = missingPython(['h5py', 'numpy']);
+    it('h5py reads our database as it is', async (t) => {
+      if (why) return t.skip(`h5py interop not tested: ${why}`);
+      const file = path.join(tempDir('db'), 'ours.hdf');
+      await writeDb(file, { settings: { method: 'phash', x: 2 }, files: FILES, fps: packRows(BITS, 4, 4) });
+      const out = python(
+        `import h5py, json, sys
+h = h5py.File(sys.argv[1], 'r')
+print(json.dumps({'files': list(h['files'].asstr()[()]), 'fps': h['fps'][()].tolist(), 'dtype': str(h['fps'].dtype),
+                  'method': h.attrs['method'], 'x': int(h.attrs['x'])}))`,
+        [file],
+      );
+      const got = JSON.parse(out);
+      assert.deepEqual(got.files, FILES);
+      assert.deepEqual(got.fps, [[0, 1, 1, 0], [1, 1, 1, 1], [0, 0, 0, 1], [1, 0, 0, 0]]);
+      assert.equal(got.dtype, 'uint8');
+      assert.equal(got.method, 'phash');
+      assert.equal(got.x, 2);
+    });
+
+    it('we read a database that h5py wrote the way the Python imgcmp does', async (t) => {
+      if (why) return t.skip(`h5py interop not tested: ${why}`);
+      const file = path.join(tempDir('db'), 'python.hdf');
+      python(
+        `import h5py, numpy as np, sys
+with h5py.File(sys.argv[1], 'w') as h:
+    h['files'] = np.array([p.encode('utf-8') for p in ['/a/x.jpg', '/ü/€ y.png', '/b/z.jpg']])
+    h['fps'] = np.array([[0,1,1,0,1,0,0,1,1],[1,1,1,1,0,0,0,0,1],[0,0,0,0,0,0,0,0,1]], dtype=np.int64)`,
+        [file],
+      );
+      const db = await readDb(file);
+      assert.deepEqual(db.files, ['/a/x.jpg', '/ü/€ y.png', '/b/z.jpg']);
+      assert.equal(db.settings.x, 3);
+      assert.deepEqual([0, 1, 2].map((r) => bitString(db.fps, r)), ['011010011', '111100001', '000000001']);
+    });
+  });
+});

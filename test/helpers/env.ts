@@ -1,0 +1,64 @@
+/** Shared test helpers: the repository's paths, temporary folders, and spawning the real binary. */
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Repository root (tests run from dist/test/). */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const BIN = path.join(ROOT, 'bin', 'imgcmp');
+export const SAMPLES = path.join(ROOT, 'samples');
+export const SHARED = path.resolve(ROOT, '..', 'shared');
+export const DEBIAN_PYTHON = '/usr/bin/python3';
+
+export function tempDir(label: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `imgcmp-${label}-`));
+}
+
+export interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `imgcmp ARGS` with its home in `home`; never through a shell. */
+export function imgcmp(args: readonly string[], opts: { home: string; cwd?: string; input?: string }): Run {
+  const r: SpawnSyncReturns<string> = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, IMGCMP_HOME: opts.home, NO_COLOR: '1' },
+    encoding: 'utf8',
+    input: opts.input,
+    timeout: 120_000,
+  });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Why Debian's python with these modules cannot run here, or undefined when it can. */
+export function missingPython(modules: readonly string[]): string | undefined {
+  if (!fs.existsSync(DEBIAN_PYTHON)) return `${DEBIAN_PYTHON} not installed`;
+  const r = spawnSync(DEBIAN_PYTHON, ['-c', modules.map((m) => `import ${m}`).join('; ')], { encoding: 'utf8' });
+  if (r.status !== 0) return `${DEBIAN_PYTHON} lacks ${modules.join(', ')} (apt-get install ${modules.map((m) => `python3-${m === 'PIL' ? 'pil' : m}`).join(' ')})`;
+  return undefined;
+}
+
+export function python(code: string, args: readonly string[] = []): string {
+  const r = spawnSync(DEBIAN_PYTHON, ['-c', code, ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`python failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Every image file under samples/, sorted. */
+export function sampleImages(): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.(jpe?g|png|webp)$/i.test(e.name)) out.push(p);
+    }
+  };
+  walk(SAMPLES);
+  return out.sort();
+}
