@@ -1,0 +1,175 @@
+/**
+ * Multi-index hashing (Norouzi, Punjani & Fleet, "Fast search in Hamming space with multi-index
+ * hashing", CVPR 2012) over packed fingerprints. Pure computation.
+ *
+ * The bits are cut into m chunks. If two fingerprints differ in at most T bits, then by the
+ * pigeonhole principle some chunk differs in at most ⌊T/m⌋ bits. So each chunk gets a hash table
+ * (a counting sort of the rows by chunk value), and the rows within T of a query are found among
+ * the table entries whose chunk lies within ⌊T/m⌋ of the query's chunk, each verified with its
+ * full distance. A pair found through several chunks is kept only from the first.
+ */
+import { popcount32, type PackedFingerprints } from '../hash/bits.js';
+
+/** The widest chunk: its table has 2^bits + 1 offsets. */
+const MAX_CHUNK_BITS = 20;
+
+interface Chunk {
+  offset: number;
+  bits: number;
+  /** start[k] .. start[k+1]: positions in `rows` of the rows whose chunk value is k. */
+  start: Int32Array;
+  /** Row ids, sorted by chunk value, ascending ids within a value. */
+  rows: Int32Array;
+}
+
+export interface MihIndex {
+  fps: PackedFingerprints;
+  chunks: Chunk[];
+  /** Chunk radius the index is used with: ⌊T/m⌋. */
+  radius: number;
+  /** Every XOR mask of popcount ≤ radius, per distinct chunk width. */
+  masks: Map<number, Int32Array>;
+}
+
+/** Bits offset..offset+bits-1 of a packed row, as an integer (bits ≤ 31). */
+export function chunkValue(data: Uint32Array, rowBase: number, offset: number, bits: number): number {
+  const w = offset >>> 5;
+  const s = offset & 31;
+  let v = data[rowBase + w]! >>> s;
+  if (s + bits > 32) v |= data[rowBase + w + 1]! << (32 - s);
+  return bits === 32 ? v >>> 0 : v & ((1 << bits) - 1);
+}
+
+function binomial(n: number, k: number): number {
+  let r = 1;
+  for (let i = 1; i <= k; i++) r = (r * (n - k + i)) / i;
+  return r;
+}
+
+/** Number of chunk values within `r` bits of a given one, for a chunk of `bits`. */
+function ballSize(bits: number, r: number): number {
+  let s = 0;
+  for (let k = 0; k <= Math.min(r, bits); k++) s += binomial(bits, k);
+  return s;
+}
+
+/** All masks of `bits` bits with at most `r` ones, fewest ones first. */
+function masksWithin(bits: number, r: number): Int32Array {
+  const out: number[] = [0];
+  let frontier = [0];
+  for (let k = 1; k <= Math.min(r, bits); k++) {
+    const next: number[] = [];
+    for (const m of frontier) {
+      // extend by a bit above the highest set bit, so each mask is made once
+      const high = m === 0 ? -1 : 31 - Math.clz32(m);
+      for (let b = high + 1; b < bits; b++) next.push(m | (1 << b));
+    }
+    out.push(...next);
+    frontier = next;
+  }
+  return Int32Array.from(out);
+}
+
+/** Chunk layout: m chunks of nearly equal width covering nbits. */
+function layout(nbits: number, m: number): { offset: number; bits: number }[] {
+  const out: { offset: number; bits: number }[] = [];
+  let offset = 0;
+  for (let c = 0; c < m; c++) {
+    const bits = Math.floor(nbits / m) + (c < nbits % m ? 1 : 0);
+    out.push({ offset, bits });
+    offset += bits;
+  }
+  return out;
+}
+
+/**
+ * Estimated work per query row of a search within T bits using m chunks, in units of one
+ * full-distance check: table probes plus candidates to verify.
+ */
+function costPerQuery(n: number, nbits: number, m: number, T: number): number {
+  const r = Math.floor(T / m);
+  let cost = 0;
+  for (const { bits } of layout(nbits, m)) {
+    const probes = ballSize(bits, r);
+    cost += probes * (0.5 + n / 2 ** bits);
+  }
+  return cost;
+}
+
+/** The best chunk count for searching n rows within T bits, and its estimated cost per query. */
+export function bestChunking(n: number, nbits: number, T: number): { m: number; cost: number } {
+  let best = { m: 0, cost: Infinity };
+  // More chunks than T + 1 only narrows them (the radius is 0 from m = T + 1 on), which can
+  // still pay when the tables are crowded; wider than MAX_CHUNK_BITS tables cost too much memory.
+  for (let m = Math.max(1, Math.ceil(nbits / MAX_CHUNK_BITS)); m <= Math.min(nbits, Math.max(T + 1, Math.ceil(nbits / MAX_CHUNK_BITS)) + 8); m++) {
+    const cost = costPerQuery(n, nbits, m, T);
+    if (cost < best.cost) best = { m, cost };
+  }
+  return best;
+}
+
+export function buildIndex(fps: PackedFingerprints, m: number, T: number): MihIndex {
+  const { count: n, words, data, nbits } = fps;
+  const chunks: Chunk[] = layout(nbits, m).map(({ offset, bits }) => {
+    const size = 2 ** bits;
+    const start = new Int32Array(size + 1);
+    const keys = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const k = chunkValue(data, i * words, offset, bits);
+      keys[i] = k;
+      start[k + 1]!++;
+    }
+    for (let k = 0; k < size; k++) start[k + 1]! += start[k]!;
+    const fill = start.slice(0, size);
+    const rows = new Int32Array(n);
+    for (let i = 0; i < n; i++) rows[fill[keys[i]!]!++] = i;
+    return { offset, bits, start, rows };
+  });
+  const radius = Math.floor(T / m);
+  const masks = new Map<number, Int32Array>();
+  for (const c of chunks) if (!masks.has(c.bits)) masks.set(c.bits, masksWithin(c.bits, radius));
+  return { fps, chunks, radius, masks };
+}
+
+/**
+ * Calls `found(j, d)` once for every indexed row j with distance d ≤ T from the query row
+ * (`query`, `queryBase`: packed words in the index's width), and j > `after` (use -1 for all).
+ * `T` must be at most the T the index was built for. Return true from `found` to stop early.
+ */
+export function searchWithin(
+  index: MihIndex,
+  query: Uint32Array,
+  queryBase: number,
+  T: number,
+  after: number,
+  found: (j: number, d: number) => boolean | void,
+): boolean {
+  const { fps, chunks, radius, masks } = index;
+  const { words, data } = fps;
+  const qkeys = chunks.map((c) => chunkValue(query, queryBase, c.offset, c.bits));
+  for (let c = 0; c < chunks.length; c++) {
+    const { start, rows, bits } = chunks[c]!;
+    const ms = masks.get(bits)!;
+    const qk = qkeys[c]!;
+    for (let mi = 0; mi < ms.length; mi++) {
+      const key = qk ^ ms[mi]!;
+      for (let p = start[key]!, end = start[key + 1]!; p < end; p++) {
+        const j = rows[p]!;
+        if (j <= after) continue;
+        const jb = j * words;
+        let d = 0;
+        for (let k = 0; k < words && d <= T; k++) d += popcount32(query[queryBase + k]! ^ data[jb + k]!);
+        if (d > T) continue;
+        // Found through an earlier chunk already?
+        let earlier = false;
+        for (let c2 = 0; c2 < c && !earlier; c2++) {
+          const o = chunks[c2]!;
+          earlier = popcount32(chunkValue(query, queryBase, o.offset, o.bits) ^ chunkValue(data, jb, o.offset, o.bits)) <= radius;
+        }
+        if (earlier) continue;
+        if (found(j, d)) return true;
+      }
+    }
+  }
+  return false;
+}
