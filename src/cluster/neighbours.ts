@@ -143,7 +143,7 @@ export function maxPairwiseBits(fps: PackedFingerprints): number {
   const budget = SCAN_PAIR_COST * (n / 2);
   // Far-apart data (the minimum is likely near the sample's bound): searching cannot pay.
   if (bestChunking(n, nbits, Math.floor(best / 2)).cost >= budget) return maxByScan(fps);
-  for (let T = 0; T < best; T = Math.max(T + 1, Math.floor(T * 1.5))) {
+  for (let T = 0; best > 0; T = Math.min(best - 1, Math.max(T + 1, Math.floor(T * 1.5)))) {
     const plan = bestChunking(n, nbits, T);
     spent += plan.cost;
     if (spent >= budget) return maxByScan(fps);
@@ -159,6 +159,7 @@ export function maxPairwiseBits(fps: PackedFingerprints): number {
       best = found;
       break;
     }
+    if (T >= best - 1) break; // nothing below the sample's bound: the bound is the minimum
   }
   return nbits - best;
 }
