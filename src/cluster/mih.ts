@@ -9,6 +9,7 @@
  * full distance. A pair found through several chunks is kept only from the first.
  */
 import { popcount32, type PackedFingerprints } from '../hash/bits.js';
+import { PairBuilder, type PairList } from './pairs.js';
 
 /** The widest chunk: its table has 2^bits + 1 offsets. */
 const MAX_CHUNK_BITS = 20;
@@ -20,6 +21,11 @@ interface Chunk {
   start: Int32Array;
   /** Row ids, sorted by chunk value, ascending ids within a value. */
   rows: Int32Array;
+  /**
+   * The fingerprints in the order of `rows`: candidates of one probe are verified from
+   * contiguous memory instead of one cache miss each (the difference is severalfold at 1M rows).
+   */
+  sorted: Uint32Array;
 }
 
 export interface MihIndex {
@@ -123,7 +129,9 @@ export function buildIndex(fps: PackedFingerprints, m: number, T: number): MihIn
     const fill = start.slice(0, size);
     const rows = new Int32Array(n);
     for (let i = 0; i < n; i++) rows[fill[keys[i]!]!++] = i;
-    return { offset, bits, start, rows };
+    const sorted = new Uint32Array(n * words);
+    for (let p = 0; p < n; p++) sorted.set(data.subarray(rows[p]! * words, rows[p]! * words + words), p * words);
+    return { offset, bits, start, rows, sorted };
   });
   const radius = Math.floor(T / m);
   const masks = new Map<number, Int32Array>();
@@ -131,45 +139,107 @@ export function buildIndex(fps: PackedFingerprints, m: number, T: number): MihIn
   return { fps, chunks, radius, masks };
 }
 
+/** True when rows q (in `query`) and j (in the index) were already found through a chunk before c. */
+function seenEarlier(index: MihIndex, c: number, query: Uint32Array, qBase: number, jBase: number): boolean {
+  const { chunks, radius, fps } = index;
+  for (let c2 = 0; c2 < c; c2++) {
+    const o = chunks[c2]!;
+    if (popcount32(chunkValue(query, qBase, o.offset, o.bits) ^ chunkValue(fps.data, jBase, o.offset, o.bits)) <= radius) return true;
+  }
+  return false;
+}
+
 /**
- * Calls `found(j, d)` once for every indexed row j with distance d ≤ T from the query row
- * (`query`, `queryBase`: packed words in the index's width), and j > `after` (use -1 for all).
- * `T` must be at most the T the index was built for. Return true from `found` to stop early.
+ * Visits every indexed row j > `after` within T bits of the query row (`query`, `qBase`: packed
+ * words in the index's width) once, calling `found(j, d)`; `found` returning true stops the search.
+ * `T` must be at most the T the index was built for.
  */
 export function searchWithin(
   index: MihIndex,
   query: Uint32Array,
-  queryBase: number,
+  qBase: number,
   T: number,
   after: number,
   found: (j: number, d: number) => boolean | void,
 ): boolean {
-  const { fps, chunks, radius, masks } = index;
-  const { words, data } = fps;
-  const qkeys = chunks.map((c) => chunkValue(query, queryBase, c.offset, c.bits));
+  const { chunks, masks, fps } = index;
+  const words = fps.words;
   for (let c = 0; c < chunks.length; c++) {
-    const { start, rows, bits } = chunks[c]!;
+    const { start, rows, bits, offset, sorted } = chunks[c]!;
     const ms = masks.get(bits)!;
-    const qk = qkeys[c]!;
+    const qk = chunkValue(query, qBase, offset, bits);
     for (let mi = 0; mi < ms.length; mi++) {
       const key = qk ^ ms[mi]!;
       for (let p = start[key]!, end = start[key + 1]!; p < end; p++) {
         const j = rows[p]!;
         if (j <= after) continue;
-        const jb = j * words;
+        const sb = p * words;
         let d = 0;
-        for (let k = 0; k < words && d <= T; k++) d += popcount32(query[queryBase + k]! ^ data[jb + k]!);
-        if (d > T) continue;
-        // Found through an earlier chunk already?
-        let earlier = false;
-        for (let c2 = 0; c2 < c && !earlier; c2++) {
-          const o = chunks[c2]!;
-          earlier = popcount32(chunkValue(query, queryBase, o.offset, o.bits) ^ chunkValue(data, jb, o.offset, o.bits)) <= radius;
-        }
-        if (earlier) continue;
+        for (let k = 0; k < words && d <= T; k++) d += popcount32(query[qBase + k]! ^ sorted[sb + k]!);
+        if (d > T || seenEarlier(index, c, query, qBase, j * words)) continue;
         if (found(j, d)) return true;
       }
     }
   }
   return false;
+}
+
+/**
+ * Every pair i < j of indexed rows within T bits (T at most the index's), each once, ordered by
+ * (i, j) whatever the chunking.
+ *
+ * A self-join needs no queries: per chunk, each bucket is joined with itself and with every
+ * bucket whose value lies within the radius above its own. Both sides are contiguous in
+ * `sorted`, and each unordered pair of rows is looked at once per chunk.
+ */
+export function joinWithin(index: MihIndex, T: number): PairList {
+  const { chunks, masks, fps } = index;
+  const { count: n, words } = fps;
+  const found = new PairBuilder();
+  for (let c = 0; c < chunks.length; c++) {
+    const { start, rows, bits, sorted } = chunks[c]!;
+    const ms = masks.get(bits)!;
+    const buckets = start.length - 1;
+    for (let key = 0; key < buckets; key++) {
+      const s0 = start[key]!;
+      const e0 = start[key + 1]!;
+      if (s0 === e0) continue;
+      for (let mi = 0; mi < ms.length; mi++) {
+        const other = key ^ ms[mi]!;
+        if (other < key) continue; // the pair of buckets is joined from the lower one
+        const same = other === key;
+        const e1 = start[other + 1]!;
+        for (let p = s0; p < e0; p++) {
+          const pb = p * words;
+          for (let q = same ? p + 1 : start[other]!; q < e1; q++) {
+            const qb = q * words;
+            let d: number;
+            if (words === 2) {
+              d = popcount32(sorted[pb]! ^ sorted[qb]!) + popcount32(sorted[pb + 1]! ^ sorted[qb + 1]!);
+            } else {
+              d = 0;
+              for (let k = 0; k < words && d <= T; k++) d += popcount32(sorted[pb + k]! ^ sorted[qb + k]!);
+            }
+            if (d > T) continue;
+            const a = rows[p]!;
+            const b = rows[q]!;
+            const [i, j] = a < b ? [a, b] : [b, a];
+            if (c > 0 && seenEarlier(index, c, fps.data, i * words, j * words)) continue;
+            found.push(i, j, d);
+          }
+        }
+      }
+    }
+  }
+  return sortPairs(found.build(), n);
+}
+
+/** The pairs ordered by (i, j). */
+function sortPairs(pairs: PairList, n: number): PairList {
+  const keys = new Float64Array(pairs.length);
+  for (let k = 0; k < pairs.length; k++) keys[k] = pairs.a[k]! * n + pairs.b[k]!; // < 2^53 for n < 9·10^7
+  const order = Uint32Array.from({ length: pairs.length }, (_, k) => k).sort((x, y) => keys[x]! - keys[y]!);
+  const out = new PairBuilder();
+  for (const k of order) out.push(pairs.a[k]!, pairs.b[k]!, pairs.bits[k]!);
+  return out.build();
 }

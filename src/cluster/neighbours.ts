@@ -3,48 +3,10 @@
  * pairwise distance. Pure computation on packed fingerprints.
  */
 import { popcount32, type PackedFingerprints } from '../hash/bits.js';
-import { bestChunking, buildIndex, searchWithin } from './mih.js';
+import { bestChunking, buildIndex, joinWithin, searchWithin } from './mih.js';
+import { PairBuilder, type PairList } from './pairs.js';
 
-/** Pairs (i < j) with their distances in bits, in arrays of equal length. */
-export interface PairList {
-  a: Int32Array;
-  b: Int32Array;
-  bits: Uint16Array;
-  length: number;
-}
-
-class PairBuilder {
-  private a = new Int32Array(1024);
-  private b = new Int32Array(1024);
-  private bits = new Uint16Array(1024);
-  length = 0;
-
-  push(i: number, j: number, d: number): void {
-    if (this.length === this.a.length) {
-      const grow = <T extends Int32Array | Uint16Array>(arr: T, make: (n: number) => T): T => {
-        const next = make(arr.length * 2);
-        next.set(arr);
-        return next;
-      };
-      this.a = grow(this.a, (n) => new Int32Array(n));
-      this.b = grow(this.b, (n) => new Int32Array(n));
-      this.bits = grow(this.bits, (n) => new Uint16Array(n));
-    }
-    this.a[this.length] = i;
-    this.b[this.length] = j;
-    this.bits[this.length] = d;
-    this.length++;
-  }
-
-  build(): PairList {
-    return {
-      a: this.a.subarray(0, this.length),
-      b: this.b.subarray(0, this.length),
-      bits: this.bits.subarray(0, this.length),
-      length: this.length,
-    };
-  }
-}
+export type { PairList } from './pairs.js';
 
 /**
  * Relative cost of checking one pair in the linear scan against one unit of multi-index work
@@ -67,19 +29,7 @@ export function pairsWithin(fps: PackedFingerprints, maxBits: number): PairList 
 
 /** pairsWithin by multi-index hashing with m chunks. */
 export function pairsByIndex(fps: PackedFingerprints, maxBits: number, m: number): PairList {
-  const index = buildIndex(fps, m, maxBits);
-  const out = new PairBuilder();
-  const { words, data } = fps;
-  for (let i = 0; i < fps.count; i++) {
-    const found: [number, number][] = [];
-    searchWithin(index, data, i * words, maxBits, i, (j, d) => {
-      found.push([j, d]);
-    });
-    // Ascending j within a row: the pair list comes out in (i, j) order whatever the chunking.
-    found.sort((a, b) => a[0] - b[0]);
-    for (const [j, d] of found) out.push(i, j, d);
-  }
-  return out.build();
+  return joinWithin(buildIndex(fps, m, maxBits), maxBits);
 }
 
 /** pairsWithin by a bit-parallel scan of all pairs (a specialised loop for 64-bit fingerprints). */

@@ -13,7 +13,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import h5wasm from 'h5wasm/node';
+import type h5wasmModule from 'h5wasm/node';
 import { packRows, unpackRows, type PackedFingerprints } from '../hash/bits.js';
 import { hasHdf5Signature } from './guard.js';
 
@@ -37,13 +37,20 @@ export interface FingerprintDb {
 /** A database file that cannot be read: the message names the file and the reason. */
 export class DatabaseError extends Error {}
 
-let ready: Promise<unknown> | undefined;
-async function h5(): Promise<typeof h5wasm> {
-  // HDF5's C library prints a diagnostic stack to standard error on any failure (flushed at
-  // exit); its throwing handler turns failures into exceptions, which we report in one line.
-  ready ??= h5wasm.ready.then((module) => module.activate_throwing_error_handler());
-  await ready;
-  return h5wasm;
+type H5 = typeof h5wasmModule;
+let loaded: Promise<H5> | undefined;
+/**
+ * h5wasm, loaded on first use (compiling HDF5's WebAssembly takes ~150 ms that --help and the
+ * image stages need not pay). HDF5's C library prints a diagnostic stack to standard error on
+ * any failure (flushed at exit); its throwing handler turns failures into exceptions instead,
+ * which we report in one line.
+ */
+async function h5(): Promise<H5> {
+  loaded ??= import('h5wasm/node').then(async ({ default: lib }) => {
+    (await lib.ready).activate_throwing_error_handler();
+    return lib;
+  });
+  return loaded;
 }
 
 /**
@@ -95,8 +102,8 @@ export async function readDb(dbfile: string): Promise<FingerprintDb> {
   }
 }
 
-type H5File = InstanceType<typeof h5wasm.File>;
-type H5Dataset = InstanceType<typeof h5wasm.Dataset>;
+type H5File = InstanceType<H5['File']>;
+type H5Dataset = InstanceType<H5['Dataset']>;
 
 function readOpen(file: H5File, dbfile: string): FingerprintDb {
   {

@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { convertedName } from '../pixels/resize.js';
+import { convertedName } from '../walk/names.js';
 
 /** File that marks a folder as a cluster tree written by imgcmp (and so replaceable). */
 export const MARKER = '.imgcmp-cluster';

@@ -9,14 +9,6 @@ import path from 'node:path';
 import sharp, { type FormatEnum } from 'sharp';
 import { MAX_INPUT_PIXELS } from './decode.js';
 
-/**
- * The copy's file name, as imgcmp names it: the absolute source path with every "/" replaced
- * by "_", the leading "_" dropped ("/home/a/x.jpg" → "home_a_x.jpg").
- */
-export function convertedName(absSource: string): string {
-  return absSource.split(path.sep).join('_').replace(/^_/, '');
-}
-
 /** Formats that sharp writes (AVIF is written through heif); anything else is written as PNG under its original name. */
 const WRITABLE = new Set<keyof FormatEnum>(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'jxl']);
 

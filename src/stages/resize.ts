@@ -3,7 +3,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { convertedName, resizeTo } from '../pixels/resize.js';
+import { resizeTo } from '../pixels/resize.js';
+import { convertedName } from '../walk/names.js';
 import { forEachLimited, reasonOf } from '../util/pool.js';
 
 export interface ResizeJob {

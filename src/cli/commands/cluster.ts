@@ -15,6 +15,7 @@ interface ClusterOptions {
   json?: string;
   linkage: Linkage;
   absolute?: boolean;
+  tree: boolean;
 }
 
 export function clusterCommand(): Command {
@@ -28,6 +29,7 @@ export function clusterCommand(): Command {
     .option('-f, --dbfile <file>', 'database file (default: $IMGCMP_HOME/fingerprints.hdf)')
     .option('-o, --outdir <dir>', 'folder for the cluster_with_N/cluster_K symlink tree (default: $IMGCMP_HOME/cluster)')
     .option('--json <file>', 'also write the clusters as JSON to FILE ("-": standard output, summary to stderr)')
+    .option('--no-tree', 'write no symlink tree (with --json: the clusters as JSON only)')
     .addOption(new Option('--linkage <method>', 'how cluster distances are measured').choices(LINKAGES).default('average'))
     .option('--absolute', 'SIM is a fraction of the fingerprint bits, the same whatever else is in the database')
     .addHelpText(
@@ -49,7 +51,7 @@ Examples:
         throw new UsageError(`${dbfile}: ${db.files.length} fingerprint${db.files.length === 1 ? '' : 's'}; clustering needs at least 2`);
       }
       const result = clusterFingerprints(db.files, db.fps, { sim, absolute: !!opts.absolute, method: opts.linkage });
-      writeClusterTree(outdir, result.clusters);
+      if (opts.tree) writeClusterTree(outdir, result.clusters);
       const json = JSON.stringify({
         sim,
         absolute: !!opts.absolute,
@@ -60,7 +62,7 @@ Examples:
       });
       const toStdout = opts.json === '-';
       const print = toStdout ? info : (line: string) => process.stdout.write(`${line}\n`);
-      for (const line of summaryLines(outdir, result.clusters)) print(line);
+      for (const line of summaryLines(opts.tree ? outdir : undefined, result.clusters)) print(line);
       if (toStdout) process.stdout.write(`${json}\n`);
       else if (opts.json) fs.writeFileSync(opts.json, `${json}\n`);
     });

@@ -1,7 +1,6 @@
 import { Command } from 'commander';
 import { existingDbOrNone, writeDb } from '../../db/database.js';
 import { methodNamed } from '../../hash/methods.js';
-import { runFingerprint } from '../../stages/fingerprint.js';
 import { discover } from '../../walk/discover.js';
 import { EXIT, UsageError } from '../exit.js';
 import { defaults } from '../home.js';
@@ -28,6 +27,8 @@ Examples:
   $ imgcmp fingerprint ~/Pictures -x 16 -f pics.hdf`,
     )
     .action(async (paths: string[], opts: { x: number; dbfile?: string; ncore?: number; quiet?: boolean }) => {
+      // sharp (libvips) loads only for the commands that decode images.
+      const { runFingerprint } = await import('../../stages/fingerprint.js');
       const dbfile = opts.dbfile ?? defaults.dbFile();
       await existingDbOrNone(dbfile);
       const found = await discover(paths.length ? paths : [defaults.convertDir()]);

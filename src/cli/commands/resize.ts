@@ -1,6 +1,5 @@
 import { Command } from 'commander';
 import { discover } from '../../walk/discover.js';
-import { runResize, sourceInside } from '../../stages/resize.js';
 import { EXIT, UsageError } from '../exit.js';
 import { defaults } from '../home.js';
 import { defaultInFlight, fraction, positiveInt } from '../options.js';
@@ -26,6 +25,8 @@ Example:
   $ imgcmp fingerprint            # hashes ~/.imgcmp/convert by default`,
     )
     .action(async (frac: number, paths: string[], opts: { tgtdir?: string; ncore?: number; verbose?: boolean }) => {
+      // sharp (libvips) loads only for the commands that decode images.
+      const { runResize, sourceInside } = await import('../../stages/resize.js');
       const tgtdir = opts.tgtdir ?? defaults.convertDir();
       const found = await discover(paths);
       for (const p of found.problems) problem('resize', p.path, p.reason);
