@@ -5,6 +5,7 @@
 import { popcount32, type PackedFingerprints } from '../hash/bits.js';
 import { bestChunking, buildIndex, joinWithin, searchWithin } from './mih.js';
 import { PairBuilder, type PairList } from './pairs.js';
+import { scanMax, scanPairs } from './wasm/scan.js';
 
 export type { PairList } from './pairs.js';
 
@@ -32,32 +33,10 @@ export function pairsByIndex(fps: PackedFingerprints, maxBits: number, m: number
   return joinWithin(buildIndex(fps, m, maxBits), maxBits);
 }
 
-/** pairsWithin by a bit-parallel scan of all pairs (a specialised loop for 64-bit fingerprints). */
+/** pairsWithin by looking at every pair (the WebAssembly kernel). */
 export function pairsByScan(fps: PackedFingerprints, maxBits: number): PairList {
-  const { count: n, words: w, data } = fps;
-  const out = new PairBuilder();
-  if (maxBits < 0) return out.build();
-  if (w === 2) {
-    for (let i = 0; i < n; i++) {
-      const x0 = data[2 * i]!;
-      const x1 = data[2 * i + 1]!;
-      for (let j = i + 1; j < n; j++) {
-        const d = popcount32(x0 ^ data[2 * j]!) + popcount32(x1 ^ data[2 * j + 1]!);
-        if (d <= maxBits) out.push(i, j, d);
-      }
-    }
-    return out.build();
-  }
-  for (let i = 0; i < n; i++) {
-    const ai = i * w;
-    for (let j = i + 1; j < n; j++) {
-      const bj = j * w;
-      let d = 0;
-      for (let k = 0; k < w && d <= maxBits; k++) d += popcount32(data[ai + k]! ^ data[bj + k]!);
-      if (d <= maxBits) out.push(i, j, d);
-    }
-  }
-  return out.build();
+  if (maxBits < 0 || fps.count < 2) return new PairBuilder().build();
+  return scanPairs(fps, maxBits);
 }
 
 /**
@@ -129,21 +108,7 @@ function complementRows(fps: PackedFingerprints): Uint32Array {
   return out;
 }
 
-/** The largest distance by looking at every pair. */
+/** The largest distance by looking at every pair (the WebAssembly kernel). */
 export function maxByScan(fps: PackedFingerprints): number {
-  const { count: n, words: w, data, nbits } = fps;
-  let best = 0;
-  for (let i = 0; i < n && best < nbits; i++) {
-    const ai = i * w;
-    for (let j = i + 1; j < n; j++) {
-      const bj = j * w;
-      let d = 0;
-      for (let k = 0; k < w; k++) d += popcount32(data[ai + k]! ^ data[bj + k]!);
-      if (d > best) {
-        best = d;
-        if (best === nbits) break;
-      }
-    }
-  }
-  return best;
+  return scanMax(fps);
 }

@@ -1,0 +1,14 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { ROOT } from './helpers/env.js';
+
+describe('WebAssembly kernel', () => {
+  it('the committed bytes are the compilation of the committed hamming.wat', async () => {
+    // @ts-expect-error: a plain ES module without type declarations
+    const { compileWat, moduleSource } = await import('../../test/tools/build-wasm.mjs');
+    const committed = fs.readFileSync(path.join(ROOT, 'src', 'cluster', 'wasm', 'hamming-wasm.ts'), 'utf8');
+    assert.equal(committed, moduleSource(await compileWat()), 'stale: run node test/tools/build-wasm.mjs');
+  });
+});
