@@ -96,7 +96,8 @@ describe('imgcmp fingerprint and cluster on samples/', () => {
     const d = await readDb(db);
     assert.deepEqual(d.files, sampleImages());
     assert.equal(d.fps.nbits, 64);
-    assert.deepEqual(d.settings, { method: 'phash', x: 8 });
+    assert.deepEqual(d.settings, { method: 'phash', x: 8, orientations: false, resample: 'libvips-linear', hashVersion: 1 });
+    assert.ok(d.size.every((s) => s > 0) && d.mtime.every((m) => m > 0), 'size and mtime recorded');
   });
 
   it('finds exactly the groups a person sees, and prints imgcmp\'s summary', () => {

@@ -3,28 +3,42 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import h5wasm from 'h5wasm/node';
-import { DatabaseError, readDb, writeDb } from '../src/db/database.js';
+import { DatabaseError, HASH_VERSION, RESAMPLE, readDb, writeDb, type FingerprintDb, type HashSettings } from '../src/db/database.js';
 import { bitString, packRows } from '../src/hash/bits.js';
 import { missingPython, python, tempDir } from './helpers/env.js';
 
 const FILES = ['/photos/a b.jpg', '/photos/ünïcödé €/x.png', `/very/${'long-'.repeat(80)}name.jpg`, "/q/it's \"quoted\" $(x).jpg"];
 const BITS = [0, 1, 1, 0, 1, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0];
+const SETTINGS: HashSettings = { method: 'phash', x: 2, orientations: false, resample: RESAMPLE, hashVersion: HASH_VERSION };
+
+/** A database of the given files and bits (no extras). */
+function dbOf(files: string[], bits: number[], settings: HashSettings = SETTINGS): FingerprintDb {
+  const n = files.length;
+  return {
+    settings,
+    files,
+    fps: packRows(bits, n, settings.x * settings.x),
+    flat: new Uint8Array(n),
+    size: new Float64Array(n).fill(1),
+    mtime: new Float64Array(n).fill(2),
+  };
+}
 
 describe('fingerprint database (HDF5)', () => {
   it('round-trips paths of any length and characters, bits and settings', async () => {
     const dir = tempDir('db');
     const file = path.join(dir, 'fp.hdf');
-    await writeDb(file, { settings: { method: 'phash', x: 2 }, files: FILES, fps: packRows(BITS, 4, 4) });
+    await writeDb(file, dbOf(FILES, BITS));
     const db = await readDb(file);
     assert.deepEqual(db.files, FILES);
-    assert.deepEqual(db.settings, { method: 'phash', x: 2 });
+    assert.deepEqual(db.settings, SETTINGS);
     assert.deepEqual([0, 1, 2, 3].map((r) => bitString(db.fps, r)), ['0110', '1111', '0001', '1000']);
     assert.deepEqual(fs.readdirSync(dir), ['fp.hdf'], 'no temporary file left beside the database');
   });
 
   it('writes and reads an empty database', async () => {
     const file = path.join(tempDir('db'), 'empty.hdf');
-    await writeDb(file, { settings: { method: 'phash', x: 8 }, files: [], fps: packRows([], 0, 64) });
+    await writeDb(file, dbOf([], [], { ...SETTINGS, x: 8 }));
     const db = await readDb(file);
     assert.equal(db.files.length, 0);
     assert.equal(db.fps.nbits, 64);
@@ -41,7 +55,7 @@ describe('fingerprint database (HDF5)', () => {
     f.close();
     const db = await readDb(file);
     assert.deepEqual(db.files, ['/a/x.jpg', '/b/yz.jpg']);
-    assert.deepEqual(db.settings, { method: 'phash', x: 2 });
+    assert.deepEqual(db.settings, { method: 'phash', x: 2, orientations: false, resample: 'pillow-bilinear', hashVersion: 0 });
     assert.equal(bitString(db.fps, 1), '1001');
   });
 
@@ -50,7 +64,7 @@ describe('fingerprint database (HDF5)', () => {
     const text = path.join(dir, 'notes.hdf');
     fs.writeFileSync(text, 'just text\n');
     const good = path.join(dir, 'good.hdf');
-    await writeDb(good, { settings: { method: 'phash', x: 2 }, files: FILES, fps: packRows(BITS, 4, 4) });
+    await writeDb(good, dbOf(FILES, BITS));
     const truncated = path.join(dir, 'truncated.hdf');
     fs.writeFileSync(truncated, fs.readFileSync(good).subarray(0, 1200));
     const other = path.join(dir, 'other.hdf');
@@ -78,7 +92,7 @@ describe('fingerprint database (HDF5)', () => {
     it('h5py reads our database as it is', async (t) => {
       if (why) return t.skip(`h5py interop not tested: ${why}`);
       const file = path.join(tempDir('db'), 'ours.hdf');
-      await writeDb(file, { settings: { method: 'phash', x: 2 }, files: FILES, fps: packRows(BITS, 4, 4) });
+      await writeDb(file, dbOf(FILES, BITS));
       const out = python(
         `import h5py, json, sys
 h = h5py.File(sys.argv[1], 'r')

@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { DatabaseError } from '../db/database.js';
+import { LockedError } from '../db/lock.js';
 import { RefusedError } from '../output/layout.js';
 import { clusterCommand } from './commands/cluster.js';
 import { fingerprintCommand } from './commands/fingerprint.js';
@@ -43,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
       // Help and version are successful exits; usage errors were already printed by commander.
       return err.exitCode === 0 ? EXIT.OK : EXIT.FAILED;
     }
-    if (err instanceof UsageError || err instanceof DatabaseError || err instanceof RefusedError) {
+    if (err instanceof UsageError || err instanceof DatabaseError || err instanceof RefusedError || err instanceof LockedError) {
       process.stderr.write(`imgcmp: ${err.message}\n`);
       return EXIT.FAILED;
     }

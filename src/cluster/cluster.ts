@@ -3,8 +3,10 @@
  * the user's SIM into a cut height, and runs the exact linkage. Pure computation.
  */
 import { bitString, selectRows, type PackedFingerprints } from '../hash/bits.js';
-import { clusterAtCut, type Linkage } from './linkage.js';
-import { maxPairwiseBits } from './neighbours.js';
+import { ORIENTATIONS } from '../hash/orient.js';
+import { clusterPairs, type Linkage } from './linkage.js';
+import { maxPairwiseBits, pairsWithin } from './neighbours.js';
+import { orientedDistance, orientedMaxBits, orientedPairsWithin } from './oriented.js';
 
 export interface CutOptions {
   /** The user's SIM: a fraction of the largest pairwise distance, or of the bits with `absolute`. */
@@ -12,6 +14,16 @@ export interface CutOptions {
   /** t = sim (a fraction of the fingerprint's bits) instead of sim × largest distance. */
   absolute: boolean;
   method: Linkage;
+  /** Cluster flat pictures too (they are left out by default). */
+  includeFlat?: boolean;
+}
+
+/** What a database may add to the fingerprints. */
+export interface FingerprintExtras {
+  /** 8 rows per picture (row 8i + o): distances become the minimum over orientations. */
+  oriented?: PackedFingerprints;
+  /** 1 for a flat picture. */
+  flat?: Uint8Array;
 }
 
 export interface Clustering {
@@ -23,6 +35,8 @@ export interface Clustering {
   maxBits: number | undefined;
   /** Number of fingerprints clustered. */
   count: number;
+  /** Flat pictures left out. */
+  flatLeftOut: number;
 }
 
 /**
@@ -41,19 +55,38 @@ export function canonicalOrder(files: readonly string[], fps: PackedFingerprints
 }
 
 /** The cut height t (a fraction of bits) for these options, and the largest distance if used. */
-export function cutHeight(fps: PackedFingerprints, opts: CutOptions): { t: number; maxBits: number | undefined } {
+export function cutHeight(maxBits: () => number, nbits: number, opts: CutOptions): { t: number; maxBits: number | undefined } {
   if (opts.absolute) return { t: opts.sim, maxBits: undefined };
-  const maxBits = maxPairwiseBits(fps);
+  const m = maxBits();
   // scipy: t = SIM × max(pdist), pdist in fractions of bits.
-  return { t: opts.sim * (maxBits / fps.nbits), maxBits };
+  return { t: opts.sim * (m / nbits), maxBits: m };
 }
 
-export function clusterFingerprints(files: readonly string[], fps: PackedFingerprints, opts: CutOptions): Clustering {
-  const order = canonicalOrder(files, fps);
+/** Rows of an 8-rows-per-picture set for the given pictures, in that order. */
+function selectOriented(oriented: PackedFingerprints, pictures: readonly number[]): PackedFingerprints {
+  const rows: number[] = [];
+  for (const p of pictures) for (let o = 0; o < ORIENTATIONS; o++) rows.push(p * ORIENTATIONS + o);
+  return selectRows(oriented, rows);
+}
+
+export function clusterFingerprints(
+  files: readonly string[],
+  fps: PackedFingerprints,
+  opts: CutOptions,
+  extras: FingerprintExtras = {},
+): Clustering {
+  const keep = (i: number): boolean => opts.includeFlat || !extras.flat || extras.flat[i] !== 1;
+  const order = canonicalOrder(files, fps).filter(keep);
   const sorted = selectRows(fps, order);
-  const { t, maxBits } = cutHeight(sorted, opts);
+  const oriented = extras.oriented && selectOriented(extras.oriented, order);
+  const { t, maxBits } = cutHeight(
+    () => (oriented ? orientedMaxBits(sorted, oriented) : maxPairwiseBits(sorted)),
+    fps.nbits,
+    opts,
+  );
   const limitBits = t * fps.nbits * (1 + CUT_SLACK);
-  const groups = clusterAtCut(sorted, opts.method, limitBits);
+  const pairs = oriented ? orientedPairsWithin(sorted, oriented, Math.floor(limitBits)) : pairsWithin(sorted, Math.floor(limitBits));
+  const groups = clusterPairs(sorted, opts.method, limitBits, pairs, oriented ? orientedDistance(sorted, oriented) : undefined);
   const clusters = groups.filter((g) => g.length > 1).map((g) => g.map((row) => files[order[row]!]!));
-  return { clusters, t, maxBits, count: fps.count };
+  return { clusters, t, maxBits, count: sorted.count, flatLeftOut: fps.count - sorted.count };
 }

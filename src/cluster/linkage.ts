@@ -140,12 +140,16 @@ export function clusterAtCut(fps: PackedFingerprints, method: Linkage, limitBits
   return clusterPairs(fps, method, limitBits, pairs);
 }
 
-/** As clusterAtCut, given every pair within ⌊limitBits⌋ already (from any neighbour search). */
+/**
+ * As clusterAtCut, given every pair within ⌊limitBits⌋ already (from any neighbour search) and
+ * the distance those pairs were measured with (Hamming distance of the rows by default).
+ */
 export function clusterPairs(
   fps: PackedFingerprints,
   method: Linkage,
   limitBits: number,
   pairs: PairList,
+  distance: (i: number, j: number) => number = (i, j) => hammingRows(fps, i, fps, j),
 ): number[][] {
   const n = fps.count;
   if (method === 'single') return components(n, pairs);
@@ -175,7 +179,7 @@ export function clusterPairs(
   };
   const sumBetween = (x: number[], y: number[]): number => {
     let s = 0;
-    for (const i of x) for (const j of y) s += hammingRows(fps, i, fps, j);
+    for (const i of x) for (const j of y) s += distance(i, j);
     return s;
   };
 

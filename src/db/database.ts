@@ -1,12 +1,18 @@
 /**
  * The fingerprint database: an HDF5 file that h5py and numpy read as it is.
  *
- *   /files   n UTF-8 strings (variable length): absolute paths
- *   /fps     n × nbits uint8, 0/1, row-major bits of each fingerprint
- *   attrs    method, x, nbits, format (this layout's version), creator
+ *   /files         n UTF-8 strings (variable length): absolute paths, sorted
+ *   /fps           n × nbits uint8, 0/1: the upright fingerprint of each file, row-major bits
+ *   /flat          n uint8: 1 for a flat (uniform) picture, left out of clusters by default
+ *   /size, /mtime  n float64: the file's size in bytes and modification time (ms since 1970),
+ *                  by which an incremental run recognises unchanged files
+ *   /orientations  n × 8 × ⌈nbits/8⌉ uint8, only with --orientations: the fingerprints of the 8
+ *                  orientations (0 upright; see src/hash/orient.ts), bits packed as numpy's
+ *                  packbits does (first bit in the high bit): np.unpackbits(..., axis=-1)
+ *   attrs          method, x, nbits, orientations (0/1), resample, hash_version, format, creator
  *
  * Databases written by the Python imgcmp (files as fixed-length byte strings, fps as int64 or
- * int32, no attributes) are read too; their method is phash with x = √nbits.
+ * int32, no attributes) are read too: phash with x = √nbits, resampled by Pillow.
  *
  * Writes never touch the old file until the new one is complete: the database is written beside
  * it under a temporary name and renamed over it (rename is atomic on one file system).
@@ -14,30 +20,67 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type h5wasmModule from 'h5wasm/node';
-import { packRows, unpackRows, type PackedFingerprints } from '../hash/bits.js';
+import { packRows, unpackRows, wordsFor, type PackedFingerprints } from '../hash/bits.js';
+import { ORIENTATIONS } from '../hash/orient.js';
 import { hasHdf5Signature } from './guard.js';
 
 /** Version of the layout written here; bumped when datasets or attribute meanings change. */
 export const DB_FORMAT = 1;
 
+/** Everything that decides a fingerprint's bits: databases that differ here are never mixed. */
 export interface HashSettings {
-  /** Hash method name, e.g. "phash". */
+  /** Hash method name: phash, ahash, dhash or whash. */
   method: string;
   /** Hash size: the fingerprint has x² bits. */
   x: number;
+  /** Whether the 8 orientations are stored (distances are then the minimum over them). */
+  orientations: boolean;
+  /** How the thumbnail is made: "libvips-linear" here, "pillow-bilinear" for the Python imgcmp. */
+  resample: string;
+  /** Version of the hash recipe; bumped when a change to the code changes bits. */
+  hashVersion: number;
 }
+
+/** Resampling of this implementation's thumbnails (sharp/libvips, linear kernel). */
+export const RESAMPLE = 'libvips-linear';
+export const HASH_VERSION = 1;
 
 export interface FingerprintDb {
   settings: HashSettings;
   /** Absolute paths, one per fingerprint row. */
   files: string[];
+  /** Upright fingerprints. */
   fps: PackedFingerprints;
+  /** 1 where the picture is flat. */
+  flat: Uint8Array;
+  /** File size in bytes and modification time in ms when hashed; NaN when unknown. */
+  size: Float64Array;
+  mtime: Float64Array;
+  /** With settings.orientations: 8 rows per file, row 8i + o holding orientation o of file i. */
+  oriented?: PackedFingerprints;
 }
 
 /** A database file that cannot be read: the message names the file and the reason. */
 export class DatabaseError extends Error {}
 
+/** The first setting in which two databases differ, said for a person; undefined if none. */
+export function settingsDifference(have: HashSettings, want: HashSettings): string | undefined {
+  const keys: (keyof HashSettings)[] = ['method', 'x', 'orientations', 'resample', 'hashVersion'];
+  const name: Record<keyof HashSettings, string> = {
+    method: 'method',
+    x: 'x',
+    orientations: 'orientations',
+    resample: 'resampling',
+    hashVersion: 'hash version',
+  };
+  const diffs = keys.filter((k) => have[k] !== want[k]).map((k) => `${name[k]} ${String(have[k])} vs ${String(want[k])}`);
+  return diffs.length ? diffs.join(', ') : undefined;
+}
+
 type H5 = typeof h5wasmModule;
+type H5File = InstanceType<H5['File']>;
+type H5Dataset = InstanceType<H5['Dataset']>;
+
 let loaded: Promise<H5> | undefined;
 /**
  * h5wasm, loaded on first use (compiling HDF5's WebAssembly takes ~150 ms that --help and the
@@ -85,7 +128,7 @@ export async function readDb(dbfile: string): Promise<FingerprintDb> {
   const st = fs.statSync(dbfile);
   if (!st.isFile()) throw new DatabaseError(`${dbfile}: not a file`);
   if (!hasHdf5Signature(dbfile)) throw new DatabaseError(`${dbfile}: not an HDF5 file`);
-  let file: InstanceType<typeof lib.File>;
+  let file: H5File;
   try {
     file = new lib.File(dbfile, 'r');
     if (Number(file.file_id) < 0) throw new Error('open failed');
@@ -102,41 +145,96 @@ export async function readDb(dbfile: string): Promise<FingerprintDb> {
   }
 }
 
-type H5File = InstanceType<H5['File']>;
-type H5Dataset = InstanceType<H5['Dataset']>;
+function optionalVector(file: H5File, name: string, n: number, dbfile: string): Float64Array | undefined {
+  if (!file.keys().includes(name)) return undefined;
+  const v = (file.get(name) as H5Dataset).value;
+  if (!ArrayBuffer.isView(v) || (v as unknown as ArrayLike<number>).length !== n) {
+    throw new DatabaseError(`${dbfile}: dataset "${name}" does not hold ${n} numbers`);
+  }
+  return Float64Array.from(v as unknown as ArrayLike<number>, Number);
+}
 
 function readOpen(file: H5File, dbfile: string): FingerprintDb {
-  {
-    const keys = file.keys();
-    for (const name of ['files', 'fps']) {
-      if (!keys.includes(name)) throw new DatabaseError(`${dbfile}: no dataset "${name}" (not an imgcmp fingerprint database)`);
-    }
-    const filesDs = file.get('files') as H5Dataset;
-    const fpsDs = file.get('fps') as H5Dataset;
-    const filesMeta = filesDs.metadata;
-    const files = asStrings(filesDs.value, !filesMeta.vlen && filesMeta.cset === 0, dbfile);
-    const shape = fpsDs.shape ?? [];
-    let count: number;
-    let nbits: number;
-    if (files.length === 0) {
-      count = 0;
-      nbits = shape.length === 2 ? shape[1]! : 0;
-    } else {
-      if (shape.length !== 2) throw new DatabaseError(`${dbfile}: dataset "fps" has shape [${shape.join(', ')}], expected n × bits`);
-      [count, nbits] = shape as [number, number];
-    }
-    if (count !== files.length) {
-      throw new DatabaseError(`${dbfile}: ${files.length} files but ${count} fingerprints`);
-    }
-    const attrs = file.attrs;
-    const method = attrs['method'] ? String(attrs['method'].value) : 'phash';
-    const x = attrs['x'] ? Number(attrs['x'].value) : Math.round(Math.sqrt(nbits));
-    if (count > 0 && x * x !== nbits) {
-      throw new DatabaseError(`${dbfile}: fingerprints have ${nbits} bits, not x² for x = ${x}`);
-    }
-    const bits = count > 0 ? asBits(fpsDs.value, dbfile) : new Uint8Array(0);
-    return { settings: { method, x }, files, fps: packRows(bits, count, nbits) };
+  const keys = file.keys();
+  for (const name of ['files', 'fps']) {
+    if (!keys.includes(name)) throw new DatabaseError(`${dbfile}: no dataset "${name}" (not an imgcmp fingerprint database)`);
   }
+  const filesDs = file.get('files') as H5Dataset;
+  const fpsDs = file.get('fps') as H5Dataset;
+  const filesMeta = filesDs.metadata;
+  const files = asStrings(filesDs.value, !filesMeta.vlen && filesMeta.cset === 0, dbfile);
+  const shape = fpsDs.shape ?? [];
+  let count: number;
+  let nbits: number;
+  if (files.length === 0) {
+    count = 0;
+    nbits = shape.length === 2 ? shape[1]! : 0;
+  } else {
+    if (shape.length !== 2) throw new DatabaseError(`${dbfile}: dataset "fps" has shape [${shape.join(', ')}], expected n × bits`);
+    [count, nbits] = shape as [number, number];
+  }
+  if (count !== files.length) throw new DatabaseError(`${dbfile}: ${files.length} files but ${count} fingerprints`);
+  const attrs = file.attrs;
+  const attr = (name: string): unknown => (attrs[name] ? attrs[name]!.value : undefined);
+  const written = attr('format') !== undefined; // absent: the Python imgcmp's file
+  const settings: HashSettings = {
+    method: written ? String(attr('method')) : 'phash',
+    x: attr('x') !== undefined ? Number(attr('x')) : Math.round(Math.sqrt(nbits)),
+    orientations: Number(attr('orientations') ?? 0) === 1,
+    resample: written ? String(attr('resample') ?? RESAMPLE) : 'pillow-bilinear',
+    hashVersion: Number(attr('hash_version') ?? (written ? HASH_VERSION : 0)),
+  };
+  if (written && Number(attr('format')) > DB_FORMAT) {
+    throw new DatabaseError(`${dbfile}: written by a newer imgcmp (format ${String(attr('format'))}); update imgcmp`);
+  }
+  if (count > 0 && settings.x * settings.x !== nbits) {
+    throw new DatabaseError(`${dbfile}: fingerprints have ${nbits} bits, not x² for x = ${settings.x}`);
+  }
+  const bits = count > 0 ? asBits(fpsDs.value, dbfile) : new Uint8Array(0);
+  const flatVec = optionalVector(file, 'flat', count, dbfile);
+  const db: FingerprintDb = {
+    settings,
+    files,
+    fps: packRows(bits, count, nbits),
+    flat: flatVec ? Uint8Array.from(flatVec) : new Uint8Array(count),
+    size: optionalVector(file, 'size', count, dbfile) ?? new Float64Array(count).fill(NaN),
+    mtime: optionalVector(file, 'mtime', count, dbfile) ?? new Float64Array(count).fill(NaN),
+  };
+  if (settings.orientations) {
+    if (!keys.includes('orientations')) throw new DatabaseError(`${dbfile}: says it stores orientations but has no dataset "orientations"`);
+    const ds = file.get('orientations') as H5Dataset;
+    const bytes = Math.ceil(nbits / 8);
+    const oshape = ds.shape ?? [];
+    if (count > 0 && (oshape[0] !== count || oshape[1] !== ORIENTATIONS || oshape[2] !== bytes)) {
+      throw new DatabaseError(`${dbfile}: dataset "orientations" has shape [${oshape.join(', ')}], expected [${count}, 8, ${bytes}]`);
+    }
+    db.oriented = unpackBytes(count > 0 ? (ds.value as Uint8Array) : new Uint8Array(0), count * ORIENTATIONS, nbits);
+  }
+  return db;
+}
+
+/** numpy.packbits layout (first bit in the high bit of each byte), one row per fingerprint. */
+export function packBytes(fps: PackedFingerprints): Uint8Array {
+  const bytes = Math.ceil(fps.nbits / 8);
+  const out = new Uint8Array(fps.count * bytes);
+  for (let r = 0; r < fps.count; r++) {
+    for (let i = 0; i < fps.nbits; i++) {
+      if ((fps.data[r * fps.words + (i >>> 5)]! >>> (i & 31)) & 1) out[r * bytes + (i >>> 3)]! |= 0x80 >>> (i & 7);
+    }
+  }
+  return out;
+}
+
+export function unpackBytes(packed: Uint8Array, count: number, nbits: number): PackedFingerprints {
+  const bytes = Math.ceil(nbits / 8);
+  const words = wordsFor(nbits);
+  const data = new Uint32Array(count * words);
+  for (let r = 0; r < count; r++) {
+    for (let i = 0; i < nbits; i++) {
+      if (packed[r * bytes + (i >>> 3)]! & (0x80 >>> (i & 7))) data[r * words + (i >>> 5)]! |= 1 << (i & 31);
+    }
+  }
+  return { count, nbits, words, data };
 }
 
 /** Writes a database atomically: a temporary file beside `dbfile`, then a rename over it. */
@@ -146,15 +244,27 @@ export async function writeDb(dbfile: string, db: FingerprintDb): Promise<void> 
   fs.mkdirSync(dir, { recursive: true });
   const tmp = path.join(dir, `.${path.basename(dbfile)}.${process.pid}.tmp`);
   const { fps, files, settings } = db;
-  if (files.length !== fps.count) throw new Error(`${files.length} files but ${fps.count} fingerprints`);
+  const n = files.length;
+  if (n !== fps.count) throw new Error(`${n} files but ${fps.count} fingerprints`);
   try {
     const file = new lib.File(tmp, 'w');
     try {
-      file.create_dataset({ name: 'files', data: files, shape: [files.length], dtype: 'S' });
-      file.create_dataset({ name: 'fps', data: unpackRows(fps), shape: [fps.count, fps.nbits], dtype: '<B' });
+      file.create_dataset({ name: 'files', data: files, shape: [n], dtype: 'S' });
+      file.create_dataset({ name: 'fps', data: unpackRows(fps), shape: [n, fps.nbits], dtype: '<B' });
+      file.create_dataset({ name: 'flat', data: db.flat, shape: [n], dtype: '<B' });
+      file.create_dataset({ name: 'size', data: db.size, shape: [n], dtype: '<d' });
+      file.create_dataset({ name: 'mtime', data: db.mtime, shape: [n], dtype: '<d' });
+      if (settings.orientations) {
+        if (!db.oriented || db.oriented.count !== n * ORIENTATIONS) throw new Error('orientations missing');
+        const bytes = Math.ceil(fps.nbits / 8);
+        file.create_dataset({ name: 'orientations', data: packBytes(db.oriented), shape: [n, ORIENTATIONS, bytes], dtype: '<B' });
+      }
       file.create_attribute('method', settings.method);
       file.create_attribute('x', settings.x);
       file.create_attribute('nbits', fps.nbits);
+      file.create_attribute('orientations', settings.orientations ? 1 : 0);
+      file.create_attribute('resample', settings.resample);
+      file.create_attribute('hash_version', settings.hashVersion);
       file.create_attribute('format', DB_FORMAT);
       file.create_attribute('creator', 'imgcmp (TypeScript)');
     } finally {

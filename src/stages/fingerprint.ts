@@ -1,59 +1,198 @@
 /**
- * Stage 2, fingerprint: image paths → fingerprints, in path order.
- * Decoding runs several images at once; each result is reduced to its bits at once, so memory
- * holds a few thumbnails at most, never the pixels of all images.
+ * Stage 2, fingerprint: image paths → the fingerprint database, incrementally.
+ *
+ * Files whose size and modification time match the database cost one stat; new and changed
+ * files are decoded (several at once) and hashed, each reduced to its bits at once, so memory
+ * holds a few thumbnails, never the pixels of all images. The database on disk is rewritten
+ * (atomically) every few thousand images and at the end, so an interrupted run keeps its work.
  */
-import { packBits, fromRows, type PackedFingerprints } from '../hash/bits.js';
-import type { HashMethod } from '../hash/methods.js';
+import fs from 'node:fs';
+import { packBits, wordsFor, type PackedFingerprints } from '../hash/bits.js';
+import { isFlat, type HashMethod } from '../hash/methods.js';
+import { ORIENTATIONS } from '../hash/orient.js';
+import type { FingerprintDb, HashSettings } from '../db/database.js';
 import { greyThumbnail } from '../pixels/decode.js';
 import { forEachLimited, reasonOf } from '../util/pool.js';
+
+/** One file's entry: what the database stores per row. */
+export interface FingerprintRecord {
+  file: string;
+  bits: Uint32Array;
+  /** 8 × words: the 8 orientations, with settings.orientations. */
+  oriented?: Uint32Array;
+  flat: boolean;
+  size: number;
+  mtime: number;
+}
 
 export interface FingerprintJob {
   files: readonly string[];
   method: HashMethod;
-  x: number;
+  settings: HashSettings;
+  /** The database so far (same settings), or undefined for a new one. */
+  existing: FingerprintDb | undefined;
+  /** Drop entries whose files no longer exist. */
+  prune: boolean;
   inFlight: number;
+  /** Persist the database (merged so far); called at checkpoints and at the end. */
+  save: (db: FingerprintDb) => Promise<void>;
+  /** Checkpoint after this many new fingerprints (and not more often than the write takes ×10). */
+  checkpointEvery: number;
+  stopped?: () => boolean;
   onDone?: (file: string) => void;
   onFailed?: (file: string, reason: string) => void;
 }
 
-export interface FingerprintResult {
-  /** Files hashed, in the order of `job.files`, failed ones left out. */
-  files: string[];
-  fps: PackedFingerprints;
+export interface FingerprintReport {
+  hashed: number;
+  unchanged: number;
   failed: number;
+  pruned: number;
+  flat: number;
+  total: number;
+  interrupted: boolean;
 }
 
-/** Fingerprint of one image file: decode to the method's thumbnail, then hash. */
-export async function fingerprintFile(file: string, method: HashMethod, x: number): Promise<Uint8Array> {
-  const { width, height } = method.thumbnail(x);
-  return method.bits(await greyThumbnail(file, width, height), x);
+/** Fingerprint record of one image file: decode once to the method's thumbnail, then hash. */
+export async function fingerprintFile(
+  file: string,
+  method: HashMethod,
+  settings: HashSettings,
+  stat?: fs.Stats,
+): Promise<FingerprintRecord> {
+  const st = stat ?? (await fs.promises.stat(file));
+  const side = method.side(settings.x);
+  const pixels = await greyThumbnail(file, side, side);
+  const record: FingerprintRecord = { file, bits: new Uint32Array(0), flat: false, size: st.size, mtime: st.mtimeMs };
+  if (settings.orientations) {
+    const all = method.oriented(pixels, settings.x);
+    const words = wordsFor(settings.x * settings.x);
+    record.oriented = new Uint32Array(ORIENTATIONS * words);
+    all.forEach((bits, o) => record.oriented!.set(packBits(bits), o * words));
+    record.bits = record.oriented.slice(0, words);
+    record.flat = isFlat(pixels, all[0]!);
+  } else {
+    const bits = method.bits(pixels, settings.x);
+    record.bits = packBits(bits);
+    record.flat = isFlat(pixels, bits);
+  }
+  return record;
 }
 
-export async function runFingerprint(job: FingerprintJob): Promise<FingerprintResult> {
-  const rows: (Uint32Array | undefined)[] = new Array(job.files.length);
-  let failed = 0;
+/** The records of a database, by path. */
+function recordsOf(db: FingerprintDb): Map<string, FingerprintRecord> {
+  const out = new Map<string, FingerprintRecord>();
+  const { words } = db.fps;
+  db.files.forEach((file, i) => {
+    out.set(file, {
+      file,
+      bits: db.fps.data.subarray(i * words, (i + 1) * words),
+      oriented: db.oriented?.data.subarray(i * ORIENTATIONS * words, (i + 1) * ORIENTATIONS * words),
+      flat: db.flat[i] === 1,
+      size: db.size[i]!,
+      mtime: db.mtime[i]!,
+    });
+  });
+  return out;
+}
+
+/** A database from records, rows sorted by path (so the file never depends on discovery order). */
+export function dbFromRecords(settings: HashSettings, records: Iterable<FingerprintRecord>): FingerprintDb {
+  const list = [...records].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  const nbits = settings.x * settings.x;
+  const words = wordsFor(nbits);
+  const n = list.length;
+  const fps: PackedFingerprints = { count: n, nbits, words, data: new Uint32Array(n * words) };
+  const db: FingerprintDb = {
+    settings,
+    files: list.map((r) => r.file),
+    fps,
+    flat: Uint8Array.from(list, (r) => (r.flat ? 1 : 0)),
+    size: Float64Array.from(list, (r) => r.size),
+    mtime: Float64Array.from(list, (r) => r.mtime),
+  };
+  list.forEach((r, i) => fps.data.set(r.bits, i * words));
+  if (settings.orientations) {
+    const data = new Uint32Array(n * ORIENTATIONS * words);
+    list.forEach((r, i) => data.set(r.oriented!, i * ORIENTATIONS * words));
+    db.oriented = { count: n * ORIENTATIONS, nbits, words, data };
+  }
+  return db;
+}
+
+export async function runFingerprint(job: FingerprintJob): Promise<FingerprintReport> {
+  const records = job.existing ? recordsOf(job.existing) : new Map<string, FingerprintRecord>();
+  const report: FingerprintReport = { hashed: 0, unchanged: 0, failed: 0, pruned: 0, flat: 0, total: 0, interrupted: false };
+
+  if (job.prune) {
+    for (const file of [...records.keys()]) {
+      if (!fs.existsSync(file)) {
+        records.delete(file);
+        report.pruned++;
+      }
+    }
+  }
+
+  // Unchanged files cost a stat; the rest are hashed.
+  const todo: { file: string; stat: fs.Stats }[] = [];
+  for (const file of job.files) {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(file);
+    } catch (err) {
+      report.failed++;
+      job.onFailed?.(file, reasonOf(err));
+      continue;
+    }
+    const known = records.get(file);
+    if (known && known.size === stat.size && known.mtime === stat.mtimeMs) {
+      report.unchanged++;
+      job.onDone?.(file);
+    } else {
+      todo.push({ file, stat });
+    }
+  }
+
+  let sinceCheckpoint = 0;
+  let lastWriteMs = 0;
+  let lastCheckpoint = Date.now();
+  let saving: Promise<void> | undefined; // one write at a time; the snapshot is taken synchronously
+  const checkpoint = async (): Promise<void> => {
+    while (saving) await saving;
+    const t0 = Date.now();
+    sinceCheckpoint = 0;
+    saving = job.save(dbFromRecords(job.settings, records.values()));
+    try {
+      await saving;
+    } finally {
+      saving = undefined;
+    }
+    lastWriteMs = Date.now() - t0;
+    lastCheckpoint = Date.now();
+  };
+
   await forEachLimited(
-    job.files,
+    todo,
     job.inFlight,
-    async (file) => packBits(await fingerprintFile(file, job.method, job.x)),
-    (result, file, index) => {
+    ({ file, stat }) => fingerprintFile(file, job.method, job.settings, stat),
+    async (result, { file }) => {
       if (result.status === 'fulfilled') {
-        rows[index] = result.value;
+        records.set(file, result.value);
+        report.hashed++;
+        sinceCheckpoint++;
         job.onDone?.(file);
       } else {
-        failed++;
+        report.failed++;
         job.onFailed?.(file, reasonOf(result.reason));
       }
+      // Large databases take a while to write: keep checkpoints to a tenth of the time at most.
+      if (!saving && sinceCheckpoint >= job.checkpointEvery && Date.now() - lastCheckpoint >= 10 * lastWriteMs) await checkpoint();
     },
+    job.stopped,
   );
-  const files: string[] = [];
-  const kept: Uint32Array[] = [];
-  rows.forEach((row, i) => {
-    if (row) {
-      files.push(job.files[i]!);
-      kept.push(row);
-    }
-  });
-  return { files, fps: fromRows(job.x * job.x, kept), failed };
+  report.interrupted = job.stopped?.() ?? false;
+  await checkpoint();
+  report.total = records.size;
+  for (const r of records.values()) if (r.flat) report.flat++;
+  return report;
 }

@@ -1,16 +1,18 @@
 /**
  * Runs an async function over items with at most `limit` calls in flight, calling `onResult` in
- * completion order. Items are pulled lazily, so memory holds `limit` results at most, not all.
+ * completion order. Items are pulled lazily, so memory holds `limit` results at most, not all;
+ * once `stopped()` says so, no new item is started and the calls in flight are finished.
  */
 export async function forEachLimited<T, R>(
   items: readonly T[],
   limit: number,
   work: (item: T, index: number) => Promise<R>,
-  onResult: (result: PromiseSettledResult<R>, item: T, index: number) => void,
+  onResult: (result: PromiseSettledResult<R>, item: T, index: number) => void | Promise<void>,
+  stopped: () => boolean = () => false,
 ): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < items.length) {
+    while (next < items.length && !stopped()) {
       const index = next++;
       const item = items[index]!;
       let result: PromiseSettledResult<R>;
@@ -19,7 +21,7 @@ export async function forEachLimited<T, R>(
       } catch (reason) {
         result = { status: 'rejected', reason };
       }
-      onResult(result, item, index);
+      await onResult(result, item, index);
     }
   };
   const n = Math.max(1, Math.min(limit, items.length));

@@ -16,6 +16,7 @@ interface ClusterOptions {
   linkage: Linkage;
   absolute?: boolean;
   tree: boolean;
+  includeFlat?: boolean;
 }
 
 export function clusterCommand(): Command {
@@ -32,6 +33,7 @@ export function clusterCommand(): Command {
     .option('--no-tree', 'write no symlink tree (with --json: the clusters as JSON only)')
     .addOption(new Option('--linkage <method>', 'how cluster distances are measured').choices(LINKAGES).default('average'))
     .option('--absolute', 'SIM is a fraction of the fingerprint bits, the same whatever else is in the database')
+    .option('--include-flat', 'cluster flat (uniform) pictures too; they are left out by default, as they match each other')
     .addHelpText(
       'after',
       `
@@ -50,7 +52,15 @@ Examples:
       if (db.files.length < 2) {
         throw new UsageError(`${dbfile}: ${db.files.length} fingerprint${db.files.length === 1 ? '' : 's'}; clustering needs at least 2`);
       }
-      const result = clusterFingerprints(db.files, db.fps, { sim, absolute: !!opts.absolute, method: opts.linkage });
+      const result = clusterFingerprints(
+        db.files,
+        db.fps,
+        { sim, absolute: !!opts.absolute, method: opts.linkage, includeFlat: !!opts.includeFlat },
+        { oriented: db.oriented, flat: db.flat },
+      );
+      if (result.count < 2) {
+        throw new UsageError(`${dbfile}: ${result.count} fingerprint${result.count === 1 ? '' : 's'} left to cluster (${result.flatLeftOut} flat left out); clustering needs at least 2`);
+      }
       if (opts.tree) writeClusterTree(outdir, result.clusters);
       const json = JSON.stringify({
         sim,
@@ -58,11 +68,14 @@ Examples:
         linkage: opts.linkage,
         t: result.t,
         count: result.count,
+        flatLeftOut: result.flatLeftOut,
+        orientations: db.settings.orientations,
         clusters: result.clusters,
       });
       const toStdout = opts.json === '-';
       const print = toStdout ? info : (line: string) => process.stdout.write(`${line}\n`);
       for (const line of summaryLines(opts.tree ? outdir : undefined, result.clusters)) print(line);
+      if (result.flatLeftOut) info(`${result.flatLeftOut} flat picture${result.flatLeftOut === 1 ? '' : 's'} left out (--include-flat clusters them)`);
       if (toStdout) process.stdout.write(`${json}\n`);
       else if (opts.json) fs.writeFileSync(opts.json, `${json}\n`);
     });
