@@ -237,6 +237,31 @@ export function unpackBytes(packed: Uint8Array, count: number, nbits: number): P
   return { count, nbits, words, data };
 }
 
+/**
+ * Removes the temporary files that killed writers of `dbfile` left behind (named after their
+ * pid, which is gone). Only our own temporary names are touched. Call it holding the lock.
+ */
+export function removeStaleTemporaries(dbfile: string): void {
+  const dir = path.dirname(path.resolve(dbfile));
+  const prefix = `.${path.basename(dbfile)}.`;
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    if (!e.startsWith(prefix) || !e.endsWith('.tmp')) continue;
+    const pid = Number(e.slice(prefix.length, -'.tmp'.length));
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') fs.rmSync(path.join(dir, e), { force: true });
+    }
+  }
+}
+
 /** Writes a database atomically: a temporary file beside `dbfile`, then a rename over it. */
 export async function writeDb(dbfile: string, db: FingerprintDb): Promise<void> {
   const lib = await h5();

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { existingDbOrNone, HASH_VERSION, RESAMPLE, settingsDifference, writeDb, type HashSettings } from '../../db/database.js';
+import { existingDbOrNone, HASH_VERSION, RESAMPLE, removeStaleTemporaries, settingsDifference, writeDb, type HashSettings } from '../../db/database.js';
 import { acquireLock } from '../../db/lock.js';
 import { METHODS, methodNamed } from '../../hash/methods.js';
 import { discover } from '../../walk/discover.js';
@@ -57,6 +57,7 @@ Examples:
         hashVersion: HASH_VERSION,
       };
       const release = acquireLock(dbfile);
+      removeStaleTemporaries(dbfile);
       let interrupted = false;
       const onSignal = (): void => {
         if (!interrupted) info('imgcmp fingerprint: interrupted; finishing the images in flight and saving the database');
