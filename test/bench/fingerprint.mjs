@@ -1,0 +1,114 @@
+#!/usr/bin/env node
+/**
+ * Fingerprint benchmark: images/s and peak memory of `imgcmp fingerprint` (the real binary) on a
+ * folder of photos, side by side in one run with
+ *   (a) Pillow's fastest path (Debian python3-pil): Image.draft('L', …) then a greyscale resize
+ *       and the same phash, on 2 processes, on the same files;
+ *   (b) the Python imgcmp's own pipeline (shared/reference): resize with ImageMagick
+ *       `convert -sample`, then PIL phash, end to end;
+ * each as a ratio to imgcmp.
+ *
+ *   node test/bench/fingerprint.mjs FOLDER [--jpeg] [--fraction 0.2] [--no-python-imgcmp]
+ *
+ * --jpeg keeps only JPEG files (the decoder comparison the target is stated for).
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const bin = path.join(root, 'bin', 'imgcmp');
+const reference = path.resolve(root, '..', 'shared', 'reference', 'imgcmp-reference.py');
+const args = process.argv.slice(2);
+const flag = (name) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? (args.splice(i, 1), true) : false;
+};
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args.splice(i, 2)[1] : dflt;
+};
+const jpegOnly = flag('--jpeg');
+const skipPythonImgcmp = flag('--no-python-imgcmp');
+const fraction = opt('--fraction', '0.2');
+const folder = path.resolve(args[0] ?? path.join(root, 'samples'));
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'imgcmp-fp-bench-'));
+
+const files = fs
+  .readdirSync(folder, { recursive: true })
+  .map((f) => path.join(folder, String(f)))
+  .filter((f) => fs.statSync(f).isFile() && (jpegOnly ? /\.jpe?g$/i.test(f) : /\.(jpe?g|png|webp|tiff?|gif)$/i.test(f)))
+  .sort();
+const list = path.join(work, 'files.txt');
+fs.writeFileSync(list, files.join('\n'));
+// Our binary takes the same files through a folder of links (no long command line).
+const linkDir = path.join(work, 'links');
+fs.mkdirSync(linkDir);
+files.forEach((f, i) => fs.symlinkSync(f, path.join(linkDir, `${String(i).padStart(6, '0')}${path.extname(f)}`)));
+
+function timed(cmd, cmdArgs, env = {}) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...cmdArgs], { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 28 });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const lines = r.stderr.trim().split('\n');
+  const rssMb = Number(lines.pop()) / 1024;
+  if (r.status !== 0 && r.status !== 2) throw new Error(`${cmd} failed (${r.status}): ${lines.slice(-5).join('\n')}`);
+  return { seconds, rssMb };
+}
+
+// Pillow's fastest path: draft mode makes libjpeg decode at 1/2, 1/4 or 1/8 scale in greyscale.
+const PILLOW_DRAFT = `
+import sys, numpy as np
+from PIL import Image
+from multiprocessing import Pool
+from scipy.fftpack import dct
+def phash(path, x=8):
+    im = Image.open(path)
+    im.draft('L', (4 * x, 4 * x))
+    a = np.asarray(im.convert('L').resize((4 * x, 4 * x), Image.BILINEAR), dtype=np.float64)
+    low = dct(dct(a, axis=0), axis=1)[:x, :x]
+    return (low > np.median(low)).ravel()
+if __name__ == '__main__':
+    files = open(sys.argv[1]).read().split('\\n')
+    with Pool(2) as p:
+        out = p.map(phash, files, chunksize=8)
+    print(len(out))
+`;
+const pyScript = path.join(work, 'pillow_draft.py');
+fs.writeFileSync(pyScript, PILLOW_DRAFT);
+
+const n = files.length;
+const rate = (r) => n / r.seconds;
+console.log(`fingerprint benchmark: ${n} ${jpegOnly ? 'JPEG ' : ''}files in ${folder} (${os.cpus().length} cores, node ${process.version})`);
+const home = path.join(work, 'home');
+const ours = timed(process.execPath, [bin, 'fingerprint', linkDir, '-q', '-f', path.join(work, 'ours.hdf')], { IMGCMP_HOME: home });
+const oursOrient = timed(process.execPath, [bin, 'fingerprint', linkDir, '-q', '--orientations', '-f', path.join(work, 'ours-o.hdf')], { IMGCMP_HOME: home });
+const pillow = timed('/usr/bin/python3', [pyScript, list]);
+const row = (name, r, base) =>
+  console.log(
+    `${name.padEnd(44)} ${r.seconds.toFixed(2).padStart(7)} s ${rate(r).toFixed(1).padStart(7)} images/s  peak RSS ${r.rssMb.toFixed(0).padStart(5)} MB` +
+      (base ? `  imgcmp is ${(r.seconds / base.seconds).toFixed(2)}× as fast` : ''),
+  );
+row('imgcmp fingerprint (phash, x = 8)', ours);
+row('imgcmp fingerprint --orientations', oursOrient);
+row('Pillow draft + phash, 2 processes', pillow, ours);
+if (!skipPythonImgcmp) {
+  const convert = path.join(work, 'convert');
+  fs.mkdirSync(convert);
+  const resize = timed('/usr/bin/python3', [reference, 'resize', fraction, ...files, '-t', convert, '-n', '2']);
+  const converted = fs.readdirSync(convert).map((f) => path.join(convert, f));
+  const fp = timed('/usr/bin/python3', [reference, 'fingerprints', ...converted, '-f', path.join(work, 'py.hdf'), '-n', '2']);
+  const total = { seconds: resize.seconds + fp.seconds, rssMb: Math.max(resize.rssMb, fp.rssMb) };
+  row(`Python imgcmp: resize ${fraction} (convert -sample)`, resize);
+  row('Python imgcmp: fingerprints (PIL phash)', fp);
+  row('Python imgcmp: end to end', total, ours);
+  // Our end to end: the same two stages through our binary.
+  const r = timed(process.execPath, [bin, 'resize', fraction, linkDir, '-t', path.join(work, 'our-convert')], { IMGCMP_HOME: home });
+  const f = timed(process.execPath, [bin, 'fingerprint', path.join(work, 'our-convert'), '-q', '-f', path.join(work, 'ours2.hdf')], { IMGCMP_HOME: home });
+  row(`imgcmp: resize ${fraction} + fingerprint`, { seconds: r.seconds + f.seconds, rssMb: Math.max(r.rssMb, f.rssMb) }, undefined);
+  console.log(`  end to end, Python imgcmp vs imgcmp fingerprint of the originals: imgcmp is ${(total.seconds / ours.seconds).toFixed(2)}× as fast`);
+  console.log(`  end to end, Python imgcmp vs imgcmp resize + fingerprint: imgcmp is ${(total.seconds / (r.seconds + f.seconds)).toFixed(2)}× as fast`);
+}
+fs.rmSync(work, { recursive: true, force: true });
