@@ -4,6 +4,7 @@
  * thumbnail of exactly the requested size, in one sharp pipeline, so that JPEG shrink-on-load
  * applies and the file is decoded once.
  */
+import fs from 'node:fs';
 import sharp from 'sharp';
 
 // One libvips thread per image: throughput comes from several images in flight on libuv's pool,
@@ -15,8 +16,18 @@ sharp.cache(false);
 /** Images declaring more pixels than this are refused before decoding (decompression bombs). */
 export const MAX_INPUT_PIXELS = 0x3fff * 0x3fff;
 
+/**
+ * Throws the file system's own error (permission denied, is a directory, …) for a file that
+ * cannot be read: libvips would call any of those an "unsupported image format".
+ */
+export async function readable(path: string): Promise<void> {
+  await fs.promises.access(path, fs.constants.R_OK);
+  if ((await fs.promises.stat(path)).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+}
+
 /** Decodes `path` into width × height 8-bit grey values, row-major (aspect ratio not kept, as imgcmp does). */
 export async function greyThumbnail(path: string, width: number, height: number): Promise<Uint8Array> {
+  await readable(path);
   const { data, info } = await sharp(path, {
     autoOrient: true,
     failOn: 'error',

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp, { type FormatEnum } from 'sharp';
-import { MAX_INPUT_PIXELS } from './decode.js';
+import { MAX_INPUT_PIXELS, readable } from './decode.js';
 
 /** Formats that sharp writes (AVIF is written through heif); anything else is written as PNG under its original name. */
 const WRITABLE = new Set<keyof FormatEnum>(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'jxl']);
@@ -30,19 +30,24 @@ function publish(tmp: string, target: string): void {
 
 export type ResizeOutcome = 'written' | 'skipped';
 
+/** Copies started by this process: numbers its temporary files. */
+let written = 0;
+
 /**
  * Writes `src` scaled by `fraction` (0 < fraction ≤ 1) and EXIF-upright to `target`, unless
  * `target` exists already. Throws with a one-line reason when the source cannot be read.
  */
 export async function resizeTo(src: string, target: string, fraction: number): Promise<ResizeOutcome> {
   if (fs.existsSync(target)) return 'skipped';
+  await readable(src);
   const input = sharp(src, { autoOrient: true, failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS });
   const meta = await input.metadata();
   const { width, height } = meta.autoOrient;
   const w = Math.max(1, Math.round(width * fraction));
   const h = Math.max(1, Math.round(height * fraction));
   const format: keyof FormatEnum = WRITABLE.has(meta.format) ? meta.format : 'png';
-  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.part`);
+  // A short name: the target's own may already be as long as a file name can be.
+  const tmp = path.join(path.dirname(target), `.imgcmp-${process.pid}-${++written}.part`);
   try {
     await input
       .resize(w, h, { fit: 'fill' })

@@ -7,9 +7,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import fg from 'fast-glob';
 
-/** Extensions (lower case) of the formats that the decoder reads. */
+/**
+ * Extensions (lower case) of picture files looked for in folders: the formats the decoder reads,
+ * and picture formats it may not (BMP, HEIC without a decoder), so that those are reported as
+ * unreadable rather than skipped without a word.
+ */
 export const IMAGE_EXTENSIONS = [
-  'jpg', 'jpeg', 'jpe', 'jfif', 'png', 'webp', 'gif', 'tif', 'tiff', 'avif', 'heic', 'heif', 'jxl',
+  'jpg', 'jpeg', 'jpe', 'jfif', 'png', 'webp', 'gif', 'tif', 'tiff', 'avif', 'heic', 'heif', 'jxl', 'bmp',
 ] as const;
 
 export interface Discovery {
@@ -34,10 +38,48 @@ const globOptions = {
   unique: true,
 } as const;
 
-/** Image files under a directory, recursively. */
-async function imagesUnder(dir: string): Promise<string[]> {
-  const pattern = `**/*.{${IMAGE_EXTENSIONS.join(',')}}`;
-  return fg(pattern, { ...globOptions, cwd: dir });
+/**
+ * Image files under a directory, recursively, walked with the file system's own listing: any
+ * byte may be in a name (fast-glob's matcher skips names holding a newline without a word).
+ * Symbolic links to files are taken; a symbolic link to a folder is entered once per real
+ * folder, so links that loop (a link to a parent) neither repeat files nor run away.
+ * Hidden entries (a leading ".") are passed by, as the shell's * does.
+ */
+async function imagesUnder(dir: string, visited = new Set<string>()): Promise<string[]> {
+  let real: string;
+  try {
+    real = await fs.promises.realpath(dir);
+  } catch {
+    return [];
+  }
+  if (visited.has(real)) return [];
+  visited.add(real);
+  let entries: fs.Dirent[];
+  try {
+    entries = await fs.promises.readdir(dir, { withFileTypes: true });
+  } catch {
+    return []; // unreadable folder: skipped, as a shell glob would
+  }
+  const out: string[] = [];
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    const p = path.join(dir, e.name);
+    if (e.isFile()) {
+      if (isImageName(p)) out.push(p);
+    } else if (e.isDirectory()) {
+      out.push(...(await imagesUnder(p, visited)));
+    } else if (e.isSymbolicLink()) {
+      let st: fs.Stats;
+      try {
+        st = await fs.promises.stat(p);
+      } catch {
+        continue; // dangling: found in a folder search, it is nobody's photo
+      }
+      if (st.isFile() && isImageName(p)) out.push(p);
+      else if (st.isDirectory()) out.push(...(await imagesUnder(p, visited)));
+    }
+  }
+  return out;
 }
 
 export async function discover(args: readonly string[]): Promise<Discovery> {
