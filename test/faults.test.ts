@@ -219,6 +219,31 @@ describe('fault matrix', () => {
   });
 });
 
+describe('names and homes', () => {
+  it('reports a file name that is not valid UTF-8 instead of skipping it', (t) => {
+    const d = tempDir('bad-utf8');
+    const raw = Buffer.concat([Buffer.from(`${d}/bad`), Buffer.from([0xff, 0xfe]), Buffer.from('name.jpg')]);
+    try {
+      fs.copyFileSync(photo, raw);
+    } catch (err) {
+      return t.skip(`this file system refuses such names (${(err as Error).message})`);
+    }
+    fs.copyFileSync(photo, path.join(d, 'good.jpg'));
+    const r = imgcmp(['fingerprint', d, '-q'], { home: tempDir('bad-utf8-home') });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^imgcmp fingerprint: .*bad.*name\.jpg: no such file$/m);
+    assert.match(r.stderr, /1 hashed/);
+  });
+
+  it('creates a home folder that does not exist yet', () => {
+    const home = path.join(tempDir('new-home'), 'not', 'yet');
+    const r = imgcmp(['fingerprint', path.join(SAMPLES, 'moon.jpg'), path.join(SAMPLES, 'pizza.jpg'), '-q'], { home });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(imgcmp(['cluster', '0.3'], { home }).status, 0);
+    assert.ok(fs.existsSync(path.join(home, 'cluster', '.imgcmp-cluster')));
+  });
+});
+
 describe('cluster on degenerate databases', () => {
   it('all fingerprints equal: one cluster', () => {
     const d = tempDir('equal');

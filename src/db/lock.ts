@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 
 export class LockedError extends Error {}
 
@@ -20,6 +21,7 @@ function alive(pid: number): boolean {
 /** Takes the lock of `dbfile`; returns the function that releases it. */
 export function acquireLock(dbfile: string): () => void {
   const lockfile = `${dbfile}.lock`;
+  fs.mkdirSync(path.dirname(path.resolve(lockfile)), { recursive: true });
   const mine = `${process.pid} ${os.hostname()}\n`;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
