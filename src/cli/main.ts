@@ -9,6 +9,8 @@ import { RefusedError } from '../output/layout.js';
 import { clusterCommand } from './commands/cluster.js';
 import { fingerprintCommand } from './commands/fingerprint.js';
 import { resizeCommand } from './commands/resize.js';
+import { searchCommand } from './commands/search.js';
+import { compareCommand } from './commands/compare.js';
 import { EXIT, UsageError } from './exit.js';
 
 export function program(): Command {
@@ -27,7 +29,7 @@ Example, the whole pipeline:
   $ imgcmp cluster 0.3
   $ ls ~/.imgcmp/cluster/cluster_with_2/`,
     );
-  for (const cmd of [resizeCommand(), fingerprintCommand(), clusterCommand()]) {
+  for (const cmd of [resizeCommand(), fingerprintCommand(), clusterCommand(), searchCommand(), compareCommand()]) {
     cli.addCommand(cmd.showHelpAfterError('(run with --help for usage)'));
   }
   cli.exitOverride();
