@@ -11,6 +11,10 @@ import { fingerprintCommand } from './commands/fingerprint.js';
 import { resizeCommand } from './commands/resize.js';
 import { searchCommand } from './commands/search.js';
 import { compareCommand } from './commands/compare.js';
+import { reportCommand } from './commands/report.js';
+import { dedupeCommand } from './commands/dedupe.js';
+import { ClusterSourceError } from '../stages/clusters.js';
+import { DedupeError } from '../actions/dedupe.js';
 import { EXIT, UsageError } from './exit.js';
 
 export function program(): Command {
@@ -29,7 +33,7 @@ Example, the whole pipeline:
   $ imgcmp cluster 0.3
   $ ls ~/.imgcmp/cluster/cluster_with_2/`,
     );
-  for (const cmd of [resizeCommand(), fingerprintCommand(), clusterCommand(), searchCommand(), compareCommand()]) {
+  for (const cmd of [resizeCommand(), fingerprintCommand(), clusterCommand(), searchCommand(), compareCommand(), reportCommand(), dedupeCommand()]) {
     cli.addCommand(cmd.showHelpAfterError('(run with --help for usage)'));
   }
   cli.exitOverride();
@@ -46,7 +50,7 @@ export async function main(argv: string[]): Promise<number> {
       // Help and version are successful exits; usage errors were already printed by commander.
       return err.exitCode === 0 ? EXIT.OK : EXIT.FAILED;
     }
-    if (err instanceof UsageError || err instanceof DatabaseError || err instanceof RefusedError || err instanceof LockedError) {
+    if (err instanceof UsageError || err instanceof DatabaseError || err instanceof RefusedError || err instanceof LockedError || err instanceof ClusterSourceError || err instanceof DedupeError) {
       process.stderr.write(`imgcmp: ${err.message}\n`);
       return EXIT.FAILED;
     }

@@ -8,13 +8,16 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { replaceFolder, type OwnedFolder } from '../util/replace.js';
 import { convertedName } from '../walk/names.js';
+
+export { RefusedError } from '../util/replace.js';
 
 /** File that marks a folder as a cluster tree written by imgcmp (and so replaceable). */
 export const MARKER = '.imgcmp-cluster';
 
-/** A folder that must not be touched: the message names it and says why. */
-export class RefusedError extends Error {}
+/** A cluster tree: only symbolic links (and folders) besides the marker. */
+export const CLUSTER_TREE: OwnedFolder = { marker: MARKER, writer: 'imgcmp cluster', ours: (e) => e.isSymbolicLink() };
 
 /** Clusters by size, ascending sizes; within a size, the given cluster order. */
 export function bySize(clusters: readonly string[][]): Map<number, string[][]> {
@@ -51,50 +54,9 @@ export function linkNames(members: readonly string[]): string[] {
   });
 }
 
-/** Throws RefusedError unless `dir` is absent, empty, or an imgcmp cluster tree. */
-export function checkReplaceable(dir: string): void {
-  let entries: string[];
-  try {
-    entries = fs.readdirSync(dir);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return;
-    if (code === 'ENOTDIR') throw new RefusedError(`${dir}: exists and is not a folder; refusing to replace it`);
-    throw new RefusedError(`${dir}: cannot read (${code ?? 'error'})`);
-  }
-  if (entries.length && !entries.includes(MARKER)) {
-    throw new RefusedError(`${dir}: folder is not empty and was not written by imgcmp cluster; refusing to replace it (choose another --outdir)`);
-  }
-  const foreign = firstForeignFile(dir);
-  if (foreign) {
-    throw new RefusedError(`${dir}: holds ${foreign}, which imgcmp did not write; refusing to replace the folder`);
-  }
-}
-
-/** A file other than links, folders and the marker under `dir` (someone put it there), if any. */
-function firstForeignFile(dir: string, top = true): string | undefined {
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isSymbolicLink() || (top && e.isFile() && e.name === MARKER)) continue;
-    if (e.isDirectory()) {
-      const inner = firstForeignFile(p, false);
-      if (inner) return inner;
-      continue;
-    }
-    return p;
-  }
-  return undefined;
-}
-
 /** Writes the symlink tree of `clusters` to `outdir`, replacing an earlier tree safely. */
-export function writeClusterTree(outdir: string, clusters: readonly string[][]): void {
-  const target = path.resolve(outdir);
-  checkReplaceable(target);
-  const parent = path.dirname(target);
-  fs.mkdirSync(parent, { recursive: true });
-  const fresh = fs.mkdtempSync(path.join(parent, `.${path.basename(target)}.new-`));
-  try {
-    fs.writeFileSync(path.join(fresh, MARKER), 'written by imgcmp cluster; this folder is replaced on the next run\n');
+export async function writeClusterTree(outdir: string, clusters: readonly string[][]): Promise<void> {
+  await replaceFolder(outdir, CLUSTER_TREE, (fresh) => {
     for (const [size, list] of bySize(clusters)) {
       const sizeDir = path.join(fresh, `cluster_with_${size}`);
       fs.mkdirSync(sizeDir);
@@ -105,16 +67,5 @@ export function writeClusterTree(outdir: string, clusters: readonly string[][]):
         members.forEach((m, i) => fs.symlinkSync(m, path.join(dir, names[i]!)));
       });
     }
-  } catch (err) {
-    fs.rmSync(fresh, { recursive: true, force: true });
-    throw err;
-  }
-  let old: string | undefined;
-  if (fs.existsSync(target)) {
-    old = `${fresh}.old`;
-    fs.renameSync(target, old);
-  }
-  fs.renameSync(fresh, target);
-  // The old tree holds only our links and folders (checked above); rm does not follow links.
-  if (old) fs.rmSync(old, { recursive: true, force: true });
+  });
 }

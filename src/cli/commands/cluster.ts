@@ -61,7 +61,7 @@ Examples:
       if (result.count < 2) {
         throw new UsageError(`${dbfile}: ${result.count} fingerprint${result.count === 1 ? '' : 's'} left to cluster (${result.flatLeftOut} flat left out); clustering needs at least 2`);
       }
-      if (opts.tree) writeClusterTree(outdir, result.clusters);
+      if (opts.tree) await writeClusterTree(outdir, result.clusters);
       const json = JSON.stringify({
         sim,
         absolute: !!opts.absolute,

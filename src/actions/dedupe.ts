@@ -1,0 +1,146 @@
+/**
+ * Acting on clusters without losing a picture: the plan (which file to keep, where the others
+ * go), applying it (moves, links, a journal), and undoing it from the journal.
+ *
+ * Nothing is ever deleted: the other members are moved into a folder of the user's choice,
+ * under their absolute path (/photos/a/x.jpg → MOVE_TO/photos/a/x.jpg); a target that exists is
+ * refused; every step is checked on disk before the journal records it; a move that would cross
+ * file systems (a copy and a delete) is refused. The only files ever removed are the links that
+ * `--link` made, and only by `--undo`, after checking they are those links.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { chooseKeeper, type KeepRule, type MemberInfo } from './keep.js';
+
+export type LinkKind = 'symlink' | 'hardlink';
+
+export interface PlannedMove {
+  from: string;
+  to: string;
+  keeper: string;
+}
+
+export interface Plan {
+  keep: string[];
+  moves: PlannedMove[];
+  /** Moves that cannot be made, with the reason; they are left out of `moves`. */
+  refused: { from: string; reason: string }[];
+}
+
+/** Where a moved file goes: its absolute path under moveTo. */
+export function movedPath(moveTo: string, file: string): string {
+  return path.join(moveTo, path.resolve(file).replace(/^[/\\]+/, ''));
+}
+
+export function plan(clusters: readonly MemberInfo[][], rules: readonly KeepRule[], moveTo: string): Plan {
+  const out: Plan = { keep: [], moves: [], refused: [] };
+  const root = path.resolve(moveTo);
+  for (const members of clusters) {
+    const keeper = chooseKeeper(rules, members);
+    out.keep.push(keeper.file);
+    for (const m of members) {
+      if (m.file === keeper.file) continue;
+      const to = movedPath(root, m.file);
+      if (m.file === root || m.file.startsWith(root + path.sep)) out.refused.push({ from: m.file, reason: `already inside ${root}` });
+      else if (fs.existsSync(to)) out.refused.push({ from: m.file, reason: `${to} exists` });
+      else out.moves.push({ from: m.file, to, keeper: keeper.file });
+    }
+  }
+  return out;
+}
+
+/** One line of the journal: a move made (and the link left), as checked on disk. */
+export interface JournalEntry {
+  from: string;
+  to: string;
+  keeper: string;
+  link: LinkKind | null;
+  bytes: number;
+  mtimeMs: number;
+}
+
+export class DedupeError extends Error {}
+
+function sameFile(a: fs.Stats, b: fs.Stats): boolean {
+  return a.dev === b.dev && a.ino === b.ino;
+}
+
+/**
+ * Applies the moves, appending one journal line per completed step; stops at the first move that
+ * fails its checks (reported with the reason). Returns the number of moves made.
+ */
+export function apply(moves: readonly PlannedMove[], journal: string, link: LinkKind | null, onMoved?: (m: PlannedMove) => void): number {
+  const fd = fs.openSync(journal, 'wx');
+  let done = 0;
+  try {
+    for (const m of moves) {
+      const st = fs.lstatSync(m.from, { throwIfNoEntry: false });
+      if (!st || !st.isFile()) throw new DedupeError(`${m.from}: no longer a regular file; stopped (${done} moved)`);
+      if (fs.existsSync(m.to)) throw new DedupeError(`${m.to}: exists; stopped (${done} moved)`);
+      fs.mkdirSync(path.dirname(m.to), { recursive: true });
+      if (fs.statSync(path.dirname(m.to)).dev !== st.dev) {
+        throw new DedupeError(`${m.from}: ${path.dirname(m.to)} is on another file system (a move there would be a copy and a delete); choose a --move-to folder on the same one`);
+      }
+      fs.renameSync(m.from, m.to);
+      const moved = fs.lstatSync(m.to, { throwIfNoEntry: false });
+      if (!moved || !sameFile(moved, st) || fs.existsSync(m.from)) throw new DedupeError(`${m.from}: the move to ${m.to} did not check out; stopped`);
+      if (link === 'symlink') fs.symlinkSync(m.keeper, m.from);
+      else if (link === 'hardlink') fs.linkSync(m.keeper, m.from);
+      if (link && !fs.existsSync(m.from)) throw new DedupeError(`${m.from}: the link to ${m.keeper} did not check out; stopped`);
+      const entry: JournalEntry = { from: m.from, to: m.to, keeper: m.keeper, link, bytes: st.size, mtimeMs: st.mtimeMs };
+      fs.writeSync(fd, `${JSON.stringify(entry)}\n`);
+      fs.fsyncSync(fd);
+      done++;
+      onMoved?.(m);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return done;
+}
+
+export function readJournal(journal: string): JournalEntry[] {
+  const text = fs.readFileSync(journal, 'utf8');
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l, i) => {
+      try {
+        return JSON.parse(l) as JournalEntry;
+      } catch {
+        throw new DedupeError(`${journal}: line ${i + 1} is not a journal entry`);
+      }
+    });
+}
+
+/**
+ * Undoes a journal, last move first: removes each link that dedupe left (checked to be that
+ * link), then moves the file back. A path that is taken, or a file that changed, stops the undo
+ * with the reason; what was undone stays undone, and running --undo again goes on.
+ */
+export function undo(journal: string, onRestored?: (e: JournalEntry) => void): number {
+  const entries = readJournal(journal);
+  let restored = 0;
+  for (const e of [...entries].reverse()) {
+    const moved = fs.lstatSync(e.to, { throwIfNoEntry: false });
+    const atOrigin = fs.lstatSync(e.from, { throwIfNoEntry: false });
+    const isOurLink = (st: fs.Stats): boolean =>
+      (e.link === 'symlink' && st.isSymbolicLink() && fs.readlinkSync(e.from) === e.keeper) ||
+      (e.link === 'hardlink' && st.isFile() && sameFile(st, fs.statSync(e.keeper)));
+    if (!moved) {
+      // Restored by an earlier --undo: the file is back and no link of ours stands there.
+      if (atOrigin?.isFile() && !isOurLink(atOrigin)) continue;
+      throw new DedupeError(`${e.to}: missing; cannot restore ${e.from}`);
+    }
+    if (moved.size !== e.bytes) throw new DedupeError(`${e.to}: changed since the move (size); not restoring it`);
+    if (atOrigin) {
+      if (!isOurLink(atOrigin)) throw new DedupeError(`${e.from}: taken by a file dedupe did not put there; not restoring over it`);
+      fs.unlinkSync(e.from); // the link this dedupe made, nothing else
+    }
+    fs.renameSync(e.to, e.from);
+    if (!fs.existsSync(e.from) || fs.existsSync(e.to)) throw new DedupeError(`${e.from}: the move back did not check out`);
+    restored++;
+    onRestored?.(e);
+  }
+  return restored;
+}

@@ -1,0 +1,87 @@
+/**
+ * The report stage: clusters → the HTML page and its thumbnail folder. Reads each member's size
+ * and date, makes a small thumbnail, and measures each member's distance to the one to keep
+ * with the database's fingerprints (the same distance as clustering used).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { hammingRows } from '../hash/bits.js';
+import { orientedDistance } from '../cluster/oriented.js';
+import type { FingerprintDb } from '../db/database.js';
+import { chooseKeeper, type KeepRule } from '../actions/keep.js';
+import { inspect } from '../actions/inspect.js';
+import { renderReport, REPORT_MARK, type ReportMember } from '../output/report.js';
+import { RefusedError, replaceFolder, type OwnedFolder } from '../util/replace.js';
+import { forEachLimited } from '../util/pool.js';
+
+const THUMBS: OwnedFolder = { marker: '.imgcmp-report', writer: 'imgcmp report', ours: (e) => e.isFile() && /^t\d+\.jpg$/.test(e.name) };
+
+/** A function giving the distance in bits between two database files, if both are in it. */
+function distanceIn(db: FingerprintDb | undefined): (a: string, b: string) => number | undefined {
+  if (!db) return () => undefined;
+  const row = new Map(db.files.map((f, i) => [f, i]));
+  const d = db.oriented ? orientedDistance(db.fps, db.oriented) : (i: number, j: number) => hammingRows(db.fps, i, db.fps, j);
+  return (a, b) => {
+    const i = row.get(a);
+    const j = row.get(b);
+    return i === undefined || j === undefined ? undefined : d(i, j);
+  };
+}
+
+export interface ReportJob {
+  clusters: readonly string[][];
+  output: string;
+  db?: FingerprintDb;
+  rules: readonly KeepRule[];
+  source: string;
+  inFlight: number;
+  onDone?: () => void;
+}
+
+/** Refuses to overwrite an HTML file that imgcmp report did not write. */
+function checkPage(file: string): void {
+  if (!fs.existsSync(file)) return;
+  const head = fs.readFileSync(file, 'utf8').slice(0, 200);
+  if (!head.includes(REPORT_MARK)) throw new RefusedError(`${file}: exists and was not written by imgcmp report; refusing to overwrite it`);
+}
+
+export async function writeReport(job: ReportJob): Promise<{ clusters: number; pictures: number }> {
+  const page = path.resolve(job.output);
+  const thumbsDir = page.replace(/\.html?$/i, '') + '_files';
+  checkPage(page);
+  // Biggest clusters first; then by first path, as everywhere.
+  const clusters = [...job.clusters].sort((a, b) => b.length - a.length || (a[0]! < b[0]! ? -1 : 1));
+  const files = clusters.flat();
+  const distance = distanceIn(job.db);
+  const members = new Map<string, ReportMember>();
+  await replaceFolder(thumbsDir, THUMBS, async (dir) => {
+    await forEachLimited(
+      files,
+      job.inFlight,
+      async (file, k) => {
+        const info = await inspect(file).catch(() => ({ file, width: 0, height: 0, bytes: 0, mtimeMs: 0 }));
+        const name = `t${k}.jpg`;
+        const ok = await sharp(file, { autoOrient: true, failOn: 'error' })
+          .resize(200, 150, { fit: 'inside', withoutEnlargement: true })
+          .flatten({ background: '#ffffff' })
+          .jpeg({ quality: 70 })
+          .toFile(path.join(dir, name))
+          .then(() => true)
+          .catch(() => false);
+        members.set(file, { ...info, thumb: ok ? `${path.basename(thumbsDir)}/${name}` : undefined, keep: false });
+      },
+      () => job.onDone?.(),
+    );
+  });
+  const model = clusters.map((c) => {
+    const list = c.map((f) => members.get(f)!);
+    const keeper = chooseKeeper(job.rules, list);
+    return list.map((m) => ({ ...m, keep: m.file === keeper.file, bits: m.file === keeper.file ? 0 : distance(m.file, keeper.file) }));
+  });
+  const html = renderReport({ title: 'imgcmp: near-duplicate pictures', source: job.source, nbits: job.db?.fps.nbits, clusters: model });
+  const tmp = `${page}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, html);
+  fs.renameSync(tmp, page);
+  return { clusters: clusters.length, pictures: files.length };
+}
