@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
-import { clusterFingerprints } from '../../cluster/cluster.js';
 import { LINKAGES, type Linkage } from '../../cluster/linkage.js';
-import { readDb } from '../../db/database.js';
 import { summaryLines, writeClusterTree } from '../../output/layout.js';
+import { loadClusters } from '../../stages/clusters.js';
 import { UsageError } from '../exit.js';
 import { defaults } from '../home.js';
 import { similarity } from '../options.js';
@@ -48,16 +47,13 @@ Examples:
     .action(async (sim: number, opts: ClusterOptions) => {
       const dbfile = opts.dbfile ?? defaults.dbFile();
       const outdir = opts.outdir ?? defaults.clusterDir();
-      const db = await readDb(dbfile);
-      if (db.files.length < 2) {
-        throw new UsageError(`${dbfile}: ${db.files.length} fingerprint${db.files.length === 1 ? '' : 's'}; clustering needs at least 2`);
-      }
-      const result = clusterFingerprints(
-        db.files,
-        db.fps,
-        { sim, absolute: !!opts.absolute, method: opts.linkage, includeFlat: !!opts.includeFlat },
-        { oriented: db.oriented, flat: db.flat },
-      );
+      const { clustering: result, db } = await loadClusters({
+        dbfile,
+        sim,
+        absolute: !!opts.absolute,
+        linkage: opts.linkage,
+        includeFlat: !!opts.includeFlat,
+      });
       if (result.count < 2) {
         throw new UsageError(`${dbfile}: ${result.count} fingerprint${result.count === 1 ? '' : 's'} left to cluster (${result.flatLeftOut} flat left out); clustering needs at least 2`);
       }
@@ -69,7 +65,7 @@ Examples:
         t: result.t,
         count: result.count,
         flatLeftOut: result.flatLeftOut,
-        orientations: db.settings.orientations,
+        orientations: db!.settings.orientations,
         clusters: result.clusters,
       });
       const toStdout = opts.json === '-';
