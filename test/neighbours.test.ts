@@ -2,18 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { packRows, type PackedFingerprints } from '../src/hash/bits.js';
 import { chunkValue } from '../src/cluster/mih.js';
+import { splitmix32 as splitmix } from './helpers/random.js';
 import { maxByScan, maxPairwiseBits, pairsByIndex, pairsByScan, pairsWithin, type PairList } from '../src/cluster/neighbours.js';
 
-function splitmix(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    return (z ^ (z >>> 16)) >>> 0;
-  };
-}
 
 /** Random fingerprints with planted groups of near copies (so that small radii find pairs). */
 function planted(n: number, nbits: number, seed: number): PackedFingerprints {

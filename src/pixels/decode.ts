@@ -17,17 +17,18 @@ sharp.cache(false);
 export const MAX_INPUT_PIXELS = 0x3fff * 0x3fff;
 
 /**
- * Throws the file system's own error (permission denied, is a directory, …) for a file that
- * cannot be read: libvips would call any of those an "unsupported image format".
+ * The reason a decoder failed, in the file system's words where it is the file system's doing:
+ * libvips calls an unreadable file or a directory an "unsupported image format". Asked only
+ * after a failure, so a successful decode pays nothing for it.
  */
-export async function readable(path: string): Promise<void> {
+export async function explainFailure(path: string, err: unknown): Promise<never> {
   await fs.promises.access(path, fs.constants.R_OK);
   if ((await fs.promises.stat(path)).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+  throw err;
 }
 
 /** Decodes `path` into width × height 8-bit grey values, row-major (aspect ratio not kept, as imgcmp does). */
 export async function greyThumbnail(path: string, width: number, height: number): Promise<Uint8Array> {
-  await readable(path);
   const { data, info } = await sharp(path, {
     autoOrient: true,
     failOn: 'error',
@@ -38,7 +39,8 @@ export async function greyThumbnail(path: string, width: number, height: number)
     .greyscale()
     .resize(width, height, { fit: 'fill', kernel: 'linear' })
     .raw()
-    .toBuffer({ resolveWithObject: true });
+    .toBuffer({ resolveWithObject: true })
+    .catch((err: unknown) => explainFailure(path, err));
   if (info.width !== width || info.height !== height || info.channels !== 1) {
     throw new Error(`decoder returned ${info.width}×${info.height}×${info.channels}, expected ${width}×${height}×1`);
   }

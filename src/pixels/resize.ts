@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp, { type FormatEnum } from 'sharp';
-import { MAX_INPUT_PIXELS, readable } from './decode.js';
+import { explainFailure, MAX_INPUT_PIXELS } from './decode.js';
 
 /** Formats that sharp writes (AVIF is written through heif); anything else is written as PNG under its original name. */
 const WRITABLE = new Set<keyof FormatEnum>(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'jxl']);
@@ -39,9 +39,8 @@ let written = 0;
  */
 export async function resizeTo(src: string, target: string, fraction: number): Promise<ResizeOutcome> {
   if (fs.existsSync(target)) return 'skipped';
-  await readable(src);
   const input = sharp(src, { autoOrient: true, failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS });
-  const meta = await input.metadata();
+  const meta = await input.metadata().catch((err: unknown) => explainFailure(src, err));
   const { width, height } = meta.autoOrient;
   const w = Math.max(1, Math.round(width * fraction));
   const h = Math.max(1, Math.round(height * fraction));

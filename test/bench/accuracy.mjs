@@ -15,18 +15,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { flag, option } from './lib.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = path.join(root, 'bin', 'imgcmp');
 const score = path.resolve(root, '..', 'shared', 'corpus', 'score.py');
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args.splice(i, 2)[1] : dflt;
-};
-const detail = args.includes('--detail') ? (args.splice(args.indexOf('--detail'), 1), true) : false;
-const methods = opt('--methods', 'phash,ahash,dhash,whash').split(',');
-const x = opt('--x', '8');
+const detail = flag(args, '--detail');
+const methods = option(args, '--methods', 'phash,ahash,dhash,whash').split(',');
+const x = option(args, '--x', '8');
 const bench = path.resolve(args[0] ?? '');
 if (!fs.existsSync(path.join(bench, 'ground_truth.json'))) {
   console.error('usage: node test/bench/accuracy.mjs BENCH_DIR (made by ../shared/corpus/make-variants.py)');

@@ -15,8 +15,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeDb } from '../../dist/src/db/database.js';
+import { HASH_VERSION, RESAMPLE, writeDb } from '../../dist/src/db/database.js';
 import { packRows } from '../../dist/src/hash/bits.js';
+import { splitmix32, timed } from './lib.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = path.join(root, 'bin', 'imgcmp');
@@ -27,17 +28,7 @@ const realDb = argv.includes('--real') ? argv[argv.indexOf('--real') + 1] : unde
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'imgcmp-cluster-bench-'));
 const haveScipy = spawnSync('/usr/bin/python3', ['-c', 'import scipy, h5py'], { encoding: 'utf8' }).status === 0;
 
-/** splitmix32: a small, good, seeded generator (the benchmark is reproducible). */
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    return (z ^ (z >>> 16)) >>> 0;
-  };
-}
+const rng = splitmix32;
 
 /**
  * n fingerprints of nbits: a fifth of them in planted groups of 2–6 copies of a random
@@ -72,7 +63,14 @@ async function makeDb(name, n, nbits, seed, reversed = false) {
     for (let i = 0; i < n; i++) r.set(bits.subarray((n - 1 - i) * nbits, (n - i) * nbits), i * nbits);
     bits = r;
   }
-  await writeDb(file, { settings: { method: 'phash', x }, files, fps: packRows(bits, n, nbits) });
+  await writeDb(file, {
+    settings: { method: 'phash', x, orientations: false, resample: RESAMPLE, hashVersion: HASH_VERSION },
+    files,
+    fps: packRows(bits, n, nbits),
+    flat: new Uint8Array(n),
+    size: new Float64Array(n),
+    mtime: new Float64Array(n),
+  });
   return file;
 }
 
@@ -82,19 +80,6 @@ function missingFrom(a, b) {
   return a.filter((c) => !keys.has(c.join('\n'))).length;
 }
 
-function timed(cmd, args, env = {}) {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-    maxBuffer: 1 << 30,
-  });
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const lines = r.stderr.trim().split('\n');
-  const rssMb = Number(lines.pop()) / 1024;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${lines.slice(-5).join('\n')}`);
-  return { seconds, rssMb, stdout: r.stdout };
-}
 
 function ours(db, simArgs, name) {
   const out = path.join(work, `${name}-clusters`);

@@ -12,27 +12,19 @@
  *
  * --jpeg keeps only JPEG files (the decoder comparison the target is stated for).
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { flag, option, timed } from './lib.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = path.join(root, 'bin', 'imgcmp');
 const reference = path.resolve(root, '..', 'shared', 'reference', 'imgcmp-reference.py');
 const args = process.argv.slice(2);
-const flag = (name) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? (args.splice(i, 1), true) : false;
-};
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args.splice(i, 2)[1] : dflt;
-};
-const jpegOnly = flag('--jpeg');
-const skipPythonImgcmp = flag('--no-python-imgcmp');
-const fraction = opt('--fraction', '0.2');
+const jpegOnly = flag(args, '--jpeg');
+const skipPythonImgcmp = flag(args, '--no-python-imgcmp');
+const fraction = option(args, '--fraction', '0.2');
 const folder = path.resolve(args[0] ?? path.join(root, 'samples'));
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'imgcmp-fp-bench-'));
 
@@ -48,15 +40,6 @@ const linkDir = path.join(work, 'links');
 fs.mkdirSync(linkDir);
 files.forEach((f, i) => fs.symlinkSync(f, path.join(linkDir, `${String(i).padStart(6, '0')}${path.extname(f)}`)));
 
-function timed(cmd, cmdArgs, env = {}) {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...cmdArgs], { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 28 });
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const lines = r.stderr.trim().split('\n');
-  const rssMb = Number(lines.pop()) / 1024;
-  if (r.status !== 0 && r.status !== 2) throw new Error(`${cmd} failed (${r.status}): ${lines.slice(-5).join('\n')}`);
-  return { seconds, rssMb };
-}
 
 // Pillow's fastest path: draft mode makes libjpeg decode at 1/2, 1/4 or 1/8 scale in greyscale.
 const PILLOW_DRAFT = `

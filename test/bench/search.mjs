@@ -20,27 +20,15 @@ import { packBits, packRows } from '../../dist/src/hash/bits.js';
 import { nearest, nearestIndex } from '../../dist/src/query/nearest.js';
 import { fingerprintFile } from '../../dist/src/stages/fingerprint.js';
 import { methodNamed } from '../../dist/src/hash/methods.js';
+import { option, splitmix32 } from './lib.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args.splice(i, 2)[1]) : dflt;
-};
-const n = opt('--n', 1_000_000);
-const queries = opt('--queries', 200);
+const n = Number(option(args, '--n', 1_000_000));
+const queries = Number(option(args, '--queries', 200));
 const nbits = 64;
 
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    return (z ^ (z >>> 16)) >>> 0;
-  };
-}
+const rng = splitmix32;
 
 const next = rng(42);
 const bits = new Uint8Array(n * nbits);

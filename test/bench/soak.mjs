@@ -7,35 +7,27 @@
  *
  *   node test/bench/soak.mjs [--sizes 5000,10000,20000] [--keep DIR]
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { option, splitmix32, timed } from './lib.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = path.join(root, 'bin', 'imgcmp');
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args.splice(i, 2)[1] : dflt;
-};
-const sizes = opt('--sizes', '5000,10000,20000').split(',').map(Number);
-const work = opt('--keep', undefined) ?? fs.mkdtempSync(path.join(os.tmpdir(), 'imgcmp-soak-'));
+const sizes = option(args, '--sizes', '5000,10000,20000').split(',').map(Number);
+const keep = option(args, '--keep', undefined);
+const work = keep ?? fs.mkdtempSync(path.join(os.tmpdir(), 'imgcmp-soak-'));
 const images = path.join(work, 'images');
 fs.mkdirSync(images, { recursive: true });
 
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    return ((z ^ (z >>> 16)) >>> 0) / 2 ** 32;
-  };
-}
+/** Uniform numbers in [0, 1) from a seed. */
+const rng = (seed) => {
+  const next = splitmix32(seed);
+  return () => next() / 2 ** 32;
+};
 
 /** Raw RGB pixels of a picture made of random coloured blocks. */
 function picture(seed, width, height) {
@@ -68,18 +60,7 @@ async function generate(from, to) {
   return (Date.now() - t0) / 1000;
 }
 
-function stage(name, stageArgs, home) {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, bin, ...stageArgs], {
-    encoding: 'utf8',
-    env: { ...process.env, IMGCMP_HOME: home },
-    maxBuffer: 1 << 26,
-  });
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const lines = r.stderr.trim().split('\n');
-  if (r.status !== 0) throw new Error(`${name} exited ${r.status}: ${lines.slice(-4).join('\n')}`);
-  return { seconds, rssMb: Number(lines.pop()) / 1024 };
-}
+const stage = (_name, stageArgs, home) => timed(process.execPath, [bin, ...stageArgs], { IMGCMP_HOME: home });
 
 console.log(`soak test in ${work} (${os.cpus().length} cores, node ${process.version})`);
 console.log('images   stage          seconds   images/s   peak RSS MB');
@@ -109,4 +90,4 @@ for (const n of sizes) {
   const clusters = JSON.parse(fs.readFileSync(path.join(home, 'clusters.json'), 'utf8')).clusters;
   console.log(`         ${clusters.length} clusters of near copies found (${Math.floor(n / 10)} planted)`);
 }
-if (!args.includes('--keep')) fs.rmSync(work, { recursive: true, force: true });
+if (!keep) fs.rmSync(work, { recursive: true, force: true });

@@ -1,0 +1,34 @@
+/** What the benchmark scripts share: argument parsing and timing a command's run and peak memory. */
+import { spawnSync } from 'node:child_process';
+
+export { splitmix32 } from '../../dist/test/helpers/random.js';
+
+/** Removes `--name VALUE` from args and returns VALUE (or the default). */
+export function option(args, name, dflt) {
+  const i = args.indexOf(name);
+  return i >= 0 ? args.splice(i, 2)[1] : dflt;
+}
+
+/** Removes `--name` from args and says whether it was there. */
+export function flag(args, name) {
+  const i = args.indexOf(name);
+  return i >= 0 ? (args.splice(i, 1), true) : false;
+}
+
+/**
+ * Runs a command under /usr/bin/time: wall seconds and peak RSS (MB). Exit statuses 0 and 2
+ * (some inputs failed) count as a run; anything else throws with the command's last words.
+ */
+export function timed(cmd, cmdArgs, env = {}) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...cmdArgs], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    maxBuffer: 1 << 30,
+  });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const lines = r.stderr.trim().split('\n');
+  const rssMb = Number(lines.pop()) / 1024;
+  if (r.status !== 0 && r.status !== 2) throw new Error(`${cmd} ${cmdArgs.join(' ')} failed (${r.status}): ${lines.slice(-5).join('\n')}`);
+  return { seconds, rssMb, stdout: r.stdout, stderr: lines.join('\n') };
+}
