@@ -22,7 +22,7 @@ function expectedSampleGroups(files: readonly string[]): string[][] {
 }
 
 describe('imgcmp --help', () => {
-  for (const cmd of [[], ['resize'], ['fingerprint'], ['cluster']]) {
+  for (const cmd of [[], ['resize'], ['fingerprint'], ['cluster'], ['search'], ['compare'], ['report'], ['dedupe']]) {
     it(`${['imgcmp', ...cmd].join(' ')} --help shows an example`, () => {
       const r = imgcmp([...cmd, '--help'], { home: tempDir('help') });
       assert.equal(r.status, 0);

@@ -11,6 +11,7 @@ import { before, describe, it } from 'node:test';
 import sharp, { type Sharp } from 'sharp';
 import { readDb } from '../src/db/database.js';
 import { hammingRows } from '../src/hash/bits.js';
+import { toBytes } from '../src/walk/fspath.js';
 import { BIN, imgcmp, SAMPLES, tempDir } from './helpers/env.js';
 
 function crc32(buf: Buffer): number {
@@ -220,7 +221,7 @@ describe('fault matrix', () => {
 });
 
 describe('names and homes', () => {
-  it('reports a file name that is not valid UTF-8 instead of skipping it', (t) => {
+  it('processes a file whose name is not valid UTF-8, keeping its exact bytes', async (t) => {
     const d = tempDir('bad-utf8');
     const raw = Buffer.concat([Buffer.from(`${d}/bad`), Buffer.from([0xff, 0xfe]), Buffer.from('name.jpg')]);
     try {
@@ -229,10 +230,21 @@ describe('names and homes', () => {
       return t.skip(`this file system refuses such names (${(err as Error).message})`);
     }
     fs.copyFileSync(photo, path.join(d, 'good.jpg'));
-    const r = imgcmp(['fingerprint', d, '-q'], { home: tempDir('bad-utf8-home') });
-    assert.equal(r.status, 2, r.stderr);
-    assert.match(r.stderr, /^imgcmp fingerprint: .*bad.*name\.jpg: no such file$/m);
-    assert.match(r.stderr, /1 hashed/);
+    const home = tempDir('bad-utf8-home');
+    const r = imgcmp(['fingerprint', d, '-q'], { home });
+    assert.equal(r.status, 0, r.stderr);
+    const db = await readDb(path.join(home, 'fingerprints.hdf'));
+    assert.deepEqual(db.files.map((f) => toBytes(f)), [raw, Buffer.from(path.join(d, 'good.jpg'))]);
+    assert.match(imgcmp(['fingerprint', d, '-q'], { home }).stderr, /0 hashed, 2 unchanged/);
+    const c = imgcmp(['cluster', '0.1', '--absolute'], { home });
+    assert.equal(c.status, 0, c.stderr);
+    const cdir = Buffer.from(path.join(home, 'cluster', 'cluster_with_2', 'cluster_0'));
+    const links = fs.readdirSync(cdir, { encoding: 'buffer' });
+    const targets = links.map((l) => fs.readlinkSync(Buffer.concat([cdir, Buffer.from('/'), l]), { encoding: 'buffer' }));
+    assert.ok(targets.some((t2) => t2.equals(raw)), 'a link to the exact bytes');
+    const z = imgcmp(['resize', '0.5', d], { home });
+    assert.equal(z.status, 0, z.stderr);
+    assert.equal(fs.readdirSync(Buffer.from(path.join(home, 'convert')), { encoding: 'buffer' }).length, 2);
   });
 
   it('creates a home folder that does not exist yet', () => {

@@ -11,6 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { chooseKeeper, type KeepRule, type MemberInfo } from './keep.js';
+import { fsPath, toBytes } from '../walk/fspath.js';
 
 export type LinkKind = 'symlink' | 'hardlink';
 
@@ -42,7 +43,7 @@ export function plan(clusters: readonly MemberInfo[][], rules: readonly KeepRule
       if (m.file === keeper.file) continue;
       const to = movedPath(root, m.file);
       if (m.file === root || m.file.startsWith(root + path.sep)) out.refused.push({ from: m.file, reason: `already inside ${root}` });
-      else if (fs.existsSync(to)) out.refused.push({ from: m.file, reason: `${to} exists` });
+      else if (fs.existsSync(fsPath(to))) out.refused.push({ from: m.file, reason: `${to} exists` });
       else out.moves.push({ from: m.file, to, keeper: keeper.file });
     }
   }
@@ -74,19 +75,19 @@ export function apply(moves: readonly PlannedMove[], journal: string, link: Link
   let done = 0;
   try {
     for (const m of moves) {
-      const st = fs.lstatSync(m.from, { throwIfNoEntry: false });
+      const st = fs.lstatSync(fsPath(m.from), { throwIfNoEntry: false });
       if (!st || !st.isFile()) throw new DedupeError(`${m.from}: no longer a regular file; stopped (${done} moved)`);
-      if (fs.existsSync(m.to)) throw new DedupeError(`${m.to}: exists; stopped (${done} moved)`);
-      fs.mkdirSync(path.dirname(m.to), { recursive: true });
-      if (fs.statSync(path.dirname(m.to)).dev !== st.dev) {
+      if (fs.existsSync(fsPath(m.to))) throw new DedupeError(`${m.to}: exists; stopped (${done} moved)`);
+      fs.mkdirSync(fsPath(path.dirname(m.to)), { recursive: true });
+      if (fs.statSync(fsPath(path.dirname(m.to))).dev !== st.dev) {
         throw new DedupeError(`${m.from}: ${path.dirname(m.to)} is on another file system (a move there would be a copy and a delete); choose a --move-to folder on the same one`);
       }
-      fs.renameSync(m.from, m.to);
-      const moved = fs.lstatSync(m.to, { throwIfNoEntry: false });
-      if (!moved || !sameFile(moved, st) || fs.existsSync(m.from)) throw new DedupeError(`${m.from}: the move to ${m.to} did not check out; stopped`);
-      if (link === 'symlink') fs.symlinkSync(m.keeper, m.from);
-      else if (link === 'hardlink') fs.linkSync(m.keeper, m.from);
-      if (link && !fs.existsSync(m.from)) throw new DedupeError(`${m.from}: the link to ${m.keeper} did not check out; stopped`);
+      fs.renameSync(fsPath(m.from), fsPath(m.to));
+      const moved = fs.lstatSync(fsPath(m.to), { throwIfNoEntry: false });
+      if (!moved || !sameFile(moved, st) || fs.existsSync(fsPath(m.from))) throw new DedupeError(`${m.from}: the move to ${m.to} did not check out; stopped`);
+      if (link === 'symlink') fs.symlinkSync(fsPath(m.keeper), fsPath(m.from));
+      else if (link === 'hardlink') fs.linkSync(fsPath(m.keeper), fsPath(m.from));
+      if (link && !fs.existsSync(fsPath(m.from))) throw new DedupeError(`${m.from}: the link to ${m.keeper} did not check out; stopped`);
       const entry: JournalEntry = { from: m.from, to: m.to, keeper: m.keeper, link, bytes: st.size, mtimeMs: st.mtimeMs };
       fs.writeSync(fd, `${JSON.stringify(entry)}\n`);
       fs.fsyncSync(fd);
@@ -122,11 +123,11 @@ export function undo(journal: string, onRestored?: (e: JournalEntry) => void): n
   const entries = readJournal(journal);
   let restored = 0;
   for (const e of [...entries].reverse()) {
-    const moved = fs.lstatSync(e.to, { throwIfNoEntry: false });
-    const atOrigin = fs.lstatSync(e.from, { throwIfNoEntry: false });
+    const moved = fs.lstatSync(fsPath(e.to), { throwIfNoEntry: false });
+    const atOrigin = fs.lstatSync(fsPath(e.from), { throwIfNoEntry: false });
     const isOurLink = (st: fs.Stats): boolean =>
-      (e.link === 'symlink' && st.isSymbolicLink() && fs.readlinkSync(e.from) === e.keeper) ||
-      (e.link === 'hardlink' && st.isFile() && sameFile(st, fs.statSync(e.keeper)));
+      (e.link === 'symlink' && st.isSymbolicLink() && fs.readlinkSync(fsPath(e.from), { encoding: 'buffer' }).equals(toBytes(e.keeper))) ||
+      (e.link === 'hardlink' && st.isFile() && sameFile(st, fs.statSync(fsPath(e.keeper))));
     if (!moved) {
       // Restored by an earlier --undo: the file is back and no link of ours stands there.
       if (atOrigin?.isFile() && !isOurLink(atOrigin)) continue;
@@ -135,10 +136,10 @@ export function undo(journal: string, onRestored?: (e: JournalEntry) => void): n
     if (moved.size !== e.bytes) throw new DedupeError(`${e.to}: changed since the move (size); not restoring it`);
     if (atOrigin) {
       if (!isOurLink(atOrigin)) throw new DedupeError(`${e.from}: taken by a file dedupe did not put there; not restoring over it`);
-      fs.unlinkSync(e.from); // the link this dedupe made, nothing else
+      fs.unlinkSync(fsPath(e.from)); // the link this dedupe made, nothing else
     }
-    fs.renameSync(e.to, e.from);
-    if (!fs.existsSync(e.from) || fs.existsSync(e.to)) throw new DedupeError(`${e.from}: the move back did not check out`);
+    fs.renameSync(fsPath(e.to), fsPath(e.from));
+    if (!fs.existsSync(fsPath(e.from)) || fs.existsSync(fsPath(e.to))) throw new DedupeError(`${e.from}: the move back did not check out`);
     restored++;
     onRestored?.(e);
   }

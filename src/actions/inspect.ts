@@ -2,13 +2,15 @@
 import fs from 'node:fs';
 import sharp from 'sharp';
 import type { MemberInfo } from './keep.js';
+import { sharpSource } from '../pixels/decode.js';
+import { fsPath } from '../walk/fspath.js';
 
 export async function inspect(file: string): Promise<MemberInfo> {
-  const st = await fs.promises.stat(file);
+  const st = await fs.promises.stat(fsPath(file));
   let width = 0;
   let height = 0;
   try {
-    const meta = await sharp(file).metadata();
+    const meta = await sharp(await sharpSource(file)).metadata();
     ({ width, height } = meta.autoOrient);
   } catch {
     /* unreadable now: size 0 × 0, never preferred by "largest" */

@@ -4,6 +4,8 @@
  *   /files         n UTF-8 strings (variable length): absolute paths, sorted
  *   /fps           n × nbits uint8, 0/1: the upright fingerprint of each file, row-major bits
  *   /flat          n uint8: 1 for a flat (uniform) picture, left out of clusters by default
+ *   /escaped       n uint8: 1 where the path is not valid UTF-8 and is written with its odd bytes
+ *                  as \\xHH (and "\\" as "\\\\"); see src/walk/fspath.ts
  *   /size, /mtime  n float64: the file's size in bytes and modification time (ms since 1970),
  *                  by which an incremental run recognises unchanged files
  *   /orientations  n × 8 × ⌈nbits/8⌉ uint8, only with --orientations: the fingerprints of the 8
@@ -23,6 +25,7 @@ import type h5wasmModule from 'h5wasm/node';
 import { packRows, unpackRows, wordsFor, type PackedFingerprints } from '../hash/bits.js';
 import { ORIENTATIONS } from '../hash/orient.js';
 import { hasHdf5Signature } from './guard.js';
+import { escapeForDb, hasEscapes, unescapeFromDb } from '../walk/fspath.js';
 
 /** Version of the layout written here; bumped when datasets or attribute meanings change. */
 export const DB_FORMAT = 1;
@@ -191,6 +194,8 @@ function readOpen(file: H5File, dbfile: string): FingerprintDb {
     throw new DatabaseError(`${dbfile}: fingerprints have ${nbits} bits, not x² for x = ${settings.x}`);
   }
   const bits = count > 0 ? asBits(fpsDs.value, dbfile) : new Uint8Array(0);
+  const escaped = optionalVector(file, 'escaped', count, dbfile);
+  if (escaped) escaped.forEach((e, i) => e && (files[i] = unescapeFromDb(files[i]!)));
   const flatVec = optionalVector(file, 'flat', count, dbfile);
   const db: FingerprintDb = {
     settings,
@@ -274,7 +279,9 @@ export async function writeDb(dbfile: string, db: FingerprintDb): Promise<void> 
   try {
     const file = new lib.File(tmp, 'w');
     try {
-      file.create_dataset({ name: 'files', data: files, shape: [n], dtype: 'S' });
+      const escaped = Uint8Array.from(files, (f) => (hasEscapes(f) ? 1 : 0));
+      file.create_dataset({ name: 'files', data: files.map((f, i) => (escaped[i] ? escapeForDb(f) : f)), shape: [n], dtype: 'S' });
+      file.create_dataset({ name: 'escaped', data: escaped, shape: [n], dtype: '<B' });
       file.create_dataset({ name: 'fps', data: unpackRows(fps), shape: [n, fps.nbits], dtype: '<B' });
       file.create_dataset({ name: 'flat', data: db.flat, shape: [n], dtype: '<B' });
       file.create_dataset({ name: 'size', data: db.size, shape: [n], dtype: '<d' });

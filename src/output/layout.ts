@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { replaceFolder, type OwnedFolder } from '../util/replace.js';
 import { convertedName } from '../walk/names.js';
+import { fsPath } from '../walk/fspath.js';
 
 export { RefusedError } from '../util/replace.js';
 
@@ -64,7 +65,7 @@ export async function writeClusterTree(outdir: string, clusters: readonly string
         const dir = path.join(sizeDir, `cluster_${k}`);
         fs.mkdirSync(dir);
         const names = linkNames(members);
-        members.forEach((m, i) => fs.symlinkSync(m, path.join(dir, names[i]!)));
+        members.forEach((m, i) => fs.symlinkSync(fsPath(m), fsPath(path.join(dir, names[i]!))));
       });
     }
   });

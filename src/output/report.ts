@@ -3,7 +3,7 @@
  * box. Thumbnails live in a folder beside the page and load lazily, so a report of thousands of
  * clusters opens at once. Pure rendering: the data comes from the report stage.
  */
-import { pathToFileURL } from 'node:url';
+import { display, fileUrl } from '../walk/fspath.js';
 
 export interface ReportMember {
   file: string;
@@ -44,14 +44,14 @@ function size(bytes: number): string {
 }
 
 function member(m: ReportMember, nbits: number | undefined): string {
-  const href = escapeHtml(pathToFileURL(m.file).href);
+  const href = escapeHtml(fileUrl(m.file));
   const img = m.thumb
     ? `<img loading="lazy" decoding="async" src="${escapeHtml(m.thumb)}" alt="">`
     : '<div class="missing">unreadable</div>';
   const distance =
     m.keep ? 'keep' : m.bits === undefined ? 'distance unknown' : `${m.bits} bits${nbits ? ` (${(m.bits / nbits).toFixed(3)})` : ''}`;
   return `<figure class="${m.keep ? 'keep' : ''}"><a href="${href}" title="open the original">${img}</a>
-<figcaption><a class="path" href="${href}">${escapeHtml(m.file)}</a>
+<figcaption><a class="path" href="${href}">${escapeHtml(display(m.file))}</a>
 <span>${m.width} × ${m.height} px · ${size(m.bytes)} · ${new Date(m.mtimeMs).toISOString().slice(0, 16).replace('T', ' ')}</span>
 <span class="dist">${distance}</span></figcaption></figure>`;
 }
@@ -59,7 +59,7 @@ function member(m: ReportMember, nbits: number | undefined): string {
 export function renderReport(model: ReportModel): string {
   const clusters = model.clusters
     .map(
-      (c, k) => `<section class="cluster" data-paths="${escapeHtml(c.map((m) => m.file.toLowerCase()).join('\n'))}">
+      (c, k) => `<section class="cluster" data-paths="${escapeHtml(c.map((m) => display(m.file).toLowerCase()).join('\n'))}">
 <h2>Cluster ${k + 1} · ${c.length} pictures</h2>
 <div class="members">${c.map((m) => member(m, model.nbits)).join('\n')}</div></section>`,
     )

@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import sharp from 'sharp';
+import { fsPath, hasEscapes, toBytes } from '../walk/fspath.js';
 
 // One libvips thread per image: throughput comes from several images in flight on libuv's pool,
 // not from splitting one small thumbnail across threads. The operation cache only costs memory
@@ -22,14 +23,22 @@ export const MAX_INPUT_PIXELS = 0x3fff * 0x3fff;
  * after a failure, so a successful decode pays nothing for it.
  */
 export async function explainFailure(path: string, err: unknown): Promise<never> {
-  await fs.promises.access(path, fs.constants.R_OK);
-  if ((await fs.promises.stat(path)).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+  await fs.promises.access(fsPath(path), fs.constants.R_OK);
+  if ((await fs.promises.stat(fsPath(path))).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
   throw err;
+}
+
+/**
+ * What sharp should open for a path: the path itself, or — for a name that is not valid UTF-8,
+ * which sharp cannot take as a file name — the file's bytes.
+ */
+export async function sharpSource(path: string): Promise<string | Buffer> {
+  return hasEscapes(path) ? fs.promises.readFile(toBytes(path)) : path;
 }
 
 /** Decodes `path` into width × height 8-bit grey values, row-major (aspect ratio not kept, as imgcmp does). */
 export async function greyThumbnail(path: string, width: number, height: number): Promise<Uint8Array> {
-  const { data, info } = await sharp(path, {
+  const { data, info } = await sharp(await sharpSource(path).catch((err: unknown) => explainFailure(path, err)), {
     autoOrient: true,
     failOn: 'error',
     limitInputPixels: MAX_INPUT_PIXELS,

@@ -7,7 +7,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp, { type FormatEnum } from 'sharp';
-import { explainFailure, MAX_INPUT_PIXELS } from './decode.js';
+import { explainFailure, MAX_INPUT_PIXELS, sharpSource } from './decode.js';
+import { fsPath } from '../walk/fspath.js';
 
 /** Formats that sharp writes (AVIF is written through heif); anything else is written as PNG under its original name. */
 const WRITABLE = new Set<keyof FormatEnum>(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'jxl']);
@@ -19,12 +20,12 @@ const WRITABLE = new Set<keyof FormatEnum>(['jpeg', 'png', 'webp', 'gif', 'tiff'
  */
 function publish(tmp: string, target: string): void {
   try {
-    fs.linkSync(tmp, target);
+    fs.linkSync(tmp, fsPath(target));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
-    if (fs.existsSync(target)) throw Object.assign(new Error('exists'), { code: 'EEXIST' });
-    fs.renameSync(tmp, target);
+    if (fs.existsSync(fsPath(target))) throw Object.assign(new Error('exists'), { code: 'EEXIST' });
+    fs.renameSync(tmp, fsPath(target));
   }
 }
 
@@ -38,8 +39,8 @@ let written = 0;
  * `target` exists already. Throws with a one-line reason when the source cannot be read.
  */
 export async function resizeTo(src: string, target: string, fraction: number): Promise<ResizeOutcome> {
-  if (fs.existsSync(target)) return 'skipped';
-  const input = sharp(src, { autoOrient: true, failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS });
+  if (fs.existsSync(fsPath(target))) return 'skipped';
+  const input = sharp(await sharpSource(src).catch((err: unknown) => explainFailure(src, err)), { autoOrient: true, failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS });
   const meta = await input.metadata().catch((err: unknown) => explainFailure(src, err));
   const { width, height } = meta.autoOrient;
   const w = Math.max(1, Math.round(width * fraction));

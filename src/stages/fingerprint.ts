@@ -13,6 +13,7 @@ import { ORIENTATIONS } from '../hash/orient.js';
 import type { FingerprintDb, HashSettings } from '../db/database.js';
 import { greyThumbnail } from '../pixels/decode.js';
 import { forEachLimited, reasonOf } from '../util/pool.js';
+import { fsPath } from '../walk/fspath.js';
 
 /** One file's entry: what the database stores per row. */
 export interface FingerprintRecord {
@@ -60,7 +61,7 @@ export async function fingerprintFile(
   settings: HashSettings,
   stat?: fs.Stats,
 ): Promise<FingerprintRecord> {
-  const st = stat ?? (await fs.promises.stat(file));
+  const st = stat ?? (await fs.promises.stat(fsPath(file)));
   const side = method.side(settings.x);
   const pixels = await greyThumbnail(file, side, side);
   const record: FingerprintRecord = { file, bits: new Uint32Array(0), flat: false, size: st.size, mtime: st.mtimeMs };
@@ -126,7 +127,7 @@ export async function runFingerprint(job: FingerprintJob): Promise<FingerprintRe
 
   if (job.prune) {
     for (const file of [...records.keys()]) {
-      if (!fs.existsSync(file)) {
+      if (!fs.existsSync(fsPath(file))) {
         records.delete(file);
         report.pruned++;
       }
@@ -138,7 +139,7 @@ export async function runFingerprint(job: FingerprintJob): Promise<FingerprintRe
   for (const file of job.files) {
     let stat: fs.Stats;
     try {
-      stat = fs.statSync(file);
+      stat = fs.statSync(fsPath(file));
     } catch (err) {
       report.failed++;
       job.onFailed?.(file, reasonOf(err));

@@ -14,6 +14,7 @@ import { inspect } from '../actions/inspect.js';
 import { renderReport, REPORT_MARK, type ReportMember } from '../output/report.js';
 import { RefusedError, replaceFolder, type OwnedFolder } from '../util/replace.js';
 import { forEachLimited } from '../util/pool.js';
+import { sharpSource } from '../pixels/decode.js';
 
 const THUMBS: OwnedFolder = { marker: '.imgcmp-report', writer: 'imgcmp report', ours: (e) => e.isFile() && /^t\d+\.jpg$/.test(e.name) };
 
@@ -62,7 +63,7 @@ export async function writeReport(job: ReportJob): Promise<{ clusters: number; p
       async (file, k) => {
         const info = await inspect(file).catch(() => ({ file, width: 0, height: 0, bytes: 0, mtimeMs: 0 }));
         const name = `t${k}.jpg`;
-        const ok = await sharp(file, { autoOrient: true, failOn: 'error' })
+        const ok = await sharp(await sharpSource(file).catch(() => Buffer.alloc(0)), { autoOrient: true, failOn: 'error' })
           .resize(200, 150, { fit: 'inside', withoutEnlargement: true })
           .flatten({ background: '#ffffff' })
           .jpeg({ quality: 70 })

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { resizeTo } from '../pixels/resize.js';
 import { convertedName } from '../walk/names.js';
+import { fsPath } from '../walk/fspath.js';
 import { forEachLimited, reasonOf } from '../util/pool.js';
 
 export interface ResizeJob {
@@ -27,7 +28,7 @@ export interface ResizeReport {
 export function sourceInside(dir: string, sources: readonly string[]): string | undefined {
   const real = (p: string): string => {
     try {
-      return fs.realpathSync(p);
+      return fs.realpathSync(fsPath(p)).toString();
     } catch {
       return path.resolve(p);
     }

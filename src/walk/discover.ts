@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import fg from 'fast-glob';
+import { fromBytes, fsPath } from './fspath.js';
 
 /**
  * Extensions (lower case) of picture files looked for in folders: the formats the decoder reads,
@@ -48,22 +49,24 @@ const globOptions = {
 async function imagesUnder(dir: string, visited = new Set<string>()): Promise<string[]> {
   let real: string;
   try {
-    real = await fs.promises.realpath(dir);
+    real = fromBytes(await fs.promises.realpath(fsPath(dir), { encoding: 'buffer' }));
   } catch {
     return [];
   }
   if (visited.has(real)) return [];
   visited.add(real);
-  let entries: fs.Dirent[];
+  let entries: fs.Dirent<Buffer>[];
   try {
-    entries = await fs.promises.readdir(dir, { withFileTypes: true });
+    // Names as bytes: one that is not valid UTF-8 is kept exactly (see fspath.ts).
+    entries = await fs.promises.readdir(fsPath(dir), { withFileTypes: true, encoding: 'buffer' });
   } catch {
     return []; // unreadable folder: skipped, as a shell glob would
   }
   const out: string[] = [];
   for (const e of entries) {
-    if (e.name.startsWith('.')) continue;
-    const p = path.join(dir, e.name);
+    const name = fromBytes(e.name);
+    if (name.startsWith('.')) continue;
+    const p = path.join(dir, name);
     if (e.isFile()) {
       if (isImageName(p)) out.push(p);
     } else if (e.isDirectory()) {
@@ -71,7 +74,7 @@ async function imagesUnder(dir: string, visited = new Set<string>()): Promise<st
     } else if (e.isSymbolicLink()) {
       let st: fs.Stats;
       try {
-        st = await fs.promises.stat(p);
+        st = await fs.promises.stat(fsPath(p));
       } catch {
         continue; // dangling: found in a folder search, it is nobody's photo
       }
