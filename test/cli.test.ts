@@ -96,7 +96,7 @@ describe('imgcmp fingerprint and cluster on samples/', () => {
     const d = await readDb(db);
     assert.deepEqual(d.files, sampleImages());
     assert.equal(d.fps.nbits, 64);
-    assert.deepEqual(d.settings, { method: 'phash', x: 8, orientations: false, resample: 'libvips-linear', hashVersion: 1 });
+    assert.deepEqual(d.settings, { method: 'phash', x: 8, orientations: false, crops: false, resample: 'libvips-linear', hashVersion: 1 });
     assert.ok(d.size.every((s) => s > 0) && d.mtime.every((m) => m > 0), 'size and mtime recorded');
   });
 

@@ -9,7 +9,7 @@ import { missingPython, python, tempDir } from './helpers/env.js';
 
 const FILES = ['/photos/a b.jpg', '/photos/ünïcödé €/x.png', `/very/${'long-'.repeat(80)}name.jpg`, "/q/it's \"quoted\" $(x).jpg"];
 const BITS = [0, 1, 1, 0, 1, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0];
-const SETTINGS: HashSettings = { method: 'phash', x: 2, orientations: false, resample: RESAMPLE, hashVersion: HASH_VERSION };
+const SETTINGS: HashSettings = { method: 'phash', x: 2, orientations: false, crops: false, resample: RESAMPLE, hashVersion: HASH_VERSION };
 
 /** A database of the given files and bits (no extras). */
 function dbOf(files: string[], bits: number[], settings: HashSettings = SETTINGS): FingerprintDb {
@@ -55,7 +55,7 @@ describe('fingerprint database (HDF5)', () => {
     f.close();
     const db = await readDb(file);
     assert.deepEqual(db.files, ['/a/x.jpg', '/b/yz.jpg']);
-    assert.deepEqual(db.settings, { method: 'phash', x: 2, orientations: false, resample: 'pillow-bilinear', hashVersion: 0 });
+    assert.deepEqual(db.settings, { method: 'phash', x: 2, orientations: false, crops: false, resample: 'pillow-bilinear', hashVersion: 0 });
     assert.equal(bitString(db.fps, 1), '1001');
   });
 

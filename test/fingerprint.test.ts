@@ -11,6 +11,7 @@ import { bitHex, bitString, fromRows, packBits } from '../src/hash/bits.js';
 import { METHODS, methodNamed } from '../src/hash/methods.js';
 import { ORIENTATIONS, orientDct, orientMatrix } from '../src/hash/orient.js';
 import { lowDct } from '../src/hash/phash.js';
+import { centralCrop } from '../src/hash/views.js';
 import { greyThumbnail } from '../src/pixels/decode.js';
 import { BIN, imgcmp, SAMPLES, tempDir } from './helpers/env.js';
 
@@ -83,6 +84,20 @@ describe('hash methods', () => {
   });
 });
 
+describe('crop views', () => {
+  it('resamples the central part of a picture by area averaging', () => {
+    // A 12 × 12 image whose pixel (r, c) is c. The middle half spans columns 3–9: its first output
+    // pixel covers column 3 and half of column 4, so it is (3 + 4 · 0.5) / 1.5 = 10/3, and so on.
+    const m = 12;
+    const px = Array.from({ length: m * m }, (_, i) => i % m);
+    const whole = centralCrop(px, m, 4, 1);
+    assert.deepEqual([...whole.slice(0, 4)].map((v) => +v.toFixed(9)), [1, 4, 7, 10]);
+    const mid = centralCrop(px, m, 4, 0.5);
+    assert.deepEqual([...mid.slice(0, 4)].map((v) => +v.toFixed(9)), [10 / 3, 14 / 3, 19 / 3, 23 / 3].map((v) => +v.toFixed(9)));
+    assert.ok(Math.abs(mid.reduce((s, v) => s + v, 0) / 16 - 5.5) < 1e-9, 'the mean is kept');
+  });
+});
+
 describe('orientations', () => {
   it('derives the DCT of an oriented picture from the upright coefficients', () => {
     const side = 16;
@@ -150,7 +165,31 @@ describe('imgcmp fingerprint: orientations, flat pictures', () => {
     // The extra orientations live in their own dataset; files/fps stay as they were.
     const db = await readDb(path.join(home, 'db1.hdf'));
     assert.equal(db.settings.orientations, true);
-    assert.equal(db.oriented!.count, 6 * ORIENTATIONS);
+    assert.equal(db.views!.count, 6 * ORIENTATIONS);
+  });
+
+  it('clusters cropped copies only with --crops', async () => {
+    const dir = folderOf(['sunset.jpg', 'pizza.jpg', 'snake.jpg']);
+    const meta = await sharp(path.join(dir, 'sunset.jpg')).metadata();
+    const [w, h] = [meta.width, meta.height];
+    // The middle 80 % of the picture, as make-variants.py's crop_10 cuts it.
+    await sharp(path.join(dir, 'sunset.jpg'))
+      .extract({ left: Math.round(w * 0.1), top: Math.round(h * 0.1), width: Math.round(w * 0.8), height: Math.round(h * 0.8) })
+      .toFile(path.join(dir, 'sunset_cropped.jpg'));
+    const home = tempDir('crops-home');
+    for (const [flag, expected] of [
+      [[], []],
+      [['--crops'], [['sunset.jpg', 'sunset_cropped.jpg']]],
+    ] as const) {
+      const db = path.join(home, `db${flag.length}.hdf`);
+      assert.equal(imgcmp(['fingerprint', dir, '-q', '-f', db, ...flag], { home }).status, 0);
+      const r = imgcmp(['cluster', '0.2', '--absolute', '-f', db, '--no-tree', '--json', '-'], { home });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout).clusters.map((c: string[]) => c.map((p) => path.basename(p))), expected, `flags ${flag.join(' ')}`);
+    }
+    const db = await readDb(path.join(home, 'db1.hdf'));
+    assert.equal(db.settings.crops, true);
+    assert.equal(db.views!.count, 4 * 3, 'three views per file: whole, 90 %, 80 %');
   });
 
   it('records flat pictures and leaves them out of clusters unless asked', async () => {

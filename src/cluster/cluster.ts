@@ -3,10 +3,9 @@
  * the user's SIM into a cut height, and runs the exact linkage. Pure computation.
  */
 import { bitString, selectRows, type PackedFingerprints } from '../hash/bits.js';
-import { ORIENTATIONS } from '../hash/orient.js';
 import { clusterPairs, type Linkage } from './linkage.js';
 import { maxPairwiseBits, pairsWithin } from './neighbours.js';
-import { orientedDistance, orientedMaxBits, orientedPairsWithin } from './oriented.js';
+import { viewDistance, viewMaxBits, viewPairsWithin } from './views.js';
 
 export interface CutOptions {
   /** The user's SIM: a fraction of the largest pairwise distance, or of the bits with `absolute`. */
@@ -20,8 +19,10 @@ export interface CutOptions {
 
 /** What a database may add to the fingerprints. */
 export interface FingerprintExtras {
-  /** 8 rows per picture (row 8i + o): distances become the minimum over orientations. */
-  oriented?: PackedFingerprints;
+  /** K rows per picture (row K·i + v: view v): distances become the minimum over views. */
+  views?: PackedFingerprints;
+  /** K. */
+  viewsPerFile?: number;
   /** 1 for a flat picture. */
   flat?: Uint8Array;
 }
@@ -62,11 +63,11 @@ export function cutHeight(maxBits: () => number, nbits: number, opts: CutOptions
   return { t: opts.sim * (m / nbits), maxBits: m };
 }
 
-/** Rows of an 8-rows-per-picture set for the given pictures, in that order. */
-function selectOriented(oriented: PackedFingerprints, pictures: readonly number[]): PackedFingerprints {
+/** Rows of a K-rows-per-picture set for the given pictures, in that order. */
+function selectViews(views: PackedFingerprints, perFile: number, pictures: readonly number[]): PackedFingerprints {
   const rows: number[] = [];
-  for (const p of pictures) for (let o = 0; o < ORIENTATIONS; o++) rows.push(p * ORIENTATIONS + o);
-  return selectRows(oriented, rows);
+  for (const p of pictures) for (let v = 0; v < perFile; v++) rows.push(p * perFile + v);
+  return selectRows(views, rows);
 }
 
 export function clusterFingerprints(
@@ -78,15 +79,16 @@ export function clusterFingerprints(
   const keep = (i: number): boolean => opts.includeFlat || !extras.flat || extras.flat[i] !== 1;
   const order = canonicalOrder(files, fps).filter(keep);
   const sorted = selectRows(fps, order);
-  const oriented = extras.oriented && selectOriented(extras.oriented, order);
+  const k = extras.viewsPerFile ?? 1;
+  const views = extras.views && k > 1 ? selectViews(extras.views, k, order) : undefined;
   const { t, maxBits } = cutHeight(
-    () => (oriented ? orientedMaxBits(sorted, oriented) : maxPairwiseBits(sorted)),
+    () => (views ? viewMaxBits(sorted, views, k) : maxPairwiseBits(sorted)),
     fps.nbits,
     opts,
   );
   const limitBits = t * fps.nbits * (1 + CUT_SLACK);
-  const pairs = oriented ? orientedPairsWithin(sorted, oriented, Math.floor(limitBits)) : pairsWithin(sorted, Math.floor(limitBits));
-  const groups = clusterPairs(sorted, opts.method, limitBits, pairs, oriented ? orientedDistance(sorted, oriented) : undefined);
+  const pairs = views ? viewPairsWithin(sorted, views, k, Math.floor(limitBits)) : pairsWithin(sorted, Math.floor(limitBits));
+  const groups = clusterPairs(sorted, opts.method, limitBits, pairs, views ? viewDistance(sorted, views, k) : undefined);
   const clusters = groups.filter((g) => g.length > 1).map((g) => g.map((row) => files[order[row]!]!));
   return { clusters, t, maxBits, count: sorted.count, flatLeftOut: fps.count - sorted.count };
 }

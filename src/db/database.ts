@@ -8,10 +8,12 @@
  *                  as \\xHH (and "\\" as "\\\\"); see src/walk/fspath.ts
  *   /size, /mtime  n float64: the file's size in bytes and modification time (ms since 1970),
  *                  by which an incremental run recognises unchanged files
- *   /orientations  n × 8 × ⌈nbits/8⌉ uint8, only with --orientations: the fingerprints of the 8
- *                  orientations (0 upright; see src/hash/orient.ts), bits packed as numpy's
+ *   /views         n × K × ⌈nbits/8⌉ uint8, only with --orientations or --crops: the fingerprints
+ *                  of each file's K views (its 8 orientations and/or central crops, view 0 the
+ *                  whole picture upright; see src/hash/views.ts), bits packed as numpy's
  *                  packbits does (first bit in the high bit): np.unpackbits(..., axis=-1)
- *   attrs          method, x, nbits, orientations (0/1), resample, hash_version, format, creator
+ *   attrs          method, x, nbits, orientations (0/1), crops (0/1), views (K), resample,
+ *                  hash_version, format, creator
  *
  * Databases written by the Python imgcmp (files as fixed-length byte strings, fps as int64 or
  * int32, no attributes) are read too: phash with x = √nbits, resampled by Pillow.
@@ -23,7 +25,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type h5wasmModule from 'h5wasm/node';
 import { packRows, unpackRows, wordsFor, type PackedFingerprints } from '../hash/bits.js';
-import { ORIENTATIONS } from '../hash/orient.js';
+import { viewsPerFile } from '../hash/views.js';
 import { hasHdf5Signature } from './guard.js';
 import { escapeForDb, hasEscapes, unescapeFromDb } from '../walk/fspath.js';
 
@@ -38,6 +40,8 @@ export interface HashSettings {
   x: number;
   /** Whether the 8 orientations are stored (distances are then the minimum over them). */
   orientations: boolean;
+  /** Whether the central crops are stored as views too. */
+  crops: boolean;
   /** How the thumbnail is made: "libvips-linear" here, "pillow-bilinear" for the Python imgcmp. */
   resample: string;
   /** Version of the hash recipe; bumped when a change to the code changes bits. */
@@ -59,8 +63,8 @@ export interface FingerprintDb {
   /** File size in bytes and modification time in ms when hashed; NaN when unknown. */
   size: Float64Array;
   mtime: Float64Array;
-  /** With settings.orientations: 8 rows per file, row 8i + o holding orientation o of file i. */
-  oriented?: PackedFingerprints;
+  /** With orientations or crops: K = viewsPerFile(settings) rows per file, row K·i + v holding view v of file i. */
+  views?: PackedFingerprints;
 }
 
 /** A database file that cannot be read: the message names the file and the reason. */
@@ -68,11 +72,12 @@ export class DatabaseError extends Error {}
 
 /** The first setting in which two databases differ, said for a person; undefined if none. */
 export function settingsDifference(have: HashSettings, want: HashSettings): string | undefined {
-  const keys: (keyof HashSettings)[] = ['method', 'x', 'orientations', 'resample', 'hashVersion'];
+  const keys: (keyof HashSettings)[] = ['method', 'x', 'orientations', 'crops', 'resample', 'hashVersion'];
   const name: Record<keyof HashSettings, string> = {
     method: 'method',
     x: 'x',
     orientations: 'orientations',
+    crops: 'crops',
     resample: 'resampling',
     hashVersion: 'hash version',
   };
@@ -184,6 +189,7 @@ function readOpen(file: H5File, dbfile: string): FingerprintDb {
     method: written ? String(attr('method')) : 'phash',
     x: attr('x') !== undefined ? Number(attr('x')) : Math.round(Math.sqrt(nbits)),
     orientations: Number(attr('orientations') ?? 0) === 1,
+    crops: Number(attr('crops') ?? 0) === 1,
     resample: written ? String(attr('resample') ?? RESAMPLE) : 'pillow-bilinear',
     hashVersion: Number(attr('hash_version') ?? (written ? HASH_VERSION : 0)),
   };
@@ -205,15 +211,16 @@ function readOpen(file: H5File, dbfile: string): FingerprintDb {
     size: optionalVector(file, 'size', count, dbfile) ?? new Float64Array(count).fill(NaN),
     mtime: optionalVector(file, 'mtime', count, dbfile) ?? new Float64Array(count).fill(NaN),
   };
-  if (settings.orientations) {
-    if (!keys.includes('orientations')) throw new DatabaseError(`${dbfile}: says it stores orientations but has no dataset "orientations"`);
-    const ds = file.get('orientations') as H5Dataset;
+  const k = viewsPerFile(settings);
+  if (k > 1) {
+    if (!keys.includes('views')) throw new DatabaseError(`${dbfile}: says it stores views but has no dataset "views"`);
+    const ds = file.get('views') as H5Dataset;
     const bytes = Math.ceil(nbits / 8);
     const oshape = ds.shape ?? [];
-    if (count > 0 && (oshape[0] !== count || oshape[1] !== ORIENTATIONS || oshape[2] !== bytes)) {
-      throw new DatabaseError(`${dbfile}: dataset "orientations" has shape [${oshape.join(', ')}], expected [${count}, 8, ${bytes}]`);
+    if (count > 0 && (oshape[0] !== count || oshape[1] !== k || oshape[2] !== bytes)) {
+      throw new DatabaseError(`${dbfile}: dataset "views" has shape [${oshape.join(', ')}], expected [${count}, ${k}, ${bytes}]`);
     }
-    db.oriented = unpackBytes(count > 0 ? (ds.value as Uint8Array) : new Uint8Array(0), count * ORIENTATIONS, nbits);
+    db.views = unpackBytes(count > 0 ? (ds.value as Uint8Array) : new Uint8Array(0), count * k, nbits);
   }
   return db;
 }
@@ -286,15 +293,18 @@ export async function writeDb(dbfile: string, db: FingerprintDb): Promise<void> 
       file.create_dataset({ name: 'flat', data: db.flat, shape: [n], dtype: '<B' });
       file.create_dataset({ name: 'size', data: db.size, shape: [n], dtype: '<d' });
       file.create_dataset({ name: 'mtime', data: db.mtime, shape: [n], dtype: '<d' });
-      if (settings.orientations) {
-        if (!db.oriented || db.oriented.count !== n * ORIENTATIONS) throw new Error('orientations missing');
+      const k = viewsPerFile(settings);
+      if (k > 1) {
+        if (!db.views || db.views.count !== n * k) throw new Error('views missing');
         const bytes = Math.ceil(fps.nbits / 8);
-        file.create_dataset({ name: 'orientations', data: packBytes(db.oriented), shape: [n, ORIENTATIONS, bytes], dtype: '<B' });
+        file.create_dataset({ name: 'views', data: packBytes(db.views), shape: [n, k, bytes], dtype: '<B' });
       }
       file.create_attribute('method', settings.method);
       file.create_attribute('x', settings.x);
       file.create_attribute('nbits', fps.nbits);
       file.create_attribute('orientations', settings.orientations ? 1 : 0);
+      file.create_attribute('crops', settings.crops ? 1 : 0);
+      file.create_attribute('views', k);
       file.create_attribute('resample', settings.resample);
       file.create_attribute('hash_version', settings.hashVersion);
       file.create_attribute('format', DB_FORMAT);

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { clusterFingerprints, type Clustering } from '../cluster/cluster.js';
 import type { Linkage } from '../cluster/linkage.js';
 import { readDb, type FingerprintDb } from '../db/database.js';
+import { viewsPerFile } from '../hash/views.js';
 
 export interface ClusterSource {
   dbfile: string;
@@ -50,7 +51,7 @@ export async function loadClusters(src: ClusterSource): Promise<LoadedClusters> 
     db.files,
     db.fps,
     { sim: src.sim, absolute: src.absolute, method: src.linkage, includeFlat: src.includeFlat },
-    { oriented: db.oriented, flat: db.flat },
+    { views: db.views, viewsPerFile: viewsPerFile(db.settings), flat: db.flat },
   );
   return { clustering, db };
 }

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import { packBits, wordsFor, type PackedFingerprints } from '../hash/bits.js';
 import { isFlat, type HashMethod } from '../hash/methods.js';
-import { ORIENTATIONS } from '../hash/orient.js';
+import { cropSourceSide, viewBits, viewsPerFile } from '../hash/views.js';
 import type { FingerprintDb, HashSettings } from '../db/database.js';
 import { greyThumbnail } from '../pixels/decode.js';
 import { forEachLimited, reasonOf } from '../util/pool.js';
@@ -19,8 +19,8 @@ import { fsPath } from '../walk/fspath.js';
 export interface FingerprintRecord {
   file: string;
   bits: Uint32Array;
-  /** 8 × words: the 8 orientations, with settings.orientations. */
-  oriented?: Uint32Array;
+  /** K × words: the file's K views, with orientations or crops. */
+  views?: Uint32Array;
   flat: boolean;
   size: number;
   mtime: number;
@@ -63,19 +63,15 @@ export async function fingerprintFile(
 ): Promise<FingerprintRecord> {
   const st = stat ?? (await fs.promises.stat(fsPath(file)));
   const side = method.side(settings.x);
-  const pixels = await greyThumbnail(file, side, side);
-  const record: FingerprintRecord = { file, bits: new Uint32Array(0), flat: false, size: st.size, mtime: st.mtimeMs };
-  if (settings.orientations) {
-    const all = method.oriented(pixels, settings.x);
-    const words = wordsFor(settings.x * settings.x);
-    record.oriented = new Uint32Array(ORIENTATIONS * words);
-    all.forEach((bits, o) => record.oriented!.set(packBits(bits), o * words));
-    record.bits = record.oriented.slice(0, words);
-    record.flat = isFlat(pixels, all[0]!);
-  } else {
-    const bits = method.bits(pixels, settings.x);
-    record.bits = packBits(bits);
-    record.flat = isFlat(pixels, bits);
+  // One decode: the method's thumbnail, or a larger square that the crop views are cut from.
+  const decoded = settings.crops ? cropSourceSide(side) : side;
+  const pixels = await greyThumbnail(file, decoded, decoded);
+  const { views, whole } = viewBits(method, pixels, settings.x, settings);
+  const words = wordsFor(settings.x * settings.x);
+  const record: FingerprintRecord = { file, bits: packBits(views[0]!), flat: isFlat(whole, views[0]!), size: st.size, mtime: st.mtimeMs };
+  if (views.length > 1) {
+    record.views = new Uint32Array(views.length * words);
+    views.forEach((bits, v) => record.views!.set(packBits(bits), v * words));
   }
   return record;
 }
@@ -84,11 +80,12 @@ export async function fingerprintFile(
 function recordsOf(db: FingerprintDb): Map<string, FingerprintRecord> {
   const out = new Map<string, FingerprintRecord>();
   const { words } = db.fps;
+  const k = viewsPerFile(db.settings);
   db.files.forEach((file, i) => {
     out.set(file, {
       file,
       bits: db.fps.data.subarray(i * words, (i + 1) * words),
-      oriented: db.oriented?.data.subarray(i * ORIENTATIONS * words, (i + 1) * ORIENTATIONS * words),
+      views: db.views?.data.subarray(i * k * words, (i + 1) * k * words),
       flat: db.flat[i] === 1,
       size: db.size[i]!,
       mtime: db.mtime[i]!,
@@ -113,10 +110,11 @@ export function dbFromRecords(settings: HashSettings, records: Iterable<Fingerpr
     mtime: Float64Array.from(list, (r) => r.mtime),
   };
   list.forEach((r, i) => fps.data.set(r.bits, i * words));
-  if (settings.orientations) {
-    const data = new Uint32Array(n * ORIENTATIONS * words);
-    list.forEach((r, i) => data.set(r.oriented!, i * ORIENTATIONS * words));
-    db.oriented = { count: n * ORIENTATIONS, nbits, words, data };
+  const k = viewsPerFile(settings);
+  if (k > 1) {
+    const data = new Uint32Array(n * k * words);
+    list.forEach((r, i) => data.set(r.views!, i * k * words));
+    db.views = { count: n * k, nbits, words, data };
   }
   return db;
 }

@@ -5,17 +5,17 @@
  */
 import { hammingRows, wordsFor } from '../hash/bits.js';
 import { methodNamed } from '../hash/methods.js';
-import { ORIENTATIONS } from '../hash/orient.js';
+import { viewsPerFile } from '../hash/views.js';
 import type { FingerprintDb, HashSettings } from '../db/database.js';
-import { orientedDistance } from '../cluster/oriented.js';
+import { viewDistance } from '../cluster/views.js';
 import { nearest, nearestIndex, type NearestIndex } from '../query/nearest.js';
 import { fingerprintFile, type FingerprintRecord } from './fingerprint.js';
 
-/** The query's fingerprints to compare with stored upright ones: its 8 orientations, or itself. */
+/** The query's fingerprints to compare with stored upright ones: its views, or itself. */
 function queryRows(record: FingerprintRecord, settings: HashSettings): Uint32Array[] {
-  if (!record.oriented) return [record.bits];
+  if (!record.views) return [record.bits];
   const words = wordsFor(settings.x * settings.x);
-  return Array.from({ length: ORIENTATIONS }, (_, o) => record.oriented!.subarray(o * words, (o + 1) * words));
+  return Array.from({ length: viewsPerFile(settings) }, (_, v) => record.views!.subarray(v * words, (v + 1) * words));
 }
 
 export interface Match {
@@ -49,15 +49,17 @@ export interface Comparison {
   distance: number;
 }
 
-/** Distance between two image files under the given settings (orientation-invariant if set). */
+/** Distance between two image files under the given settings (the minimum over views, if any). */
 export async function compareFiles(a: string, b: string, settings: HashSettings): Promise<Comparison> {
   const method = methodNamed(settings.method);
   const [ra, rb] = await Promise.all([fingerprintFile(a, method, settings), fingerprintFile(b, method, settings)]);
   const nbits = settings.x * settings.x;
   const words = wordsFor(nbits);
   const upright = { count: 2, nbits, words, data: Uint32Array.from([...ra.bits, ...rb.bits]) };
-  const bits = settings.orientations
-    ? orientedDistance(upright, { count: 2 * ORIENTATIONS, nbits, words, data: Uint32Array.from([...ra.oriented!, ...rb.oriented!]) })(0, 1)
-    : hammingRows(upright, 0, upright, 1);
+  const k = viewsPerFile(settings);
+  const bits =
+    k > 1
+      ? viewDistance(upright, { count: 2 * k, nbits, words, data: Uint32Array.from([...ra.views!, ...rb.views!]) }, k)(0, 1)
+      : hammingRows(upright, 0, upright, 1);
   return { bits, nbits, distance: bits / nbits };
 }

@@ -55,32 +55,33 @@ function scored(json) {
 }
 
 console.log(`accuracy on ${bench} (x = ${x}); pairwise precision / recall / F1 from score.py`);
-console.log('method  orientations  cut                precision  recall   F1      rot90  mirror  crop_10');
+console.log('method  views              cut                precision  recall   F1      rot90  mirror  crop_05 crop_10');
 const rows = [];
 for (const method of methods) {
-  for (const orient of [false, true]) {
-    const db = path.join(work, `${method}${orient ? '-o' : ''}.hdf`);
+  for (const views of [[], ['--orientations'], ['--orientations', '--crops']]) {
+    const label = views.length ? views.map((v) => v.slice(2)).join('+') : 'upright';
+    const db = path.join(work, `${method}-${label}.hdf`);
     const t0 = Date.now();
-    run(process.execPath, [bin, 'fingerprint', path.join(bench, 'images'), '-q', '--method', method, '-x', x, '-f', db, ...(orient ? ['--orientations'] : [])]);
+    run(process.execPath, [bin, 'fingerprint', path.join(bench, 'images'), '-q', '--method', method, '-x', x, '-f', db, ...views]);
     const fpSeconds = (Date.now() - t0) / 1000;
     for (const cut of cuts) {
       const json = path.join(work, 'clusters.json');
       run(process.execPath, [bin, 'cluster', ...cut, '-f', db, '--no-tree', '--json', json]);
       const s = scored(json);
-      rows.push({ method, orient, cut: cut.join(' '), ...s });
+      rows.push({ method, label, cut: cut.join(' '), ...s });
       const p = s.perTransform;
       console.log(
-        `${method.padEnd(7)} ${String(orient).padEnd(13)} ${cut.join(' ').padEnd(18)} ${s.precision.toFixed(4).padStart(9)}  ${s.recall.toFixed(4)}  ${s.f1.toFixed(4)}  ` +
-          `${(p.rot90 ?? NaN).toFixed(3)}  ${(p.mirror ?? NaN).toFixed(3)}   ${(p.crop_10 ?? NaN).toFixed(3)}`,
+        `${method.padEnd(7)} ${label.padEnd(18)} ${cut.join(' ').padEnd(18)} ${s.precision.toFixed(4).padStart(9)}  ${s.recall.toFixed(4)}  ${s.f1.toFixed(4)}  ` +
+          `${(p.rot90 ?? NaN).toFixed(3)}  ${(p.mirror ?? NaN).toFixed(3)}   ${(p.crop_05 ?? NaN).toFixed(3)}   ${(p.crop_10 ?? NaN).toFixed(3)}`,
       );
       if (detail) console.log('   ', Object.entries(p).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', '));
     }
-    console.log(`        (fingerprint ${orient ? 'with' : 'without'} orientations: ${fpSeconds.toFixed(1)} s)`);
+    console.log(`        (fingerprint, ${label}: ${fpSeconds.toFixed(1)} s)`);
   }
 }
 const best = rows.filter((r) => r.precision >= 0.995).sort((a, b) => b.recall - a.recall)[0];
 if (best) {
-  console.log(`best recall at precision ≥ 0.995: ${best.method}${best.orient ? ' --orientations' : ''}, cut ${best.cut}: precision ${best.precision.toFixed(4)}, recall ${best.recall.toFixed(4)}`);
+  console.log(`best recall at precision ≥ 0.995: ${best.method} (${best.label}), cut ${best.cut}: precision ${best.precision.toFixed(4)}, recall ${best.recall.toFixed(4)}`);
   console.log('   per transform:', Object.entries(best.perTransform).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', '));
 }
 fs.rmSync(work, { recursive: true, force: true });

@@ -15,6 +15,7 @@ export function compareCommand(): Command {
     .addOption(new Option('--method <name>', 'hash method').choices([...METHODS.keys()]).default('phash'))
     .option('-x <n>', 'hash size: x-by-x bits', hashSize, 8)
     .option('--orientations', 'the smallest distance over rotations and mirror images')
+    .option('--crops', 'the smallest distance over central crops (90 %, 80 %) too')
     .option('--threshold <t>', 'same picture when the distance (a fraction of the bits) is at most T', similarity, DEFAULT_THRESHOLD)
     .option('--json', 'write the result as JSON to standard output')
     .addHelpText(
@@ -27,15 +28,15 @@ Examples:
   $ imgcmp compare a.jpg b.jpg
   $ imgcmp compare a.jpg rotated.jpg --orientations --json`,
     )
-    .action(async (a: string, b: string, opts: { method: string; x: number; orientations?: boolean; threshold: number; json?: boolean }) => {
+    .action(async (a: string, b: string, opts: { method: string; x: number; orientations?: boolean; crops?: boolean; threshold: number; json?: boolean }) => {
       const { compareFiles } = await import('../../stages/search.js');
-      const settings: HashSettings = { method: opts.method, x: opts.x, orientations: !!opts.orientations, resample: RESAMPLE, hashVersion: HASH_VERSION };
+      const settings: HashSettings = { method: opts.method, x: opts.x, orientations: !!opts.orientations, crops: !!opts.crops, resample: RESAMPLE, hashVersion: HASH_VERSION };
       const [image1, image2] = [path.resolve(a), path.resolve(b)];
       const r = await compareFiles(image1, image2, settings);
       const same = r.distance <= opts.threshold + 1e-12;
       if (opts.json) {
         process.stdout.write(
-          `${JSON.stringify({ image1, image2, method: opts.method, x: opts.x, orientations: settings.orientations, bits: r.bits, nbits: r.nbits, distance: r.distance, threshold: opts.threshold, same })}\n`,
+          `${JSON.stringify({ image1, image2, method: opts.method, x: opts.x, orientations: settings.orientations, crops: settings.crops, bits: r.bits, nbits: r.nbits, distance: r.distance, threshold: opts.threshold, same })}\n`,
         );
       } else {
         process.stdout.write(

@@ -13,6 +13,7 @@ interface FingerprintOptions {
   x: number;
   method: string;
   orientations?: boolean;
+  crops?: boolean;
   dbfile?: string;
   ncore?: number;
   prune?: boolean;
@@ -27,6 +28,7 @@ export function fingerprintCommand(): Command {
     .addOption(new Option('--method <name>', 'hash method').choices([...METHODS.keys()]).default('phash'))
     .option('-x <n>', 'hash size: x-by-x bits per image (x² bits)', hashSize, 8)
     .option('--orientations', 'also store the fingerprints of the 8 rotations and mirror images: finds rotated and mirrored copies')
+    .option('--crops', 'also store fingerprints of the central 90 % and 80 % of each picture: finds cropped copies')
     .option('-f, --dbfile <file>', 'database file (default: $IMGCMP_HOME/fingerprints.hdf)')
     .option('-n, --ncore <n>', 'images in flight at once (default: number of cores, at least 4)', positiveInt)
     .option('--prune', 'drop database entries whose files no longer exist')
@@ -53,6 +55,7 @@ Examples:
         method: method.name,
         x: opts.x,
         orientations: !!opts.orientations,
+        crops: !!opts.crops,
         resample: RESAMPLE,
         hashVersion: HASH_VERSION,
       };
@@ -98,7 +101,7 @@ Examples:
           `fingerprint: ${report.hashed} hashed, ${report.unchanged} unchanged, ${report.failed} failed` +
             `${opts.prune ? `, ${report.pruned} pruned` : ''}; ${report.total} in the database` +
             `${report.flat ? ` (${report.flat} flat)` : ''} (${method.name}, x = ${opts.x}` +
-            `${settings.orientations ? ', 8 orientations' : ''}) → ${dbfile}`,
+            `${settings.orientations ? ', 8 orientations' : ''}${settings.crops ? ', crops' : ''}) → ${dbfile}`,
         );
         if (report.interrupted) {
           info('fingerprint: interrupted; the database holds everything finished so far, and the next run goes on from there');

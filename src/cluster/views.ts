@@ -1,0 +1,69 @@
+/**
+ * Distances between pictures that may be rotated, mirrored or cropped copies of each other: the
+ * smallest distance between one picture's upright fingerprint and any of the other's views (its
+ * orientations, its central crops; see src/hash/views.ts), in either direction — so the distance
+ * is symmetric even where views are not exact permutations of the bits, as phash's median makes
+ * them. `views` holds K rows per picture: row K·i + v is view v of picture i. Pure computation.
+ */
+import { popcount32, type PackedFingerprints } from '../hash/bits.js';
+import { bestChunking, buildIndex, searchWithin } from './mih.js';
+import { PairBuilder, type PairList } from './pairs.js';
+
+/** Distance in bits between row a of x and row b of y (same width). */
+function rowDistance(x: PackedFingerprints, a: number, y: PackedFingerprints, b: number): number {
+  let d = 0;
+  for (let k = 0; k < x.words; k++) d += popcount32(x.data[a * x.words + k]! ^ y.data[b * y.words + k]!);
+  return d;
+}
+
+/** The view-invariant distance of pictures i and j. */
+export function viewDistance(upright: PackedFingerprints, views: PackedFingerprints, perFile: number): (i: number, j: number) => number {
+  return (i, j) => {
+    let best = Infinity;
+    for (let v = 0; v < perFile && best > 0; v++) {
+      best = Math.min(best, rowDistance(upright, i, views, perFile * j + v), rowDistance(views, perFile * i + v, upright, j));
+    }
+    return best;
+  };
+}
+
+/** Every pair i < j whose view-invariant distance is at most maxBits, ordered by (i, j). */
+export function viewPairsWithin(upright: PackedFingerprints, views: PackedFingerprints, perFile: number, maxBits: number): PairList {
+  const n = upright.count;
+  const best = new Map<number, number>(); // i * n + j → smallest distance seen
+  const note = (i: number, j: number, d: number): void => {
+    if (i === j) return;
+    const key = i < j ? i * n + j : j * n + i;
+    const seen = best.get(key);
+    if (seen === undefined || d < seen) best.set(key, d);
+  };
+  const plan = bestChunking(views.count, upright.nbits, maxBits);
+  if (maxBits >= 0 && plan.cost < 0.35 * views.count) {
+    // Each upright fingerprint is a query against the index of all views: this finds
+    // d(up_i, view_j) for every ordered pair, both directions of the definition.
+    const index = buildIndex(views, plan.m, maxBits);
+    for (let i = 0; i < n; i++) {
+      searchWithin(index, upright.data, i * upright.words, maxBits, -1, (r, d) => {
+        note(i, Math.floor(r / perFile), d);
+      });
+    }
+  } else if (maxBits >= 0) {
+    const dist = viewDistance(upright, views, perFile);
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) {
+      const d = dist(i, j);
+      if (d <= maxBits) note(i, j, d);
+    }
+  }
+  const keys = Float64Array.from(best.keys()).sort();
+  const out = new PairBuilder();
+  for (const key of keys) out.push(Math.floor(key / n), key % n, best.get(key)!);
+  return out.build();
+}
+
+/** The largest view-invariant distance between any two pictures (every pair is looked at). */
+export function viewMaxBits(upright: PackedFingerprints, views: PackedFingerprints, perFile: number): number {
+  const dist = viewDistance(upright, views, perFile);
+  let max = 0;
+  for (let i = 0; i < upright.count; i++) for (let j = i + 1; j < upright.count; j++) max = Math.max(max, dist(i, j));
+  return max;
+}
