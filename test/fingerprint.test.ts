@@ -251,13 +251,23 @@ describe('incremental database', () => {
     const db = path.join(home, 'fingerprints.hdf');
     let killedWith = 0;
     for (let attempt = 0; attempt < 20; attempt++) {
+      const before = fs.existsSync(db) ? fs.statSync(db).mtimeMs : 0;
       const child = spawn(process.execPath, [BIN, 'fingerprint', dir, '-q', '--checkpoint', '3', '-n', '1'], {
         env: { ...process.env, IMGCMP_HOME: home },
         stdio: 'ignore',
       });
       const exited = new Promise((r) => child.once('exit', r));
-      // Kill at a different moment each time: somewhere in the run, or while a checkpoint is written.
-      await new Promise((r) => setTimeout(r, 150 + attempt * 37));
+      if (attempt % 2 === 0) {
+        // At an arbitrary moment: during start-up, decoding, or a write.
+        await new Promise((r) => setTimeout(r, 40 + ((attempt * 97) % 700)));
+      } else {
+        // Just after a checkpoint landed (or when the run ends), while the next is being made.
+        const t0 = Date.now();
+        while (Date.now() - t0 < 20000 && child.exitCode === null && (!fs.existsSync(db) || fs.statSync(db).mtimeMs === before)) {
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        await new Promise((r) => setTimeout(r, (attempt * 13) % 60));
+      }
       child.kill('SIGKILL');
       await exited;
       if (fs.existsSync(db)) {
