@@ -68,6 +68,7 @@ console.log(`fingerprint benchmark: ${n} ${jpegOnly ? 'JPEG ' : ''}files in ${fo
 const home = path.join(work, 'home');
 const ours = timed(process.execPath, [bin, 'fingerprint', linkDir, '-q', '-f', path.join(work, 'ours.hdf')], { IMGCMP_HOME: home });
 const oursOrient = timed(process.execPath, [bin, 'fingerprint', linkDir, '-q', '--orientations', '-f', path.join(work, 'ours-o.hdf')], { IMGCMP_HOME: home });
+const oursViews = timed(process.execPath, [bin, 'fingerprint', linkDir, '-q', '--orientations', '--crops', '-f', path.join(work, 'ours-oc.hdf')], { IMGCMP_HOME: home });
 const pillow = timed('/usr/bin/python3', [pyScript, list]);
 const row = (name, r, base) =>
   console.log(
@@ -76,6 +77,7 @@ const row = (name, r, base) =>
   );
 row('imgcmp fingerprint (phash, x = 8)', ours);
 row('imgcmp fingerprint --orientations', oursOrient);
+row('imgcmp fingerprint --orientations --crops', oursViews);
 row('Pillow draft + phash, 2 processes', pillow, ours);
 if (!skipPythonImgcmp) {
   const convert = path.join(work, 'convert');

@@ -42,7 +42,7 @@ t = SIM with --absolute. Clusters of one image are not written.
 
 Examples:
   $ imgcmp cluster 0.3                          # imgcmp's classic call
-  $ imgcmp cluster 0.1 --absolute --json - > clusters.json`,
+  $ imgcmp cluster 0.15 --absolute --json - > clusters.json`,
     )
     .action(async (sim: number, opts: ClusterOptions) => {
       const dbfile = opts.dbfile ?? defaults.dbFile();
@@ -66,6 +66,7 @@ Examples:
         count: result.count,
         flatLeftOut: result.flatLeftOut,
         orientations: db!.settings.orientations,
+        crops: db!.settings.crops,
         clusters: result.clusters,
       });
       const toStdout = opts.json === '-';

@@ -5,7 +5,7 @@ import { METHODS } from '../../hash/methods.js';
 import { hashSize, similarity } from '../options.js';
 
 /** The cut below which `compare` calls two pictures the same: the recommended cluster cut. */
-const DEFAULT_THRESHOLD = 0.2;
+const DEFAULT_THRESHOLD = 0.15;
 
 export function compareCommand(): Command {
   return new Command('compare')

@@ -32,8 +32,8 @@ With --apply it moves the files, checks each step on disk, and writes a journal
 (its path is printed); --undo JOURNAL puts everything back.
 
 Examples:
-  $ imgcmp dedupe 0.1 --absolute --keep largest --move-to ~/duplicates
-  $ imgcmp dedupe 0.1 --absolute --keep path-prefix=~/Pictures/best,largest --move-to ~/duplicates --link symlink --apply
+  $ imgcmp dedupe 0.15 --absolute --keep largest --move-to ~/duplicates
+  $ imgcmp dedupe 0.15 --absolute --keep path-prefix=~/Pictures/best,largest --move-to ~/duplicates --link symlink --apply
   $ imgcmp dedupe --undo ~/duplicates/imgcmp-dedupe-2026-11-22T05-40-00.journal`,
     )
     .action(async (sim: number | undefined, opts: DedupeOptions) => {

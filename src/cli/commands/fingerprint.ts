@@ -43,8 +43,8 @@ datasets "files" (paths) and "fps" (n × x² bits of 0/1), readable by h5py.
 
 Examples:
   $ imgcmp fingerprint                          # every image in ~/.imgcmp/convert
-  $ imgcmp fingerprint ~/Pictures --orientations -f pictures.hdf
-  $ imgcmp fingerprint ~/Pictures --prune -f pictures.hdf   # later: only what changed`,
+  $ imgcmp fingerprint ~/Pictures --orientations --crops -f pictures.hdf
+  $ imgcmp fingerprint ~/Pictures --orientations --crops --prune -f pictures.hdf   # later`,
     )
     .action(async (paths: string[], opts: FingerprintOptions) => {
       // sharp (libvips) loads only for the commands that decode images.

@@ -20,7 +20,7 @@ The page lists the clusters biggest first: thumbnail, path, pixel size, file siz
 and each picture's distance to the one to keep. Images load lazily; a box filters by path.
 
 Examples:
-  $ imgcmp report 0.1 --absolute -o dupes.html
+  $ imgcmp report 0.15 --absolute -o dupes.html
   $ imgcmp report --from-json clusters.json -o dupes.html`,
     )
     .action(async (sim: number | undefined, opts: SourceOptions & { output: string; keep: string; quiet?: boolean }) => {

@@ -20,7 +20,7 @@ export function searchCommand(): Command {
 Each IMAGE is hashed with the database's own settings (method, x, orientations).
 Output: one block per image, one line per entry: distance (fraction of bits), bits, path.
 
-JSON: {"db", "method", "x", "orientations",
+JSON: {"db", "method", "x", "orientations", "crops",
        "results": [{"image", "matches": [{"file", "bits", "distance"}]} | {"image", "error"}]}
 
 Examples:
@@ -53,8 +53,8 @@ Examples:
         }
       }
       if (opts.json) {
-        const { method, x, orientations } = db.settings;
-        process.stdout.write(`${JSON.stringify({ db: path.resolve(dbfile), method, x, orientations, results })}\n`);
+        const { method, x, orientations, crops } = db.settings;
+        process.stdout.write(`${JSON.stringify({ db: path.resolve(dbfile), method, x, orientations, crops, results })}\n`);
       }
       if (failed) process.exitCode = EXIT.SOME_FILES_FAILED;
       if (failed === images.length) info(`search: no image could be read`);
