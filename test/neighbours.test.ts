@@ -3,6 +3,8 @@ import { describe, it } from 'node:test';
 import { packRows, type PackedFingerprints } from '../src/hash/bits.js';
 import { chunkValue } from '../src/cluster/mih.js';
 import { splitmix32 as splitmix } from './helpers/random.js';
+import os from 'node:os';
+import { lastScan, scanMax, scanMaxRange, scanPairs, scanPairsRange } from '../src/cluster/wasm/scan.js';
 import { maxByScan, maxPairwiseBits, pairsByIndex, pairsByScan, pairsWithin, type PairList } from '../src/cluster/neighbours.js';
 
 
@@ -58,6 +60,23 @@ describe('neighbour search', () => {
       }
     });
   }
+
+  it('splits a scan over two threads with the same result as one', () => {
+    const saved = process.env['IMGCMP_PARALLEL_MIN_PAIRS'];
+    process.env['IMGCMP_PARALLEL_MIN_PAIRS'] = '0'; // force the worker thread, even for small sets
+    try {
+      for (const [n, nbits, T] of [[3000, 64, 10], [1200, 256, 40], [7, 25, 25]] as const) {
+        const fps = planted(n, nbits, n);
+        assert.equal(asTriples(scanPairs(fps, T)), asTriples(scanPairsRange(fps, T, 0, n)), `${n} × ${nbits}`);
+        assert.equal(lastScan.threads, os.availableParallelism() > 1 ? 2 : 1, 'the second thread did its share');
+        assert.equal(scanMax(fps), scanMaxRange(fps, 0, n), `${n} × ${nbits} max`);
+        assert.equal(lastScan.threads, os.availableParallelism() > 1 ? 2 : 1);
+      }
+    } finally {
+      if (saved === undefined) delete process.env['IMGCMP_PARALLEL_MIN_PAIRS'];
+      else process.env['IMGCMP_PARALLEL_MIN_PAIRS'] = saved;
+    }
+  });
 
   it('handles degenerate sets: none, one, all equal, antipodes', () => {
     assert.equal(maxPairwiseBits(packRows([], 0, 64)), 0);

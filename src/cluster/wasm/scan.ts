@@ -3,7 +3,11 @@
  * on the WebAssembly kernel of hamming.wat. Fingerprints are copied once into the kernel's
  * memory as rows of 64-bit words; pairs come back through an output area that grows as needed.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
+import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { PackedFingerprints } from '../../hash/bits.js';
 import { PairBuilder, type PairList } from '../pairs.js';
 import { HAMMING_WASM_BASE64 } from './hamming-wasm.js';
@@ -40,15 +44,15 @@ function load(fps: PackedFingerprints, extra: number): { kernel: Kernel; memory:
   return { kernel: instance.exports as unknown as Kernel, memory, w, rowsBytes };
 }
 
-/** Every pair i < j within `maxBits`, ordered by (i, j). */
-export function scanPairs(fps: PackedFingerprints, maxBits: number): PairList {
+/** Pairs (i, j), i in [i0, i1), j > i, within `maxBits`, ordered by (i, j), on this thread. */
+export function scanPairsRange(fps: PackedFingerprints, maxBits: number, i0: number, i1: number): PairList {
   const n = fps.count;
   let cap = Math.max(n, 1 << 16); // triples the output area holds; grown on demand
   const { kernel, memory, w, rowsBytes } = load(fps, cap * 12);
   const out = new PairBuilder();
   const outAt = Math.ceil(rowsBytes / 8) * 8;
-  for (let i = 0; i < n - 1; ) {
-    const got = kernel.pairs(w, n, i, n - 1, maxBits, outAt, cap);
+  for (let i = i0; i < Math.min(i1, n - 1); ) {
+    const got = kernel.pairs(w, n, i, Math.min(i1, n - 1), maxBits, outAt, cap);
     const triples = new Int32Array(memory.buffer, outAt, got * 3);
     for (let k = 0; k < got; k++) out.push(triples[3 * k]!, triples[3 * k + 1]!, triples[3 * k + 2]!);
     const next = kernel.resume.value as number;
@@ -63,9 +67,89 @@ export function scanPairs(fps: PackedFingerprints, maxBits: number): PairList {
   return out.build();
 }
 
+/** The largest distance between a row in [i0, i1) and any later row, on this thread. */
+export function scanMaxRange(fps: PackedFingerprints, i0: number, i1: number): number {
+  if (fps.count < 2 || i0 >= Math.min(i1, fps.count - 1)) return 0;
+  const { kernel, w } = load(fps, 0);
+  return kernel.maxDistance(w, fps.count, i0, Math.min(i1, fps.count - 1), fps.nbits);
+}
+
+/** Every pair i < j within `maxBits`, ordered by (i, j): on two threads where that pays. */
+export function scanPairs(fps: PackedFingerprints, maxBits: number): PairList {
+  const n = fps.count;
+  const k = splitRow(n);
+  const both = onTwoThreads(fps, { kind: 'pairs', maxBits, i0: k, i1: n }, () => scanPairsRange(fps, maxBits, 0, k));
+  if (!both) return scanPairsRange(fps, maxBits, 0, n);
+  const [mine, theirs] = both as [PairList, PairList];
+  const out = new PairBuilder();
+  for (const p of [mine, theirs]) for (let q = 0; q < p.length; q++) out.push(p.a[q]!, p.b[q]!, p.bits[q]!);
+  return out.build();
+}
+
 /** The largest distance between any two fingerprints, looking at every pair. */
 export function scanMax(fps: PackedFingerprints): number {
-  if (fps.count < 2) return 0;
-  const { kernel } = load(fps, 0);
-  return kernel.maxDistance(Math.max(1, Math.ceil(fps.words / 2)), fps.count, 0, fps.count - 1, fps.nbits);
+  const n = fps.count;
+  const k = splitRow(n);
+  const both = onTwoThreads(fps, { kind: 'max', i0: k, i1: n }, () => scanMaxRange(fps, 0, k));
+  if (!both) return scanMaxRange(fps, 0, n);
+  return Math.max(both[0] as number, both[1] as number);
+}
+
+/** How many threads the last scan ran on (1 or 2): for tests and diagnostics. */
+export const lastScan = { threads: 1 };
+
+/** Pairs to look at below which a second thread's start (tens of ms) does not pay. */
+const PARALLEL_MIN_PAIRS = 5e8;
+
+/** The row that splits the pairs (i < j) of n rows in two halves: rows before it hold about half. */
+function splitRow(n: number): number {
+  return Math.round(n - n / Math.SQRT2);
+}
+
+export interface ScanTask {
+  kind: 'pairs' | 'max';
+  maxBits?: number;
+  i0: number;
+  i1: number;
+}
+
+/**
+ * Runs `task` on a worker thread while `mine` runs here, and returns both results; undefined
+ * when one thread is all there is, the work is too small to pay, or the worker fails (the caller
+ * then does everything here). The engine stays synchronous: this thread waits for the worker
+ * with Atomics.wait and takes its answer with receiveMessageOnPort.
+ */
+function onTwoThreads(fps: PackedFingerprints, task: ScanTask, mine: () => unknown): [unknown, unknown] | undefined {
+  const n = fps.count;
+  lastScan.threads = 1;
+  if ((n * (n - 1)) / 2 < parallelMinPairs() || os.availableParallelism() < 2) return undefined;
+  const script = new URL('./scan-worker.js', import.meta.url);
+  if (!fs.existsSync(fileURLToPath(script))) return undefined;
+  const shared = new SharedArrayBuffer(fps.data.byteLength);
+  new Uint32Array(shared).set(fps.data);
+  const done = new Int32Array(new SharedArrayBuffer(4));
+  const { port1, port2 } = new MessageChannel();
+  const worker = new Worker(script, {
+    workerData: { data: shared, count: n, nbits: fps.nbits, words: fps.words, task, done: done.buffer, port: port2 },
+    transferList: [port2],
+  });
+  try {
+    const local = mine();
+    // The worker sets `done` whatever happens to it (see scan-worker.ts); a worker that cannot
+    // even start is given a minute before its share is done here.
+    for (let waited = 0; Atomics.load(done, 0) === 0 && waited < 60; waited++) Atomics.wait(done, 0, 0, 1000);
+    const reply = receiveMessageOnPort(port1)?.message as { result?: unknown; error?: string } | undefined;
+    if (!reply || reply.error !== undefined) return undefined;
+    lastScan.threads = 2;
+    return [local, reply.result];
+  } finally {
+    port1.close();
+    void worker.terminate();
+  }
+}
+
+/** PARALLEL_MIN_PAIRS, or IMGCMP_PARALLEL_MIN_PAIRS for tests that exercise the split. */
+function parallelMinPairs(): number {
+  const v = Number(process.env['IMGCMP_PARALLEL_MIN_PAIRS']);
+  return Number.isFinite(v) && v >= 0 ? v : PARALLEL_MIN_PAIRS;
 }
