@@ -11,8 +11,8 @@
 import { popcount32, type PackedFingerprints } from '../hash/bits.js';
 import { PairBuilder, type PairList } from './pairs.js';
 
-/** The widest chunk: its table has 2^bits + 1 offsets. */
-const MAX_CHUNK_BITS = 20;
+/** The widest chunk: its table has 2^bits + 1 offsets (256 KB at 16 bits: probes stay in cache). */
+const MAX_CHUNK_BITS = 16;
 
 interface Chunk {
   offset: number;

@@ -11,10 +11,10 @@ export type { PairList } from './pairs.js';
 
 /**
  * Relative cost of checking one pair in the linear scan against one unit of multi-index work
- * (a probe or a verified candidate, which touch scattered memory). Measured on this project's
- * benchmark: the scan streams memory and is cheaper per pair.
+ * (a probe or a verified candidate, in JavaScript, on scattered memory). The scan streams
+ * memory through WebAssembly's popcount on two threads; calibrated on test/bench/cluster.mjs.
  */
-const SCAN_PAIR_COST = 0.35;
+const SCAN_PAIR_COST = 0.1;
 
 /**
  * Every pair i < j whose Hamming distance is at most `maxBits`: by multi-index hashing where
