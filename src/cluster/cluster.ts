@@ -5,7 +5,7 @@
 import { bitString, selectRows, type PackedFingerprints } from '../hash/bits.js';
 import { clusterPairs, type Linkage } from './linkage.js';
 import { maxPairwiseBits, pairsWithin } from './neighbours.js';
-import { viewDistance, viewMaxBits, viewPairsWithin } from './views.js';
+import { pictureDistance, viewMaxBits, viewPairsWithin } from './views.js';
 
 export interface CutOptions {
   /** The user's SIM: a fraction of the largest pairwise distance, or of the bits with `absolute`. */
@@ -88,7 +88,7 @@ export function clusterFingerprints(
   );
   const limitBits = t * fps.nbits * (1 + CUT_SLACK);
   const pairs = views ? viewPairsWithin(sorted, views, k, Math.floor(limitBits)) : pairsWithin(sorted, Math.floor(limitBits));
-  const groups = clusterPairs(sorted, opts.method, limitBits, pairs, views ? viewDistance(sorted, views, k) : undefined);
+  const groups = clusterPairs(sorted, opts.method, limitBits, pairs, pictureDistance(sorted, views, k));
   const clusters = groups.filter((g) => g.length > 1).map((g) => g.map((row) => files[order[row]!]!));
   return { clusters, t, maxBits, count: sorted.count, flatLeftOut: fps.count - sorted.count };
 }

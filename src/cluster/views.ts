@@ -5,26 +5,27 @@
  * is symmetric even where views are not exact permutations of the bits, as phash's median makes
  * them. `views` holds K rows per picture: row K·i + v is view v of picture i. Pure computation.
  */
-import { popcount32, type PackedFingerprints } from '../hash/bits.js';
+import { hammingRows, type PackedFingerprints } from '../hash/bits.js';
 import { bestChunking, buildIndex, searchWithin } from './mih.js';
 import { PairBuilder, type PairList } from './pairs.js';
-
-/** Distance in bits between row a of x and row b of y (same width). */
-function rowDistance(x: PackedFingerprints, a: number, y: PackedFingerprints, b: number): number {
-  let d = 0;
-  for (let k = 0; k < x.words; k++) d += popcount32(x.data[a * x.words + k]! ^ y.data[b * y.words + k]!);
-  return d;
-}
 
 /** The view-invariant distance of pictures i and j. */
 export function viewDistance(upright: PackedFingerprints, views: PackedFingerprints, perFile: number): (i: number, j: number) => number {
   return (i, j) => {
     let best = Infinity;
     for (let v = 0; v < perFile && best > 0; v++) {
-      best = Math.min(best, rowDistance(upright, i, views, perFile * j + v), rowDistance(views, perFile * i + v, upright, j));
+      best = Math.min(best, hammingRows(upright, i, views, perFile * j + v), hammingRows(views, perFile * i + v, upright, j));
     }
     return best;
   };
+}
+
+/**
+ * The distance of pictures i and j that clustering uses: over their views where views are
+ * stored (perFile > 1), else the Hamming distance of their fingerprints.
+ */
+export function pictureDistance(upright: PackedFingerprints, views: PackedFingerprints | undefined, perFile: number): (i: number, j: number) => number {
+  return views && perFile > 1 ? viewDistance(upright, views, perFile) : (i, j) => hammingRows(upright, i, upright, j);
 }
 
 /** Every pair i < j whose view-invariant distance is at most maxBits, ordered by (i, j). */

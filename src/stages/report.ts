@@ -6,8 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { hammingRows } from '../hash/bits.js';
-import { viewDistance } from '../cluster/views.js';
+import { pictureDistance } from '../cluster/views.js';
 import { viewsPerFile } from '../hash/views.js';
 import type { FingerprintDb } from '../db/database.js';
 import { chooseKeeper, type KeepRule } from '../actions/keep.js';
@@ -23,7 +22,7 @@ const THUMBS: OwnedFolder = { marker: '.imgcmp-report', writer: 'imgcmp report',
 function distanceIn(db: FingerprintDb | undefined): (a: string, b: string) => number | undefined {
   if (!db) return () => undefined;
   const row = new Map(db.files.map((f, i) => [f, i]));
-  const d = db.views ? viewDistance(db.fps, db.views, viewsPerFile(db.settings)) : (i: number, j: number) => hammingRows(db.fps, i, db.fps, j);
+  const d = pictureDistance(db.fps, db.views, viewsPerFile(db.settings));
   return (a, b) => {
     const i = row.get(a);
     const j = row.get(b);

@@ -3,11 +3,11 @@
  * two images without a database (compare). Query images are hashed with the database's own
  * settings, through the same code as the fingerprint stage.
  */
-import { hammingRows, wordsFor } from '../hash/bits.js';
+import { wordsFor } from '../hash/bits.js';
 import { methodNamed } from '../hash/methods.js';
 import { viewsPerFile } from '../hash/views.js';
 import type { FingerprintDb, HashSettings } from '../db/database.js';
-import { viewDistance } from '../cluster/views.js';
+import { pictureDistance } from '../cluster/views.js';
 import { nearest, nearestIndex, type NearestIndex } from '../query/nearest.js';
 import { fingerprintFile, type FingerprintRecord } from './fingerprint.js';
 
@@ -57,9 +57,7 @@ export async function compareFiles(a: string, b: string, settings: HashSettings)
   const words = wordsFor(nbits);
   const upright = { count: 2, nbits, words, data: Uint32Array.from([...ra.bits, ...rb.bits]) };
   const k = viewsPerFile(settings);
-  const bits =
-    k > 1
-      ? viewDistance(upright, { count: 2 * k, nbits, words, data: Uint32Array.from([...ra.views!, ...rb.views!]) }, k)(0, 1)
-      : hammingRows(upright, 0, upright, 1);
+  const views = k > 1 ? { count: 2 * k, nbits, words, data: Uint32Array.from([...ra.views!, ...rb.views!]) } : undefined;
+  const bits = pictureDistance(upright, views, k)(0, 1);
   return { bits, nbits, distance: bits / nbits };
 }

@@ -28,6 +28,24 @@ export async function forEachLimited<T, R>(
   await Promise.all(Array.from({ length: n }, worker));
 }
 
+/** `work` over all items, at most `limit` at a time; results in the items' order; the first failure rejects. */
+export async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let failure: PromiseRejectedResult | undefined;
+  await forEachLimited(
+    items,
+    limit,
+    work,
+    (result, _item, index) => {
+      if (result.status === 'fulfilled') out[index] = result.value;
+      else failure ??= result;
+    },
+    () => failure !== undefined,
+  );
+  if (failure) throw failure.reason;
+  return out;
+}
+
 /** Words for the file-system errors a user meets, instead of errno codes. */
 const ERRNO_WORDS: Record<string, string> = {
   EACCES: 'permission denied',

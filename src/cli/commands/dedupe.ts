@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { parseKeepRules } from '../../actions/keep.js';
 import { EXIT, UsageError } from '../exit.js';
+import { defaultInFlight } from '../options.js';
 import { startProgress } from '../progress.js';
 import { info } from '../report.js';
 import { clusterSource, withClusterSource, type SourceOptions } from '../source.js';
@@ -54,7 +55,11 @@ Examples:
       const { loadClusters } = await import('../../stages/clusters.js');
       const { inspect } = await import('../../actions/inspect.js');
       const loaded = await loadClusters(clusterSource(sim, opts));
-      const members = await Promise.all(loaded.clustering.clusters.map((c) => Promise.all(c.map((f) => inspect(f)))));
+      const { mapLimited } = await import('../../util/pool.js');
+      // A few files at a time, as everywhere: thousands at once would run out of file handles.
+      const infos = await mapLimited(loaded.clustering.clusters.flat(), defaultInFlight(), inspect);
+      let at = 0;
+      const members = loaded.clustering.clusters.map((c) => infos.slice(at, (at += c.length)));
       const moveTo = path.resolve(opts.moveTo);
       const plan = dedupe.plan(members, rules, moveTo);
       if (opts.json) process.stdout.write(`${JSON.stringify(plan)}\n`);
