@@ -6,6 +6,7 @@ import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { readDb } from '../src/db/database.js';
 import { bitString } from '../src/hash/bits.js';
+import { defaultJpegDecoder, RECIPE } from '../src/pixels/recipe.js';
 import { imgcmp, missingPython, python, sampleImages, SAMPLES, SHARED, tempDir } from './helpers/env.js';
 
 /** The groups a person sees in samples/: each original with its edited copies (by file name). */
@@ -96,7 +97,7 @@ describe('imgcmp fingerprint and cluster on samples/', () => {
     const d = await readDb(db);
     assert.deepEqual(d.files, sampleImages());
     assert.equal(d.fps.nbits, 64);
-    assert.deepEqual(d.settings, { method: 'phash', x: 8, orientations: false, crops: false, resample: 'libvips-linear', hashVersion: 1 });
+    assert.deepEqual(d.settings, { method: 'phash', x: 8, orientations: false, crops: false, resample: RECIPE[defaultJpegDecoder()], hashVersion: 1 });
     assert.ok(d.size.every((s) => s > 0) && d.mtime.every((m) => m > 0), 'size and mtime recorded');
   });
 

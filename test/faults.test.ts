@@ -189,10 +189,10 @@ describe('fault matrix', () => {
     assert.equal(imgcmp(['fingerprint', d, '-q'], { home }).status, 0);
     const db = await readDb(path.join(home, 'fingerprints.hdf'));
     const u = db.files.indexOf(upright);
-    for (let o = 1; o <= 8; o++) {
-      const i = db.files.indexOf(path.join(d, `orientation-${o}.jpg`));
-      assert.ok(hammingRows(db.fps, u, db.fps, i) <= 3, `orientation ${o}: ${hammingRows(db.fps, u, db.fps, i)} bits from upright`);
-    }
+    // A wrong turn costs about half the bits. Right ones differ by a few: the copies are JPEGs
+    // of turned pixels (the 8 × 8 block grid falls elsewhere on the picture), the upright a PNG.
+    const away = Array.from({ length: 8 }, (_, o) => hammingRows(db.fps, u, db.fps, db.files.indexOf(path.join(d, `orientation-${o + 1}.jpg`))));
+    assert.ok(Math.max(...away) <= 4, `bits from upright for orientations 1–8: ${away.join(' ')}`);
   });
 
   it('reports a file it may not read (run as an unprivileged user)', (t) => {

@@ -1,6 +1,8 @@
 /** Parsers for option values: each rejects a bad value with a message that names the option. */
 import os from 'node:os';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { decoderMissing, defaultJpegDecoder, JPEG_DECODERS, type JpegDecoderName } from '../pixels/recipe.js';
+import { UsageError } from './exit.js';
 
 export function positiveInt(value: string): number {
   const n = Number(value);
@@ -30,4 +32,17 @@ export function similarity(value: string): number {
 /** Default number of images in flight: the cores, and at least the 4 threads of libuv's pool. */
 export function defaultInFlight(): number {
   return Math.max(4, os.availableParallelism());
+}
+
+/** --decoder: which decoder reads JPEG files (a database records the one it was made with). */
+export function decoderOption(): Option {
+  return new Option('--decoder <name>', 'JPEG decoder: libjpeg (the native helper: fast; the default where it was built) or sharp').choices([...JPEG_DECODERS]);
+}
+
+/** The JPEG decoder to use: the one asked for, else `implied` (a database's), else the default; refused if not built. */
+export function chosenDecoder(asked: string | undefined, implied?: JpegDecoderName): JpegDecoderName {
+  const decoder = (asked as JpegDecoderName | undefined) ?? implied ?? defaultJpegDecoder();
+  const missing = decoderMissing(decoder);
+  if (missing) throw new UsageError(missing);
+  return decoder;
 }

@@ -42,13 +42,16 @@ export interface HashSettings {
   orientations: boolean;
   /** Whether the central crops are stored as views too. */
   crops: boolean;
-  /** How the thumbnail is made: "libvips-linear" here, "pillow-bilinear" for the Python imgcmp. */
+  /**
+   * How the thumbnail is made: "libjpeg-scaled-bilinear" or "libvips-linear" here (see
+   * pixels/recipe.ts), "pillow-bilinear" for the Python imgcmp.
+   */
   resample: string;
   /** Version of the hash recipe; bumped when a change to the code changes bits. */
   hashVersion: number;
 }
 
-/** Resampling of this implementation's thumbnails (sharp/libvips, linear kernel). */
+/** The recipe of databases written before the recipe was recorded: sharp's, with libvips' linear kernel. */
 export const RESAMPLE = 'libvips-linear';
 export const HASH_VERSION = 1;
 
@@ -102,6 +105,14 @@ async function h5(): Promise<H5> {
     return lib;
   });
   return loaded;
+}
+
+/**
+ * Starts loading h5wasm now, for a command that will need it later: its compilation then overlaps
+ * other work (decoding) instead of adding to it.
+ */
+export function preloadHdf5(): void {
+  h5().catch(() => undefined); // a failure is reported where the library is used
 }
 
 /**

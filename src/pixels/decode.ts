@@ -1,18 +1,30 @@
 /**
- * Pixels in: the one place where image files are decoded for hashing (sharp/libvips).
- * A file becomes an upright (EXIF orientation applied), alpha-flattened-onto-white, greyscale
- * thumbnail of exactly the requested size, in one sharp pipeline, so that JPEG shrink-on-load
- * applies and the file is decoded once.
+ * Pixels in: the one place where image files are decoded for hashing. A file becomes an upright
+ * (EXIF orientation applied), alpha-flattened-onto-white, greyscale thumbnail of exactly the
+ * requested size, from one decode, by one of the recipes of recipe.ts.
  */
 import fs from 'node:fs';
-import sharp from 'sharp';
+import type SharpModule from 'sharp';
 import { fsPath, hasEscapes, toBytes } from '../walk/fspath.js';
+import { JpegDecoder } from './jpeg.js';
+import { decoderMissing, type JpegDecoderName } from './recipe.js';
+import { applyOrientation, triangleResize } from './resample.js';
 
-// One libvips thread per image: throughput comes from several images in flight on libuv's pool,
-// not from splitting one small thumbnail across threads. The operation cache only costs memory
-// here: every file is seen once.
-sharp.concurrency(1);
-sharp.cache(false);
+let sharpLoaded: Promise<typeof SharpModule> | undefined;
+/**
+ * sharp, loaded on first use (a run of JPEGs for the native decoder never needs it). One libvips
+ * thread per image: throughput comes from several images in flight on libuv's pool, not from
+ * splitting one small thumbnail across threads. The operation cache only costs memory here:
+ * every file is seen once.
+ */
+export function loadSharp(): Promise<typeof SharpModule> {
+  sharpLoaded ??= import('sharp').then(({ default: sharp }) => {
+    sharp.concurrency(1);
+    sharp.cache(false);
+    return sharp;
+  });
+  return sharpLoaded;
+}
 
 /** Images declaring more pixels than this are refused before decoding (decompression bombs). */
 export const MAX_INPUT_PIXELS = 0x3fff * 0x3fff;
@@ -36,8 +48,26 @@ export async function sharpSource(path: string): Promise<string | Buffer> {
   return hasEscapes(path) ? fs.promises.readFile(toBytes(path)) : path;
 }
 
-/** Decodes `path` into width × height 8-bit grey values, row-major (aspect ratio not kept, as imgcmp does). */
-export async function greyThumbnail(path: string, width: number, height: number): Promise<Uint8Array> {
+let helpers: JpegDecoder | undefined;
+
+/**
+ * Decodes `path` into width × height grey values, row-major (aspect ratio not kept, as imgcmp
+ * does), by the recipe of `decoder` (see above).
+ */
+export async function greyThumbnail(path: string, width: number, height: number, decoder: JpegDecoderName = 'sharp'): Promise<ArrayLike<number>> {
+  if (decoder === 'libjpeg') {
+    const missing = decoderMissing(decoder);
+    if (missing) throw new Error(missing);
+    helpers ??= new JpegDecoder(MAX_INPUT_PIXELS);
+    const reply = await helpers.decode(hasEscapes(path) ? toBytes(path) : Buffer.from(path), Math.max(width, height));
+    if (reply.ok) return triangleResize(applyOrientation(reply.image, reply.orientation), width, height);
+  }
+  return sharpThumbnail(path, width, height);
+}
+
+/** The libvips-linear recipe: one sharp pipeline, with JPEG shrink-on-load. */
+async function sharpThumbnail(path: string, width: number, height: number): Promise<Uint8Array> {
+  const sharp = await loadSharp();
   const { data, info } = await sharp(await sharpSource(path).catch((err: unknown) => explainFailure(path, err)), {
     autoOrient: true,
     failOn: 'error',

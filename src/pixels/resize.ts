@@ -6,8 +6,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import sharp, { type FormatEnum } from 'sharp';
-import { explainFailure, MAX_INPUT_PIXELS, sharpSource } from './decode.js';
+import type { FormatEnum } from 'sharp';
+import { explainFailure, loadSharp, MAX_INPUT_PIXELS, sharpSource } from './decode.js';
 import { fsPath } from '../walk/fspath.js';
 
 /** Formats that sharp writes (AVIF is written through heif); anything else is written as PNG under its original name. */
@@ -40,6 +40,7 @@ let written = 0;
  */
 export async function resizeTo(src: string, target: string, fraction: number): Promise<ResizeOutcome> {
   if (fs.existsSync(fsPath(target))) return 'skipped';
+  const sharp = await loadSharp();
   const input = sharp(await sharpSource(src).catch((err: unknown) => explainFailure(src, err)), { autoOrient: true, failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS });
   const meta = await input.metadata().catch((err: unknown) => explainFailure(src, err));
   const { width, height } = meta.autoOrient;

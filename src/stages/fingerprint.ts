@@ -12,6 +12,7 @@ import { isFlat, type HashMethod } from '../hash/methods.js';
 import { cropSourceSide, viewBits, viewsPerFile } from '../hash/views.js';
 import type { FingerprintDb, HashSettings } from '../db/database.js';
 import { greyThumbnail } from '../pixels/decode.js';
+import { decoderFor } from '../pixels/recipe.js';
 import { forEachLimited, reasonOf } from '../util/pool.js';
 import { fsPath } from '../walk/fspath.js';
 
@@ -65,7 +66,7 @@ export async function fingerprintFile(
   const side = method.side(settings.x);
   // One decode: the method's thumbnail, or a larger square that the crop views are cut from.
   const decoded = settings.crops ? cropSourceSide(side) : side;
-  const pixels = await greyThumbnail(file, decoded, decoded);
+  const pixels = await greyThumbnail(file, decoded, decoded, decoderFor(settings.resample));
   const { views, whole } = viewBits(method, pixels, settings.x, settings);
   const words = wordsFor(settings.x * settings.x);
   const record: FingerprintRecord = { file, bits: packBits(views[0]!), flat: isFlat(whole, views[0]!), size: st.size, mtime: st.mtimeMs };

@@ -1,8 +1,9 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { HASH_VERSION, RESAMPLE, type HashSettings } from '../../db/database.js';
+import { HASH_VERSION, type HashSettings } from '../../db/database.js';
 import { METHODS } from '../../hash/methods.js';
-import { hashSize, similarity } from '../options.js';
+import { RECIPE } from '../../pixels/recipe.js';
+import { chosenDecoder, decoderOption, hashSize, similarity } from '../options.js';
 
 /** The cut below which `compare` calls two pictures the same: the recommended cluster cut. */
 const DEFAULT_THRESHOLD = 0.15;
@@ -17,6 +18,7 @@ export function compareCommand(): Command {
     .option('--orientations', 'the smallest distance over rotations and mirror images')
     .option('--crops', 'the smallest distance over central crops (90 %, 80 %) too')
     .option('--threshold <t>', 'same picture when the distance (a fraction of the bits) is at most T', similarity, DEFAULT_THRESHOLD)
+    .addOption(decoderOption())
     .option('--json', 'write the result as JSON to standard output')
     .addHelpText(
       'after',
@@ -28,9 +30,9 @@ Examples:
   $ imgcmp compare a.jpg b.jpg
   $ imgcmp compare a.jpg rotated.jpg --orientations --json`,
     )
-    .action(async (a: string, b: string, opts: { method: string; x: number; orientations?: boolean; crops?: boolean; threshold: number; json?: boolean }) => {
+    .action(async (a: string, b: string, opts: { method: string; x: number; orientations?: boolean; crops?: boolean; threshold: number; json?: boolean; decoder?: string }) => {
       const { compareFiles } = await import('../../stages/search.js');
-      const settings: HashSettings = { method: opts.method, x: opts.x, orientations: !!opts.orientations, crops: !!opts.crops, resample: RESAMPLE, hashVersion: HASH_VERSION };
+      const settings: HashSettings = { method: opts.method, x: opts.x, orientations: !!opts.orientations, crops: !!opts.crops, resample: RECIPE[chosenDecoder(opts.decoder)], hashVersion: HASH_VERSION };
       const [image1, image2] = [path.resolve(a), path.resolve(b)];
       const r = await compareFiles(image1, image2, settings);
       const same = r.distance <= opts.threshold + 1e-12;

@@ -1,11 +1,12 @@
 import { Command, Option } from 'commander';
-import { existingDbOrNone, HASH_VERSION, RESAMPLE, removeStaleTemporaries, settingsDifference, writeDb, type HashSettings } from '../../db/database.js';
+import { existingDbOrNone, HASH_VERSION, preloadHdf5, removeStaleTemporaries, settingsDifference, writeDb, type HashSettings } from '../../db/database.js';
 import { acquireLock } from '../../db/lock.js';
 import { METHODS, methodNamed } from '../../hash/methods.js';
 import { discover } from '../../walk/discover.js';
 import { EXIT, UsageError } from '../exit.js';
 import { defaults } from '../home.js';
-import { defaultInFlight, hashSize, positiveInt } from '../options.js';
+import { decoderFor, RECIPE } from '../../pixels/recipe.js';
+import { chosenDecoder, decoderOption, defaultInFlight, hashSize, positiveInt } from '../options.js';
 import { startProgress } from '../progress.js';
 import { info, problem } from '../report.js';
 
@@ -19,6 +20,7 @@ interface FingerprintOptions {
   prune?: boolean;
   quiet?: boolean;
   checkpoint: number;
+  decoder?: string;
 }
 
 export function fingerprintCommand(): Command {
@@ -33,12 +35,14 @@ export function fingerprintCommand(): Command {
     .option('-n, --ncore <n>', 'images in flight at once (default: number of cores, at least 4)', positiveInt)
     .option('--prune', 'drop database entries whose files no longer exist')
     .option('--checkpoint <n>', 'write the database every N new fingerprints (an interrupted run keeps them)', positiveInt, 2000)
+    .addOption(decoderOption())
     .option('-q, --quiet', 'no progress output')
     .addHelpText(
       'after',
       `
 Runs on an existing database add new files and re-hash changed ones (size or
-modification time); unchanged files are not decoded again. The database holds
+modification time); unchanged files are not decoded again, and the JPEG decoder
+is the one the database was made with unless --decoder says otherwise. The database holds
 datasets "files" (paths) and "fps" (n × x² bits of 0/1), readable by h5py.
 
 Examples:
@@ -51,14 +55,6 @@ Examples:
       const { runFingerprint } = await import('../../stages/fingerprint.js');
       const dbfile = opts.dbfile ?? defaults.dbFile();
       const method = methodNamed(opts.method);
-      const settings: HashSettings = {
-        method: method.name,
-        x: opts.x,
-        orientations: !!opts.orientations,
-        crops: !!opts.crops,
-        resample: RESAMPLE,
-        hashVersion: HASH_VERSION,
-      };
       const release = acquireLock(dbfile);
       removeStaleTemporaries(dbfile);
       let interrupted = false;
@@ -70,6 +66,15 @@ Examples:
       process.on('SIGTERM', onSignal);
       try {
         const existing = await existingDbOrNone(dbfile);
+        const decoder = chosenDecoder(opts.decoder, existing?.files.length ? decoderFor(existing.settings.resample) : undefined);
+        const settings: HashSettings = {
+          method: method.name,
+          x: opts.x,
+          orientations: !!opts.orientations,
+          crops: !!opts.crops,
+          resample: RECIPE[decoder],
+          hashVersion: HASH_VERSION,
+        };
         const differs = existing && existing.files.length ? settingsDifference(existing.settings, settings) : undefined;
         if (differs) {
           throw new UsageError(`${dbfile}: made with other settings (${differs}); fingerprints made differently are never mixed: use another --dbfile`);
@@ -80,7 +85,7 @@ Examples:
           throw new UsageError(`no images found in ${paths.length ? paths.join(', ') : defaults.convertDir()}`);
         }
         const progress = startProgress('fingerprint', found.files.length, !opts.quiet);
-        const report = await runFingerprint({
+        const running = runFingerprint({
           files: found.files,
           method,
           settings,
@@ -96,6 +101,9 @@ Examples:
             problem('fingerprint', file, reason);
           },
         });
+        // Compiling HDF5 (for the writes to come) while the first images decode, not before.
+        preloadHdf5();
+        const report = await running;
         progress.stop();
         info(
           `fingerprint: ${report.hashed} hashed, ${report.unchanged} unchanged, ${report.failed} failed` +

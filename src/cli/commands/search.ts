@@ -3,7 +3,8 @@ import { Command } from 'commander';
 import { readDb } from '../../db/database.js';
 import { EXIT, UsageError } from '../exit.js';
 import { defaults } from '../home.js';
-import { positiveInt, similarity } from '../options.js';
+import { decoderFor } from '../../pixels/recipe.js';
+import { chosenDecoder, positiveInt, similarity } from '../options.js';
 import { info, problem } from '../report.js';
 
 export function searchCommand(): Command {
@@ -17,7 +18,8 @@ export function searchCommand(): Command {
     .addHelpText(
       'after',
       `
-Each IMAGE is hashed with the database's own settings (method, x, orientations).
+Each IMAGE is hashed with the database's own settings (method, x, orientations,
+crops, JPEG decoder).
 Output: one block per image, one line per entry: distance (fraction of bits), bits, path.
 
 JSON: {"db", "method", "x", "orientations", "crops",
@@ -33,6 +35,7 @@ Examples:
       const dbfile = opts.dbfile ?? defaults.dbFile();
       const db = await readDb(dbfile);
       if (!db.files.length) throw new UsageError(`${dbfile}: the database is empty`);
+      chosenDecoder(undefined, decoderFor(db.settings.resample)); // refused at once if this installation lacks it
       const searcher = new Searcher(db);
       const results: ({ image: string; matches: { file: string; bits: number; distance: number }[] } | { image: string; error: string })[] = [];
       let failed = 0;

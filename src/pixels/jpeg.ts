@@ -1,0 +1,158 @@
+/**
+ * JPEG files decoded by the native helper (native/jpeg-grey.c): straight to grey, at the
+ * smallest DCT scale that still covers the thumbnail, with no per-call cost but the decode.
+ *
+ * One helper process per core, each serving requests in order over a pipe; requests go to the
+ * helper with the fewest outstanding. The helpers run in their own process group, so a Ctrl-C
+ * at the terminal reaches only imgcmp, which finishes the images in flight; they exit when
+ * imgcmp closes their input, also when imgcmp is killed.
+ */
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import type { GreyImage } from './resample.js';
+
+/** Where `npm run build` puts the helper (src/pixels/native/build.mjs). */
+export const HELPER_PATH = fileURLToPath(new URL('../../native/imgcmp-jpeg-grey', import.meta.url));
+
+/** A decoded JPEG (not yet upright), or the helper's reason to leave the file to sharp. */
+export type JpegReply = { ok: true; image: GreyImage; orientation: number } | { ok: false; reason: string };
+
+const STATUS_OK = 0;
+const HEADER_BYTES = 20;
+
+interface Pending {
+  request: Buffer;
+  resolve: (reply: JpegReply) => void;
+  reject: (err: Error) => void;
+}
+
+/** One helper process and the requests it has been sent, oldest first. */
+class Helper {
+  readonly pending: Pending[] = [];
+  private readonly child: ChildProcessByStdio<Writable, Readable, null>;
+  private received: Buffer = Buffer.alloc(0);
+  private gone = false;
+
+  constructor(maxPixels: number, onGone: (helper: Helper, orphans: Pending[], why: string) => void) {
+    this.child = spawn(HELPER_PATH, [String(maxPixels)], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
+    this.child.stdout.on('data', (chunk: Buffer) => this.take(chunk));
+    // Writes to a helper that died fail with EPIPE; its exit below settles the requests.
+    this.child.stdin.on('error', () => undefined);
+    const leave = (why: string): void => {
+      if (this.gone) return;
+      this.gone = true;
+      onGone(this, this.pending.splice(0), why);
+    };
+    this.child.on('error', (err) => leave(err.message));
+    this.child.on('exit', (code, signal) => leave(signal ? `stopped by ${signal}` : `exited with status ${String(code)}`));
+    this.idle();
+  }
+
+  get alive(): boolean {
+    return !this.gone;
+  }
+
+  send(p: Pending): void {
+    if (this.pending.push(p) === 1) this.busy();
+    this.child.stdin.write(p.request);
+  }
+
+  /** Closes the helper's input: it exits once the requests it has are answered. */
+  close(): void {
+    this.child.stdin.end();
+  }
+
+  private take(chunk: Buffer): void {
+    this.received = this.received.length ? Buffer.concat([this.received, chunk]) : chunk;
+    while (this.received.length >= HEADER_BYTES) {
+      const status = this.received.readUInt32LE(0);
+      const length = this.received.readUInt32LE(16);
+      if (this.received.length < HEADER_BYTES + length) break;
+      const body = this.received.subarray(HEADER_BYTES, HEADER_BYTES + length);
+      // The reply's pixels are copied out: the received buffer is reused for later chunks.
+      const reply: JpegReply =
+        status === STATUS_OK
+          ? { ok: true, image: { width: this.received.readUInt32LE(4), height: this.received.readUInt32LE(8), pixels: new Uint8Array(body) }, orientation: this.received.readUInt32LE(12) }
+          : { ok: false, reason: body.toString('utf8') };
+      this.received = this.received.subarray(HEADER_BYTES + length);
+      this.pending.shift()?.resolve(reply);
+      if (!this.pending.length) this.idle();
+    }
+  }
+
+  // While a helper has no work, it must not keep imgcmp running; while it has, it must.
+  private busy(): void {
+    this.child.ref();
+    (this.child.stdout as Readable & { ref(): void }).ref();
+  }
+
+  private idle(): void {
+    this.child.unref();
+    (this.child.stdout as Readable & { unref(): void }).unref();
+  }
+}
+
+let built: boolean | undefined;
+
+/** The helper processes of this run; requests are spread over them. */
+export class JpegDecoder {
+  private readonly helpers: Helper[] = [];
+
+  constructor(
+    private readonly maxPixels: number,
+    private readonly processes = os.availableParallelism(),
+  ) {}
+
+  /** Whether the helper was built (a C compiler and libjpeg's headers were there at install). */
+  static available(): boolean {
+    if (built === undefined) {
+      try {
+        fs.accessSync(HELPER_PATH, fs.constants.X_OK);
+        built = true;
+      } catch {
+        built = false;
+      }
+    }
+    return built;
+  }
+
+  /** Decodes the JPEG file at `file` (its bytes) to a grey image whose sides are both ≥ leastSide where the file allows. */
+  decode(file: Buffer, leastSide: number): Promise<JpegReply> {
+    const request = Buffer.alloc(8 + file.length);
+    request.writeUInt32LE(file.length, 0);
+    request.writeUInt32LE(leastSide, 4);
+    file.copy(request, 8);
+    return new Promise((resolve, reject) => this.dispatch({ request, resolve, reject }));
+  }
+
+  /** Lets the helpers exit. */
+  close(): void {
+    for (const h of this.helpers.splice(0)) h.close();
+  }
+
+  private dispatch(p: Pending): void {
+    let helper = this.helpers.reduce<Helper | undefined>((best, h) => (!best || h.pending.length < best.pending.length ? h : best), undefined);
+    if (!helper || (helper.pending.length > 0 && this.helpers.length < this.processes)) {
+      helper = new Helper(this.maxPixels, (gone, orphans, why) => this.lost(gone, orphans, why));
+      this.helpers.push(helper);
+    }
+    helper.send(p);
+  }
+
+  /**
+   * A helper died. The request it was decoding fails (a file that crashes the decoder is
+   * reported, never retried in a loop); the ones queued behind it go to a fresh helper. A helper
+   * that could not even start fails every request: the fault is the installation's, not a file's.
+   */
+  private lost(gone: Helper, orphans: Pending[], why: string): void {
+    this.helpers.splice(this.helpers.indexOf(gone), 1);
+    const [current, ...queued] = orphans;
+    if (!current) return;
+    const started = !/ENOENT|EACCES|spawn/.test(why);
+    current.reject(new Error(`the JPEG decoder ${started ? 'crashed' : 'could not start'} (${why})`));
+    for (const p of queued) (started ? this.dispatch(p) : p.reject(new Error(`the JPEG decoder could not start (${why})`)));
+  }
+}

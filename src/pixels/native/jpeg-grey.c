@@ -1,0 +1,267 @@
+/*
+ * imgcmp-jpeg-grey: decodes JPEG files straight to a small greyscale image, for hashing.
+ *
+ * Why a helper of our own: a perceptual hash needs only a 32 × 32 grey thumbnail, and libjpeg
+ * can decode a JPEG at 1/2, 1/4 or 1/8 of its size (the DCT scaled in the decoder) and give the
+ * luma channel alone, skipping the colour work. That is what Pillow's draft mode does. sharp
+ * (libvips) decodes to colour at the scaled size and costs about 1–2 ms per call whatever the
+ * image, several times the whole decode of a small JPEG. This process runs for a whole
+ * fingerprint run, so nothing is paid per image but the decode itself.
+ *
+ * Protocol, on standard input and output, native byte order (the parent is on the same machine):
+ *   request: u32 path length, u32 least side S, the path's bytes
+ *   reply:   u32 status, u32 width, u32 height, u32 orientation, u32 length, length bytes
+ *     status 0: decoded; the bytes are width × height grey values, row-major, at the largest
+ *               libjpeg scale 1/k (k = 8, 4, 2, 1) that keeps both sides ≥ S (exactly what a
+ *               full decode at that scale gives); orientation is the EXIF orientation (1–8, 1
+ *               when absent or unreadable), not applied.
+ *     status 1: not for this decoder (not a JPEG, a colour space libjpeg cannot turn into grey,
+ *               more pixels than the limit); the bytes are the reason.
+ *     status 2: the decoder failed or warned of corrupt data; the bytes are libjpeg's message.
+ * The parent decodes every file that gets status 1 or 2 with sharp instead, whose verdict then
+ * stands, so this helper never decides alone that a file is bad.
+ *
+ * Usage: imgcmp-jpeg-grey MAX_PIXELS
+ * With IMGCMP_JPEG_WHOLE_FILES set, progressive files are decoded whole (for the tests).
+ */
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>
+
+enum { STATUS_OK = 0, STATUS_NOT_MINE = 1, STATUS_FAILED = 2 };
+
+struct failure {
+  struct jpeg_error_mgr mgr;
+  jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+static void on_error(j_common_ptr cinfo) {
+  struct failure *f = (struct failure *)cinfo->err;
+  (*cinfo->err->format_message)(cinfo, f->message);
+  longjmp(f->jump, 1);
+}
+
+/* Warnings (level -1) mean corrupt data that libjpeg papers over: refuse, sharp then decides. */
+static void on_message(j_common_ptr cinfo, int level) {
+  if (level < 0) on_error(cinfo);
+}
+
+static uint32_t read_u16(const JOCTET *p, int big) { return big ? (uint32_t)(p[0] << 8 | p[1]) : (uint32_t)(p[1] << 8 | p[0]); }
+static uint32_t read_u32(const JOCTET *p, int big) {
+  return big ? ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3])
+             : ((uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0]);
+}
+
+/* EXIF orientation (tag 0x0112 in IFD0) of an APP1 segment; 1 when absent or malformed. */
+static unsigned exif_orientation(const JOCTET *data, unsigned length) {
+  if (length < 14 || memcmp(data, "Exif\0\0", 6) != 0) return 1;
+  const JOCTET *tiff = data + 6;
+  unsigned size = length - 6;
+  int big;
+  if (tiff[0] == 'M' && tiff[1] == 'M') big = 1;
+  else if (tiff[0] == 'I' && tiff[1] == 'I') big = 0;
+  else return 1;
+  uint32_t ifd = read_u32(tiff + 4, big);
+  if (ifd > size - 2) return 1;
+  unsigned entries = read_u16(tiff + ifd, big);
+  for (unsigned i = 0; i < entries; i++) {
+    uint32_t at = ifd + 2 + 12 * i;
+    if (at > size - 12) return 1;
+    if (read_u16(tiff + at, big) == 0x0112 && read_u16(tiff + at + 2, big) == 3 /* SHORT */) {
+      unsigned value = read_u16(tiff + at + 8, big);
+      return value >= 1 && value <= 8 ? value : 1;
+    }
+  }
+  return 1;
+}
+
+/*
+ * The JPEG in[0, n) without its AC scans, written to out (n bytes at least); its length, or 0
+ * when the stream is not laid out as expected (the caller then decodes the file as it is).
+ *
+ * Why: at 1/8 scale each output pixel is its block's DC coefficient alone. A progressive JPEG
+ * sends the DC coefficients in scans of their own (Ss = 0), and the AC scans are most of the
+ * file and of the decoding work; libjpeg's own scan scripts even send the last bit of DC after
+ * most AC scans. Dropping the AC scans' bytes (found by their markers, without decoding them)
+ * leaves a valid progressive JPEG whose 1/8-scale pixels are exactly those of the whole file.
+ */
+static size_t without_ac_scans(const JOCTET *in, size_t n, JOCTET *out) {
+  size_t i = 2, o = 2;
+  memcpy(out, in, 2); /* SOI */
+  while (i + 2 <= n) {
+    if (in[i] != 0xFF) return 0;
+    unsigned marker = in[i + 1];
+    if (marker == 0xFF) { /* fill byte */
+      i++;
+      continue;
+    }
+    if (marker == 0xD9) { /* EOI */
+      memcpy(out + o, in + i, 2);
+      return o + 2;
+    }
+    if (i + 4 > n) return 0;
+    size_t end = i + 2 + ((size_t)in[i + 2] << 8 | in[i + 3]);
+    if (end > n) return 0;
+    int keep = 1;
+    if (marker == 0xDA) { /* SOS: Ns, Ns component selectors, then Ss */
+      size_t ss = i + 5 + 2 * (size_t)in[i + 4];
+      if (ss >= end) return 0;
+      keep = in[ss] == 0;
+    }
+    if (keep) {
+      memcpy(out + o, in + i, end - i);
+      o += end - i;
+    }
+    i = end;
+    if (marker == 0xDA) { /* entropy-coded data: up to a marker other than RSTn and stuffed 0xFF00 */
+      size_t start = i;
+      while (i + 1 < n && !(in[i] == 0xFF && in[i + 1] != 0 && !(in[i + 1] >= 0xD0 && in[i + 1] <= 0xD7))) i++;
+      if (keep) {
+        memcpy(out + o, in + start, i - start);
+        o += i - start;
+      }
+    }
+  }
+  return 0;
+}
+
+static int write_all(const void *data, size_t length) { return fwrite(data, 1, length, stdout) == length ? 0 : -1; }
+
+static int reply(uint32_t status, uint32_t width, uint32_t height, uint32_t orientation, const void *bytes, uint32_t length) {
+  uint32_t head[5] = {status, width, height, orientation, length};
+  if (write_all(head, sizeof head) || (length && write_all(bytes, length))) return -1;
+  return fflush(stdout);
+}
+
+static int reply_text(uint32_t status, const char *text) { return reply(status, 0, 0, 1, text, (uint32_t)strlen(text)); }
+
+/* The whole file in memory (one read, not libjpeg's 4 KiB at a time); NULL if it cannot be read. */
+static JOCTET *read_file(const char *path, size_t *length) {
+  FILE *file = fopen(path, "rb");
+  if (!file) return NULL;
+  JOCTET *data = NULL;
+  long size = fseek(file, 0, SEEK_END) == 0 ? ftell(file) : -1;
+  if (size > 0 && fseek(file, 0, SEEK_SET) == 0 && (data = malloc((size_t)size))) {
+    if (fread(data, 1, (size_t)size, file) != (size_t)size) {
+      free(data);
+      data = NULL;
+    }
+  }
+  fclose(file);
+  *length = (size_t)(size > 0 ? size : 0);
+  return data;
+}
+
+/* Decodes one file and writes its reply; returns -1 only when standard output is gone. */
+static int decode(const char *path, uint32_t least_side, double max_pixels, int whole_files) {
+  size_t length;
+  JOCTET *data = read_file(path, &length);
+  if (!data) return reply_text(STATUS_NOT_MINE, "cannot read");
+  if (length < 3 || data[0] != 0xFF || data[1] != 0xD8 || data[2] != 0xFF) {
+    free(data);
+    return reply_text(STATUS_NOT_MINE, "not a JPEG");
+  }
+
+  struct jpeg_decompress_struct cinfo;
+  struct failure failure;
+  /* volatile: assigned after setjmp and read after the longjmp back to it */
+  JSAMPLE *volatile pixels = NULL;
+  JOCTET *volatile reduced = NULL;
+  volatile uint32_t status = STATUS_FAILED;
+  cinfo.err = jpeg_std_error(&failure.mgr);
+  failure.mgr.error_exit = on_error;
+  failure.mgr.emit_message = on_message;
+  if (setjmp(failure.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    free(data);
+    free(reduced);
+    free(pixels);
+    return reply_text(status, failure.message);
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, data, length);
+  jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);
+  jpeg_read_header(&cinfo, TRUE);
+
+  if ((double)cinfo.image_width * cinfo.image_height > max_pixels) {
+    strcpy(failure.message, "more pixels than the limit");
+    status = STATUS_NOT_MINE;
+    longjmp(failure.jump, 1);
+  }
+  if (cinfo.jpeg_color_space != JCS_YCbCr && cinfo.jpeg_color_space != JCS_GRAYSCALE) {
+    strcpy(failure.message, "colour space other than YCbCr or grey");
+    status = STATUS_NOT_MINE;
+    longjmp(failure.jump, 1);
+  }
+  unsigned orientation = 1;
+  for (jpeg_saved_marker_ptr m = cinfo.marker_list; m; m = m->next) {
+    if (m->marker == JPEG_APP0 + 1) {
+      orientation = exif_orientation(m->data, m->data_length);
+      if (orientation != 1) break;
+    }
+  }
+
+  /* The smallest image libjpeg can give with both sides still at least least_side. */
+  unsigned k = 8;
+  while (k > 1 && ((double)cinfo.image_width / k < least_side || (double)cinfo.image_height / k < least_side)) k /= 2;
+  if (k == 8 && cinfo.progressive_mode && !whole_files) {
+    reduced = malloc(length);
+    size_t kept = reduced ? without_ac_scans(data, length, reduced) : 0;
+    if (kept) {
+      jpeg_abort_decompress(&cinfo);
+      jpeg_mem_src(&cinfo, reduced, kept);
+      jpeg_read_header(&cinfo, TRUE);
+    }
+  }
+  cinfo.scale_num = 1;
+  cinfo.scale_denom = k;
+  cinfo.out_color_space = JCS_GRAYSCALE;
+  cinfo.dct_method = JDCT_ISLOW;
+  cinfo.do_block_smoothing = FALSE; /* it would guess missing AC coefficients; it has none to guess in a whole file */
+  jpeg_start_decompress(&cinfo);
+
+  uint32_t width = cinfo.output_width, height = cinfo.output_height;
+  pixels = malloc((size_t)width * height);
+  if (!pixels) {
+    strcpy(failure.message, "out of memory");
+    longjmp(failure.jump, 1);
+  }
+  while (cinfo.output_scanline < height) {
+    JSAMPROW row = pixels + (size_t)cinfo.output_scanline * width;
+    jpeg_read_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(&cinfo);
+  jpeg_destroy_decompress(&cinfo);
+  free(data);
+  free(reduced);
+  int written = reply(STATUS_OK, width, height, orientation, pixels, width * height);
+  free(pixels);
+  return written;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) {
+    fprintf(stderr, "usage: %s MAX_PIXELS\n", argv[0]);
+    return 2;
+  }
+  double max_pixels = strtod(argv[1], NULL);
+  /* For the tests: decode progressive files whole, to show that dropping AC scans changes nothing. */
+  int whole_files = getenv("IMGCMP_JPEG_WHOLE_FILES") != NULL;
+  uint32_t head[2];
+  char *path = NULL;
+  while (fread(head, sizeof head, 1, stdin) == 1) {
+    char *grown = realloc(path, (size_t)head[0] + 1);
+    if (!grown) return 1;
+    path = grown;
+    if (head[0] && fread(path, head[0], 1, stdin) != 1) break;
+    path[head[0]] = '\0';
+    if (decode(path, head[1], max_pixels, whole_files) != 0) break;
+  }
+  free(path);
+  return 0;
+}

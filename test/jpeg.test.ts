@@ -1,0 +1,222 @@
+/** The libjpeg recipe: the native JPEG helper, orientation and resampling, through real files. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import sharp, { type Sharp } from 'sharp';
+import { readDb } from '../src/db/database.js';
+import { bitHex, fromRows, hammingRows, packBits } from '../src/hash/bits.js';
+import { METHODS, methodNamed } from '../src/hash/methods.js';
+import { greyThumbnail, MAX_INPUT_PIXELS } from '../src/pixels/decode.js';
+import { HELPER_PATH, JpegDecoder } from '../src/pixels/jpeg.js';
+import { RECIPE } from '../src/pixels/recipe.js';
+import { applyOrientation, triangleResize } from '../src/pixels/resample.js';
+import { imgcmp, missingPython, python, SAMPLES, tempDir } from './helpers/env.js';
+
+const noHelper = JpegDecoder.available() ? undefined : `the native JPEG decoder is not built (${HELPER_PATH}: needs a C compiler and libjpeg headers)`;
+if (noHelper) console.log(`# skipping the native decoder's tests: ${noHelper}`);
+
+/** Replies of one helper process to requests for `files` (least side `side`), raw. */
+function helperReplies(files: readonly string[], side: number, env: NodeJS.ProcessEnv = {}): { status: number; width: number; height: number; orientation: number; body: Buffer }[] {
+  const request = Buffer.concat(
+    files.map((f) => {
+      const name = Buffer.from(f);
+      const head = Buffer.alloc(8);
+      head.writeUInt32LE(name.length, 0);
+      head.writeUInt32LE(side, 4);
+      return Buffer.concat([head, name]);
+    }),
+  );
+  const r = spawnSync(HELPER_PATH, [String(MAX_INPUT_PIXELS)], { input: request, env: { ...process.env, ...env }, maxBuffer: 1 << 28 });
+  assert.equal(r.status, 0, String(r.stderr));
+  const out: ReturnType<typeof helperReplies> = [];
+  let at = 0;
+  while (at < r.stdout.length) {
+    const length = r.stdout.readUInt32LE(at + 16);
+    out.push({
+      status: r.stdout.readUInt32LE(at),
+      width: r.stdout.readUInt32LE(at + 4),
+      height: r.stdout.readUInt32LE(at + 8),
+      orientation: r.stdout.readUInt32LE(at + 12),
+      body: r.stdout.subarray(at + 20, at + 20 + length),
+    });
+    at += 20 + length;
+  }
+  assert.equal(out.length, files.length, 'one reply per request');
+  return out;
+}
+
+describe('resampling (pure)', () => {
+  it('turns every EXIF orientation upright, as sharp rotates and mirrors', async () => {
+    // An asymmetric 5 × 3 picture: every pixel distinct, so any wrong turn shows.
+    const width = 5;
+    const height = 3;
+    const upright = Uint8Array.from({ length: width * height }, (_, i) => 10 * i + 7);
+    const raw = { raw: { width, height, channels: 1 as const } };
+    // Stored pixels for orientation o: the transform whose display (EXIF o) is upright.
+    const stored: Record<number, (s: Sharp) => Sharp> = {
+      2: (s) => s.flop(),
+      3: (s) => s.rotate(180),
+      4: (s) => s.flip(),
+      5: (s) => s.rotate(270).flop(),
+      6: (s) => s.rotate(270),
+      7: (s) => s.rotate(90).flop(),
+      8: (s) => s.rotate(90),
+    };
+    for (const [o, f] of Object.entries(stored)) {
+      // Each transform in its own pipeline step: sharp applies a flop before a rotate otherwise.
+      const turned = await f(sharp(await sharp(Buffer.from(upright), raw).png().toBuffer())).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+      const oriented = applyOrientation({ width: turned.info.width, height: turned.info.height, pixels: turned.data }, Number(o));
+      assert.deepEqual([oriented.width, oriented.height], [width, height], `orientation ${o}: size`);
+      assert.deepEqual(Array.from(oriented.pixels), Array.from(upright), `orientation ${o}: pixels`);
+    }
+    const same = { width, height, pixels: upright };
+    assert.equal(applyOrientation(same, 1), same);
+    assert.equal(applyOrientation(same, 0), same, 'an out-of-range value is taken as upright');
+  });
+
+  it('keeps a flat picture flat and a same-size picture as it is', () => {
+    const flat = triangleResize({ width: 97, height: 61, pixels: new Uint8Array(97 * 61).fill(123) }, 32, 32);
+    assert.ok(flat.every((v) => Math.abs(v - 123) < 1e-9));
+    const pixels = Uint8Array.from({ length: 12 }, (_, i) => i * 20);
+    assert.deepEqual([...triangleResize({ width: 4, height: 3, pixels }, 4, 3)], [...pixels]);
+  });
+
+  const noPillow = missingPython(['PIL', 'numpy']);
+  it('resamples as Pillow BILINEAR does (Pillow itself is the oracle)', { skip: noPillow }, () => {
+    const width = 97;
+    const height = 61;
+    const pixels = Uint8Array.from({ length: width * height }, (_, i) => (i * 7919) % 251);
+    for (const [w, h] of [
+      [32, 32],
+      [9, 33],
+      [128, 128],
+    ] as const) {
+      const ours = triangleResize({ width, height, pixels }, w, h);
+      const theirs = JSON.parse(
+        python(
+          `import sys, json, numpy as np
+from PIL import Image
+w, h, W, H = map(int, sys.argv[1:5])
+a = (np.arange(W * H, dtype=np.int64) * 7919 % 251).astype(np.float32).reshape(H, W)
+print(json.dumps(np.asarray(Image.fromarray(a, 'F').resize((w, h), Image.BILINEAR)).ravel().tolist()))`,
+          [String(w), String(h), String(width), String(height)],
+        ),
+      ) as number[];
+      const worst = Math.max(...theirs.map((v, i) => Math.abs(v - ours[i]!)));
+      assert.ok(worst < 1e-3, `${width}×${height} → ${w}×${h}: differs from Pillow by up to ${worst}`);
+    }
+  });
+});
+
+describe('native JPEG decoder', { skip: noHelper }, () => {
+  const dir = tempDir('jpeg');
+
+  it('pins each method on a sample photo (test vectors of the libjpeg recipe)', async () => {
+    // Known image → known bits, as for the libvips recipe in fingerprint.test.ts. A change here
+    // changes every database made with the native decoder: bump HASH_VERSION when intended.
+    const expected: Record<string, string> = {
+      phash: 'b15fe6465121975a',
+      ahash: '80808e4b09e373e7',
+      dhash: '04545a9a9bcf8787',
+      whash: 'c2c48e4b09a377e7',
+    };
+    const got: Record<string, string> = {};
+    for (const method of METHODS.keys()) {
+      const m = methodNamed(method);
+      const pixels = await greyThumbnail(path.join(SAMPLES, 'chelsea.jpg'), m.side(8), m.side(8), 'libjpeg');
+      got[method] = bitHex(fromRows(64, [packBits(m.bits(pixels, 8))]), 0);
+    }
+    assert.deepEqual(got, expected);
+  });
+
+  it('decodes progressive files from their DC scans to exactly the pixels of a whole decode', async () => {
+    const files: string[] = [];
+    const widths: number[] = [];
+    for (const [name, scale] of [
+      ['chelsea.jpg', 3],
+      ['rocket.jpg', 2],
+      ['moon.jpg', 4],
+    ] as const) {
+      const src = path.join(SAMPLES, name);
+      const { width } = await sharp(src).metadata();
+      const file = path.join(dir, `progressive-${name}`);
+      await sharp(src).resize(width * scale).jpeg({ progressive: true, quality: 90 }).toFile(file);
+      files.push(file);
+      const grey = path.join(dir, `progressive-grey-${name}`);
+      await sharp(src).resize(width * scale).greyscale().jpeg({ progressive: true, quality: 90 }).toFile(grey);
+      files.push(grey);
+      widths.push(Math.ceil((width * scale) / 8), Math.ceil((width * scale) / 8));
+    }
+    const fast = helperReplies(files, 32);
+    const whole = helperReplies(files, 32, { IMGCMP_JPEG_WHOLE_FILES: '1' });
+    fast.forEach((r, i) => {
+      assert.equal(r.status, 0, `${files[i]}: ${r.body.toString()}`);
+      assert.equal(r.width, widths[i], 'decoded at 1/8 scale');
+      assert.equal(r.body.length, r.width * r.height);
+      assert.ok(r.body.equals(whole[i]!.body), `${path.basename(files[i]!)}: the same pixels as a whole decode`);
+    });
+  });
+
+  it('leaves what it cannot decode to sharp, and says why', async () => {
+    const png = path.join(dir, 'picture.png');
+    await sharp(path.join(SAMPLES, 'moon.jpg')).png().toFile(png);
+    const cmyk = path.join(dir, 'cmyk.jpg');
+    await sharp(path.join(SAMPLES, 'moon.jpg')).toColourspace('cmyk').jpeg().toFile(cmyk);
+    const truncated = path.join(dir, 'truncated.jpg');
+    const whole = fs.readFileSync(path.join(SAMPLES, 'moon.jpg'));
+    fs.writeFileSync(truncated, whole.subarray(0, whole.length >> 1));
+    const [p, c, t, missing] = helperReplies([png, cmyk, truncated, path.join(dir, 'missing.jpg')], 32);
+    assert.deepEqual([p!.status, p!.body.toString()], [1, 'not a JPEG']);
+    assert.deepEqual([c!.status, c!.body.toString()], [1, 'colour space other than YCbCr or grey']);
+    assert.equal(t!.status, 2, 'damaged data is refused, not papered over');
+    assert.match(t!.body.toString(), /premature end|corrupt/i);
+    assert.deepEqual([missing!.status, missing!.body.toString()], [1, 'cannot read']);
+    // Through the recipe: sharp takes the CMYK file and hashes it near its YCbCr original.
+    const m = methodNamed('phash');
+    const a = m.bits(await greyThumbnail(cmyk, 32, 32, 'libjpeg'), 8);
+    const b = m.bits(await greyThumbnail(path.join(SAMPLES, 'moon.jpg'), 32, 32, 'libjpeg'), 8);
+    assert.ok(a.reduce((s, v, i) => s + (v !== b[i] ? 1 : 0), 0) <= 6);
+  });
+
+  it('reads the EXIF orientation, leaving it to imgcmp to apply', async () => {
+    const files: string[] = [];
+    for (let o = 1; o <= 8; o++) {
+      const file = path.join(dir, `exif-${o}.jpg`);
+      await sharp(path.join(SAMPLES, 'chelsea.jpg')).withMetadata({ orientation: o }).jpeg().toFile(file);
+      files.push(file);
+    }
+    assert.deepEqual(
+      helperReplies(files, 32).map((r) => r.orientation),
+      [1, 2, 3, 4, 5, 6, 7, 8],
+    );
+  });
+});
+
+describe('imgcmp fingerprint --decoder', { skip: noHelper }, () => {
+  it('records the recipe, keeps to a database\'s own, and never mixes the two', async () => {
+    const home = tempDir('decoder');
+    const dir = tempDir('decoder-in');
+    for (const name of ['coffee.jpg', 'rocket.jpg']) fs.copyFileSync(path.join(SAMPLES, name), path.join(dir, name));
+    const viaSharp = path.join(home, 'sharp.hdf');
+    const viaLibjpeg = path.join(home, 'libjpeg.hdf');
+    assert.equal(imgcmp(['fingerprint', dir, '-q', '--decoder', 'sharp', '-f', viaSharp], { home }).status, 0);
+    assert.equal(imgcmp(['fingerprint', dir, '-q', '-f', viaLibjpeg], { home }).status, 0);
+    const [s, l] = [await readDb(viaSharp), await readDb(viaLibjpeg)];
+    assert.equal(s.settings.resample, RECIPE.sharp);
+    assert.equal(l.settings.resample, RECIPE.libjpeg, 'the native decoder is the default where built');
+    for (let i = 0; i < 2; i++) assert.ok(hammingRows(s.fps, i, l.fps, i) <= 6, 'the two recipes agree but for a few bits');
+
+    // A later run on the sharp database keeps to sharp without being told...
+    fs.copyFileSync(path.join(SAMPLES, 'moon.jpg'), path.join(dir, 'moon.jpg'));
+    const more = imgcmp(['fingerprint', dir, '-q', '-f', viaSharp], { home });
+    assert.equal(more.status, 0, more.stderr);
+    assert.match(more.stderr, /1 hashed, 2 unchanged/);
+    assert.equal((await readDb(viaSharp)).settings.resample, RECIPE.sharp);
+    // ...and is refused when told otherwise.
+    const mixed = imgcmp(['fingerprint', dir, '-q', '--decoder', 'libjpeg', '-f', viaSharp], { home });
+    assert.equal(mixed.status, 1);
+    assert.match(mixed.stderr, /made with other settings \(resampling libvips-linear vs libjpeg-scaled-bilinear\)/);
+  });
+});
