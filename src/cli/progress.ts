@@ -2,7 +2,11 @@
  * Progress of long work: a bar (cli-progress) when standard error is a terminal, otherwise a
  * plain line now and then, so that logs of scripted runs stay readable.
  */
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type CliProgress from 'cli-progress';
+
+/** cli-progress, loaded only for a terminal: scripted runs do not pay for it. */
+const loadCliProgress = (): typeof CliProgress => createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
 
 export interface Progress {
   tick(n?: number): void;
@@ -14,6 +18,7 @@ const PLAIN_INTERVAL_MS = 5000;
 export function startProgress(label: string, total: number, enabled = true): Progress {
   if (!enabled || total === 0) return { tick() {}, stop() {} };
   if (process.stderr.isTTY) {
+    const cliProgress = loadCliProgress();
     const bar = new cliProgress.SingleBar(
       {
         format: `${label} [{bar}] {percentage}% | {value}/{total} | {eta_formatted} left`,

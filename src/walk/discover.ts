@@ -5,7 +5,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import fg from 'fast-glob';
 import { fromBytes, fsPath } from './fspath.js';
 
 /**
@@ -85,6 +84,9 @@ async function imagesUnder(dir: string, visited = new Set<string>()): Promise<st
   return out;
 }
 
+/** fast-glob, loaded only when an argument is not a path that exists (most runs never need it). */
+let fg: typeof import('fast-glob') | undefined;
+
 export async function discover(args: readonly string[]): Promise<Discovery> {
   const found = new Set<string>();
   const problems: Discovery['problems'] = [];
@@ -100,7 +102,7 @@ export async function discover(args: readonly string[]): Promise<Discovery> {
       for (const f of await imagesUnder(abs)) found.add(path.normalize(f));
     } else if (st) {
       found.add(abs);
-    } else if (fg.isDynamicPattern(arg)) {
+    } else if ((fg ??= (await import('fast-glob')).default).isDynamicPattern(arg)) {
       // A pattern the shell did not expand (quoted, or too many files for a command line).
       // Relative patterns are anchored at the working directory, escaped as a literal prefix.
       const pattern = path.isAbsolute(arg) ? arg : `${fg.convertPathToPattern(process.cwd())}/${arg}`;

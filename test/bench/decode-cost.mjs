@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /**
- * Decoder cost per image, in process: CPU milliseconds per image for imgcmp's decode-to-thumbnail
- * (sharp, 4 images in flight, as the fingerprint stage runs it) and for Pillow's draft path (one
- * process), on the small and the large JPEGs of a folder.
+ * Decoder cost per image: CPU milliseconds per image for imgcmp's decode-to-thumbnail with each
+ * JPEG decoder — sharp (4 images in flight, as the fingerprint stage runs it) and the native
+ * libjpeg helper (its own CPU, counted by the kernel, plus imgcmp's side: the pipe, orientation
+ * and resampling) — and for Pillow's draft path (one process), on the small and the large JPEGs
+ * of a folder.
  *
  *   node test/bench/decode-cost.mjs DIR [--small-max 300] [--large-min 1500]
  *
@@ -13,7 +15,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { greyThumbnail } from '../../dist/src/pixels/decode.js';
+import { greyThumbnail, MAX_INPUT_PIXELS } from '../../dist/src/pixels/decode.js';
+import { HELPER_PATH, JpegDecoder } from '../../dist/src/pixels/jpeg.js';
 import { option } from './lib.mjs';
 
 const args = process.argv.slice(2);
@@ -27,16 +30,34 @@ const sets = {
   large: sized.filter((s) => s.side >= largeMin).map((s) => s.f),
 };
 
-async function oursCpuMs(files) {
-  for (const f of files.slice(0, 3)) await greyThumbnail(f, 32, 32);
+async function oursCpuMs(files, decoder = 'sharp') {
+  for (const f of files.slice(0, 3)) await greyThumbnail(f, 32, 32, decoder);
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   let next = 0;
   await Promise.all([0, 1, 2, 3].map(async () => {
-    while (next < files.length) await greyThumbnail(files[next++], 32, 32);
+    while (next < files.length) await greyThumbnail(files[next++], 32, 32, decoder);
   }));
   const c = process.cpuUsage(c0);
   return { cpu: (c.user + c.system) / 1000 / files.length, wall: (performance.now() - t0) / files.length };
+}
+
+/**
+ * CPU ms per image of the native helper itself: one process decoding every file, timed by the
+ * kernel (the list is repeated up to 1000 decodes: the kernel counts in 10 ms steps).
+ */
+function helperCpuMs(files) {
+  const rounds = Math.max(1, Math.ceil(1000 / files.length));
+  const request = Buffer.concat(Array.from({ length: rounds }, () => files).flat().map((f) => {
+    const name = Buffer.from(f);
+    const head = Buffer.alloc(8);
+    head.writeUInt32LE(name.length, 0);
+    head.writeUInt32LE(32, 4);
+    return Buffer.concat([head, name]);
+  }));
+  const r = spawnSync('/usr/bin/time', ['-f', '%U %S', HELPER_PATH, String(MAX_INPUT_PIXELS)], { input: request, maxBuffer: 1 << 30 });
+  const [user, sys] = r.stderr.toString().trim().split('\n').pop().split(' ').map(Number);
+  return ((user + sys) * 1000) / (files.length * rounds);
 }
 
 const PILLOW = `
@@ -58,5 +79,13 @@ for (const [name, files] of Object.entries(sets)) {
   const ours = await oursCpuMs(files);
   const r = spawnSync('/usr/bin/python3', ['-c', PILLOW, ...files], { encoding: 'utf8' });
   const pillow = r.status === 0 ? `${Number(r.stdout).toFixed(2)} ms CPU` : 'not measured (Debian python3-pil missing)';
-  console.log(`${name.padEnd(6)} ${String(files.length).padStart(5)} files: imgcmp ${ours.cpu.toFixed(2)} ms CPU (${ours.wall.toFixed(2)} ms wall, 4 in flight); Pillow draft ${pillow}`);
+  console.log(`${name.padEnd(6)} ${String(files.length).padStart(5)} files: Pillow draft ${pillow}`);
+  console.log(`${''.padEnd(19)}imgcmp, sharp:  ${ours.cpu.toFixed(2)} ms CPU (${ours.wall.toFixed(2)} ms wall, 4 in flight)`);
+  if (JpegDecoder.available()) {
+    const side = await oursCpuMs(files, 'libjpeg');
+    const helper = helperCpuMs(files);
+    console.log(`${''.padEnd(19)}imgcmp, libjpeg: ${(helper + side.cpu).toFixed(2)} ms CPU (helper ${helper.toFixed(2)} + imgcmp ${side.cpu.toFixed(2)}; ${side.wall.toFixed(2)} ms wall, 4 in flight)`);
+  } else {
+    console.log(`${''.padEnd(19)}imgcmp, libjpeg: not measured (the native decoder is not built)`);
+  }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Fingerprint benchmark: images/s and peak memory of `imgcmp fingerprint` (the real binary) on a
- * folder of photos, side by side in one run with
+ * folder of photos, with its default JPEG decoder (the native one where built) and with sharp,
+ * side by side in one run with
  *   (a) Pillow's fastest path (Debian python3-pil): Image.draft('L', …) then a greyscale resize
  *       and the same phash, on 2 processes, on the same files;
  *   (b) the Python imgcmp's own pipeline (shared/reference): resize with ImageMagick
@@ -67,6 +68,7 @@ const rate = (r) => n / r.seconds;
 console.log(`fingerprint benchmark: ${n} ${jpegOnly ? 'JPEG ' : ''}files in ${folder} (${os.cpus().length} cores, node ${process.version})`);
 const home = path.join(work, 'home');
 const ours = timed(process.execPath, [bin, 'fingerprint', linkDir, '-q', '-f', path.join(work, 'ours.hdf')], { IMGCMP_HOME: home });
+const oursSharp = timed(process.execPath, [bin, 'fingerprint', linkDir, '-q', '--decoder', 'sharp', '-f', path.join(work, 'ours-sharp.hdf')], { IMGCMP_HOME: home });
 const oursOrient = timed(process.execPath, [bin, 'fingerprint', linkDir, '-q', '--orientations', '-f', path.join(work, 'ours-o.hdf')], { IMGCMP_HOME: home });
 const oursViews = timed(process.execPath, [bin, 'fingerprint', linkDir, '-q', '--orientations', '--crops', '-f', path.join(work, 'ours-oc.hdf')], { IMGCMP_HOME: home });
 const pillow = timed('/usr/bin/python3', [pyScript, list]);
@@ -76,6 +78,7 @@ const row = (name, r, base) =>
       (base ? `  imgcmp is ${(r.seconds / base.seconds).toFixed(2)}× as fast` : ''),
   );
 row('imgcmp fingerprint (phash, x = 8)', ours);
+row('imgcmp fingerprint --decoder sharp', oursSharp);
 row('imgcmp fingerprint --orientations', oursOrient);
 row('imgcmp fingerprint --orientations --crops', oursViews);
 row('Pillow draft + phash, 2 processes', pillow, ours);
