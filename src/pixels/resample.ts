@@ -83,25 +83,39 @@ export function triangleResize(image: GreyImage, outWidth: number, outHeight: nu
   const { width: w, height: h, pixels } = image;
   const across = triangleTaps(w, outWidth);
   const down = triangleTaps(h, outHeight);
+  // Locals, not property loads, in the hot loops: this runs once per decoded image.
+  const aFirst = across.first;
+  const aCount = across.count;
+  const aWeights = across.weights;
+  const aStride = across.stride;
   const rows = new Float64Array(h * outWidth); // horizontal pass: h rows × outWidth columns
   for (let r = 0; r < h; r++) {
     const base = r * w;
+    const outBase = r * outWidth;
     for (let c = 0; c < outWidth; c++) {
-      const at = c * across.stride;
-      const first = base + across.first[c]!;
+      const at = c * aStride;
+      const first = base + aFirst[c]!;
+      const n = aCount[c]!;
       let v = 0;
-      for (let t = 0; t < across.count[c]!; t++) v += across.weights[at + t]! * (pixels[first + t] as number);
-      rows[r * outWidth + c] = v;
+      for (let t = 0; t < n; t++) v += aWeights[at + t]! * (pixels[first + t] as number);
+      rows[outBase + c] = v;
     }
   }
+  const dFirst = down.first;
+  const dCount = down.count;
+  const dWeights = down.weights;
+  const dStride = down.stride;
   const out = new Float64Array(outWidth * outHeight);
   for (let r = 0; r < outHeight; r++) {
-    const at = r * down.stride;
-    const first = down.first[r]!;
-    for (let c = 0; c < outWidth; c++) {
-      let v = 0;
-      for (let t = 0; t < down.count[r]!; t++) v += down.weights[at + t]! * rows[(first + t) * outWidth + c]!;
-      out[r * outWidth + c] = v;
+    const at = r * dStride;
+    const first = dFirst[r]!;
+    const n = dCount[r]!;
+    const outBase = r * outWidth;
+    // Row by row of the source (cache order), each scaled into the whole output row.
+    for (let t = 0; t < n; t++) {
+      const weight = dWeights[at + t]!;
+      const src = (first + t) * outWidth;
+      for (let c = 0; c < outWidth; c++) out[outBase + c]! += weight * rows[src + c]!;
     }
   }
   return out;
