@@ -9,7 +9,7 @@ import { readDb } from '../src/db/database.js';
 import { bitHex, fromRows, hammingRows, packBits } from '../src/hash/bits.js';
 import { METHODS, methodNamed } from '../src/hash/methods.js';
 import { greyThumbnail, MAX_INPUT_PIXELS } from '../src/pixels/decode.js';
-import { HELPER_PATH, JpegDecoder } from '../src/pixels/jpeg.js';
+import { HELPER_PATH, helperRequest, JpegDecoder } from '../src/pixels/jpeg.js';
 import { RECIPE } from '../src/pixels/recipe.js';
 import { applyOrientation, triangleResize } from '../src/pixels/resample.js';
 import { imgcmp, missingPython, python, SAMPLES, tempDir } from './helpers/env.js';
@@ -19,15 +19,7 @@ if (noHelper) console.log(`# skipping the native decoder's tests: ${noHelper}`);
 
 /** Replies of one helper process to requests for `files` (least side `side`), raw. */
 function helperReplies(files: readonly string[], side: number, env: NodeJS.ProcessEnv = {}): { status: number; width: number; height: number; orientation: number; body: Buffer }[] {
-  const request = Buffer.concat(
-    files.map((f) => {
-      const name = Buffer.from(f);
-      const head = Buffer.alloc(8);
-      head.writeUInt32LE(name.length, 0);
-      head.writeUInt32LE(side, 4);
-      return Buffer.concat([head, name]);
-    }),
-  );
+  const request = Buffer.concat(files.map((f) => helperRequest(Buffer.from(f), side)));
   const r = spawnSync(HELPER_PATH, [String(MAX_INPUT_PIXELS)], { input: request, env: { ...process.env, ...env }, maxBuffer: 1 << 28 });
   assert.equal(r.status, 0, String(r.stderr));
   const out: ReturnType<typeof helperReplies> = [];

@@ -21,7 +21,16 @@ export const HELPER_PATH = fileURLToPath(new URL('../../native/imgcmp-jpeg-grey'
 export type JpegReply = { ok: true; image: GreyImage; orientation: number } | { ok: false; reason: string };
 
 const STATUS_OK = 0;
-const HEADER_BYTES = 20;
+const HEADER_BYTES = 20; // a reply's head: status, width, height, orientation, length (u32 each)
+
+/** A request to the helper, as its protocol has it: u32 path length, u32 least side, the path. */
+export function helperRequest(file: Buffer, leastSide: number): Buffer {
+  const request = Buffer.alloc(8 + file.length);
+  request.writeUInt32LE(file.length, 0);
+  request.writeUInt32LE(leastSide, 4);
+  file.copy(request, 8);
+  return request;
+}
 
 interface Pending {
   request: Buffer;
@@ -33,7 +42,8 @@ interface Pending {
 class Helper {
   readonly pending: Pending[] = [];
   private readonly child: ChildProcessByStdio<Writable, Readable, null>;
-  private received: Buffer = Buffer.alloc(0);
+  private chunks: Buffer[] = [];
+  private buffered = 0;
   private gone = false;
 
   constructor(maxPixels: number, onGone: (helper: Helper, orphans: Pending[], why: string) => void) {
@@ -51,10 +61,6 @@ class Helper {
     this.idle();
   }
 
-  get alive(): boolean {
-    return !this.gone;
-  }
-
   send(p: Pending): void {
     if (this.pending.push(p) === 1) this.busy();
     this.child.stdin.write(p.request);
@@ -65,22 +71,34 @@ class Helper {
     this.child.stdin.end();
   }
 
+  /** Replies arrive in pipe-sized chunks: each reply is joined from them once, when complete. */
   private take(chunk: Buffer): void {
-    this.received = this.received.length ? Buffer.concat([this.received, chunk]) : chunk;
-    while (this.received.length >= HEADER_BYTES) {
-      const status = this.received.readUInt32LE(0);
-      const length = this.received.readUInt32LE(16);
-      if (this.received.length < HEADER_BYTES + length) break;
-      const body = this.received.subarray(HEADER_BYTES, HEADER_BYTES + length);
-      // The reply's pixels are copied out: the received buffer is reused for later chunks.
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    while (this.buffered >= HEADER_BYTES) {
+      let head = this.chunks[0]!.length >= HEADER_BYTES ? this.chunks[0]! : this.joined();
+      const length = head.readUInt32LE(16);
+      if (this.buffered < HEADER_BYTES + length) return;
+      if (head.length < HEADER_BYTES + length) head = this.joined();
+      const body = head.subarray(HEADER_BYTES, HEADER_BYTES + length);
+      // The pixels are copied out, so that the chunk they came in (maybe large) can be freed.
       const reply: JpegReply =
-        status === STATUS_OK
-          ? { ok: true, image: { width: this.received.readUInt32LE(4), height: this.received.readUInt32LE(8), pixels: new Uint8Array(body) }, orientation: this.received.readUInt32LE(12) }
+        head.readUInt32LE(0) === STATUS_OK
+          ? { ok: true, image: { width: head.readUInt32LE(4), height: head.readUInt32LE(8), pixels: new Uint8Array(body) }, orientation: head.readUInt32LE(12) }
           : { ok: false, reason: body.toString('utf8') };
-      this.received = this.received.subarray(HEADER_BYTES + length);
+      const rest = head.subarray(HEADER_BYTES + length);
+      if (rest.length) this.chunks[0] = rest;
+      else this.chunks.shift();
+      this.buffered -= HEADER_BYTES + length;
       this.pending.shift()?.resolve(reply);
       if (!this.pending.length) this.idle();
     }
+  }
+
+  private joined(): Buffer {
+    const all = Buffer.concat(this.chunks, this.buffered);
+    this.chunks = [all];
+    return all;
   }
 
   // While a helper has no work, it must not keep imgcmp running; while it has, it must.
@@ -121,10 +139,7 @@ export class JpegDecoder {
 
   /** Decodes the JPEG file at `file` (its bytes) to a grey image whose sides are both ≥ leastSide where the file allows. */
   decode(file: Buffer, leastSide: number): Promise<JpegReply> {
-    const request = Buffer.alloc(8 + file.length);
-    request.writeUInt32LE(file.length, 0);
-    request.writeUInt32LE(leastSide, 4);
-    file.copy(request, 8);
+    const request = helperRequest(file, leastSide);
     return new Promise((resolve, reject) => this.dispatch({ request, resolve, reject }));
   }
 

@@ -5,7 +5,7 @@
  * ../shared/corpus/score.py (pairwise precision, recall, F1, per-transform recall), for every hash
  * method with and without --orientations, at several cuts.
  *
- *   node test/bench/accuracy.mjs BENCH_DIR [--methods phash,ahash] [--x 8] [--detail]
+ *   node test/bench/accuracy.mjs BENCH_DIR [--methods phash,ahash] [--x 8] [--decoder sharp] [--detail]
  *
  * BENCH_DIR is make-variants.py's output (images/ and ground_truth.json). --detail prints the
  * per-transform recall of every row.
@@ -24,6 +24,7 @@ const args = process.argv.slice(2);
 const detail = flag(args, '--detail');
 const methods = option(args, '--methods', 'phash,ahash,dhash,whash').split(',');
 const x = option(args, '--x', '8');
+const decoder = option(args, '--decoder', undefined);
 const bench = path.resolve(args[0] ?? '');
 if (!fs.existsSync(path.join(bench, 'ground_truth.json'))) {
   console.error('usage: node test/bench/accuracy.mjs BENCH_DIR (made by ../shared/corpus/make-variants.py)');
@@ -62,7 +63,7 @@ for (const method of methods) {
     const label = views.length ? views.map((v) => v.slice(2)).join('+') : 'upright';
     const db = path.join(work, `${method}-${label}.hdf`);
     const t0 = Date.now();
-    run(process.execPath, [bin, 'fingerprint', path.join(bench, 'images'), '-q', '--method', method, '-x', x, '-f', db, ...views]);
+    run(process.execPath, [bin, 'fingerprint', path.join(bench, 'images'), '-q', '--method', method, '-x', x, '-f', db, ...views, ...(decoder ? ['--decoder', decoder] : [])]);
     const fpSeconds = (Date.now() - t0) / 1000;
     for (const cut of cuts) {
       const json = path.join(work, 'clusters.json');

@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { greyThumbnail, MAX_INPUT_PIXELS } from '../../dist/src/pixels/decode.js';
-import { HELPER_PATH, JpegDecoder } from '../../dist/src/pixels/jpeg.js';
+import { HELPER_PATH, helperRequest, JpegDecoder } from '../../dist/src/pixels/jpeg.js';
 import { option } from './lib.mjs';
 
 const args = process.argv.slice(2);
@@ -48,13 +48,7 @@ async function oursCpuMs(files, decoder = 'sharp') {
  */
 function helperCpuMs(files) {
   const rounds = Math.max(1, Math.ceil(1000 / files.length));
-  const request = Buffer.concat(Array.from({ length: rounds }, () => files).flat().map((f) => {
-    const name = Buffer.from(f);
-    const head = Buffer.alloc(8);
-    head.writeUInt32LE(name.length, 0);
-    head.writeUInt32LE(32, 4);
-    return Buffer.concat([head, name]);
-  }));
+  const request = Buffer.concat(Array.from({ length: rounds }, () => files).flat().map((f) => helperRequest(Buffer.from(f), 32)));
   const r = spawnSync('/usr/bin/time', ['-f', '%U %S', HELPER_PATH, String(MAX_INPUT_PIXELS)], { input: request, maxBuffer: 1 << 30 });
   const [user, sys] = r.stderr.toString().trim().split('\n').pop().split(' ').map(Number);
   return ((user + sys) * 1000) / (files.length * rounds);

@@ -13,10 +13,13 @@
  *
  * --jpeg keeps only JPEG files (the decoder comparison the target is stated for).
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MAX_INPUT_PIXELS } from '../../dist/src/pixels/decode.js';
+import { HELPER_PATH, helperRequest, JpegDecoder } from '../../dist/src/pixels/jpeg.js';
 import { flag, option, timed } from './lib.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -82,6 +85,14 @@ row('imgcmp fingerprint --decoder sharp', oursSharp);
 row('imgcmp fingerprint --orientations', oursOrient);
 row('imgcmp fingerprint --orientations --crops', oursViews);
 row('Pillow draft + phash, 2 processes', pillow, ours);
+// The native decoder's helper processes (one per core) are not imgcmp's children when it exits,
+// so the peak RSS above is imgcmp's own: the helper's is measured here, on the same files.
+if (JpegDecoder.available()) {
+  const request = Buffer.concat(files.map((f) => helperRequest(Buffer.from(f), 32)));
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', HELPER_PATH, String(MAX_INPUT_PIXELS)], { input: request, maxBuffer: 1 << 30 });
+  const kb = Number(r.stderr.toString().trim().split('\n').pop());
+  console.log(`${'  native JPEG decoder, each of its processes'.padEnd(44)} peak RSS ${(kb / 1024).toFixed(0).padStart(5)} MB (${os.availableParallelism()} of them)`);
+}
 if (!skipPythonImgcmp) {
   const convert = path.join(work, 'convert');
   fs.mkdirSync(convert);
