@@ -1,6 +1,6 @@
 /** The libjpeg recipe: the native JPEG helper, orientation and resampling, through real files. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -12,7 +12,23 @@ import { greyThumbnail, MAX_INPUT_PIXELS } from '../src/pixels/decode.js';
 import { HELPER_PATH, helperRequest, JpegDecoder } from '../src/pixels/jpeg.js';
 import { RECIPE } from '../src/pixels/recipe.js';
 import { applyOrientation, triangleResize } from '../src/pixels/resample.js';
-import { imgcmp, missingPython, python, SAMPLES, tempDir } from './helpers/env.js';
+import { BIN, imgcmp, missingPython, python, SAMPLES, tempDir } from './helpers/env.js';
+
+/** Process ids whose parent is `pid` (from /proc). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // "pid (comm) state ppid …": the name may hold spaces, so read after its closing parenthesis.
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
+}
 
 const noHelper = JpegDecoder.available() ? undefined : `the native JPEG decoder is not built (${HELPER_PATH}: needs a C compiler and libjpeg headers)`;
 if (noHelper) console.log(`# skipping the native decoder's tests: ${noHelper}`);
@@ -187,6 +203,42 @@ describe('native JPEG decoder', { skip: noHelper }, () => {
 });
 
 describe('imgcmp fingerprint --decoder', { skip: noHelper }, () => {
+  it('goes on when a decoder process dies: the file it held fails, every other is hashed', { skip: fs.existsSync('/proc/self/stat') ? undefined : 'no /proc here' }, async (t) => {
+    const dir = tempDir('crash');
+    const names = fs.readdirSync(SAMPLES).filter((f) => f.endsWith('.jpg'));
+    for (let k = 0; k < 12; k++) for (const n of names) fs.copyFileSync(path.join(SAMPLES, n), path.join(dir, `${k}_${n}`));
+    const total = fs.readdirSync(dir).length;
+    const clean = tempDir('crash-clean');
+    assert.equal(imgcmp(['fingerprint', dir, '-q'], { home: clean }).status, 0);
+    const reference = await readDb(path.join(clean, 'fingerprints.hdf'));
+
+    const home = tempDir('crash-home');
+    const child = spawn(process.execPath, [BIN, 'fingerprint', dir, '-q'], { env: { ...process.env, IMGCMP_HOME: home }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    let victim: number | undefined;
+    while (victim === undefined && child.exitCode === null) {
+      victim = childrenOf(child.pid!)[0];
+      if (victim === undefined) await new Promise((r) => setTimeout(r, 2));
+    }
+    assert.ok(victim !== undefined, 'a decoder process was seen');
+    process.kill(victim, 'SIGKILL');
+    const status = await exited;
+
+    const failed = stderr.split('\n').filter((l) => l.startsWith('imgcmp fingerprint: '));
+    assert.ok(failed.length <= 1, `at most the file in hand fails:\n${stderr}`);
+    t.diagnostic(`killed decoder process ${victim}; files failed: ${failed.length} of ${total}`);
+    for (const line of failed) assert.match(line, /: the JPEG decoder crashed \(stopped by SIGKILL\)$/);
+    assert.equal(status, failed.length ? 2 : 0, stderr);
+    const db = await readDb(path.join(home, 'fingerprints.hdf'));
+    assert.equal(db.files.length, total - failed.length);
+    db.files.forEach((f, i) => {
+      const j = reference.files.indexOf(f);
+      assert.equal(hammingRows(db.fps, i, reference.fps, j), 0, `${f}: hashed as in a run without the crash`);
+    });
+  });
+
   it('records the recipe, keeps to a database\'s own, and never mixes the two', async () => {
     const home = tempDir('decoder');
     const dir = tempDir('decoder-in');
