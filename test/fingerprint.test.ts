@@ -19,7 +19,7 @@ const hamming = (a: Uint8Array, b: Uint8Array): number => a.reduce((s, v, i) => 
 
 async function bitsOf(file: string, method: string, x = 8): Promise<Uint8Array> {
   const m = methodNamed(method);
-  return m.bits(await greyThumbnail(file, m.side(x), m.side(x)), x);
+  return m.bits(await greyThumbnail(file, m.side(x)), x);
 }
 
 /** A PNG of `width` × `height` whose grey value at (r, c) is f(r, c). */
@@ -121,7 +121,7 @@ describe('orientations', () => {
     };
     for (const method of METHODS.keys()) {
       const m = methodNamed(method);
-      const all = m.oriented(await greyThumbnail(src, m.side(8), m.side(8)), 8);
+      const all = m.oriented(await greyThumbnail(src, m.side(8)), 8);
       assert.deepEqual([...all[0]!], [...(await bitsOf(src, method))], `${method}: orientation 0 is upright`);
       for (const [name, pipeline] of Object.entries(copies)) {
         const file = path.join(dir, `${name}.png`);

@@ -11,7 +11,7 @@ import { METHODS, methodNamed } from '../src/hash/methods.js';
 import { greyThumbnail, MAX_INPUT_PIXELS } from '../src/pixels/decode.js';
 import { HELPER_PATH, helperRequest, JpegDecoder } from '../src/pixels/jpeg.js';
 import { RECIPE } from '../src/pixels/recipe.js';
-import { applyOrientation, triangleResize } from '../src/pixels/resample.js';
+import { applyOrientation } from '../src/pixels/orientation.js';
 import { BIN, imgcmp, missingPython, python, SAMPLES, tempDir } from './helpers/env.js';
 
 /** Process ids whose parent is `pid` (from /proc). */
@@ -55,7 +55,7 @@ function helperReplies(files: readonly string[], side: number, env: NodeJS.Proce
   return out;
 }
 
-describe('resampling (pure)', () => {
+describe('orientation (pure)', () => {
   it('turns every EXIF orientation upright, as sharp rotates and mirrors', async () => {
     // An asymmetric 5 × 3 picture: every pixel distinct, so any wrong turn shows.
     const width = 5;
@@ -83,39 +83,6 @@ describe('resampling (pure)', () => {
     assert.equal(applyOrientation(same, 1), same);
     assert.equal(applyOrientation(same, 0), same, 'an out-of-range value is taken as upright');
   });
-
-  it('keeps a flat picture flat and a same-size picture as it is', () => {
-    const flat = triangleResize({ width: 97, height: 61, pixels: new Uint8Array(97 * 61).fill(123) }, 32, 32);
-    assert.ok(flat.every((v) => Math.abs(v - 123) < 1e-9));
-    const pixels = Uint8Array.from({ length: 12 }, (_, i) => i * 20);
-    assert.deepEqual([...triangleResize({ width: 4, height: 3, pixels }, 4, 3)], [...pixels]);
-  });
-
-  const noPillow = missingPython(['PIL', 'numpy']);
-  it('resamples as Pillow BILINEAR does (Pillow itself is the oracle)', { skip: noPillow }, () => {
-    const width = 97;
-    const height = 61;
-    const pixels = Uint8Array.from({ length: width * height }, (_, i) => (i * 7919) % 251);
-    for (const [w, h] of [
-      [32, 32],
-      [9, 33],
-      [128, 128],
-    ] as const) {
-      const ours = triangleResize({ width, height, pixels }, w, h);
-      const theirs = JSON.parse(
-        python(
-          `import sys, json, numpy as np
-from PIL import Image
-w, h, W, H = map(int, sys.argv[1:5])
-a = (np.arange(W * H, dtype=np.int64) * 7919 % 251).astype(np.float32).reshape(H, W)
-print(json.dumps(np.asarray(Image.fromarray(a, 'F').resize((w, h), Image.BILINEAR)).ravel().tolist()))`,
-          [String(w), String(h), String(width), String(height)],
-        ),
-      ) as number[];
-      const worst = Math.max(...theirs.map((v, i) => Math.abs(v - ours[i]!)));
-      assert.ok(worst < 1e-3, `${width}×${height} → ${w}×${h}: differs from Pillow by up to ${worst}`);
-    }
-  });
 });
 
 describe('native JPEG decoder', { skip: noHelper }, () => {
@@ -133,10 +100,49 @@ describe('native JPEG decoder', { skip: noHelper }, () => {
     const got: Record<string, string> = {};
     for (const method of METHODS.keys()) {
       const m = methodNamed(method);
-      const pixels = await greyThumbnail(path.join(SAMPLES, 'chelsea.jpg'), m.side(8), m.side(8), 'libjpeg');
+      const pixels = await greyThumbnail(path.join(SAMPLES, 'chelsea.jpg'), m.side(8), 'libjpeg');
       got[method] = bitHex(fromRows(64, [packBits(m.bits(pixels, 8))]), 0);
     }
     assert.deepEqual(got, expected);
+  });
+
+  const noPillow = missingPython(['PIL', 'numpy']);
+  it('makes the thumbnail Pillow makes in draft mode with BILINEAR (Pillow is the oracle)', { skip: noPillow }, async () => {
+    const files: string[] = [];
+    for (const [name, width, progressive] of [
+      ['chelsea.jpg', 1353, false],
+      ['rocket.jpg', 700, true],
+      ['coffee.jpg', 240, false],
+    ] as const) {
+      const file = path.join(dir, `oracle-${width}-${name}`);
+      await sharp(path.join(SAMPLES, name)).resize(width).jpeg({ progressive, quality: 92 }).toFile(file);
+      files.push(file);
+    }
+    for (const side of [32, 128]) {
+      const ours = helperReplies(files, side);
+      const theirs = JSON.parse(
+        python(
+          `import sys, json, numpy as np
+from PIL import Image
+side = int(sys.argv[1])
+out = []
+for f in sys.argv[2:]:
+    im = Image.open(f)
+    im.draft('L', (side, side))
+    out.append({'size': im.size, 'pixels': np.asarray(im.convert('F').resize((side, side), Image.BILINEAR)).ravel().tolist()})
+print(json.dumps(out))`,
+          [String(side), ...files],
+        ),
+      ) as { size: [number, number]; pixels: number[] }[];
+      ours.forEach((r, i) => {
+        const where = `${path.basename(files[i]!)} at ${side}`;
+        assert.equal(r.status, 0, where);
+        assert.deepEqual([r.width, r.height], theirs[i]!.size, `${where}: decoded at Pillow's draft scale`);
+        const thumb = new Float64Array(r.body.buffer.slice(r.body.byteOffset, r.body.byteOffset + r.body.length));
+        const worst = Math.max(...theirs[i]!.pixels.map((v, j) => Math.abs(v - thumb[j]!)));
+        assert.ok(worst < 1e-3, `${where}: differs from Pillow by up to ${worst}`);
+      });
+    }
   });
 
   it('decodes progressive files from their DC scans to exactly the pixels of a whole decode', async () => {
@@ -162,7 +168,7 @@ describe('native JPEG decoder', { skip: noHelper }, () => {
     fast.forEach((r, i) => {
       assert.equal(r.status, 0, `${files[i]}: ${r.body.toString()}`);
       assert.equal(r.width, widths[i], 'decoded at 1/8 scale');
-      assert.equal(r.body.length, r.width * r.height);
+      assert.equal(r.body.length, 32 * 32 * 8, 'a 32 × 32 thumbnail of doubles');
       assert.ok(r.body.equals(whole[i]!.body), `${path.basename(files[i]!)}: the same pixels as a whole decode`);
     });
   });
@@ -183,8 +189,8 @@ describe('native JPEG decoder', { skip: noHelper }, () => {
     assert.deepEqual([missing!.status, missing!.body.toString()], [1, 'cannot read']);
     // Through the recipe: sharp takes the CMYK file and hashes it near its YCbCr original.
     const m = methodNamed('phash');
-    const a = m.bits(await greyThumbnail(cmyk, 32, 32, 'libjpeg'), 8);
-    const b = m.bits(await greyThumbnail(path.join(SAMPLES, 'moon.jpg'), 32, 32, 'libjpeg'), 8);
+    const a = m.bits(await greyThumbnail(cmyk, 32, 'libjpeg'), 8);
+    const b = m.bits(await greyThumbnail(path.join(SAMPLES, 'moon.jpg'), 32, 'libjpeg'), 8);
     assert.ok(a.reduce((s, v, i) => s + (v !== b[i] ? 1 : 0), 0) <= 6);
   });
 

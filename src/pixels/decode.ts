@@ -8,7 +8,7 @@ import type SharpModule from 'sharp';
 import { fsPath, hasEscapes, toBytes } from '../walk/fspath.js';
 import { JpegDecoder } from './jpeg.js';
 import { decoderMissing, type JpegDecoderName } from './recipe.js';
-import { applyOrientation, triangleResize } from './resample.js';
+import { applyOrientation } from './orientation.js';
 
 let sharpLoaded: Promise<typeof SharpModule> | undefined;
 /**
@@ -51,22 +51,22 @@ export async function sharpSource(path: string): Promise<string | Buffer> {
 let helpers: JpegDecoder | undefined;
 
 /**
- * Decodes `path` into width × height grey values, row-major (aspect ratio not kept, as imgcmp
- * does), by the recipe of `decoder` (see above).
+ * Decodes `path` into a side × side grey thumbnail, row-major (the aspect ratio not kept, as
+ * imgcmp does), by the recipe of `decoder` (see recipe.ts).
  */
-export async function greyThumbnail(path: string, width: number, height: number, decoder: JpegDecoderName = 'sharp'): Promise<ArrayLike<number>> {
+export async function greyThumbnail(path: string, side: number, decoder: JpegDecoderName = 'sharp'): Promise<ArrayLike<number>> {
   if (decoder === 'libjpeg') {
     const missing = decoderMissing(decoder);
     if (missing) throw new Error(missing);
     helpers ??= new JpegDecoder(MAX_INPUT_PIXELS);
-    const reply = await helpers.decode(hasEscapes(path) ? toBytes(path) : Buffer.from(path), Math.max(width, height));
-    if (reply.ok) return triangleResize(applyOrientation(reply.image, reply.orientation), width, height);
+    const reply = await helpers.decode(hasEscapes(path) ? toBytes(path) : Buffer.from(path), side);
+    if (reply.ok) return applyOrientation({ width: side, height: side, pixels: reply.thumbnail }, reply.orientation).pixels;
   }
-  return sharpThumbnail(path, width, height);
+  return sharpThumbnail(path, side);
 }
 
 /** The libvips-linear recipe: one sharp pipeline, with JPEG shrink-on-load. */
-async function sharpThumbnail(path: string, width: number, height: number): Promise<Uint8Array> {
+async function sharpThumbnail(path: string, side: number): Promise<Uint8Array> {
   const sharp = await loadSharp();
   const { data, info } = await sharp(await sharpSource(path).catch((err: unknown) => explainFailure(path, err)), {
     autoOrient: true,
@@ -76,12 +76,12 @@ async function sharpThumbnail(path: string, width: number, height: number): Prom
   })
     .flatten({ background: '#ffffff' })
     .greyscale()
-    .resize(width, height, { fit: 'fill', kernel: 'linear' })
+    .resize(side, side, { fit: 'fill', kernel: 'linear' })
     .raw()
     .toBuffer({ resolveWithObject: true })
     .catch((err: unknown) => explainFailure(path, err));
-  if (info.width !== width || info.height !== height || info.channels !== 1) {
-    throw new Error(`decoder returned ${info.width}×${info.height}×${info.channels}, expected ${width}×${height}×1`);
+  if (info.width !== side || info.height !== side || info.channels !== 1) {
+    throw new Error(`decoder returned ${info.width}×${info.height}×${info.channels}, expected ${side}×${side}×1`);
   }
   return new Uint8Array(data.buffer, data.byteOffset, data.length);
 }

@@ -1,6 +1,6 @@
 /**
- * JPEG files decoded by the native helper (native/jpeg-grey.c): straight to grey, at the
- * smallest DCT scale that still covers the thumbnail, with no per-call cost but the decode.
+ * JPEG files decoded by the native helper (native/jpeg-grey.c): straight to a grey thumbnail,
+ * decoded at the smallest DCT scale that still covers it, with no per-call cost but the decode.
  *
  * One helper process per core, each serving requests in order over a pipe; requests go to the
  * helper with the fewest outstanding. The helpers run in their own process group, so a Ctrl-C
@@ -12,22 +12,26 @@ import fs from 'node:fs';
 import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import type { GreyImage } from './resample.js';
 
 /** Where `npm run build` puts the helper (src/pixels/native/build.mjs). */
 export const HELPER_PATH = fileURLToPath(new URL('../../native/imgcmp-jpeg-grey', import.meta.url));
 
-/** A decoded JPEG (not yet upright), or the helper's reason to leave the file to sharp. */
-export type JpegReply = { ok: true; image: GreyImage; orientation: number } | { ok: false; reason: string };
+/**
+ * A JPEG's square thumbnail as stored (not yet upright), with the EXIF orientation that turns it
+ * upright and the size libjpeg decoded it at; or the helper's reason to leave the file to sharp.
+ */
+export type JpegReply =
+  | { ok: true; thumbnail: Float64Array; orientation: number; decoded: { width: number; height: number } }
+  | { ok: false; reason: string };
 
 const STATUS_OK = 0;
 const HEADER_BYTES = 20; // a reply's head: status, width, height, orientation, length (u32 each)
 
-/** A request to the helper, as its protocol has it: u32 path length, u32 least side, the path. */
-export function helperRequest(file: Buffer, leastSide: number): Buffer {
+/** A request to the helper, as its protocol has it: u32 path length, u32 thumbnail side, the path. */
+export function helperRequest(file: Buffer, side: number): Buffer {
   const request = Buffer.alloc(8 + file.length);
   request.writeUInt32LE(file.length, 0);
-  request.writeUInt32LE(leastSide, 4);
+  request.writeUInt32LE(side, 4);
   file.copy(request, 8);
   return request;
 }
@@ -81,10 +85,15 @@ class Helper {
       if (this.buffered < HEADER_BYTES + length) return;
       if (head.length < HEADER_BYTES + length) head = this.joined();
       const body = head.subarray(HEADER_BYTES, HEADER_BYTES + length);
-      // The pixels are copied out, so that the chunk they came in (maybe large) can be freed.
       const reply: JpegReply =
         head.readUInt32LE(0) === STATUS_OK
-          ? { ok: true, image: { width: head.readUInt32LE(4), height: head.readUInt32LE(8), pixels: new Uint8Array(body) }, orientation: head.readUInt32LE(12) }
+          ? {
+              ok: true,
+              // Copied out: a Float64Array needs its own 8-byte-aligned buffer.
+              thumbnail: new Float64Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.length)),
+              orientation: head.readUInt32LE(12),
+              decoded: { width: head.readUInt32LE(4), height: head.readUInt32LE(8) },
+            }
           : { ok: false, reason: body.toString('utf8') };
       const rest = head.subarray(HEADER_BYTES + length);
       if (rest.length) this.chunks[0] = rest;
@@ -137,9 +146,9 @@ export class JpegDecoder {
     return built;
   }
 
-  /** Decodes the JPEG file at `file` (its bytes) to a grey image whose sides are both ≥ leastSide where the file allows. */
-  decode(file: Buffer, leastSide: number): Promise<JpegReply> {
-    const request = helperRequest(file, leastSide);
+  /** The side × side grey thumbnail of the JPEG file at `file` (its path's bytes). */
+  decode(file: Buffer, side: number): Promise<JpegReply> {
+    const request = helperRequest(file, side);
     return new Promise((resolve, reject) => this.dispatch({ request, resolve, reject }));
   }
 

@@ -66,7 +66,7 @@ export async function fingerprintFile(
   const side = method.side(settings.x);
   // One decode: the method's thumbnail, or a larger square that the crop views are cut from.
   const decoded = settings.crops ? cropSourceSide(side) : side;
-  const pixels = await greyThumbnail(file, decoded, decoded, decoderFor(settings.resample));
+  const pixels = await greyThumbnail(file, decoded, decoderFor(settings.resample));
   const { views, whole } = viewBits(method, pixels, settings.x, settings);
   const words = wordsFor(settings.x * settings.x);
   const record: FingerprintRecord = { file, bits: packBits(views[0]!), flat: isFlat(whole, views[0]!), size: st.size, mtime: st.mtimeMs };

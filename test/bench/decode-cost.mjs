@@ -31,12 +31,12 @@ const sets = {
 };
 
 async function oursCpuMs(files, decoder = 'sharp') {
-  for (const f of files.slice(0, 3)) await greyThumbnail(f, 32, 32, decoder);
+  for (const f of files.slice(0, 3)) await greyThumbnail(f, 32, decoder);
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   let next = 0;
   await Promise.all([0, 1, 2, 3].map(async () => {
-    while (next < files.length) await greyThumbnail(files[next++], 32, 32, decoder);
+    while (next < files.length) await greyThumbnail(files[next++], 32, decoder);
   }));
   const c = process.cpuUsage(c0);
   return { cpu: (c.user + c.system) / 1000 / files.length, wall: (performance.now() - t0) / files.length };

@@ -20,7 +20,7 @@ fs.mkdirSync(path.dirname(target), { recursive: true });
 fs.rmSync(target, { force: true });
 // The compiler named by $CC, else the first of cc, gcc and clang that runs.
 const compilers = process.env.CC ? [process.env.CC] : ['cc', 'gcc', 'clang'];
-const args = ['-O2', '-std=c99', '-Wall', '-Wextra', '-o', target, source, '-ljpeg'];
+const args = ['-O2', '-std=c99', '-Wall', '-Wextra', '-o', target, source, '-ljpeg', '-lm'];
 let why = '';
 for (const cc of compilers) {
   const result = spawnSync(cc, args, { encoding: 'utf8' });

@@ -9,12 +9,13 @@
  * fingerprint run, so nothing is paid per image but the decode itself.
  *
  * Protocol, on standard input and output, native byte order (the parent is on the same machine):
- *   request: u32 path length, u32 least side S, the path's bytes
+ *   request: u32 path length, u32 thumbnail side S, the path's bytes
  *   reply:   u32 status, u32 width, u32 height, u32 orientation, u32 length, length bytes
- *     status 0: decoded; the bytes are width × height grey values, row-major, at the largest
- *               libjpeg scale 1/k (k = 8, 4, 2, 1) that keeps both sides ≥ S (exactly what a
- *               full decode at that scale gives); orientation is the EXIF orientation (1–8, 1
- *               when absent or unreadable), not applied.
+ *     status 0: decoded; the bytes are the S × S thumbnail, row-major, as doubles: the picture
+ *               decoded at the largest libjpeg scale 1/k (k = 8, 4, 2, 1) that keeps both sides
+ *               ≥ S (exactly what a full decode at that scale gives; width × height is that
+ *               size), resampled by a triangle filter as Pillow's BILINEAR. orientation is the
+ *               EXIF orientation (1–8, 1 when absent or unreadable), not applied.
  *     status 1: not for this decoder (not a JPEG, a colour space libjpeg cannot turn into grey,
  *               more pixels than the limit); the bytes are the reason.
  *     status 2: the decoder failed or warned of corrupt data; the bytes are libjpeg's message.
@@ -27,6 +28,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,6 +146,82 @@ static int reply(uint32_t status, uint32_t width, uint32_t height, uint32_t orie
 
 static int reply_text(uint32_t status, const char *text) { return reply(status, 0, 0, 1, text, (uint32_t)strlen(text)); }
 
+/*
+ * Triangle-filter (bilinear) taps from in_size samples to out_size, widened by the reduction
+ * factor when shrinking so that every sample counts: Pillow's BILINEAR. For output o: count[o]
+ * weights from source index first[o], at weights[o * stride]. Returns the stride, 0 when out of
+ * memory.
+ */
+static unsigned triangle_taps(unsigned in_size, unsigned out_size, unsigned **first, unsigned **count, double **weights) {
+  double scale = (double)in_size / out_size;
+  double widen = scale > 1 ? scale : 1;
+  double support = widen; /* the triangle reaches ±1 before widening */
+  unsigned stride = (unsigned)ceil(support) * 2 + 1;
+  *first = malloc(out_size * sizeof **first);
+  *count = malloc(out_size * sizeof **count);
+  *weights = calloc((size_t)out_size * stride, sizeof **weights);
+  if (!*first || !*count || !*weights) return 0;
+  for (unsigned o = 0; o < out_size; o++) {
+    double center = (o + 0.5) * scale;
+    double lo_edge = floor(center - support + 0.5), hi_edge = floor(center + support + 0.5);
+    unsigned lo = lo_edge > 0 ? (unsigned)lo_edge : 0;
+    unsigned hi = hi_edge < in_size ? (unsigned)hi_edge : in_size;
+    double *w = *weights + (size_t)o * stride, sum = 0;
+    for (unsigned i = lo; i < hi; i++) {
+      double v = 1 - fabs((i + 0.5 - center) / widen);
+      w[i - lo] = v > 0 ? v : 0;
+      sum += w[i - lo];
+    }
+    for (unsigned i = lo; i < hi; i++) w[i - lo] /= sum;
+    (*first)[o] = lo;
+    (*count)[o] = hi - lo;
+  }
+  return stride;
+}
+
+/*
+ * The width × height grey image resampled to side × side (aspect ratio not kept, as imgcmp does)
+ * by a separable triangle filter, unrounded; 0 when out of memory. Rows first, then columns, in
+ * the order of summation of src/pixels/resample.ts, whose results these are to the last bit.
+ */
+static int triangle_resize(const JSAMPLE *pixels, unsigned width, unsigned height, unsigned side, double *out) {
+  unsigned *a_first = NULL, *a_count = NULL, *d_first = NULL, *d_count = NULL;
+  double *a_weights = NULL, *d_weights = NULL;
+  double *rows = malloc((size_t)height * side * sizeof *rows);
+  unsigned a_stride = triangle_taps(width, side, &a_first, &a_count, &a_weights);
+  unsigned d_stride = triangle_taps(height, side, &d_first, &d_count, &d_weights);
+  int ok = rows && a_stride && d_stride;
+  if (ok) {
+    for (unsigned r = 0; r < height; r++) {
+      const JSAMPLE *row = pixels + (size_t)r * width;
+      for (unsigned c = 0; c < side; c++) {
+        const double *w = a_weights + (size_t)c * a_stride;
+        const JSAMPLE *src = row + a_first[c];
+        double v = 0;
+        for (unsigned t = 0; t < a_count[c]; t++) v += w[t] * src[t];
+        rows[(size_t)r * side + c] = v;
+      }
+    }
+    for (unsigned i = 0; i < side * side; i++) out[i] = 0;
+    for (unsigned r = 0; r < side; r++) {
+      const double *w = d_weights + (size_t)r * d_stride;
+      double *dst = out + (size_t)r * side;
+      for (unsigned t = 0; t < d_count[r]; t++) {
+        const double *src = rows + (size_t)(d_first[r] + t) * side;
+        for (unsigned c = 0; c < side; c++) dst[c] += w[t] * src[c];
+      }
+    }
+  }
+  free(rows);
+  free(a_first);
+  free(a_count);
+  free(a_weights);
+  free(d_first);
+  free(d_count);
+  free(d_weights);
+  return ok;
+}
+
 /* The whole file in memory (one read, not libjpeg's 4 KiB at a time); NULL if it cannot be read. */
 static JOCTET *read_file(const char *path, size_t *length) {
   FILE *file = fopen(path, "rb");
@@ -162,7 +240,8 @@ static JOCTET *read_file(const char *path, size_t *length) {
 }
 
 /* Decodes one file and writes its reply; returns -1 only when standard output is gone. */
-static int decode(const char *path, uint32_t least_side, double max_pixels, int whole_files) {
+static int decode(const char *path, uint32_t side, double max_pixels, int whole_files) {
+  if (side == 0 || side > 4096) return reply_text(STATUS_NOT_MINE, "thumbnail side out of range");
   size_t length;
   JOCTET *data = read_file(path, &length);
   if (!data) return reply_text(STATUS_NOT_MINE, "cannot read");
@@ -210,9 +289,9 @@ static int decode(const char *path, uint32_t least_side, double max_pixels, int 
     }
   }
 
-  /* The smallest image libjpeg can give with both sides still at least least_side. */
+  /* The smallest image libjpeg can give with both sides still at least the thumbnail's. */
   unsigned k = 8;
-  while (k > 1 && ((double)cinfo.image_width / k < least_side || (double)cinfo.image_height / k < least_side)) k /= 2;
+  while (k > 1 && ((double)cinfo.image_width / k < side || (double)cinfo.image_height / k < side)) k /= 2;
   if (k == 8 && cinfo.progressive_mode && !whole_files) {
     reduced = malloc(length);
     size_t kept = reduced ? without_ac_scans(data, length, reduced) : 0;
@@ -243,8 +322,12 @@ static int decode(const char *path, uint32_t least_side, double max_pixels, int 
   jpeg_destroy_decompress(&cinfo);
   free(data);
   free(reduced);
-  int written = reply(STATUS_OK, width, height, orientation, pixels, width * height);
+  double *thumbnail = malloc((size_t)side * side * sizeof *thumbnail);
+  int resized = thumbnail && triangle_resize(pixels, width, height, side, thumbnail);
   free(pixels);
+  int written = resized ? reply(STATUS_OK, width, height, orientation, thumbnail, side * side * sizeof *thumbnail)
+                        : reply_text(STATUS_FAILED, "out of memory");
+  free(thumbnail);
   return written;
 }
 
