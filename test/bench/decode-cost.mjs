@@ -2,8 +2,8 @@
 /**
  * Decoder cost per image: CPU milliseconds per image for imgcmp's decode-to-thumbnail with each
  * JPEG decoder — sharp (4 images in flight, as the fingerprint stage runs it) and the native
- * libjpeg helper (its own CPU, counted by the kernel, plus imgcmp's side: the pipe, orientation
- * and resampling) — and for Pillow's draft path (one process), on the small and the large JPEGs
+ * libjpeg helper (its own CPU, counted by the kernel, plus imgcmp's side: the pipe and the
+ * orientation) — and for Pillow's draft path (one process), on the small and the large JPEGs
  * of a folder.
  *
  *   node test/bench/decode-cost.mjs DIR [--small-max 300] [--large-min 1500]

@@ -9,9 +9,11 @@
  *       `convert -sample`, then PIL phash, end to end;
  * each as a ratio to imgcmp.
  *
- *   node test/bench/fingerprint.mjs FOLDER [--jpeg] [--fraction 0.2] [--no-python-imgcmp]
+ *   node test/bench/fingerprint.mjs FOLDER [--jpeg] [--fraction 0.2] [--repeat N] [--no-python-imgcmp]
  *
- * --jpeg keeps only JPEG files (the decoder comparison the target is stated for).
+ * --jpeg keeps only JPEG files (the decoder comparison the target is stated for). --repeat N
+ * takes every file N times (under other names: each is decoded again), for the speed of a long
+ * run, where the fixed cost of starting one is spread over many images.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -29,14 +31,24 @@ const args = process.argv.slice(2);
 const jpegOnly = flag(args, '--jpeg');
 const skipPythonImgcmp = flag(args, '--no-python-imgcmp');
 const fraction = option(args, '--fraction', '0.2');
+const repeat = Number(option(args, '--repeat', '1'));
 const folder = path.resolve(args[0] ?? path.join(root, 'samples'));
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'imgcmp-fp-bench-'));
 
-const files = fs
+const found = fs
   .readdirSync(folder, { recursive: true })
   .map((f) => path.join(folder, String(f)))
   .filter((f) => fs.statSync(f).isFile() && (jpegOnly ? /\.jpe?g$/i.test(f) : /\.(jpe?g|png|webp|tiff?|gif)$/i.test(f)))
   .sort();
+// --repeat N: every photo N times under distinct names (links), a folder N times as large, so
+// that what every run pays once (start-up, loading code) weighs as little as in a real archive.
+const repeatDir = path.join(work, 'repeat');
+if (repeat > 1) fs.mkdirSync(repeatDir);
+const files = repeat > 1 ? found.flatMap((f, i) => Array.from({ length: repeat }, (_, k) => {
+  const link = path.join(repeatDir, `${String(k).padStart(3, '0')}_${String(i).padStart(6, '0')}_${path.basename(f)}`);
+  fs.symlinkSync(f, link);
+  return link;
+})) : found;
 const list = path.join(work, 'files.txt');
 fs.writeFileSync(list, files.join('\n'));
 // Our binary takes the same files through a folder of links (no long command line).
@@ -68,7 +80,7 @@ fs.writeFileSync(pyScript, PILLOW_DRAFT);
 
 const n = files.length;
 const rate = (r) => n / r.seconds;
-console.log(`fingerprint benchmark: ${n} ${jpegOnly ? 'JPEG ' : ''}files in ${folder} (${os.cpus().length} cores, node ${process.version})`);
+console.log(`fingerprint benchmark: ${n} ${jpegOnly ? "JPEG " : ""}files in ${folder}${repeat > 1 ? ` (each of ${found.length} taken ${repeat} times)` : ""} (${os.cpus().length} cores, node ${process.version})`);
 const home = path.join(work, 'home');
 const ours = timed(process.execPath, [bin, 'fingerprint', linkDir, '-q', '-f', path.join(work, 'ours.hdf')], { IMGCMP_HOME: home });
 const oursSharp = timed(process.execPath, [bin, 'fingerprint', linkDir, '-q', '--decoder', 'sharp', '-f', path.join(work, 'ours-sharp.hdf')], { IMGCMP_HOME: home });
@@ -85,6 +97,9 @@ row('imgcmp fingerprint --decoder sharp', oursSharp);
 row('imgcmp fingerprint --orientations', oursOrient);
 row('imgcmp fingerprint --orientations --crops', oursViews);
 row('Pillow draft + phash, 2 processes', pillow, ours);
+// What every run pays whatever its size: Node's start, loading the code, HDF5's WebAssembly.
+const one = timed(process.execPath, [bin, 'fingerprint', files[0], '-q', '-f', path.join(work, 'one.hdf')], { IMGCMP_HOME: home });
+console.log(`${'imgcmp fingerprint of one file (fixed cost)'.padEnd(44)} ${one.seconds.toFixed(2).padStart(7)} s`);
 // The native decoder's helper processes (one per core) are not imgcmp's children when it exits,
 // so the peak RSS above is imgcmp's own: the helper's is measured here, on the same files.
 if (JpegDecoder.available()) {
