@@ -12,7 +12,7 @@ import { greyThumbnail, MAX_INPUT_PIXELS } from '../src/pixels/decode.js';
 import { HELPER_PATH, helperRequest, JpegDecoder } from '../src/pixels/jpeg.js';
 import { RECIPE } from '../src/pixels/recipe.js';
 import { applyOrientation } from '../src/pixels/orientation.js';
-import { BIN, imgcmp, missingPython, python, SAMPLES, tempDir } from './helpers/env.js';
+import { BIN, imgcmp, missingPython, python, ROOT, SAMPLES, tempDir } from './helpers/env.js';
 
 /** Process ids whose parent is `pid` (from /proc). */
 function childrenOf(pid: number): number[] {
@@ -268,5 +268,31 @@ describe('imgcmp fingerprint --decoder', { skip: noHelper }, () => {
     const mixed = imgcmp(['fingerprint', dir, '-q', '--decoder', 'libjpeg', '-f', viaSharp], { home });
     assert.equal(mixed.status, 1);
     assert.match(mixed.stderr, /made with other settings \(resampling libvips-linear vs libjpeg-scaled-bilinear\)/);
+  });
+});
+
+describe('an installation without the native decoder', () => {
+  it('decodes JPEGs with sharp, records it, and refuses what needs the native decoder', async () => {
+    // A copy of the installed program without dist/native/, as `npm install` leaves it on a
+    // machine without a C compiler or libjpeg's headers.
+    const install = tempDir('no-native');
+    fs.cpSync(path.join(ROOT, 'bin'), path.join(install, 'bin'), { recursive: true });
+    fs.cpSync(path.join(ROOT, 'dist'), path.join(install, 'dist'), { recursive: true, filter: (src) => !src.includes(`${path.sep}native`) });
+    fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(install, 'package.json'));
+    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(install, 'node_modules'));
+    assert.ok(!fs.existsSync(path.join(install, 'dist', 'native')));
+    const run = (args: string[], home: string): ReturnType<typeof spawnSync> =>
+      spawnSync(process.execPath, [path.join(install, 'bin', 'imgcmp'), ...args], { env: { ...process.env, IMGCMP_HOME: home }, encoding: 'utf8' });
+
+    const home = tempDir('no-native-home');
+    const db = path.join(home, 'fingerprints.hdf');
+    const plain = run(['fingerprint', path.join(SAMPLES, 'chelsea.jpg'), '-q'], home);
+    assert.equal(plain.status, 0, String(plain.stderr));
+    assert.equal((await readDb(db)).settings.resample, RECIPE.sharp, 'sharp by default');
+    const asked = run(['fingerprint', path.join(SAMPLES, 'moon.jpg'), '-q', '--decoder', 'libjpeg', '-f', path.join(home, 'other.hdf')], home);
+    assert.equal(asked.status, 1);
+    assert.match(String(asked.stderr), /native JPEG decoder \(libjpeg\) is not built/);
+    assert.equal(String(asked.stderr).trim().split('\n').length, 1, 'one line');
+    assert.ok(!fs.existsSync(path.join(home, 'other.hdf')), 'nothing written');
   });
 });
