@@ -8,11 +8,12 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
-import sharp, { type Sharp } from 'sharp';
+import sharp from 'sharp';
 import { readDb } from '../src/db/database.js';
 import { hammingRows } from '../src/hash/bits.js';
 import { toBytes } from '../src/walk/fspath.js';
 import { BIN, imgcmp, SAMPLES, tempDir } from './helpers/env.js';
+import { STORED_FOR_ORIENTATION } from './helpers/pictures.js';
 
 function crc32(buf: Buffer): number {
   let crc = 0xffffffff;
@@ -170,18 +171,7 @@ describe('fault matrix', () => {
     const d = tempDir('exif');
     const upright = path.join(d, 'upright.png');
     await sharp(photo).png().toFile(upright);
-    // Stored pixels for orientation o: the transform whose display (EXIF o) is upright.
-    const stored: Record<number, (s: Sharp) => Sharp> = {
-      1: (s) => s,
-      2: (s) => s.flop(),
-      3: (s) => s.rotate(180),
-      4: (s) => s.flip(),
-      5: (s) => s.rotate(270).flop(),
-      6: (s) => s.rotate(270),
-      7: (s) => s.rotate(90).flop(),
-      8: (s) => s.rotate(90),
-    };
-    for (const [o, f] of Object.entries(stored)) {
+    for (const [o, f] of Object.entries(STORED_FOR_ORIENTATION)) {
       const raw = await f(sharp(photo)).png().toBuffer();
       await sharp(raw).withMetadata({ orientation: Number(o) }).jpeg({ quality: 95 }).toFile(path.join(d, `orientation-${o}.jpg`));
     }

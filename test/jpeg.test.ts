@@ -4,15 +4,16 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import sharp, { type Sharp } from 'sharp';
+import sharp from 'sharp';
 import { readDb } from '../src/db/database.js';
-import { bitHex, fromRows, hammingRows, packBits } from '../src/hash/bits.js';
-import { METHODS, methodNamed } from '../src/hash/methods.js';
+import { hammingRows } from '../src/hash/bits.js';
+import { methodNamed } from '../src/hash/methods.js';
 import { greyThumbnail, MAX_INPUT_PIXELS } from '../src/pixels/decode.js';
 import { HELPER_PATH, helperRequest, JpegDecoder } from '../src/pixels/jpeg.js';
 import { RECIPE } from '../src/pixels/recipe.js';
 import { applyOrientation } from '../src/pixels/orientation.js';
 import { BIN, imgcmp, missingPython, python, ROOT, SAMPLES, tempDir } from './helpers/env.js';
+import { methodVectors, STORED_FOR_ORIENTATION } from './helpers/pictures.js';
 
 /** Process ids whose parent is `pid` (from /proc). */
 function childrenOf(pid: number): number[] {
@@ -62,17 +63,7 @@ describe('orientation (pure)', () => {
     const height = 3;
     const upright = Uint8Array.from({ length: width * height }, (_, i) => 10 * i + 7);
     const raw = { raw: { width, height, channels: 1 as const } };
-    // Stored pixels for orientation o: the transform whose display (EXIF o) is upright.
-    const stored: Record<number, (s: Sharp) => Sharp> = {
-      2: (s) => s.flop(),
-      3: (s) => s.rotate(180),
-      4: (s) => s.flip(),
-      5: (s) => s.rotate(270).flop(),
-      6: (s) => s.rotate(270),
-      7: (s) => s.rotate(90).flop(),
-      8: (s) => s.rotate(90),
-    };
-    for (const [o, f] of Object.entries(stored)) {
+    for (const [o, f] of Object.entries(STORED_FOR_ORIENTATION)) {
       // Each transform in its own pipeline step: sharp applies a flop before a rotate otherwise.
       const turned = await f(sharp(await sharp(Buffer.from(upright), raw).png().toBuffer())).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
       const oriented = applyOrientation({ width: turned.info.width, height: turned.info.height, pixels: turned.data }, Number(o));
@@ -97,13 +88,7 @@ describe('native JPEG decoder', { skip: noHelper }, () => {
       dhash: '04545a9a9bcf8787',
       whash: 'c2c48e4b09a377e7',
     };
-    const got: Record<string, string> = {};
-    for (const method of METHODS.keys()) {
-      const m = methodNamed(method);
-      const pixels = await greyThumbnail(path.join(SAMPLES, 'chelsea.jpg'), m.side(8), 'libjpeg');
-      got[method] = bitHex(fromRows(64, [packBits(m.bits(pixels, 8))]), 0);
-    }
-    assert.deepEqual(got, expected);
+    assert.deepEqual(await methodVectors(path.join(SAMPLES, 'chelsea.jpg'), 'libjpeg'), expected);
   });
 
   const noPillow = missingPython(['PIL', 'numpy']);

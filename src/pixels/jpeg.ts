@@ -4,8 +4,8 @@
  *
  * One helper process per core, each serving requests in order over a pipe; requests go to the
  * helper with the fewest outstanding. The helpers run in their own process group, so a Ctrl-C
- * at the terminal reaches only imgcmp, which finishes the images in flight; they exit when
- * imgcmp closes their input, also when imgcmp is killed.
+ * at the terminal reaches only imgcmp, which finishes the images in flight; they exit when their
+ * input closes, as it does when imgcmp exits or is killed.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import fs from 'node:fs';
@@ -18,11 +18,9 @@ export const HELPER_PATH = fileURLToPath(new URL('../../native/imgcmp-jpeg-grey'
 
 /**
  * A JPEG's square thumbnail as stored (not yet upright), with the EXIF orientation that turns it
- * upright and the size libjpeg decoded it at; or the helper's reason to leave the file to sharp.
+ * upright; or the helper's reason to leave the file to sharp.
  */
-export type JpegReply =
-  | { ok: true; thumbnail: Float64Array; orientation: number; decoded: { width: number; height: number } }
-  | { ok: false; reason: string };
+export type JpegReply = { ok: true; thumbnail: Float64Array; orientation: number } | { ok: false; reason: string };
 
 const STATUS_OK = 0;
 const HEADER_BYTES = 20; // a reply's head: status, width, height, orientation, length (u32 each)
@@ -70,11 +68,6 @@ class Helper {
     this.child.stdin.write(p.request);
   }
 
-  /** Closes the helper's input: it exits once the requests it has are answered. */
-  close(): void {
-    this.child.stdin.end();
-  }
-
   /** Replies arrive in pipe-sized chunks: each reply is joined from them once, when complete. */
   private take(chunk: Buffer): void {
     this.chunks.push(chunk);
@@ -92,7 +85,6 @@ class Helper {
               // Copied out: a Float64Array needs its own 8-byte-aligned buffer.
               thumbnail: new Float64Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.length)),
               orientation: head.readUInt32LE(12),
-              decoded: { width: head.readUInt32LE(4), height: head.readUInt32LE(8) },
             }
           : { ok: false, reason: body.toString('utf8') };
       const rest = head.subarray(HEADER_BYTES + length);
@@ -150,11 +142,6 @@ export class JpegDecoder {
   decode(file: Buffer, side: number): Promise<JpegReply> {
     const request = helperRequest(file, side);
     return new Promise((resolve, reject) => this.dispatch({ request, resolve, reject }));
-  }
-
-  /** Lets the helpers exit. */
-  close(): void {
-    for (const h of this.helpers.splice(0)) h.close();
   }
 
   private dispatch(p: Pending): void {

@@ -2,7 +2,7 @@
 /**
  * Builds the native JPEG helper (jpeg-grey.c) into dist/native/, as part of `npm run build`.
  *
- * It needs a C compiler and libjpeg's headers (Debian: apt-get install build-essential
+ * It needs a C compiler and libjpeg's headers (Debian: apt-get install gcc libc6-dev
  * libjpeg-dev). Without them the build says so and goes on: imgcmp then decodes JPEGs with
  * sharp, which is slower and gives slightly different bits (databases record which was used).
  */

@@ -4,8 +4,8 @@
  * Why a helper of our own: a perceptual hash needs only a 32 × 32 grey thumbnail, and libjpeg
  * can decode a JPEG at 1/2, 1/4 or 1/8 of its size (the DCT scaled in the decoder) and give the
  * luma channel alone, skipping the colour work. That is what Pillow's draft mode does. sharp
- * (libvips) decodes to colour at the scaled size and costs about 1–2 ms per call whatever the
- * image, several times the whole decode of a small JPEG. This process runs for a whole
+ * (libvips) decodes to colour at the scaled size and costs a few ms of CPU per call whatever
+ * the image, many times the whole decode of a small JPEG. This process runs for a whole
  * fingerprint run, so nothing is paid per image but the decode itself.
  *
  * Protocol, on standard input and output, native byte order (the parent is on the same machine):
