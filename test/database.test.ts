@@ -3,8 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import h5wasm from 'h5wasm/node';
-import { DatabaseError, HASH_VERSION, RESAMPLE, readDb, writeDb, type FingerprintDb, type HashSettings } from '../src/db/database.js';
+import { RESAMPLE, readDb, writeDb, type FingerprintDb } from '../src/db/database.js';
+import { HASH_VERSION, type HashSettings } from '../src/hash/settings.js';
 import { bitString, packRows } from '../src/hash/bits.js';
+import { ImgcmpError } from '../src/util/errors.js';
 import { missingPython, python, tempDir } from './helpers/env.js';
 
 const FILES = ['/photos/a b.jpg', '/photos/ünïcödé €/x.png', `/very/${'long-'.repeat(80)}name.jpg`, "/q/it's \"quoted\" $(x).jpg"];
@@ -78,7 +80,7 @@ describe('fingerprint database (HDF5)', () => {
       [path.join(dir, 'missing.hdf'), /no such database/],
     ] as const) {
       await assert.rejects(readDb(file), (err: Error) => {
-        assert.ok(err instanceof DatabaseError);
+        assert.ok(err instanceof ImgcmpError && err.code === 'database');
         assert.ok(err.message.startsWith(file), err.message);
         assert.match(err.message, reason);
         assert.ok(!err.message.includes('\n'));

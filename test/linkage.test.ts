@@ -3,9 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { packRows, hammingRows, type PackedFingerprints } from '../src/hash/bits.js';
-import { clusterAtCut, LINKAGES, type Linkage } from '../src/cluster/linkage.js';
+import { LINKAGES, type Linkage } from '../src/cluster/linkage.js';
+import { clusterAtCut } from './helpers/linkage.js';
 import { clusterFingerprints } from '../src/cluster/cluster.js';
-import { maxPairwiseBits } from '../src/cluster/neighbours.js';
+import { largestDistance } from '../src/index/neighbours.js';
+import { cutBits } from '../src/index/cut.js';
 import { SHARED } from './helpers/env.js';
 
 interface Fixture {
@@ -63,13 +65,13 @@ describe('linkage against scipy (shared/fixtures/linkage)', () => {
   for (const file of files) {
     const fx = JSON.parse(fs.readFileSync(path.join(FIXTURES, file), 'utf8')) as Fixture;
     const fps = packStrings(fx.fps, fx.nbits);
-    const maxBits = maxPairwiseBits(fps);
+    const maxBits = largestDistance(fps);
     for (const c of fx.cases) {
       const label = `${file} ${c.method} ${c.sim !== undefined ? `sim=${c.sim}` : `max_bits=${c.max_bits}`}`;
       it(label, () => {
         const t = c.sim !== undefined ? c.sim * (maxBits / fx.nbits) : c.max_bits! / fx.nbits;
         assert.ok(Math.abs(t - c.t) < 1e-12, `cut ${t} vs scipy's ${c.t}`);
-        const got = clusterAtCut(fps, c.method, t * fx.nbits * (1 + 1e-9));
+        const got = clusterAtCut(fps, c.method, cutBits(t, fx.nbits));
         assert.equal(canonical(got), canonical(c.partition));
       });
     }
@@ -123,12 +125,12 @@ describe('clustering is independent of the input order', () => {
     const fps = tiedInstance(rnd, n, 16);
     const files = Array.from({ length: n }, (_, i) => `/photos/${String(i).padStart(3, '0')}.jpg`);
     for (const method of LINKAGES) {
-      const base = JSON.stringify(clusterFingerprints(files, fps, { sim: 0.3, absolute: false, method }).clusters);
+      const base = JSON.stringify(clusterFingerprints(files, fps, { cut: 0.3, absolute: false, linkage: method }).clusters);
       for (let s = 0; s < 5; s++) {
         const perm = files.map((_, i) => i).sort(() => rnd() - 0.5);
         const bits: number[] = [];
         for (const i of perm) for (let b = 0; b < 16; b++) bits.push((fps.data[i]! >>> b) & 1);
-        const shuffled = clusterFingerprints(perm.map((i) => files[i]!), packRows(bits, n, 16), { sim: 0.3, absolute: false, method });
+        const shuffled = clusterFingerprints(perm.map((i) => files[i]!), packRows(bits, n, 16), { cut: 0.3, absolute: false, linkage: method });
         assert.equal(JSON.stringify(shuffled.clusters), base, `${method}, shuffle ${s}`);
       }
     }

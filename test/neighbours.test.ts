@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { packRows, type PackedFingerprints } from '../src/hash/bits.js';
-import { chunkValue } from '../src/cluster/mih.js';
+import { chunkValue } from '../src/index/mih.js';
 import { splitmix32 as splitmix } from './helpers/random.js';
 import os from 'node:os';
-import { lastScan, scanMax, scanMaxRange, scanPairs, scanPairsRange } from '../src/cluster/wasm/scan.js';
-import { maxByScan, maxPairwiseBits, pairsByIndex, pairsByScan, pairsWithin, type PairList } from '../src/cluster/neighbours.js';
+import { lastScan, scanMax, scanMaxRange, scanPairs, scanPairsRange } from '../src/index/wasm/scan.js';
+import { largestByScan, largestDistance, pairsByIndex, pairsByScan, pairsWithin, type PairList } from '../src/index/neighbours.js';
 
 
 /** Random fingerprints with planted groups of near copies (so that small radii find pairs). */
@@ -56,7 +56,7 @@ describe('neighbour search', () => {
     it(`finds the exact largest distance through complements (${n} × ${nbits} bits)`, () => {
       for (const seed of [1, 2, 3]) {
         const fps = planted(n, nbits, seed * 1000 + nbits);
-        assert.equal(maxPairwiseBits(fps), maxByScan(fps), `seed ${seed}`);
+        assert.equal(largestDistance(fps), largestByScan(fps), `seed ${seed}`);
       }
     });
   }
@@ -79,13 +79,13 @@ describe('neighbour search', () => {
   });
 
   it('handles degenerate sets: none, one, all equal, antipodes', () => {
-    assert.equal(maxPairwiseBits(packRows([], 0, 64)), 0);
-    assert.equal(maxPairwiseBits(packRows(new Array(64).fill(1), 1, 64)), 0);
+    assert.equal(largestDistance(packRows([], 0, 64)), 0);
+    assert.equal(largestDistance(packRows(new Array(64).fill(1), 1, 64)), 0);
     const same = packRows(new Array(5000 * 16).fill(1), 5000, 16);
-    assert.equal(maxPairwiseBits(same), 0);
+    assert.equal(largestDistance(same), 0);
     assert.equal(pairsWithin(same, 0).length, (5000 * 4999) / 2);
     const rows = new Array(5000 * 16).fill(0);
     rows.fill(1, 16 * 4999); // the last row is the complement of all others
-    assert.equal(maxPairwiseBits(packRows(rows, 5000, 16)), 16);
+    assert.equal(largestDistance(packRows(rows, 5000, 16)), 16);
   });
 });

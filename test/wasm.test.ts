@@ -8,7 +8,7 @@ describe('WebAssembly kernel', () => {
   it('the committed bytes are the compilation of the committed hamming.wat', async () => {
     // @ts-expect-error: a plain ES module without type declarations
     const { compileWat, moduleSource } = await import('../../test/tools/build-wasm.mjs');
-    const committed = fs.readFileSync(path.join(ROOT, 'src', 'cluster', 'wasm', 'hamming-wasm.ts'), 'utf8');
+    const committed = fs.readFileSync(path.join(ROOT, 'src', 'index', 'wasm', 'hamming-wasm.ts'), 'utf8');
     assert.equal(committed, moduleSource(await compileWat()), 'stale: run node test/tools/build-wasm.mjs');
   });
 });

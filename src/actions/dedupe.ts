@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chooseKeeper, type KeepRule, type MemberInfo } from './keep.js';
 import { fsPath, toBytes } from '../walk/fspath.js';
+import { fileError, ImgcmpError } from '../util/errors.js';
 
 export type LinkKind = 'symlink' | 'hardlink';
 
@@ -60,8 +61,6 @@ export interface JournalEntry {
   mtimeMs: number;
 }
 
-export class DedupeError extends Error {}
-
 function sameFile(a: fs.Stats, b: fs.Stats): boolean {
   return a.dev === b.dev && a.ino === b.ino;
 }
@@ -76,18 +75,18 @@ export function apply(moves: readonly PlannedMove[], journal: string, link: Link
   try {
     for (const m of moves) {
       const st = fs.lstatSync(fsPath(m.from), { throwIfNoEntry: false });
-      if (!st || !st.isFile()) throw new DedupeError(`${m.from}: no longer a regular file; stopped (${done} moved)`);
-      if (fs.existsSync(fsPath(m.to))) throw new DedupeError(`${m.to}: exists; stopped (${done} moved)`);
+      if (!st || !st.isFile()) throw new ImgcmpError('dedupe', `${m.from}: no longer a regular file; stopped (${done} moved)`);
+      if (fs.existsSync(fsPath(m.to))) throw new ImgcmpError('dedupe', `${m.to}: exists; stopped (${done} moved)`);
       fs.mkdirSync(fsPath(path.dirname(m.to)), { recursive: true });
       if (fs.statSync(fsPath(path.dirname(m.to))).dev !== st.dev) {
-        throw new DedupeError(`${m.from}: ${path.dirname(m.to)} is on another file system (a move there would be a copy and a delete); choose a --move-to folder on the same one`);
+        throw new ImgcmpError('dedupe', `${m.from}: ${path.dirname(m.to)} is on another file system (a move there would be a copy and a delete); choose a --move-to folder on the same one`);
       }
       fs.renameSync(fsPath(m.from), fsPath(m.to));
       const moved = fs.lstatSync(fsPath(m.to), { throwIfNoEntry: false });
-      if (!moved || !sameFile(moved, st) || fs.existsSync(fsPath(m.from))) throw new DedupeError(`${m.from}: the move to ${m.to} did not check out; stopped`);
+      if (!moved || !sameFile(moved, st) || fs.existsSync(fsPath(m.from))) throw new ImgcmpError('dedupe', `${m.from}: the move to ${m.to} did not check out; stopped`);
       if (link === 'symlink') fs.symlinkSync(fsPath(m.keeper), fsPath(m.from));
       else if (link === 'hardlink') fs.linkSync(fsPath(m.keeper), fsPath(m.from));
-      if (link && !fs.existsSync(fsPath(m.from))) throw new DedupeError(`${m.from}: the link to ${m.keeper} did not check out; stopped`);
+      if (link && !fs.existsSync(fsPath(m.from))) throw new ImgcmpError('dedupe', `${m.from}: the link to ${m.keeper} did not check out; stopped`);
       const entry: JournalEntry = { from: m.from, to: m.to, keeper: m.keeper, link, bytes: st.size, mtimeMs: st.mtimeMs };
       fs.writeSync(fd, `${JSON.stringify(entry)}\n`);
       fs.fsyncSync(fd);
@@ -100,8 +99,14 @@ export function apply(moves: readonly PlannedMove[], journal: string, link: Link
   return done;
 }
 
+/** The entries of a journal. Throws an ImgcmpError when it cannot be read or is not a journal. */
 export function readJournal(journal: string): JournalEntry[] {
-  const text = fs.readFileSync(journal, 'utf8');
+  let text: string;
+  try {
+    text = fs.readFileSync(journal, 'utf8');
+  } catch (err) {
+    throw fileError(journal, err);
+  }
   return text
     .split('\n')
     .filter((l) => l.trim())
@@ -109,7 +114,7 @@ export function readJournal(journal: string): JournalEntry[] {
       try {
         return JSON.parse(l) as JournalEntry;
       } catch {
-        throw new DedupeError(`${journal}: line ${i + 1} is not a journal entry`);
+        throw new ImgcmpError('dedupe', `${journal}: line ${i + 1} is not a journal entry`);
       }
     });
 }
@@ -131,15 +136,15 @@ export function undo(journal: string, onRestored?: (e: JournalEntry) => void): n
     if (!moved) {
       // Restored by an earlier --undo: the file is back and no link of ours stands there.
       if (atOrigin?.isFile() && !isOurLink(atOrigin)) continue;
-      throw new DedupeError(`${e.to}: missing; cannot restore ${e.from}`);
+      throw new ImgcmpError('dedupe', `${e.to}: missing; cannot restore ${e.from}`);
     }
-    if (moved.size !== e.bytes) throw new DedupeError(`${e.to}: changed since the move (size); not restoring it`);
+    if (moved.size !== e.bytes) throw new ImgcmpError('dedupe', `${e.to}: changed since the move (size); not restoring it`);
     if (atOrigin) {
-      if (!isOurLink(atOrigin)) throw new DedupeError(`${e.from}: taken by a file dedupe did not put there; not restoring over it`);
+      if (!isOurLink(atOrigin)) throw new ImgcmpError('dedupe', `${e.from}: taken by a file dedupe did not put there; not restoring over it`);
       fs.unlinkSync(fsPath(e.from)); // the link this dedupe made, nothing else
     }
     fs.renameSync(fsPath(e.to), fsPath(e.from));
-    if (!fs.existsSync(fsPath(e.from)) || fs.existsSync(fsPath(e.to))) throw new DedupeError(`${e.from}: the move back did not check out`);
+    if (!fs.existsSync(fsPath(e.from)) || fs.existsSync(fsPath(e.to))) throw new ImgcmpError('dedupe', `${e.from}: the move back did not check out`);
     restored++;
     onRestored?.(e);
   }

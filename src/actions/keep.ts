@@ -7,6 +7,7 @@
  *   path-prefix=DIR   files under DIR first (a reference folder)
  */
 import path from 'node:path';
+import { ImgcmpError } from '../util/errors.js';
 
 export interface MemberInfo {
   file: string;
@@ -26,9 +27,9 @@ export function parseKeepRules(specs: readonly string[]): KeepRule[] {
     if (s === 'largest' || s === 'newest' || s === 'oldest') rules.push({ kind: s });
     else if (s.startsWith('path-prefix=') && s.length > 'path-prefix='.length) {
       rules.push({ kind: 'path-prefix', dir: path.resolve(s.slice('path-prefix='.length)) });
-    } else throw new Error(`unknown keep rule "${s}" (largest, newest, oldest, path-prefix=DIR)`);
+    } else throw new ImgcmpError('usage', `unknown keep rule "${s}" (largest, newest, oldest, path-prefix=DIR)`);
   }
-  if (!rules.length) throw new Error('no keep rule given');
+  if (!rules.length) throw new ImgcmpError('usage', 'no keep rule given');
   return rules;
 }
 

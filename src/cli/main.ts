@@ -1,11 +1,9 @@
 /**
- * The imgcmp command line: a thin layer over the stages. Parses options, prints, sets the exit
- * status; every computation lives in the stage modules.
+ * The imgcmp command line: a thin layer over the stages. Each command parses its options into
+ * settings (settings.ts), calls one stage, and prints; the exit status comes from what was
+ * reported (messages.ts).
  */
 import { Command, CommanderError } from 'commander';
-import { DatabaseError } from '../db/database.js';
-import { LockedError } from '../db/lock.js';
-import { RefusedError } from '../output/layout.js';
 import { clusterCommand } from './commands/cluster.js';
 import { fingerprintCommand } from './commands/fingerprint.js';
 import { resizeCommand } from './commands/resize.js';
@@ -13,15 +11,13 @@ import { searchCommand } from './commands/search.js';
 import { compareCommand } from './commands/compare.js';
 import { reportCommand } from './commands/report.js';
 import { dedupeCommand } from './commands/dedupe.js';
-import { ClusterSourceError } from '../stages/clusters.js';
-import { DedupeError } from '../actions/dedupe.js';
-import { EXIT, UsageError } from './exit.js';
+import { EXIT, Messages } from './messages.js';
 
-export function program(): Command {
+/** The program, its commands reporting to `messages`. */
+export function program(messages: Messages = new Messages()): Command {
   const cli = new Command('imgcmp')
     .description('Find near-duplicate images and group them: resize → fingerprint → cluster.')
     .version(process.env['npm_package_version'] ?? '0.1.0')
-    .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
       `
@@ -33,33 +29,30 @@ Example, the whole pipeline:
   $ imgcmp cluster 0.3
   $ ls ~/.imgcmp/cluster/cluster_with_2/`,
     );
-  for (const cmd of [resizeCommand(), fingerprintCommand(), clusterCommand(), searchCommand(), compareCommand(), reportCommand(), dedupeCommand()]) {
-    cli.addCommand(cmd.showHelpAfterError('(run with --help for usage)'));
+  const commands = [resizeCommand, fingerprintCommand, clusterCommand, searchCommand, compareCommand, reportCommand, dedupeCommand];
+  for (const make of commands) cli.addCommand(make(messages));
+  for (const cmd of [cli, ...cli.commands]) {
+    cmd.exitOverride().configureOutput({
+      outputError: (text) => {
+        messages.command = cmd === cli ? '' : cmd.name();
+        messages.usage(text);
+      },
+    });
   }
-  cli.exitOverride();
-  for (const cmd of cli.commands) cmd.exitOverride();
+  cli.hook('preAction', (_cli, action) => {
+    messages.command = action.name();
+  });
   return cli;
 }
 
 export async function main(argv: string[]): Promise<number> {
+  const messages = new Messages();
   try {
-    await program().parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
+    await program(messages).parseAsync(argv);
+    return messages.status();
   } catch (err) {
-    if (err instanceof CommanderError) {
-      // Help and version are successful exits; usage errors were already printed by commander.
-      return err.exitCode === 0 ? EXIT.OK : EXIT.FAILED;
-    }
-    if (err instanceof UsageError || err instanceof DatabaseError || err instanceof RefusedError || err instanceof LockedError || err instanceof ClusterSourceError || err instanceof DedupeError) {
-      process.stderr.write(`imgcmp: ${err.message}\n`);
-      return EXIT.FAILED;
-    }
-    const e = err as NodeJS.ErrnoException;
-    if (e?.code && e.path) {
-      process.stderr.write(`imgcmp: ${e.path}: ${e.code} (${e.message.split('\n')[0]})\n`);
-      return EXIT.FAILED;
-    }
-    process.stderr.write(`imgcmp: internal error: ${e?.stack ?? String(err)}\n`);
-    return EXIT.FAILED;
+    // Help and version are successful exits; usage errors were already printed.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.OK : EXIT.FAILED;
+    return messages.failed(err);
   }
 }

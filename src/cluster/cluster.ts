@@ -1,18 +1,23 @@
 /**
  * From a database's fingerprints to clusters of paths: fixes the row order (sorted paths), turns
- * the user's SIM into a cut height, and runs the exact linkage. Pure computation.
+ * the user's cut (SIM) into a cut in bits, and runs the exact linkage. Pure computation.
+ *
+ * One value, three forms: `cut` is the user's SIM; `absoluteCut` the cut as a fraction of the
+ * fingerprint's bits (scipy's t: SIM × largest distance / nbits, or SIM with --absolute);
+ * `cutBits` the same in bits (index/cut.ts), which merge heights are compared with.
  */
 import { bitString, selectRows, type PackedFingerprints } from '../hash/bits.js';
 import { clusterPairs, type Linkage } from './linkage.js';
-import { maxPairwiseBits, pairsWithin } from './neighbours.js';
-import { pictureDistance, viewMaxBits, viewPairsWithin } from './views.js';
+import { cutBits as toCutBits } from '../index/cut.js';
+import { largestDistance as largestDistance_, pairsWithin } from '../index/neighbours.js';
+import { pictureDistance, viewLargestDistance, viewPairsWithin } from '../index/views.js';
 
 export interface CutOptions {
   /** The user's SIM: a fraction of the largest pairwise distance, or of the bits with `absolute`. */
-  sim: number;
-  /** t = sim (a fraction of the fingerprint's bits) instead of sim × largest distance. */
+  cut: number;
+  /** The cut is a fraction of the fingerprint's bits instead of the largest distance. */
   absolute: boolean;
-  method: Linkage;
+  linkage: Linkage;
   /** Cluster flat pictures too (they are left out by default). */
   includeFlat?: boolean;
 }
@@ -30,23 +35,15 @@ export interface FingerprintExtras {
 export interface Clustering {
   /** Every cluster with more than one member: paths sorted, clusters ordered by first path. */
   clusters: string[][];
-  /** The cut as a fraction of the fingerprint's bits (scipy's t). */
-  t: number;
+  /** The cut as a fraction of the fingerprint's bits (scipy's t; NaN for clusters read back). */
+  absoluteCut: number;
   /** Largest pairwise distance in bits (computed only when the cut is relative). */
-  maxBits: number | undefined;
+  largestDistance: number | undefined;
   /** Number of fingerprints clustered. */
   count: number;
   /** Flat pictures left out. */
   flatLeftOut: number;
 }
-
-/**
- * Merge heights equal to the cut count as inside it. Cut and heights are both products of
- * decimal fractions (SIM = 0.3, an average of bit counts), so a height that equals the cut on
- * paper may differ from it by an ulp; this relative slack, far below one bit in any average,
- * makes such a height count as equal.
- */
-const CUT_SLACK = 1e-9;
 
 /** Row order by path (code-unit order), then by bits for the rare duplicate path. */
 export function canonicalOrder(files: readonly string[], fps: PackedFingerprints): number[] {
@@ -55,12 +52,12 @@ export function canonicalOrder(files: readonly string[], fps: PackedFingerprints
   return idx.sort((i, j) => cmp(files[i]!, files[j]!) || cmp(bitString(fps, i), bitString(fps, j)));
 }
 
-/** The cut height t (a fraction of bits) for these options, and the largest distance if used. */
-export function cutHeight(maxBits: () => number, nbits: number, opts: CutOptions): { t: number; maxBits: number | undefined } {
-  if (opts.absolute) return { t: opts.sim, maxBits: undefined };
-  const m = maxBits();
+/** The cut as a fraction of the bits for these options, and the largest distance if it was needed. */
+function absoluteCutOf(largest: () => number, nbits: number, opts: CutOptions): { absoluteCut: number; largestDistance: number | undefined } {
+  if (opts.absolute) return { absoluteCut: opts.cut, largestDistance: undefined };
+  const m = largest();
   // scipy: t = SIM × max(pdist), pdist in fractions of bits.
-  return { t: opts.sim * (m / nbits), maxBits: m };
+  return { absoluteCut: opts.cut * (m / nbits), largestDistance: m };
 }
 
 /** Rows of a K-rows-per-picture set for the given pictures, in that order. */
@@ -70,6 +67,11 @@ function selectViews(views: PackedFingerprints, perFile: number, pictures: reado
   return selectRows(views, rows);
 }
 
+/**
+ * The clusters of the fingerprints `fps` (one row per path of `files`) under `opts`; with views
+ * in `extras`, distances are the minimum over views, and flat pictures are left out unless asked.
+ * Returns the clusters of two or more paths and the cut as it was applied. Throws nothing.
+ */
 export function clusterFingerprints(
   files: readonly string[],
   fps: PackedFingerprints,
@@ -81,14 +83,14 @@ export function clusterFingerprints(
   const sorted = selectRows(fps, order);
   const k = extras.viewsPerFile ?? 1;
   const views = extras.views && k > 1 ? selectViews(extras.views, k, order) : undefined;
-  const { t, maxBits } = cutHeight(
-    () => (views ? viewMaxBits(sorted, views, k) : maxPairwiseBits(sorted)),
+  const { absoluteCut, largestDistance } = absoluteCutOf(
+    () => (views ? viewLargestDistance(sorted, views, k) : largestDistance_(sorted)),
     fps.nbits,
     opts,
   );
-  const limitBits = t * fps.nbits * (1 + CUT_SLACK);
-  const pairs = views ? viewPairsWithin(sorted, views, k, Math.floor(limitBits)) : pairsWithin(sorted, Math.floor(limitBits));
-  const groups = clusterPairs(sorted, opts.method, limitBits, pairs, pictureDistance(sorted, views, k));
+  const cutBits = toCutBits(absoluteCut, fps.nbits);
+  const pairs = views ? viewPairsWithin(sorted, views, k, Math.floor(cutBits)) : pairsWithin(sorted, Math.floor(cutBits));
+  const groups = clusterPairs(sorted, opts.linkage, cutBits, pairs, pictureDistance(sorted, views, k));
   const clusters = groups.filter((g) => g.length > 1).map((g) => g.map((row) => files[order[row]!]!));
-  return { clusters, t, maxBits, count: sorted.count, flatLeftOut: fps.count - sorted.count };
+  return { clusters, absoluteCut, largestDistance, count: sorted.count, flatLeftOut: fps.count - sorted.count };
 }

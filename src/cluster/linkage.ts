@@ -15,7 +15,7 @@
  * computed from the members the one time it is needed.
  */
 import { hammingRows, type PackedFingerprints } from '../hash/bits.js';
-import { pairsWithin, type PairList } from './neighbours.js';
+import type { PairList } from '../index/pairs.js';
 
 export type Linkage = 'single' | 'average' | 'complete';
 export const LINKAGES: readonly Linkage[] = ['average', 'single', 'complete'];
@@ -131,28 +131,21 @@ export function components(n: number, pairs: PairList): number[][] {
 }
 
 /**
- * The partition of the rows of `fps` by `method` linkage cut at `limitBits` (a distance in bits,
- * fractional for average linkage): clusters stay merged while their merge height ≤ limitBits.
- * Returns every cluster, singletons included, ordered by smallest row, members ascending.
- */
-export function clusterAtCut(fps: PackedFingerprints, method: Linkage, limitBits: number): number[][] {
-  const pairs = pairsWithin(fps, Math.floor(limitBits));
-  return clusterPairs(fps, method, limitBits, pairs);
-}
-
-/**
- * As clusterAtCut, given every pair within ⌊limitBits⌋ already (from any neighbour search) and
- * the distance those pairs were measured with (Hamming distance of the rows by default).
+ * The partition of the rows of `fps` by `linkage` cut at `cutBits` (a distance in bits,
+ * fractional for average linkage): clusters stay merged while their merge height ≤ cutBits.
+ * Takes every pair within ⌊cutBits⌋ (from any neighbour search) and the distance those pairs
+ * were measured with (Hamming distance of the rows by default). Returns every cluster,
+ * singletons included, ordered by smallest row, members ascending. Throws nothing.
  */
 export function clusterPairs(
   fps: PackedFingerprints,
-  method: Linkage,
-  limitBits: number,
+  linkage: Linkage,
+  cutBits: number,
   pairs: PairList,
   distance: (i: number, j: number) => number = (i, j) => hammingRows(fps, i, fps, j),
 ): number[][] {
   const n = fps.count;
-  if (method === 'single') return components(n, pairs);
+  if (linkage === 'single') return components(n, pairs);
 
   // Cluster ids: rows are 0..n-1, a merge creates the next id.
   const members: number[][] = [];
@@ -171,7 +164,7 @@ export function clusterPairs(
   const SHIFT = 65536; // > any bit count (x ≤ 255 gives ≤ 65025 bits)
   const link = (id: number): Map<number, number> => (neigh[id] ??= new Map());
   const distanceOf = (state: number, sizeProduct: number): number =>
-    method === 'average' ? state / sizeProduct : state % SHIFT;
+    linkage === 'average' ? state / sizeProduct : state % SHIFT;
   const push = (c: number, k: number, state: number): void => {
     const lo = Math.min(rep[c]!, rep[k]!);
     const hi = Math.max(rep[c]!, rep[k]!);
@@ -187,7 +180,7 @@ export function clusterPairs(
     const i = pairs.a[k]!;
     const j = pairs.b[k]!;
     const d = pairs.bits[k]!;
-    const state = method === 'average' ? d : SHIFT + d;
+    const state = linkage === 'average' ? d : SHIFT + d;
     link(i).set(j, state);
     link(j).set(i, state);
     push(i, j, state);
@@ -199,7 +192,7 @@ export function clusterPairs(
     const [dist, a, b] = top;
     heap.pop();
     if (!alive[a] || !alive[b]) continue; // stale: one side merged since
-    if (dist > limitBits) break; // heights only grow from here (the three linkages are monotone)
+    if (dist > cutBits) break; // heights only grow from here (the three linkages are monotone)
     const c = members.length;
     members.push(members[a]!.concat(members[b]!));
     rep.push(Math.min(rep[a]!, rep[b]!));
@@ -218,7 +211,7 @@ export function clusterPairs(
       nk.delete(a);
       nk.delete(b);
       let state: number;
-      if (method === 'average') {
+      if (linkage === 'average') {
         state =
           (na.get(k) ?? sumBetween(members[a]!, members[k]!)) + (nb.get(k) ?? sumBetween(members[b]!, members[k]!));
       } else {

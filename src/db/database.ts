@@ -25,35 +25,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type h5wasmModule from 'h5wasm/node';
 import { packRows, unpackRows, wordsFor, type PackedFingerprints } from '../hash/bits.js';
+import { HASH_VERSION, type HashSettings } from '../hash/settings.js';
 import { viewsPerFile } from '../hash/views.js';
 import { hasHdf5Signature } from './guard.js';
+import { ImgcmpError } from '../util/errors.js';
 import { escapeForDb, hasEscapes, unescapeFromDb } from '../walk/fspath.js';
 
 /** Version of the layout written here; bumped when datasets or attribute meanings change. */
 export const DB_FORMAT = 1;
 
-/** Everything that decides a fingerprint's bits: databases that differ here are never mixed. */
-export interface HashSettings {
-  /** Hash method name: phash, ahash, dhash or whash. */
-  method: string;
-  /** Hash size: the fingerprint has x² bits. */
-  x: number;
-  /** Whether the 8 orientations are stored (distances are then the minimum over them). */
-  orientations: boolean;
-  /** Whether the central crops are stored as views too. */
-  crops: boolean;
-  /**
-   * How the thumbnail is made: "libjpeg-scaled-bilinear" or "libvips-linear" here (see
-   * pixels/recipe.ts), "pillow-bilinear" for the Python imgcmp.
-   */
-  resample: string;
-  /** Version of the hash recipe; bumped when a change to the code changes bits. */
-  hashVersion: number;
-}
-
 /** The recipe of databases written before the recipe was recorded: sharp's, with libvips' linear kernel. */
 export const RESAMPLE = 'libvips-linear';
-export const HASH_VERSION = 1;
 
 export interface FingerprintDb {
   settings: HashSettings;
@@ -68,24 +50,6 @@ export interface FingerprintDb {
   mtime: Float64Array;
   /** With orientations or crops: K = viewsPerFile(settings) rows per file, row K·i + v holding view v of file i. */
   views?: PackedFingerprints;
-}
-
-/** A database file that cannot be read: the message names the file and the reason. */
-export class DatabaseError extends Error {}
-
-/** The first setting in which two databases differ, said for a person; undefined if none. */
-export function settingsDifference(have: HashSettings, want: HashSettings): string | undefined {
-  const keys: (keyof HashSettings)[] = ['method', 'x', 'orientations', 'crops', 'resample', 'hashVersion'];
-  const name: Record<keyof HashSettings, string> = {
-    method: 'method',
-    x: 'x',
-    orientations: 'orientations',
-    crops: 'crops',
-    resample: 'resampling',
-    hashVersion: 'hash version',
-  };
-  const diffs = keys.filter((k) => have[k] !== want[k]).map((k) => `${name[k]} ${String(have[k])} vs ${String(want[k])}`);
-  return diffs.length ? diffs.join(', ') : undefined;
 }
 
 type H5 = typeof h5wasmModule;
@@ -123,7 +87,7 @@ export function preloadHdf5(): void {
 function asStrings(value: unknown, byteStrings: boolean, dbfile: string): string[] {
   const list = typeof value === 'string' ? [value] : value;
   if (!Array.isArray(list) || !list.every((v) => typeof v === 'string')) {
-    throw new DatabaseError(`${dbfile}: dataset "files" does not hold strings`);
+    throw new ImgcmpError('database', `${dbfile}: dataset "files" does not hold strings`);
   }
   if (!byteStrings) return list as string[];
   return (list as string[]).map((s) => Buffer.from(s, 'latin1').toString('utf8'));
@@ -137,28 +101,28 @@ function asBits(value: unknown, dbfile: string): ArrayLike<number> {
     return out;
   }
   if (ArrayBuffer.isView(value) && 'length' in value) return value as unknown as ArrayLike<number>;
-  throw new DatabaseError(`${dbfile}: dataset "fps" does not hold integers`);
+  throw new ImgcmpError('database', `${dbfile}: dataset "fps" does not hold integers`);
 }
 
-/** Reads a database; throws DatabaseError with a one-line reason when it is not one. */
+/** Reads a database; throws an ImgcmpError ('database') with a one-line reason when it is not one. */
 export async function readDb(dbfile: string): Promise<FingerprintDb> {
   const lib = await h5();
-  if (!fs.existsSync(dbfile)) throw new DatabaseError(`${dbfile}: no such database (run "imgcmp fingerprint" first)`);
+  if (!fs.existsSync(dbfile)) throw new ImgcmpError('database', `${dbfile}: no such database (run "imgcmp fingerprint" first)`);
   const st = fs.statSync(dbfile);
-  if (!st.isFile()) throw new DatabaseError(`${dbfile}: not a file`);
-  if (!hasHdf5Signature(dbfile)) throw new DatabaseError(`${dbfile}: not an HDF5 file`);
+  if (!st.isFile()) throw new ImgcmpError('database', `${dbfile}: not a file`);
+  if (!hasHdf5Signature(dbfile)) throw new ImgcmpError('database', `${dbfile}: not an HDF5 file`);
   let file: H5File;
   try {
     file = new lib.File(dbfile, 'r');
     if (Number(file.file_id) < 0) throw new Error('open failed');
   } catch {
-    throw new DatabaseError(`${dbfile}: damaged HDF5 file (truncated or corrupt)`);
+    throw new ImgcmpError('database', `${dbfile}: damaged HDF5 file (truncated or corrupt)`);
   }
   try {
     return readOpen(file, dbfile);
   } catch (err) {
-    if (err instanceof DatabaseError) throw err;
-    throw new DatabaseError(`${dbfile}: damaged HDF5 file (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
+    if (err instanceof ImgcmpError) throw err;
+    throw new ImgcmpError('database', `${dbfile}: damaged HDF5 file (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
   } finally {
     file.close();
   }
@@ -168,7 +132,7 @@ function optionalVector(file: H5File, name: string, n: number, dbfile: string): 
   if (!file.keys().includes(name)) return undefined;
   const v = (file.get(name) as H5Dataset).value;
   if (!ArrayBuffer.isView(v) || (v as unknown as ArrayLike<number>).length !== n) {
-    throw new DatabaseError(`${dbfile}: dataset "${name}" does not hold ${n} numbers`);
+    throw new ImgcmpError('database', `${dbfile}: dataset "${name}" does not hold ${n} numbers`);
   }
   return Float64Array.from(v as unknown as ArrayLike<number>, Number);
 }
@@ -176,7 +140,7 @@ function optionalVector(file: H5File, name: string, n: number, dbfile: string): 
 function readOpen(file: H5File, dbfile: string): FingerprintDb {
   const keys = file.keys();
   for (const name of ['files', 'fps']) {
-    if (!keys.includes(name)) throw new DatabaseError(`${dbfile}: no dataset "${name}" (not an imgcmp fingerprint database)`);
+    if (!keys.includes(name)) throw new ImgcmpError('database', `${dbfile}: no dataset "${name}" (not an imgcmp fingerprint database)`);
   }
   const filesDs = file.get('files') as H5Dataset;
   const fpsDs = file.get('fps') as H5Dataset;
@@ -189,10 +153,10 @@ function readOpen(file: H5File, dbfile: string): FingerprintDb {
     count = 0;
     nbits = shape.length === 2 ? shape[1]! : 0;
   } else {
-    if (shape.length !== 2) throw new DatabaseError(`${dbfile}: dataset "fps" has shape [${shape.join(', ')}], expected n × bits`);
+    if (shape.length !== 2) throw new ImgcmpError('database', `${dbfile}: dataset "fps" has shape [${shape.join(', ')}], expected n × bits`);
     [count, nbits] = shape as [number, number];
   }
-  if (count !== files.length) throw new DatabaseError(`${dbfile}: ${files.length} files but ${count} fingerprints`);
+  if (count !== files.length) throw new ImgcmpError('database', `${dbfile}: ${files.length} files but ${count} fingerprints`);
   const attrs = file.attrs;
   const attr = (name: string): unknown => (attrs[name] ? attrs[name]!.value : undefined);
   const written = attr('format') !== undefined; // absent: the Python imgcmp's file
@@ -205,10 +169,10 @@ function readOpen(file: H5File, dbfile: string): FingerprintDb {
     hashVersion: Number(attr('hash_version') ?? (written ? HASH_VERSION : 0)),
   };
   if (written && Number(attr('format')) > DB_FORMAT) {
-    throw new DatabaseError(`${dbfile}: written by a newer imgcmp (format ${String(attr('format'))}); update imgcmp`);
+    throw new ImgcmpError('database', `${dbfile}: written by a newer imgcmp (format ${String(attr('format'))}); update imgcmp`);
   }
   if (count > 0 && settings.x * settings.x !== nbits) {
-    throw new DatabaseError(`${dbfile}: fingerprints have ${nbits} bits, not x² for x = ${settings.x}`);
+    throw new ImgcmpError('database', `${dbfile}: fingerprints have ${nbits} bits, not x² for x = ${settings.x}`);
   }
   const bits = count > 0 ? asBits(fpsDs.value, dbfile) : new Uint8Array(0);
   const escaped = optionalVector(file, 'escaped', count, dbfile);
@@ -224,12 +188,12 @@ function readOpen(file: H5File, dbfile: string): FingerprintDb {
   };
   const k = viewsPerFile(settings);
   if (k > 1) {
-    if (!keys.includes('views')) throw new DatabaseError(`${dbfile}: says it stores views but has no dataset "views"`);
+    if (!keys.includes('views')) throw new ImgcmpError('database', `${dbfile}: says it stores views but has no dataset "views"`);
     const ds = file.get('views') as H5Dataset;
     const bytes = Math.ceil(nbits / 8);
     const oshape = ds.shape ?? [];
     if (count > 0 && (oshape[0] !== count || oshape[1] !== k || oshape[2] !== bytes)) {
-      throw new DatabaseError(`${dbfile}: dataset "views" has shape [${oshape.join(', ')}], expected [${count}, ${k}, ${bytes}]`);
+      throw new ImgcmpError('database', `${dbfile}: dataset "views" has shape [${oshape.join(', ')}], expected [${count}, ${k}, ${bytes}]`);
     }
     db.views = unpackBytes(count > 0 ? (ds.value as Uint8Array) : new Uint8Array(0), count * k, nbits);
   }
@@ -340,7 +304,7 @@ export async function existingDbOrNone(dbfile: string): Promise<FingerprintDb | 
   try {
     return await readDb(dbfile);
   } catch (err) {
-    const reason = err instanceof DatabaseError ? err.message : `${dbfile}: unreadable`;
-    throw new DatabaseError(`${reason}; refusing to overwrite it`);
+    const reason = err instanceof ImgcmpError ? err.message : `${dbfile}: unreadable`;
+    throw new ImgcmpError('database', `${reason}; refusing to overwrite it`);
   }
 }

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-export class LockedError extends Error {}
+import { ImgcmpError } from '../util/errors.js';
 
 function alive(pid: number): boolean {
   try {
@@ -52,10 +52,10 @@ export function acquireLock(dbfile: string): () => void {
       fs.rmSync(lockfile, { force: true }); // stale: its process is gone
       continue;
     }
-    throw new LockedError(
+    throw new ImgcmpError('locked', 
       `${dbfile}: another imgcmp (pid ${pidText}${sameHost ? '' : ` on ${host}`}) is writing this database; ` +
         `wait for it to finish (remove ${lockfile} only if that process is gone)`,
     );
   }
-  throw new LockedError(`${dbfile}: could not take the lock ${lockfile}`);
+  throw new ImgcmpError('locked', `${dbfile}: could not take the lock ${lockfile}`);
 }

@@ -91,14 +91,21 @@ export function fromRows(nbits: number, rows: readonly Uint32Array[]): PackedFin
   return { count: rows.length, nbits, words, data };
 }
 
+/**
+ * The distance kernel, the one Hamming distance of packed rows: the bits in which the `words`
+ * words at x[xAt] and y[yAt] differ. Counting stops once the distance exceeds `limit` (the result
+ * is then some value above it); 64-bit rows, the common case, take two popcounts.
+ */
+export function hamming(x: Uint32Array, xAt: number, y: Uint32Array, yAt: number, words: number, limit = Infinity): number {
+  if (words === 2) return popcount32(x[xAt]! ^ y[yAt]!) + popcount32(x[xAt + 1]! ^ y[yAt + 1]!);
+  let d = 0;
+  for (let k = 0; k < words && d <= limit; k++) d += popcount32(x[xAt + k]! ^ y[yAt + k]!);
+  return d;
+}
+
 /** Hamming distance in bits between row a of `x` and row b of `y` (both of the same width). */
 export function hammingRows(x: PackedFingerprints, a: number, y: PackedFingerprints, b: number): number {
-  const w = x.words;
-  let d = 0;
-  const xa = a * w;
-  const yb = b * w;
-  for (let k = 0; k < w; k++) d += popcount32((x.data[xa + k]! ^ y.data[yb + k]!) >>> 0);
-  return d;
+  return hamming(x.data, a * x.words, y.data, b * y.words, x.words);
 }
 
 /** The rows of `fps` in the order given by `order` (a permutation or a selection). */

@@ -9,6 +9,7 @@
  *   whash  4x × 4x thumbnail, Haar LL band of 2 levels (4 × 4 block means), bit = value > median
  *          (imagehash's whash; its removal of the overall LL band does not change these bits)
  */
+import { ImgcmpError } from '../util/errors.js';
 import { ORIENTATIONS, orientDct, orientMatrix } from './orient.js';
 import { bitsAboveMedian, lowDct } from './phash.js';
 
@@ -97,7 +98,7 @@ export const METHODS: ReadonlyMap<string, HashMethod> = new Map([phash, ahash, d
 
 export function methodNamed(name: string): HashMethod {
   const m = METHODS.get(name);
-  if (!m) throw new Error(`unknown hash method "${name}" (known: ${[...METHODS.keys()].join(', ')})`);
+  if (!m) throw new ImgcmpError('usage', `unknown hash method "${name}" (known: ${[...METHODS.keys()].join(', ')})`);
   return m;
 }
 

@@ -12,8 +12,6 @@ import { replaceFolder, type OwnedFolder } from '../util/replace.js';
 import { convertedName } from '../walk/names.js';
 import { fsPath } from '../walk/fspath.js';
 
-export { RefusedError } from '../util/replace.js';
-
 /** File that marks a folder as a cluster tree written by imgcmp (and so replaceable). */
 export const MARKER = '.imgcmp-cluster';
 

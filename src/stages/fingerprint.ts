@@ -7,45 +7,38 @@
  * (atomically) every few thousand images and at the end, so an interrupted run keeps its work.
  */
 import fs from 'node:fs';
-import { packBits, wordsFor, type PackedFingerprints } from '../hash/bits.js';
-import { isFlat, type HashMethod } from '../hash/methods.js';
-import { cropSourceSide, viewBits, viewsPerFile } from '../hash/views.js';
-import type { FingerprintDb, HashSettings } from '../db/database.js';
-import { greyThumbnail } from '../pixels/decode.js';
-import { decoderFor } from '../pixels/recipe.js';
-import { forEachLimited, reasonOf } from '../util/pool.js';
+import { existingDbOrNone, preloadHdf5, removeStaleTemporaries, writeDb, type FingerprintDb } from '../db/database.js';
+import { acquireLock } from '../db/lock.js';
+import { dbFromRecords, recordsOf } from '../db/records.js';
+import { settingsDifference, type FingerprintRecord, type HashSettings } from '../hash/settings.js';
+import { fingerprintFile } from '../pixels/fingerprint.js';
+import { decoderFor, type JpegDecoderName } from '../pixels/recipe.js';
+import { ImgcmpError, reasonOf } from '../util/errors.js';
+import { forEachLimited } from '../util/pool.js';
+import { discover } from '../walk/discover.js';
 import { fsPath } from '../walk/fspath.js';
 
-/** One file's entry: what the database stores per row. */
-export interface FingerprintRecord {
-  file: string;
-  bits: Uint32Array;
-  /** K × words: the file's K views, with orientations or crops. */
-  views?: Uint32Array;
-  flat: boolean;
-  size: number;
-  mtime: number;
-}
-
 export interface FingerprintJob {
-  files: readonly string[];
-  method: HashMethod;
-  settings: HashSettings;
-  /** The database so far (same settings), or undefined for a new one. */
-  existing: FingerprintDb | undefined;
+  /** Image files, folders or glob patterns. */
+  paths: readonly string[];
+  dbfile: string;
+  /** The settings for a JPEG decoder: the one asked for, else the existing database's (`implied`). */
+  settings: (implied: JpegDecoderName | undefined) => HashSettings;
   /** Drop entries whose files no longer exist. */
   prune: boolean;
   inFlight: number;
-  /** Persist the database (merged so far); called at checkpoints and at the end. */
-  save: (db: FingerprintDb) => Promise<void>;
   /** Checkpoint after this many new fingerprints (and not more often than the write takes ×10). */
   checkpointEvery: number;
   stopped?: () => boolean;
+  /** Called once the files are known, before any is hashed. */
+  onStart?: (files: number, settings: HashSettings) => void;
   onDone?: (file: string) => void;
+  /** A path or file that could not be processed. */
   onFailed?: (file: string, reason: string) => void;
 }
 
 export interface FingerprintReport {
+  settings: HashSettings;
   hashed: number;
   unchanged: number;
   failed: number;
@@ -55,74 +48,46 @@ export interface FingerprintReport {
   interrupted: boolean;
 }
 
-/** Fingerprint record of one image file: decode once to the method's thumbnail, then hash. */
-export async function fingerprintFile(
-  file: string,
-  method: HashMethod,
-  settings: HashSettings,
-  stat?: fs.Stats,
-): Promise<FingerprintRecord> {
-  const st = stat ?? (await fs.promises.stat(fsPath(file)));
-  const side = method.side(settings.x);
-  // One decode: the method's thumbnail, or a larger square that the crop views are cut from.
-  const decoded = settings.crops ? cropSourceSide(side) : side;
-  const pixels = await greyThumbnail(file, decoded, decoderFor(settings.resample));
-  const { views, whole } = viewBits(method, pixels, settings.x, settings);
-  const words = wordsFor(settings.x * settings.x);
-  const record: FingerprintRecord = { file, bits: packBits(views[0]!), flat: isFlat(whole, views[0]!), size: st.size, mtime: st.mtimeMs };
-  if (views.length > 1) {
-    record.views = new Uint32Array(views.length * words);
-    views.forEach((bits, v) => record.views!.set(packBits(bits), v * words));
-  }
-  return record;
-}
-
-/** The records of a database, by path. */
-function recordsOf(db: FingerprintDb): Map<string, FingerprintRecord> {
-  const out = new Map<string, FingerprintRecord>();
-  const { words } = db.fps;
-  const k = viewsPerFile(db.settings);
-  db.files.forEach((file, i) => {
-    out.set(file, {
-      file,
-      bits: db.fps.data.subarray(i * words, (i + 1) * words),
-      views: db.views?.data.subarray(i * k * words, (i + 1) * k * words),
-      flat: db.flat[i] === 1,
-      size: db.size[i]!,
-      mtime: db.mtime[i]!,
-    });
-  });
-  return out;
-}
-
-/** A database from records, rows sorted by path (so the file never depends on discovery order). */
-export function dbFromRecords(settings: HashSettings, records: Iterable<FingerprintRecord>): FingerprintDb {
-  const list = [...records].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
-  const nbits = settings.x * settings.x;
-  const words = wordsFor(nbits);
-  const n = list.length;
-  const fps: PackedFingerprints = { count: n, nbits, words, data: new Uint32Array(n * words) };
-  const db: FingerprintDb = {
-    settings,
-    files: list.map((r) => r.file),
-    fps,
-    flat: Uint8Array.from(list, (r) => (r.flat ? 1 : 0)),
-    size: Float64Array.from(list, (r) => r.size),
-    mtime: Float64Array.from(list, (r) => r.mtime),
-  };
-  list.forEach((r, i) => fps.data.set(r.bits, i * words));
-  const k = viewsPerFile(settings);
-  if (k > 1) {
-    const data = new Uint32Array(n * k * words);
-    list.forEach((r, i) => data.set(r.views!, i * k * words));
-    db.views = { count: n * k, nbits, words, data };
-  }
-  return db;
-}
-
+/**
+ * Fingerprints the images of `job.paths` into `job.dbfile`, holding its lock. Returns the counts.
+ * Throws an ImgcmpError when the database is locked, is not an imgcmp database, was made with
+ * other settings, or no image was found; files that fail are reported through `onFailed`.
+ */
 export async function runFingerprint(job: FingerprintJob): Promise<FingerprintReport> {
-  const records = job.existing ? recordsOf(job.existing) : new Map<string, FingerprintRecord>();
-  const report: FingerprintReport = { hashed: 0, unchanged: 0, failed: 0, pruned: 0, flat: 0, total: 0, interrupted: false };
+  const { dbfile } = job;
+  const release = acquireLock(dbfile);
+  try {
+    removeStaleTemporaries(dbfile);
+    const found = await existingDbOrNone(dbfile);
+    const existing = found?.files.length ? found : undefined;
+    const settings = job.settings(existing ? decoderFor(existing.settings.resample) : undefined);
+    const differs = existing ? settingsDifference(existing.settings, settings) : undefined;
+    if (differs) {
+      throw new ImgcmpError('database', `${dbfile}: made with other settings (${differs}); fingerprints made differently are never mixed: use another --dbfile`);
+    }
+    const discovered = await discover(job.paths);
+    for (const p of discovered.problems) job.onFailed?.(p.path, p.reason);
+    if (!discovered.files.length && !found) throw new ImgcmpError('usage', `no images found in ${job.paths.join(', ')}`);
+    job.onStart?.(discovered.files.length, settings);
+    const running = fingerprintFiles(discovered.files, settings, existing, job, (db) => writeDb(dbfile, db));
+    // Compiling HDF5 (for the writes to come) while the first images decode, not before.
+    preloadHdf5();
+    return await running;
+  } finally {
+    release();
+  }
+}
+
+/** The files into the records of `existing` (same settings), saved at checkpoints and at the end. */
+async function fingerprintFiles(
+  files: readonly string[],
+  settings: HashSettings,
+  existing: FingerprintDb | undefined,
+  job: FingerprintJob,
+  save: (db: FingerprintDb) => Promise<void>,
+): Promise<FingerprintReport> {
+  const records = existing ? recordsOf(existing) : new Map<string, FingerprintRecord>();
+  const report: FingerprintReport = { settings, hashed: 0, unchanged: 0, failed: 0, pruned: 0, flat: 0, total: 0, interrupted: false };
 
   if (job.prune) {
     for (const file of [...records.keys()]) {
@@ -135,7 +100,7 @@ export async function runFingerprint(job: FingerprintJob): Promise<FingerprintRe
 
   // Unchanged files cost a stat; the rest are hashed.
   const todo: { file: string; stat: fs.Stats }[] = [];
-  for (const file of job.files) {
+  for (const file of files) {
     let stat: fs.Stats;
     try {
       stat = fs.statSync(fsPath(file));
@@ -161,7 +126,7 @@ export async function runFingerprint(job: FingerprintJob): Promise<FingerprintRe
     while (saving) await saving;
     const t0 = Date.now();
     sinceCheckpoint = 0;
-    saving = job.save(dbFromRecords(job.settings, records.values()));
+    saving = save(dbFromRecords(settings, records.values()));
     try {
       await saving;
     } finally {
@@ -174,7 +139,7 @@ export async function runFingerprint(job: FingerprintJob): Promise<FingerprintRe
   await forEachLimited(
     todo,
     job.inFlight,
-    ({ file, stat }) => fingerprintFile(file, job.method, job.settings, stat),
+    ({ file, stat }) => fingerprintFile(file, settings, stat),
     async (result, { file }) => {
       if (result.status === 'fulfilled') {
         records.set(file, result.value);

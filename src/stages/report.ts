@@ -6,15 +6,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { pictureDistance } from '../cluster/views.js';
+import { pictureDistance } from '../index/views.js';
 import { viewsPerFile } from '../hash/views.js';
-import type { FingerprintDb } from '../db/database.js';
+import { readDb, type FingerprintDb } from '../db/database.js';
 import { chooseKeeper, type KeepRule } from '../actions/keep.js';
 import { inspect } from '../actions/inspect.js';
-import { renderReport, REPORT_MARK, type ReportMember } from '../output/report.js';
-import { RefusedError, replaceFolder, type OwnedFolder } from '../util/replace.js';
+import { renderReport, REPORT_MARK, type ReportMember } from '../output/html-report.js';
+import { loadClusters, type ClusterSource } from './clusters.js';
+import { replaceFolder, type OwnedFolder } from '../util/replace.js';
 import { forEachLimited } from '../util/pool.js';
 import { sharpSource } from '../pixels/decode.js';
+import { ImgcmpError } from '../util/errors.js';
 
 const THUMBS: OwnedFolder = { marker: '.imgcmp-report', writer: 'imgcmp report', ours: (e) => e.isFile() && /^t\d+\.jpg$/.test(e.name) };
 
@@ -31,12 +33,14 @@ function distanceIn(db: FingerprintDb | undefined): (a: string, b: string) => nu
 }
 
 export interface ReportJob {
-  clusters: readonly string[][];
+  source: ClusterSource;
   output: string;
-  db?: FingerprintDb;
   rules: readonly KeepRule[];
-  source: string;
+  /** How the clusters were made, in words, for the page's header. */
+  description: string;
   inFlight: number;
+  /** Called once the clusters are known, with the number of pictures. */
+  onStart?: (pictures: number) => void;
   onDone?: () => void;
 }
 
@@ -44,17 +48,27 @@ export interface ReportJob {
 function checkPage(file: string): void {
   if (!fs.existsSync(file)) return;
   const head = fs.readFileSync(file, 'utf8').slice(0, 200);
-  if (!head.includes(REPORT_MARK)) throw new RefusedError(`${file}: exists and was not written by imgcmp report; refusing to overwrite it`);
+  if (!head.includes(REPORT_MARK)) throw new ImgcmpError('refused', `${file}: exists and was not written by imgcmp report; refusing to overwrite it`);
 }
 
-export async function writeReport(job: ReportJob): Promise<{ clusters: number; pictures: number }> {
+/**
+ * Writes the report page of the clusters of `job.source` and its thumbnail folder. Returns the
+ * counts and the page's path. Throws an ImgcmpError when the clusters cannot be had, or the page
+ * or its folder is not imgcmp's to replace.
+ */
+export async function runReport(job: ReportJob): Promise<{ clusters: number; pictures: number; page: string }> {
   const page = path.resolve(job.output);
   const thumbsDir = page.replace(/\.html?$/i, '') + '_files';
+  const src = job.source;
+  const loaded = await loadClusters(src);
+  // Distances come from the database; with --from-json, from the database if there is one.
+  const db = loaded.db ?? (fs.existsSync(src.dbfile) ? await readDb(src.dbfile).catch(() => undefined) : undefined);
+  job.onStart?.(loaded.clustering.clusters.flat().length);
   checkPage(page);
   // Biggest clusters first; then by first path, as everywhere.
-  const clusters = [...job.clusters].sort((a, b) => b.length - a.length || (a[0]! < b[0]! ? -1 : 1));
+  const clusters = [...loaded.clustering.clusters].sort((a, b) => b.length - a.length || (a[0]! < b[0]! ? -1 : 1));
   const files = clusters.flat();
-  const distance = distanceIn(job.db);
+  const distance = distanceIn(db);
   const members = new Map<string, ReportMember>();
   await replaceFolder(thumbsDir, THUMBS, async (dir) => {
     await forEachLimited(
@@ -80,9 +94,9 @@ export async function writeReport(job: ReportJob): Promise<{ clusters: number; p
     const keeper = chooseKeeper(job.rules, list);
     return list.map((m) => ({ ...m, keep: m.file === keeper.file, bits: m.file === keeper.file ? 0 : distance(m.file, keeper.file) }));
   });
-  const html = renderReport({ title: 'imgcmp: near-duplicate pictures', source: job.source, nbits: job.db?.fps.nbits, clusters: model });
+  const html = renderReport({ title: 'imgcmp: near-duplicate pictures', source: job.description, nbits: db?.fps.nbits, clusters: model });
   const tmp = `${page}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, html);
   fs.renameSync(tmp, page);
-  return { clusters: clusters.length, pictures: files.length };
+  return { clusters: clusters.length, pictures: files.length, page };
 }

@@ -1,15 +1,16 @@
 /**
- * Queries against a database: the nearest entries of images (search), and the distance between
- * two images without a database (compare). Query images are hashed with the database's own
- * settings, through the same code as the fingerprint stage.
+ * Queries against a database: the nearest entries of images. Query images are hashed with the
+ * database's own settings, through the same code as the fingerprint stage.
  */
 import { wordsFor } from '../hash/bits.js';
-import { methodNamed } from '../hash/methods.js';
+import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
 import { viewsPerFile } from '../hash/views.js';
-import type { FingerprintDb, HashSettings } from '../db/database.js';
-import { pictureDistance } from '../cluster/views.js';
-import { nearest, nearestIndex, type NearestIndex } from '../query/nearest.js';
-import { fingerprintFile, type FingerprintRecord } from './fingerprint.js';
+import { readDb } from '../db/database.js';
+import { cutBits } from '../index/cut.js';
+import { nearest, nearestIndex } from '../index/nearest.js';
+import { fingerprintFile } from '../pixels/fingerprint.js';
+import { decoderFor, decoderMissing } from '../pixels/recipe.js';
+import { ImgcmpError, reasonOf } from '../util/errors.js';
 
 /** The query's fingerprints to compare with stored upright ones: its views, or itself. */
 function queryRows(record: FingerprintRecord, settings: HashSettings): Uint32Array[] {
@@ -24,40 +25,44 @@ export interface Match {
   distance: number;
 }
 
-export class Searcher {
-  private readonly index: NearestIndex;
-  constructor(private readonly db: FingerprintDb) {
-    this.index = nearestIndex(db.fps);
-  }
-
-  /** The k nearest database entries of an image file, nearest first, within maxFraction if given. */
-  async search(image: string, k: number, maxFraction?: number): Promise<Match[]> {
-    const { settings, fps, files } = this.db;
-    const record = await fingerprintFile(image, methodNamed(settings.method), settings);
-    const maxBits = maxFraction === undefined ? Infinity : Math.floor(maxFraction * fps.nbits + 1e-9);
-    return nearest(this.index, queryRows(record, settings), k, maxBits).map((n) => ({
-      file: files[n.row]!,
-      bits: n.bits,
-      distance: n.bits / fps.nbits,
-    }));
-  }
+export interface SearchJob {
+  dbfile: string;
+  images: readonly string[];
+  /** Entries per image. */
+  k: number;
+  /** Only entries within this distance (a fraction of the bits). */
+  maxDistance?: number;
+  onMatches?: (image: string, matches: Match[]) => void;
+  onFailed?: (image: string, reason: string) => void;
 }
 
-export interface Comparison {
-  bits: number;
-  nbits: number;
-  distance: number;
-}
-
-/** Distance between two image files under the given settings (the minimum over views, if any). */
-export async function compareFiles(a: string, b: string, settings: HashSettings): Promise<Comparison> {
-  const method = methodNamed(settings.method);
-  const [ra, rb] = await Promise.all([fingerprintFile(a, method, settings), fingerprintFile(b, method, settings)]);
-  const nbits = settings.x * settings.x;
-  const words = wordsFor(nbits);
-  const upright = { count: 2, nbits, words, data: Uint32Array.from([...ra.bits, ...rb.bits]) };
-  const k = viewsPerFile(settings);
-  const views = k > 1 ? { count: 2 * k, nbits, words, data: Uint32Array.from([...ra.views!, ...rb.views!]) } : undefined;
-  const bits = pictureDistance(upright, views, k)(0, 1);
-  return { bits, nbits, distance: bits / nbits };
+/**
+ * The k nearest database entries of each image, nearest first. Returns the database's settings.
+ * Throws an ImgcmpError when the database is unusable or empty, or its decoder is not built here;
+ * an image that cannot be read is reported through `onFailed`.
+ */
+export async function runSearch(job: SearchJob): Promise<{ settings: HashSettings; failed: number }> {
+  const db = await readDb(job.dbfile);
+  if (!db.files.length) throw new ImgcmpError('database', `${job.dbfile}: the database is empty`);
+  const { settings, fps, files } = db;
+  const missing = decoderMissing(decoderFor(settings.resample)); // refused at once if this installation lacks it
+  if (missing) throw new ImgcmpError('usage', missing);
+  const index = nearestIndex(fps);
+  const within = job.maxDistance === undefined ? Infinity : Math.floor(cutBits(job.maxDistance, fps.nbits));
+  let failed = 0;
+  for (const image of job.images) {
+    try {
+      const record = await fingerprintFile(image, settings);
+      const matches = nearest(index, queryRows(record, settings), job.k, within).map((n) => ({
+        file: files[n.row]!,
+        bits: n.bits,
+        distance: n.bits / fps.nbits,
+      }));
+      job.onMatches?.(image, matches);
+    } catch (err) {
+      failed++;
+      job.onFailed?.(image, reasonOf(err));
+    }
+  }
+  return { settings, failed };
 }

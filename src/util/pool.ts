@@ -45,25 +45,3 @@ export async function mapLimited<T, R>(items: readonly T[], limit: number, work:
   if (failure) throw failure.reason;
   return out;
 }
-
-/** Words for the file-system errors a user meets, instead of errno codes. */
-const ERRNO_WORDS: Record<string, string> = {
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  ENOENT: 'no such file',
-  EISDIR: 'is a directory',
-  ENOTDIR: 'a part of the path is not a directory',
-  ELOOP: 'too many levels of symbolic links',
-  ENAMETOOLONG: 'file name too long',
-  EIO: 'input/output error',
-  ENOSPC: 'no space left on device',
-  EMFILE: 'too many open files',
-};
-
-/** A short, one-line reason for an error thrown by a library or the file system. */
-export function reasonOf(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code && ERRNO_WORDS[code]) return ERRNO_WORDS[code]!;
-  const msg = err instanceof Error ? err.message : String(err);
-  return msg.split('\n')[0]!.trim() || 'unknown error';
-}

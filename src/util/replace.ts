@@ -7,8 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-/** A folder or file that must not be touched: the message names it and says why. */
-export class RefusedError extends Error {}
+import { ImgcmpError } from './errors.js';
 
 export interface OwnedFolder {
   /** File that marks the folder as written by imgcmp. */
@@ -32,7 +31,7 @@ function firstForeign(dir: string, kind: OwnedFolder, top: boolean): string | un
   return undefined;
 }
 
-/** Throws RefusedError unless `dir` is absent, empty, or a folder of this kind holding only its own files. */
+/** Throws an ImgcmpError ('refused') unless `dir` is absent, empty, or a folder of this kind holding only its own files. */
 export function checkReplaceable(dir: string, kind: OwnedFolder): void {
   let entries: string[];
   try {
@@ -40,14 +39,14 @@ export function checkReplaceable(dir: string, kind: OwnedFolder): void {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return;
-    if (code === 'ENOTDIR') throw new RefusedError(`${dir}: exists and is not a folder; refusing to replace it`);
-    throw new RefusedError(`${dir}: cannot read (${code ?? 'error'})`);
+    if (code === 'ENOTDIR') throw new ImgcmpError('refused', `${dir}: exists and is not a folder; refusing to replace it`);
+    throw new ImgcmpError('refused', `${dir}: cannot read (${code ?? 'error'})`);
   }
   if (entries.length && !entries.includes(kind.marker)) {
-    throw new RefusedError(`${dir}: folder is not empty and was not written by ${kind.writer}; refusing to replace it`);
+    throw new ImgcmpError('refused', `${dir}: folder is not empty and was not written by ${kind.writer}; refusing to replace it`);
   }
   const foreign = entries.length ? firstForeign(dir, kind, true) : undefined;
-  if (foreign) throw new RefusedError(`${dir}: holds ${foreign}, which ${kind.writer} did not write; refusing to replace the folder`);
+  if (foreign) throw new ImgcmpError('refused', `${dir}: holds ${foreign}, which ${kind.writer} did not write; refusing to replace the folder`);
 }
 
 /** Builds the folder with `build(dir)` beside `target`, then swaps it in. */

@@ -15,7 +15,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HASH_VERSION, RESAMPLE, writeDb } from '../../dist/src/db/database.js';
+import { RESAMPLE, writeDb } from '../../dist/src/db/database.js';
+import { HASH_VERSION } from '../../dist/src/hash/settings.js';
 import { packRows } from '../../dist/src/hash/bits.js';
 import { splitmix32, timed } from './lib.mjs';
 

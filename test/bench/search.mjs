@@ -15,10 +15,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeDb, HASH_VERSION, RESAMPLE } from '../../dist/src/db/database.js';
+import { writeDb, RESAMPLE } from '../../dist/src/db/database.js';
+import { HASH_VERSION } from '../../dist/src/hash/settings.js';
 import { packBits, packRows } from '../../dist/src/hash/bits.js';
-import { nearest, nearestIndex } from '../../dist/src/query/nearest.js';
-import { fingerprintFile } from '../../dist/src/stages/fingerprint.js';
+import { nearest, nearestIndex } from '../../dist/src/index/nearest.js';
+import { fingerprintFile } from '../../dist/src/pixels/fingerprint.js';
 import { methodNamed } from '../../dist/src/hash/methods.js';
 import { option, splitmix32 } from './lib.mjs';
 
@@ -86,7 +87,7 @@ console.log(`k = 10, queries without near copies:  ${latencies(far)}  (falls bac
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'imgcmp-search-bench-'));
 const image = path.join(root, 'samples', 'chelsea.jpg');
 const settings = { method: 'phash', x: 8, orientations: false, resample: RESAMPLE, hashVersion: HASH_VERSION };
-const record = await fingerprintFile(image, methodNamed('phash'), settings);
+const record = await fingerprintFile(image, settings);
 fps.data.set(record.bits, 5 * fps.words);
 const files = Array.from({ length: n }, (_, i) => `/bench/img${String(i).padStart(7, '0')}.jpg`);
 files[5] = image;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * Compiles src/cluster/wasm/hamming.wat (WebAssembly text) with wabt and writes its bytes to
- * src/cluster/wasm/hamming-wasm.ts, so that users need no WebAssembly toolchain to build.
+ * Compiles src/index/wasm/hamming.wat (WebAssembly text) with wabt and writes its bytes to
+ * src/index/wasm/hamming-wasm.ts, so that users need no WebAssembly toolchain to build.
  * test/wasm.test.ts checks that the committed bytes are this compilation of the committed text.
  *
  *   node test/tools/build-wasm.mjs [--check]
@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
 
-const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cluster', 'wasm');
+const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'index', 'wasm');
 
 export async function compileWat() {
   const wabt = await wabtInit();

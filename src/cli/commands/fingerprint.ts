@@ -1,41 +1,28 @@
-import { Command, Option } from 'commander';
-import { existingDbOrNone, HASH_VERSION, preloadHdf5, removeStaleTemporaries, settingsDifference, writeDb, type HashSettings } from '../../db/database.js';
-import { acquireLock } from '../../db/lock.js';
-import { METHODS, methodNamed } from '../../hash/methods.js';
-import { discover } from '../../walk/discover.js';
-import { EXIT, UsageError } from '../exit.js';
-import { defaults } from '../home.js';
-import { decoderFor, RECIPE } from '../../pixels/recipe.js';
-import { chosenDecoder, decoderOption, defaultInFlight, hashSize, positiveInt } from '../options.js';
-import { startProgress } from '../progress.js';
-import { info, problem } from '../report.js';
+import { Command, type OptionValues } from 'commander';
+import type { Messages } from '../messages.js';
+import { startProgress, type Progress } from '../progress.js';
+import { chosenDecoder, dbPath, defaultInFlight, defaults, hashSettings, positiveInt, withDbfile, withHashOptions, type DbOptions, type HashOptions } from '../settings.js';
 
-interface FingerprintOptions {
-  x: number;
-  method: string;
-  orientations?: boolean;
-  crops?: boolean;
-  dbfile?: string;
+interface FingerprintOptions extends HashOptions, DbOptions {
   ncore?: number;
   prune?: boolean;
   quiet?: boolean;
   checkpoint: number;
-  decoder?: string;
 }
 
-export function fingerprintCommand(): Command {
-  return new Command('fingerprint')
+export function fingerprintCommand(messages: Messages): Command {
+  const cmd = new Command('fingerprint')
     .description('compute a perceptual hash of every image and store them in an HDF5 database (incrementally)')
-    .argument('[path...]', 'image files, folders (searched recursively) or glob patterns (default: $IMGCMP_HOME/convert)')
-    .addOption(new Option('--method <name>', 'hash method').choices([...METHODS.keys()]).default('phash'))
-    .option('-x <n>', 'hash size: x-by-x bits per image (x² bits)', hashSize, 8)
-    .option('--orientations', 'also store the fingerprints of the 8 rotations and mirror images: finds rotated and mirrored copies')
-    .option('--crops', 'also store fingerprints of the central 90 % and 80 % of each picture: finds cropped copies')
-    .option('-f, --dbfile <file>', 'database file (default: $IMGCMP_HOME/fingerprints.hdf)')
+    .argument('[path...]', 'image files, folders (searched recursively) or glob patterns (default: $IMGCMP_HOME/convert)');
+  withHashOptions(cmd, {
+    x: 'hash size: x-by-x bits per image (x² bits)',
+    orientations: 'also store the fingerprints of the 8 rotations and mirror images: finds rotated and mirrored copies',
+    crops: 'also store fingerprints of the central 90 % and 80 % of each picture: finds cropped copies',
+  });
+  return withDbfile(cmd)
     .option('-n, --ncore <n>', 'images in flight at once (default: number of cores, at least 4)', positiveInt)
     .option('--prune', 'drop database entries whose files no longer exist')
     .option('--checkpoint <n>', 'write the database every N new fingerprints (an interrupted run keeps them)', positiveInt, 2000)
-    .addOption(decoderOption())
     .option('-q, --quiet', 'no progress output')
     .addHelpText(
       'after',
@@ -50,75 +37,50 @@ Examples:
   $ imgcmp fingerprint ~/Pictures --orientations --crops -f pictures.hdf
   $ imgcmp fingerprint ~/Pictures --orientations --crops --prune -f pictures.hdf   # later`,
     )
-    .action(async (paths: string[], opts: FingerprintOptions) => {
+    .action(async (paths: string[], options: OptionValues) => {
+      const opts = options as FingerprintOptions;
       // sharp (libvips) loads only for the commands that decode images.
       const { runFingerprint } = await import('../../stages/fingerprint.js');
-      const dbfile = opts.dbfile ?? defaults.dbFile();
-      const method = methodNamed(opts.method);
-      const release = acquireLock(dbfile);
-      removeStaleTemporaries(dbfile);
-      let interrupted = false;
+      const dbfile = dbPath(opts);
+      let stopping = false;
       const onSignal = (): void => {
-        if (!interrupted) info('imgcmp fingerprint: interrupted; finishing the images in flight and saving the database');
-        interrupted = true;
+        if (!stopping) messages.info('imgcmp fingerprint: interrupted; finishing the images in flight and saving the database');
+        stopping = true;
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
+      let progress: Progress | undefined;
       try {
-        const existing = await existingDbOrNone(dbfile);
-        const decoder = chosenDecoder(opts.decoder, existing?.files.length ? decoderFor(existing.settings.resample) : undefined);
-        const settings: HashSettings = {
-          method: method.name,
-          x: opts.x,
-          orientations: !!opts.orientations,
-          crops: !!opts.crops,
-          resample: RECIPE[decoder],
-          hashVersion: HASH_VERSION,
-        };
-        const differs = existing && existing.files.length ? settingsDifference(existing.settings, settings) : undefined;
-        if (differs) {
-          throw new UsageError(`${dbfile}: made with other settings (${differs}); fingerprints made differently are never mixed: use another --dbfile`);
-        }
-        const found = await discover(paths.length ? paths : [defaults.convertDir()]);
-        for (const p of found.problems) problem('fingerprint', p.path, p.reason);
-        if (!found.files.length && !existing) {
-          throw new UsageError(`no images found in ${paths.length ? paths.join(', ') : defaults.convertDir()}`);
-        }
-        const progress = startProgress('fingerprint', found.files.length, !opts.quiet);
-        const running = runFingerprint({
-          files: found.files,
-          method,
-          settings,
-          existing: existing?.files.length ? existing : undefined,
+        const report = await runFingerprint({
+          paths: paths.length ? paths : [defaults.convertDir()],
+          dbfile,
+          settings: (implied) => hashSettings(opts, chosenDecoder(opts.decoder, implied)),
           prune: !!opts.prune,
           inFlight: opts.ncore ?? defaultInFlight(),
           checkpointEvery: opts.checkpoint,
-          save: (db) => writeDb(dbfile, db),
-          stopped: () => interrupted,
-          onDone: () => progress.tick(),
+          stopped: () => stopping,
+          onStart: (n) => (progress = startProgress('fingerprint', n, !opts.quiet)),
+          onDone: () => progress?.tick(),
           onFailed: (file, reason) => {
-            progress.tick();
-            problem('fingerprint', file, reason);
+            progress?.tick();
+            messages.problem(file, reason);
           },
         });
-        // Compiling HDF5 (for the writes to come) while the first images decode, not before.
-        preloadHdf5();
-        const report = await running;
-        progress.stop();
-        info(
+        progress?.stop();
+        const { settings } = report;
+        messages.info(
           `fingerprint: ${report.hashed} hashed, ${report.unchanged} unchanged, ${report.failed} failed` +
             `${opts.prune ? `, ${report.pruned} pruned` : ''}; ${report.total} in the database` +
-            `${report.flat ? ` (${report.flat} flat)` : ''} (${method.name}, x = ${opts.x}` +
+            `${report.flat ? ` (${report.flat} flat)` : ''} (${settings.method}, x = ${settings.x}` +
             `${settings.orientations ? ', 8 orientations' : ''}${settings.crops ? ', crops' : ''}) → ${dbfile}`,
         );
         if (report.interrupted) {
-          info('fingerprint: interrupted; the database holds everything finished so far, and the next run goes on from there');
-          process.exitCode = 130;
-        } else if (report.failed || found.problems.length) process.exitCode = EXIT.SOME_FILES_FAILED;
+          messages.info('fingerprint: interrupted; the database holds everything finished so far, and the next run goes on from there');
+          messages.interrupted();
+        }
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
-        release();
       }
     });
 }

@@ -1,12 +1,9 @@
 import { Command } from 'commander';
-import { discover } from '../../walk/discover.js';
-import { EXIT, UsageError } from '../exit.js';
-import { defaults } from '../home.js';
-import { defaultInFlight, fraction, positiveInt } from '../options.js';
-import { startProgress } from '../progress.js';
-import { info, problem } from '../report.js';
+import type { Messages } from '../messages.js';
+import { startProgress, type Progress } from '../progress.js';
+import { defaultInFlight, defaults, fraction, positiveInt } from '../settings.js';
 
-export function resizeCommand(): Command {
+export function resizeCommand(messages: Messages): Command {
   return new Command('resize')
     .description('write downscaled, EXIF-upright copies of images (optional first stage, for speed)')
     .argument('<fraction>', 'scale factor, 0 < FRACTION ≤ 1 (0.2 = a fifth of the width and height)', fraction)
@@ -26,31 +23,25 @@ Example:
     )
     .action(async (frac: number, paths: string[], opts: { tgtdir?: string; ncore?: number; verbose?: boolean }) => {
       // sharp (libvips) loads only for the commands that decode images.
-      const { runResize, sourceInside } = await import('../../stages/resize.js');
+      const { runResize } = await import('../../stages/resize.js');
       const tgtdir = opts.tgtdir ?? defaults.convertDir();
-      const found = await discover(paths);
-      for (const p of found.problems) problem('resize', p.path, p.reason);
-      const inside = sourceInside(tgtdir, found.files);
-      if (inside) {
-        throw new UsageError(`target folder ${tgtdir} contains the source ${inside}; choose a folder outside the sources`);
-      }
-      const progress = startProgress('resize', found.files.length);
+      let progress: Progress | undefined;
       const report = await runResize({
         fraction: frac,
-        sources: found.files,
+        paths,
         tgtdir,
         inFlight: opts.ncore ?? defaultInFlight(),
+        onStart: (n) => (progress = startProgress('resize', n)),
         onDone: (src, target, outcome) => {
-          progress.tick();
-          if (opts.verbose) info(`${outcome === 'written' ? 'wrote' : 'skipped (exists)'} ${target} ← ${src}`);
+          progress?.tick();
+          if (opts.verbose) messages.info(`${outcome === 'written' ? 'wrote' : 'skipped (exists)'} ${target} ← ${src}`);
         },
         onFailed: (src, reason) => {
-          progress.tick();
-          problem('resize', src, reason);
+          progress?.tick();
+          messages.problem(src, reason);
         },
       });
-      progress.stop();
-      info(`resize: ${report.written} written, ${report.skipped} skipped (already there), ${report.failed} failed → ${tgtdir}`);
-      if (report.failed || found.problems.length) process.exitCode = EXIT.SOME_FILES_FAILED;
+      progress?.stop();
+      messages.info(`resize: ${report.written} written, ${report.skipped} skipped (already there), ${report.failed} failed → ${tgtdir}`);
     });
 }

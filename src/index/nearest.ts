@@ -7,8 +7,8 @@
  * than k rows lie within R — a query with no near copy — the answer needs the farther rows too,
  * and every row is looked at: the result is exact either way.
  */
-import { popcount32, type PackedFingerprints } from '../hash/bits.js';
-import { bestChunking, buildIndex, searchWithin, type MihIndex } from '../cluster/mih.js';
+import { hamming, type PackedFingerprints } from '../hash/bits.js';
+import { bestChunking, buildIndex, searchWithin, type MihIndex } from './mih.js';
 
 export interface Neighbour {
   row: number;
@@ -28,32 +28,26 @@ export function nearestIndex(fps: PackedFingerprints, radius = Math.floor(fps.nb
   return { fps, mih: buildIndex(fps, Math.max(1, m), radius), radius };
 }
 
-function distance(q: Uint32Array, fps: PackedFingerprints, row: number): number {
-  let d = 0;
-  for (let k = 0; k < fps.words; k++) d += popcount32(q[k]! ^ fps.data[row * fps.words + k]!);
-  return d;
-}
-
 /**
  * The k nearest rows to a query given as one or more packed fingerprints (its orientations: the
- * distance to a row is the smallest over them), within maxBits if given; ties by row order.
+ * distance to a row is the smallest over them), within cutBits if given; ties by row order.
  */
-export function nearest(index: NearestIndex, queries: readonly Uint32Array[], k: number, maxBits = Infinity): Neighbour[] {
+export function nearest(index: NearestIndex, queries: readonly Uint32Array[], k: number, cutBits = Infinity): Neighbour[] {
   const { fps } = index;
   const best = new Map<number, number>();
-  const limit = Math.min(index.radius, maxBits);
+  const limit = Math.min(index.radius, cutBits);
   for (const q of queries) {
     searchWithin(index.mih, q, 0, limit, -1, (row, d) => {
       const seen = best.get(row);
       if (seen === undefined || d < seen) best.set(row, d);
     });
   }
-  if (best.size < k && maxBits > index.radius) {
+  if (best.size < k && cutBits > index.radius) {
     // Not enough rows near: the k nearest include farther ones, so look at every row.
     for (let row = 0; row < fps.count; row++) {
       let d = Infinity;
-      for (const q of queries) d = Math.min(d, distance(q, fps, row));
-      if (d <= maxBits) best.set(row, d);
+      for (const q of queries) d = Math.min(d, hamming(q, 0, fps.data, row * fps.words, fps.words));
+      if (d <= cutBits) best.set(row, d);
     }
   }
   return [...best.entries()]

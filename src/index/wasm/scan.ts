@@ -44,15 +44,15 @@ function load(fps: PackedFingerprints, extra: number): { kernel: Kernel; memory:
   return { kernel: instance.exports as unknown as Kernel, memory, w, rowsBytes };
 }
 
-/** Pairs (i, j), i in [i0, i1), j > i, within `maxBits`, ordered by (i, j), on this thread. */
-export function scanPairsRange(fps: PackedFingerprints, maxBits: number, i0: number, i1: number): PairList {
+/** Pairs (i, j), i in [i0, i1), j > i, within `cutBits`, ordered by (i, j), on this thread. */
+export function scanPairsRange(fps: PackedFingerprints, cutBits: number, i0: number, i1: number): PairList {
   const n = fps.count;
   let cap = Math.max(n, 1 << 16); // triples the output area holds; grown on demand
   const { kernel, memory, w, rowsBytes } = load(fps, cap * 12);
   const out = new PairBuilder();
   const outAt = Math.ceil(rowsBytes / 8) * 8;
   for (let i = i0; i < Math.min(i1, n - 1); ) {
-    const got = kernel.pairs(w, n, i, Math.min(i1, n - 1), maxBits, outAt, cap);
+    const got = kernel.pairs(w, n, i, Math.min(i1, n - 1), cutBits, outAt, cap);
     const triples = new Int32Array(memory.buffer, outAt, got * 3);
     for (let k = 0; k < got; k++) out.push(triples[3 * k]!, triples[3 * k + 1]!, triples[3 * k + 2]!);
     const next = kernel.resume.value as number;
@@ -74,12 +74,12 @@ export function scanMaxRange(fps: PackedFingerprints, i0: number, i1: number): n
   return kernel.maxDistance(w, fps.count, i0, Math.min(i1, fps.count - 1), fps.nbits);
 }
 
-/** Every pair i < j within `maxBits`, ordered by (i, j): on two threads where that pays. */
-export function scanPairs(fps: PackedFingerprints, maxBits: number): PairList {
+/** Every pair i < j within `cutBits`, ordered by (i, j): on two threads where that pays. */
+export function scanPairs(fps: PackedFingerprints, cutBits: number): PairList {
   const n = fps.count;
   const k = splitRow(n);
-  const both = onTwoThreads(fps, { kind: 'pairs', maxBits, i0: k, i1: n }, () => scanPairsRange(fps, maxBits, 0, k));
-  if (!both) return scanPairsRange(fps, maxBits, 0, n);
+  const both = onTwoThreads(fps, { kind: 'pairs', cutBits, i0: k, i1: n }, () => scanPairsRange(fps, cutBits, 0, k));
+  if (!both) return scanPairsRange(fps, cutBits, 0, n);
   const [mine, theirs] = both as [PairList, PairList];
   const out = new PairBuilder();
   for (const p of [mine, theirs]) for (let q = 0; q < p.length; q++) out.push(p.a[q]!, p.b[q]!, p.bits[q]!);
@@ -108,7 +108,7 @@ function splitRow(n: number): number {
 
 export interface ScanTask {
   kind: 'pairs' | 'max';
-  maxBits?: number;
+  cutBits?: number;
   i0: number;
   i1: number;
 }

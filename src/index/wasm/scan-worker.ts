@@ -10,7 +10,7 @@ interface Job {
   count: number;
   nbits: number;
   words: number;
-  task: { kind: 'pairs' | 'max'; maxBits?: number; i0: number; i1: number };
+  task: { kind: 'pairs' | 'max'; cutBits?: number; i0: number; i1: number };
   done: SharedArrayBuffer;
   port: MessagePort;
 }
@@ -22,7 +22,7 @@ try {
   const fps = { count: job.count, nbits: job.nbits, words: job.words, data: new Uint32Array(job.data) };
   const { task } = job;
   if (task.kind === 'pairs') {
-    const p = scanPairsRange(fps, task.maxBits!, task.i0, task.i1);
+    const p = scanPairsRange(fps, task.cutBits!, task.i0, task.i1);
     job.port.postMessage({ result: { a: p.a.slice(), b: p.b.slice(), bits: p.bits.slice(), length: p.length } });
   } else {
     job.port.postMessage({ result: scanMaxRange(fps, task.i0, task.i1) });

@@ -2,7 +2,7 @@
  * Neighbours in Hamming space: the pairs of fingerprints within a distance, and the largest
  * pairwise distance. Pure computation on packed fingerprints.
  */
-import { popcount32, type PackedFingerprints } from '../hash/bits.js';
+import { hamming, type PackedFingerprints } from '../hash/bits.js';
 import { bestChunking, buildIndex, joinWithin, searchWithin } from './mih.js';
 import { PairBuilder, type PairList } from './pairs.js';
 import { scanMax, scanPairs } from './wasm/scan.js';
@@ -17,26 +17,26 @@ export type { PairList } from './pairs.js';
 const SCAN_PAIR_COST = 0.1;
 
 /**
- * Every pair i < j whose Hamming distance is at most `maxBits`: by multi-index hashing where
+ * Every pair i < j whose Hamming distance is at most `cutBits`: by multi-index hashing where
  * the cost model says it pays (small radius, many rows), else by a bit-parallel linear scan.
  */
-export function pairsWithin(fps: PackedFingerprints, maxBits: number): PairList {
+export function pairsWithin(fps: PackedFingerprints, cutBits: number): PairList {
   const n = fps.count;
-  if (maxBits < 0 || n < 2) return new PairBuilder().build();
-  const plan = bestChunking(n, fps.nbits, maxBits);
-  if (plan.cost < SCAN_PAIR_COST * (n / 2)) return pairsByIndex(fps, maxBits, plan.m);
-  return pairsByScan(fps, maxBits);
+  if (cutBits < 0 || n < 2) return new PairBuilder().build();
+  const plan = bestChunking(n, fps.nbits, cutBits);
+  if (plan.cost < SCAN_PAIR_COST * (n / 2)) return pairsByIndex(fps, cutBits, plan.m);
+  return pairsByScan(fps, cutBits);
 }
 
 /** pairsWithin by multi-index hashing with m chunks. */
-export function pairsByIndex(fps: PackedFingerprints, maxBits: number, m: number): PairList {
-  return joinWithin(buildIndex(fps, m, maxBits), maxBits);
+export function pairsByIndex(fps: PackedFingerprints, cutBits: number, m: number): PairList {
+  return joinWithin(buildIndex(fps, m, cutBits), cutBits);
 }
 
 /** pairsWithin by looking at every pair (the WebAssembly kernel). */
-export function pairsByScan(fps: PackedFingerprints, maxBits: number): PairList {
-  if (maxBits < 0 || fps.count < 2) return new PairBuilder().build();
-  return scanPairs(fps, maxBits);
+export function pairsByScan(fps: PackedFingerprints, cutBits: number): PairList {
+  if (cutBits < 0 || fps.count < 2) return new PairBuilder().build();
+  return scanPairs(fps, cutBits);
 }
 
 /**
@@ -47,10 +47,10 @@ export function pairsByScan(fps: PackedFingerprints, maxBits: number): PairList 
  * within a small radius, which multi-index hashing does fast. A few rows scanned in full give
  * the starting radius.
  */
-export function maxPairwiseBits(fps: PackedFingerprints): number {
+export function largestDistance(fps: PackedFingerprints): number {
   const { count: n, words, data, nbits } = fps;
   if (n < 2) return 0;
-  if (n <= 4096) return maxByScan(fps);
+  if (n <= 4096) return largestByScan(fps);
   const complement = complementRows(fps);
   // Upper bound on min d(~h, s) from a fixed, evenly spread sample of query rows.
   let best = nbits;
@@ -58,8 +58,7 @@ export function maxPairwiseBits(fps: PackedFingerprints): number {
   for (let k = 0; k < samples && best > 0; k++) {
     const i = Math.floor((k * n) / samples);
     for (let j = 0; j < n; j++) {
-      let d = 0;
-      for (let w = 0; w < words; w++) d += popcount32(complement[i * words + w]! ^ data[j * words + w]!);
+      const d = hamming(complement, i * words, data, j * words, words);
       if (d < best) best = d;
     }
   }
@@ -71,11 +70,11 @@ export function maxPairwiseBits(fps: PackedFingerprints): number {
   let spent = 0;
   const budget = SCAN_PAIR_COST * (n / 2);
   // Far-apart data (the minimum is likely near the sample's bound): searching cannot pay.
-  if (bestChunking(n, nbits, Math.floor(best / 2)).cost >= budget) return maxByScan(fps);
+  if (bestChunking(n, nbits, Math.floor(best / 2)).cost >= budget) return largestByScan(fps);
   for (let T = 0; best > 0; T = Math.min(best - 1, Math.max(T + 1, Math.floor(T * 1.5)))) {
     const plan = bestChunking(n, nbits, T);
     spent += plan.cost;
-    if (spent >= budget) return maxByScan(fps);
+    if (spent >= budget) return largestByScan(fps);
     const index = buildIndex(fps, plan.m, T);
     let found = best;
     for (let i = 0; i < n && found > 0; i++) {
@@ -109,6 +108,6 @@ function complementRows(fps: PackedFingerprints): Uint32Array {
 }
 
 /** The largest distance by looking at every pair (the WebAssembly kernel). */
-export function maxByScan(fps: PackedFingerprints): number {
+export function largestByScan(fps: PackedFingerprints): number {
   return scanMax(fps);
 }

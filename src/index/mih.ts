@@ -8,7 +8,7 @@
  * the table entries whose chunk lies within ⌊T/m⌋ of the query's chunk, each verified with its
  * full distance. A pair found through several chunks is kept only from the first.
  */
-import { popcount32, type PackedFingerprints } from '../hash/bits.js';
+import { hamming, popcount32, type PackedFingerprints } from '../hash/bits.js';
 import { PairBuilder, type PairList } from './pairs.js';
 
 /** The widest chunk: its table has 2^bits + 1 offsets (256 KB at 16 bits: probes stay in cache). */
@@ -173,9 +173,7 @@ export function searchWithin(
       for (let p = start[key]!, end = start[key + 1]!; p < end; p++) {
         const j = rows[p]!;
         if (j <= after) continue;
-        const sb = p * words;
-        let d = 0;
-        for (let k = 0; k < words && d <= T; k++) d += popcount32(query[qBase + k]! ^ sorted[sb + k]!);
+        const d = hamming(query, qBase, sorted, p * words, words, T);
         if (d > T || seenEarlier(index, c, query, qBase, j * words)) continue;
         if (found(j, d)) return true;
       }
@@ -213,13 +211,7 @@ export function joinWithin(index: MihIndex, T: number): PairList {
           const pb = p * words;
           for (let q = same ? p + 1 : start[other]!; q < e1; q++) {
             const qb = q * words;
-            let d: number;
-            if (words === 2) {
-              d = popcount32(sorted[pb]! ^ sorted[qb]!) + popcount32(sorted[pb + 1]! ^ sorted[qb + 1]!);
-            } else {
-              d = 0;
-              for (let k = 0; k < words && d <= T; k++) d += popcount32(sorted[pb + k]! ^ sorted[qb + k]!);
-            }
+            const d = hamming(sorted, pb, sorted, qb, words, T);
             if (d > T) continue;
             const a = rows[p]!;
             const b = rows[q]!;

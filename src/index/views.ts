@@ -28,8 +28,8 @@ export function pictureDistance(upright: PackedFingerprints, views: PackedFinger
   return views && perFile > 1 ? viewDistance(upright, views, perFile) : (i, j) => hammingRows(upright, i, upright, j);
 }
 
-/** Every pair i < j whose view-invariant distance is at most maxBits, ordered by (i, j). */
-export function viewPairsWithin(upright: PackedFingerprints, views: PackedFingerprints, perFile: number, maxBits: number): PairList {
+/** Every pair i < j whose view-invariant distance is at most cutBits, ordered by (i, j). */
+export function viewPairsWithin(upright: PackedFingerprints, views: PackedFingerprints, perFile: number, cutBits: number): PairList {
   const n = upright.count;
   const best = new Map<number, number>(); // i * n + j → smallest distance seen
   const note = (i: number, j: number, d: number): void => {
@@ -38,21 +38,21 @@ export function viewPairsWithin(upright: PackedFingerprints, views: PackedFinger
     const seen = best.get(key);
     if (seen === undefined || d < seen) best.set(key, d);
   };
-  const plan = bestChunking(views.count, upright.nbits, maxBits);
-  if (maxBits >= 0 && plan.cost < 0.35 * views.count) {
+  const plan = bestChunking(views.count, upright.nbits, cutBits);
+  if (cutBits >= 0 && plan.cost < 0.35 * views.count) {
     // Each upright fingerprint is a query against the index of all views: this finds
     // d(up_i, view_j) for every ordered pair, both directions of the definition.
-    const index = buildIndex(views, plan.m, maxBits);
+    const index = buildIndex(views, plan.m, cutBits);
     for (let i = 0; i < n; i++) {
-      searchWithin(index, upright.data, i * upright.words, maxBits, -1, (r, d) => {
+      searchWithin(index, upright.data, i * upright.words, cutBits, -1, (r, d) => {
         note(i, Math.floor(r / perFile), d);
       });
     }
-  } else if (maxBits >= 0) {
+  } else if (cutBits >= 0) {
     const dist = viewDistance(upright, views, perFile);
     for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) {
       const d = dist(i, j);
-      if (d <= maxBits) note(i, j, d);
+      if (d <= cutBits) note(i, j, d);
     }
   }
   const keys = Float64Array.from(best.keys()).sort();
@@ -62,7 +62,7 @@ export function viewPairsWithin(upright: PackedFingerprints, views: PackedFinger
 }
 
 /** The largest view-invariant distance between any two pictures (every pair is looked at). */
-export function viewMaxBits(upright: PackedFingerprints, views: PackedFingerprints, perFile: number): number {
+export function viewLargestDistance(upright: PackedFingerprints, views: PackedFingerprints, perFile: number): number {
   const dist = viewDistance(upright, views, perFile);
   let max = 0;
   for (let i = 0; i < upright.count; i++) for (let j = i + 1; j < upright.count; j++) max = Math.max(max, dist(i, j));
