@@ -8,7 +8,7 @@ import { clusterFingerprints, type Clustering } from '../cluster/cluster.js';
 import type { Linkage } from '../cluster/linkage.js';
 import { readDb, type FingerprintDb } from '../db/database.js';
 import { viewsPerFile } from '../hash/views.js';
-import { ImgcmpError } from '../util/errors.js';
+import { fileError, ImgcmpError } from '../util/errors.js';
 
 export interface ClusterSource {
   dbfile: string;
@@ -33,9 +33,15 @@ export interface LoadedClusters {
  */
 export async function loadClusters(src: ClusterSource): Promise<LoadedClusters> {
   if (src.fromJson) {
+    let text: string;
+    try {
+      text = fs.readFileSync(src.fromJson, 'utf8');
+    } catch (err) {
+      throw fileError(src.fromJson, err);
+    }
     let parsed: unknown;
     try {
-      parsed = JSON.parse(fs.readFileSync(src.fromJson, 'utf8'));
+      parsed = JSON.parse(text);
     } catch (err) {
       throw new ImgcmpError('file', `${src.fromJson}: not readable as JSON (${(err as Error).message.split('\n')[0]})`);
     }
