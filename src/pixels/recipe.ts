@@ -2,7 +2,7 @@
  * The thumbnail recipes, recorded in the database as its `resample` setting because their bits
  * differ a little (a copy decoded both ways differs by about 2 bits of 64):
  *   libjpeg-scaled-bilinear  JPEGs go to the native helper (jpeg.ts): libjpeg decodes the luma
- *                            alone at 1/8, 1/4 or 1/2 scale, then a triangle filter (resample.ts)
+ *                            alone at 1/8, 1/4 or 1/2 scale, then a triangle filter (in the helper)
  *                            makes the thumbnail, as Pillow's draft mode and BILINEAR do. Other
  *                            formats, and JPEGs the helper leaves (CMYK, damaged), go to sharp.
  *   libvips-linear           every file goes to sharp: one pipeline with JPEG shrink-on-load,

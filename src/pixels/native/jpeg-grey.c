@@ -182,7 +182,7 @@ static unsigned triangle_taps(unsigned in_size, unsigned out_size, unsigned **fi
 /*
  * The width × height grey image resampled to side × side (aspect ratio not kept, as imgcmp does)
  * by a separable triangle filter, unrounded; 0 when out of memory. Rows first, then columns, in
- * the order of summation of src/pixels/resample.ts, whose results these are to the last bit.
+ * a fixed order of summation, so that its results are the same on every machine.
  */
 static int triangle_resize(const JSAMPLE *pixels, unsigned width, unsigned height, unsigned side, double *out) {
   unsigned *a_first = NULL, *a_count = NULL, *d_first = NULL, *d_count = NULL;
