@@ -8,6 +8,7 @@ import { HASH_VERSION, type HashSettings } from '../src/hash/settings.js';
 import { bitString, packRows } from '../src/hash/bits.js';
 import { ImgcmpError } from '../src/util/errors.js';
 import { missingPython, python, tempDir } from './helpers/env.js';
+import { splitmix32 } from './helpers/random.js';
 
 const FILES = ['/photos/a b.jpg', '/photos/ünïcödé €/x.png', `/very/${'long-'.repeat(80)}name.jpg`, "/q/it's \"quoted\" $(x).jpg"];
 const BITS = [0, 1, 1, 0, 1, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0];
@@ -87,6 +88,30 @@ describe('fingerprint database (HDF5)', () => {
         return true;
       });
     }
+  });
+
+  it('round-trips the views bit for bit, rows not a whole number of bytes', async () => {
+    const settings: HashSettings = { ...SETTINGS, x: 5, orientations: true };
+    const next = splitmix32(25);
+    const files = ['/v/a.jpg', '/v/b.jpg', '/v/c.jpg'];
+    const db = dbOf(files, Array.from({ length: files.length * 25 }, () => next() & 1), settings);
+    const views = Array.from({ length: files.length * 8 * 25 }, () => next() & 1);
+    db.views = packRows(views, files.length * 8, 25);
+    const file = path.join(tempDir('db'), 'views.hdf');
+    await writeDb(file, db);
+    const back = await readDb(file);
+    assert.equal(back.views!.count, files.length * 8);
+    const want = Array.from({ length: files.length * 8 }, (_, r) => views.slice(r * 25, r * 25 + 25).join(''));
+    assert.deepEqual(Array.from({ length: files.length * 8 }, (_, r) => bitString(back.views!, r)), want);
+    if (missingPython(['h5py', 'numpy'])) return;
+    // As the file documents it: np.unpackbits(views, axis=-1), the first nbits of each row.
+    const out = python(
+      `import h5py, json, numpy as np, sys
+v = h5py.File(sys.argv[1], 'r')['views'][()]
+print(json.dumps({'shape': list(v.shape), 'rows': [''.join(map(str, r[:25])) for r in np.unpackbits(v, axis=-1).reshape(-1, v.shape[-1] * 8)]}))`,
+      [file],
+    );
+    assert.deepEqual(JSON.parse(out), { shape: [3, 8, 4], rows: want });
   });
 
   describe('interoperability with h5py', () => {

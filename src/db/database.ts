@@ -200,26 +200,42 @@ function readOpen(file: H5File, dbfile: string): FingerprintDb {
   return db;
 }
 
-/** numpy.packbits layout (first bit in the high bit of each byte), one row per fingerprint. */
-export function packBytes(fps: PackedFingerprints): Uint8Array {
-  const bytes = Math.ceil(fps.nbits / 8);
-  const out = new Uint8Array(fps.count * bytes);
-  for (let r = 0; r < fps.count; r++) {
-    for (let i = 0; i < fps.nbits; i++) {
-      if ((fps.data[r * fps.words + (i >>> 5)]! >>> (i & 31)) & 1) out[r * bytes + (i >>> 3)]! |= 0x80 >>> (i & 7);
+/** Rows converted at a time between packed words and the views' bytes (bounds the 0/1 form's memory). */
+const CODEC_ROWS = 1 << 14;
+
+/**
+ * The `views` dataset's bytes: numpy.packbits layout (first bit in the high bit of each byte),
+ * one row per fingerprint. The bits come from hash/bits.ts' codec (unpackRows); only the byte
+ * packing is the file's own.
+ */
+function packBytes(fps: PackedFingerprints): Uint8Array {
+  const { count, nbits, words } = fps;
+  const bytes = Math.ceil(nbits / 8);
+  const out = new Uint8Array(count * bytes);
+  for (let r0 = 0; r0 < count; r0 += CODEC_ROWS) {
+    const rows = Math.min(CODEC_ROWS, count - r0);
+    const bits = unpackRows({ count: rows, nbits, words, data: fps.data.subarray(r0 * words, (r0 + rows) * words) });
+    for (let r = 0; r < rows; r++) {
+      const at = (r0 + r) * bytes;
+      for (let i = 0; i < nbits; i++) if (bits[r * nbits + i]) out[at + (i >>> 3)]! |= 0x80 >>> (i & 7);
     }
   }
   return out;
 }
 
-export function unpackBytes(packed: Uint8Array, count: number, nbits: number): PackedFingerprints {
+/** The inverse of packBytes: `count` rows of `nbits` bits from the `views` dataset's bytes, packed by hash/bits.ts' packRows. */
+function unpackBytes(packed: Uint8Array, count: number, nbits: number): PackedFingerprints {
   const bytes = Math.ceil(nbits / 8);
   const words = wordsFor(nbits);
   const data = new Uint32Array(count * words);
-  for (let r = 0; r < count; r++) {
-    for (let i = 0; i < nbits; i++) {
-      if (packed[r * bytes + (i >>> 3)]! & (0x80 >>> (i & 7))) data[r * words + (i >>> 5)]! |= 1 << (i & 31);
+  for (let r0 = 0; r0 < count; r0 += CODEC_ROWS) {
+    const rows = Math.min(CODEC_ROWS, count - r0);
+    const bits = new Uint8Array(rows * nbits);
+    for (let r = 0; r < rows; r++) {
+      const at = (r0 + r) * bytes;
+      for (let i = 0; i < nbits; i++) bits[r * nbits + i] = (packed[at + (i >>> 3)]! >>> (7 - (i & 7))) & 1;
     }
+    data.set(packRows(bits, rows, nbits).data, r0 * words);
   }
   return { count, nbits, words, data };
 }
