@@ -2,11 +2,12 @@
  * Multi-index hashing (Norouzi, Punjani & Fleet, "Fast search in Hamming space with multi-index
  * hashing", CVPR 2012) over packed fingerprints. Pure computation.
  *
- * The bits are cut into m chunks. If two fingerprints differ in at most T bits, then by the
- * pigeonhole principle some chunk differs in at most ⌊T/m⌋ bits. So each chunk gets a hash table
- * (a counting sort of the rows by chunk value), and the rows within T of a query are found among
- * the table entries whose chunk lies within ⌊T/m⌋ of the query's chunk, each verified with its
- * full distance. A pair found through several chunks is kept only from the first.
+ * The bits are cut into m chunks. If two fingerprints differ in at most cutBits bits, then by
+ * the pigeonhole principle some chunk differs in at most ⌊cutBits/m⌋ bits. So each chunk gets a
+ * hash table (a counting sort of the rows by chunk value), and the rows within cutBits of a query
+ * are found among the table entries whose chunk lies within ⌊cutBits/m⌋ of the query's chunk,
+ * each verified with its full distance. A pair found through several chunks is kept only from
+ * the first.
  */
 import { hamming, popcount32, type PackedFingerprints } from '../hash/bits.js';
 import { PairBuilder, type PairList } from './pairs.js';
@@ -31,7 +32,7 @@ interface Chunk {
 export interface MihIndex {
   fps: PackedFingerprints;
   chunks: Chunk[];
-  /** Chunk radius the index is used with: ⌊T/m⌋. */
+  /** Chunk radius the index is used with: ⌊cutBits/m⌋. */
   radius: number;
   /** Every XOR mask of popcount ≤ radius, per distinct chunk width. */
   masks: Map<number, Int32Array>;
@@ -89,11 +90,11 @@ function layout(nbits: number, m: number): { offset: number; bits: number }[] {
 }
 
 /**
- * Estimated work per query row of a search within T bits using m chunks, in units of one
+ * Estimated work per query row of a search within cutBits bits using m chunks, in units of one
  * full-distance check: table probes plus candidates to verify.
  */
-function costPerQuery(n: number, nbits: number, m: number, T: number): number {
-  const r = Math.floor(T / m);
+function costPerQuery(n: number, nbits: number, m: number, cutBits: number): number {
+  const r = Math.floor(cutBits / m);
   let cost = 0;
   for (const { bits } of layout(nbits, m)) {
     const probes = ballSize(bits, r);
@@ -102,19 +103,20 @@ function costPerQuery(n: number, nbits: number, m: number, T: number): number {
   return cost;
 }
 
-/** The best chunk count for searching n rows within T bits, and its estimated cost per query. */
-export function bestChunking(n: number, nbits: number, T: number): { m: number; cost: number } {
+/** The best chunk count for searching n rows within cutBits bits, and its estimated cost per query. */
+export function bestChunking(n: number, nbits: number, cutBits: number): { m: number; cost: number } {
   let best = { m: 0, cost: Infinity };
-  // More chunks than T + 1 only narrows them (the radius is 0 from m = T + 1 on), which can
-  // still pay when the tables are crowded; wider than MAX_CHUNK_BITS tables cost too much memory.
-  for (let m = Math.max(1, Math.ceil(nbits / MAX_CHUNK_BITS)); m <= Math.min(nbits, Math.max(T + 1, Math.ceil(nbits / MAX_CHUNK_BITS)) + 8); m++) {
-    const cost = costPerQuery(n, nbits, m, T);
+  // More chunks than cutBits + 1 only narrows them (the radius is 0 from m = cutBits + 1 on),
+  // which can still pay when the tables are crowded; wider than MAX_CHUNK_BITS tables cost too
+  // much memory.
+  for (let m = Math.max(1, Math.ceil(nbits / MAX_CHUNK_BITS)); m <= Math.min(nbits, Math.max(cutBits + 1, Math.ceil(nbits / MAX_CHUNK_BITS)) + 8); m++) {
+    const cost = costPerQuery(n, nbits, m, cutBits);
     if (cost < best.cost) best = { m, cost };
   }
   return best;
 }
 
-export function buildIndex(fps: PackedFingerprints, m: number, T: number): MihIndex {
+export function buildIndex(fps: PackedFingerprints, m: number, cutBits: number): MihIndex {
   const { count: n, words, data, nbits } = fps;
   const chunks: Chunk[] = layout(nbits, m).map(({ offset, bits }) => {
     const size = 2 ** bits;
@@ -133,7 +135,7 @@ export function buildIndex(fps: PackedFingerprints, m: number, T: number): MihIn
     for (let p = 0; p < n; p++) sorted.set(data.subarray(rows[p]! * words, rows[p]! * words + words), p * words);
     return { offset, bits, start, rows, sorted };
   });
-  const radius = Math.floor(T / m);
+  const radius = Math.floor(cutBits / m);
   const masks = new Map<number, Int32Array>();
   for (const c of chunks) if (!masks.has(c.bits)) masks.set(c.bits, masksWithin(c.bits, radius));
   return { fps, chunks, radius, masks };
@@ -150,15 +152,15 @@ function seenEarlier(index: MihIndex, c: number, query: Uint32Array, qBase: numb
 }
 
 /**
- * Visits every indexed row j > `after` within T bits of the query row (`query`, `qBase`: packed
- * words in the index's width) once, calling `found(j, d)`; `found` returning true stops the search.
- * `T` must be at most the T the index was built for.
+ * Visits every indexed row j > `after` within cutBits bits of the query row (`query`, `qBase`:
+ * packed words in the index's width) once, calling `found(j, d)`; `found` returning true stops
+ * the search. `cutBits` must be at most the cutBits the index was built for.
  */
 export function searchWithin(
   index: MihIndex,
   query: Uint32Array,
   qBase: number,
-  T: number,
+  cutBits: number,
   after: number,
   found: (j: number, d: number) => boolean | void,
 ): boolean {
@@ -173,8 +175,8 @@ export function searchWithin(
       for (let p = start[key]!, end = start[key + 1]!; p < end; p++) {
         const j = rows[p]!;
         if (j <= after) continue;
-        const d = hamming(query, qBase, sorted, p * words, words, T);
-        if (d > T || seenEarlier(index, c, query, qBase, j * words)) continue;
+        const d = hamming(query, qBase, sorted, p * words, words, cutBits);
+        if (d > cutBits || seenEarlier(index, c, query, qBase, j * words)) continue;
         if (found(j, d)) return true;
       }
     }
@@ -183,14 +185,14 @@ export function searchWithin(
 }
 
 /**
- * Every pair i < j of indexed rows within T bits (T at most the index's), each once, ordered by
- * (i, j) whatever the chunking.
+ * Every pair i < j of indexed rows within cutBits bits (cutBits at most the index's), each once,
+ * ordered by (i, j) whatever the chunking.
  *
  * A self-join needs no queries: per chunk, each bucket is joined with itself and with every
  * bucket whose value lies within the radius above its own. Both sides are contiguous in
  * `sorted`, and each unordered pair of rows is looked at once per chunk.
  */
-export function joinWithin(index: MihIndex, T: number): PairList {
+export function joinWithin(index: MihIndex, cutBits: number): PairList {
   const { chunks, masks, fps } = index;
   const { count: n, words } = fps;
   const found = new PairBuilder();
@@ -211,8 +213,8 @@ export function joinWithin(index: MihIndex, T: number): PairList {
           const pb = p * words;
           for (let q = same ? p + 1 : start[other]!; q < e1; q++) {
             const qb = q * words;
-            const d = hamming(sorted, pb, sorted, qb, words, T);
-            if (d > T) continue;
+            const d = hamming(sorted, pb, sorted, qb, words, cutBits);
+            if (d > cutBits) continue;
             const a = rows[p]!;
             const b = rows[q]!;
             const [i, j] = a < b ? [a, b] : [b, a];
