@@ -104,9 +104,19 @@ describe('report', () => {
 
   it('writes a page of the clusters, biggest first, with thumbnails beside it', () => {
     const html = fs.readFileSync(page, 'utf8');
-    const sections = html.split('<section class="cluster"').length - 1;
-    assert.equal(sections, 8);
-    assert.match(html, /Cluster 1 · 3 pictures/);
+    const sections = html.split('<section class="cluster"').slice(1);
+    assert.equal(sections.length, 8);
+    // Each section's heading, its number and size, and the pictures it really shows.
+    const shown = sections.map((sec) => {
+      const h = /<h2>Cluster (\d+) · (\d+) pictures<\/h2>/.exec(sec);
+      assert.ok(h, 'a heading per cluster');
+      return { number: Number(h[1]), size: Number(h[2]), figures: sec.split('<figure').length - 1 };
+    });
+    assert.deepEqual(shown.map((c) => c.number), [1, 2, 3, 4, 5, 6, 7, 8], 'numbered in page order');
+    assert.deepEqual(shown.map((c) => c.figures), shown.map((c) => c.size), 'each heading counts its pictures');
+    const sizes = shown.map((c) => c.size);
+    assert.deepEqual(sizes, [...sizes].sort((a, b) => b - a), `biggest first: ${sizes.join(', ')}`);
+    assert.ok(sizes[0]! > sizes[sizes.length - 1]!, `the sizes differ, so the order says something: ${sizes.join(', ')}`);
     const thumbs = fs.readdirSync(path.join(home, 'out', 'dupes_files')).filter((f) => f.endsWith('.jpg'));
     assert.equal(thumbs.length, 18);
     assert.equal((html.match(/loading="lazy"/g) ?? []).length, 18);

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
+import { program } from '../src/cli/main.js';
 import { readDb } from '../src/db/database.js';
 import { bitString } from '../src/hash/bits.js';
 import { defaultJpegDecoder, RECIPE } from '../src/pixels/recipe.js';
@@ -22,13 +23,80 @@ function expectedSampleGroups(files: readonly string[]): string[][] {
   return [...groups.values()].filter((g) => g.length > 1).map((g) => g.sort()).sort((a, b) => (a[0]! < b[0]! ? -1 : 1));
 }
 
+/** The words of a shell command line up to its first redirection, pipe or comment (quotes honoured, nothing expanded). */
+function shellWords(line: string): string[] {
+  const words: string[] = [];
+  let word: string | undefined;
+  let quote: string | undefined;
+  for (const ch of line) {
+    if (quote) {
+      if (ch === quote) quote = undefined;
+      else word += ch;
+    } else if (ch === "'" || ch === '"') {
+      quote = ch;
+      word ??= '';
+    } else if (/\s/.test(ch)) {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else if ('<>|;&'.includes(ch) || (ch === '#' && word === undefined)) {
+      break;
+    } else word = (word ?? '') + ch;
+  }
+  if (word !== undefined) words.push(word);
+  return words;
+}
+
+/** The arguments of every "$ imgcmp ..." example line of a help text. */
+function examples(help: string): string[][] {
+  return [...help.matchAll(/^\s*\$ (imgcmp\b.*)$/gm)].map((m) => shellWords(m[1]!).slice(1));
+}
+
+/** The flags (-f, --dbfile, --no-tree ...) of a help text's Options list. */
+function declaredFlags(help: string): Set<string> {
+  const list = help.split(/^Options:$/m)[1]?.split(/\n\n/)[0] ?? '';
+  return new Set([...list.matchAll(/^ {2}(-\S.*?)(?: {2}|$)/gm)].flatMap((m) => m[1]!.match(/--?[\w-]+/g) ?? []));
+}
+
+/**
+ * Why commander rejects `args` as a command line of imgcmp, or undefined when it takes them: the
+ * real program, with every command's action replaced by nothing, so that only parsing runs.
+ */
+async function rejection(args: readonly string[]): Promise<string | undefined> {
+  const cli = program();
+  let said = '';
+  for (const cmd of [cli, ...cli.commands]) cmd.configureOutput({ outputError: (text) => (said += text), writeOut: () => {}, writeErr: () => {} });
+  for (const cmd of cli.commands) cmd.action(() => {});
+  try {
+    await cli.parseAsync([...args], { from: 'user' });
+    return undefined;
+  } catch (err) {
+    return said.trim() || String(err);
+  }
+}
+
 describe('imgcmp --help', () => {
-  for (const cmd of [[], ['resize'], ['fingerprint'], ['cluster'], ['search'], ['compare'], ['report'], ['dedupe']]) {
-    it(`${['imgcmp', ...cmd].join(' ')} --help shows an example`, () => {
-      const r = imgcmp([...cmd, '--help'], { home: tempDir('help') });
+  const commands = program().commands.map((c) => c.name());
+  it('the example checks can fail: an unknown option or a bad value is rejected', async () => {
+    assert.deepEqual(shellWords(`cluster 0.15 --json - > "a b.json" # c`), ['cluster', '0.15', '--json', '-']);
+    assert.match((await rejection(['cluster', '0.3', '--no-such-flag'])) ?? '', /unknown option/);
+    assert.match((await rejection(['cluster', '1.5'])) ?? '', /from 0 to 1/);
+    assert.equal(await rejection(['cluster', '0.3', '--absolute']), undefined);
+  });
+  for (const cmd of [undefined, ...commands]) {
+    const name = ['imgcmp', cmd].filter(Boolean).join(' ');
+    it(`${name} --help shows examples that invoke it with options it declares`, async () => {
+      const r = imgcmp([...(cmd ? [cmd] : []), '--help'], { home: tempDir('help') });
       assert.equal(r.status, 0);
-      assert.match(r.stdout, /Example/);
-      assert.match(r.stdout, /\$ imgcmp/);
+      const lines = examples(r.stdout);
+      const own = lines.filter((args) => (cmd ? args[0] === cmd : commands.includes(args[0]!)));
+      assert.ok(own.length > 0, `an example line "$ ${name} ..." in:\n${r.stdout}`);
+      for (const args of lines) assert.equal(await rejection(args), undefined, `$ imgcmp ${args.join(' ')}`);
+      const flags = declaredFlags(r.stdout);
+      for (const args of cmd ? own : []) {
+        for (const flag of args.filter((a) => /^--?[a-zA-Z]/.test(a)).map((a) => a.split('=')[0]!)) {
+          assert.ok(flags.has(flag), `${flag} of "$ imgcmp ${args.join(' ')}" is in the options list of ${name} --help`);
+        }
+      }
     });
   }
   it('rejects a bad option value with exit status 1 and names it', () => {
