@@ -4,7 +4,7 @@ import { packRows, type PackedFingerprints } from '../src/hash/bits.js';
 import { chunkValue } from '../src/index/mih.js';
 import { splitmix32 as splitmix } from './helpers/random.js';
 import os from 'node:os';
-import { lastScan, scanMax, scanMaxRange, scanPairs, scanPairsRange } from '../src/index/wasm/scan.js';
+import { scanMax, scanMaxRange, scanPairs, scanPairsRange } from '../src/index/wasm/scan.js';
 import { largestByScan, largestDistance, pairsByIndex, pairsByScan, pairsWithin, type PairList } from '../src/index/neighbours.js';
 
 
@@ -62,19 +62,18 @@ describe('neighbour search', () => {
   }
 
   it('splits a scan over two threads with the same result as one', () => {
-    const saved = process.env['IMGCMP_PARALLEL_MIN_PAIRS'];
-    process.env['IMGCMP_PARALLEL_MIN_PAIRS'] = '0'; // force the worker thread, even for small sets
-    try {
-      for (const [n, nbits, T] of [[3000, 64, 10], [1200, 256, 40], [7, 25, 25]] as const) {
-        const fps = planted(n, nbits, n);
-        assert.equal(asTriples(scanPairs(fps, T)), asTriples(scanPairsRange(fps, T, 0, n)), `${n} × ${nbits}`);
-        assert.equal(lastScan.threads, os.availableParallelism() > 1 ? 2 : 1, 'the second thread did its share');
-        assert.equal(scanMax(fps), scanMaxRange(fps, 0, n), `${n} × ${nbits} max`);
-        assert.equal(lastScan.threads, os.availableParallelism() > 1 ? 2 : 1);
-      }
-    } finally {
-      if (saved === undefined) delete process.env['IMGCMP_PARALLEL_MIN_PAIRS'];
-      else process.env['IMGCMP_PARALLEL_MIN_PAIRS'] = saved;
+    const threads = os.availableParallelism() > 1 ? 2 : 1;
+    for (const [n, nbits, T] of [[3000, 64, 10], [1200, 256, 40], [7, 25, 25]] as const) {
+      const fps = planted(n, nbits, n);
+      const split = { minPairs: 0 }; // force the worker thread, even for small sets
+      assert.equal(asTriples(scanPairs(fps, T, split)), asTriples(scanPairsRange(fps, T, 0, n)), `${n} × ${nbits}`);
+      assert.deepEqual(split, { minPairs: 0, threads }, 'the second thread did its share');
+      const maxSplit = { minPairs: 0 };
+      assert.equal(scanMax(fps, maxSplit), scanMaxRange(fps, 0, n), `${n} × ${nbits} max`);
+      assert.deepEqual(maxSplit, { minPairs: 0, threads });
+      const small = {};
+      scanPairs(fps, T, small);
+      assert.deepEqual(small, { threads: 1 }, 'below the default size, one thread');
     }
   });
 

@@ -30,10 +30,16 @@ export interface Plan {
 }
 
 /** Where a moved file goes: its absolute path under moveTo. */
-export function movedPath(moveTo: string, file: string): string {
+function movedPath(moveTo: string, file: string): string {
   return path.join(moveTo, path.resolve(file).replace(/^[/\\]+/, ''));
 }
 
+/**
+ * The plan for `clusters` (each a list of members): the member that `rules` choose is kept, every
+ * other one is to be moved to its absolute path under `moveTo`. Moves that cannot be made — the
+ * target exists, or the file is already inside `moveTo` — are left out and listed in `refused`
+ * with the reason. Reads the file system to check targets, writes nothing, throws nothing of its own.
+ */
 export function plan(clusters: readonly MemberInfo[][], rules: readonly KeepRule[], moveTo: string): Plan {
   const out: Plan = { keep: [], moves: [], refused: [] };
   const root = path.resolve(moveTo);
@@ -100,7 +106,7 @@ export function apply(moves: readonly PlannedMove[], journal: string, link: Link
 }
 
 /** The entries of a journal. Throws an ImgcmpError when it cannot be read or is not a journal. */
-export function readJournal(journal: string): JournalEntry[] {
+function readJournal(journal: string): JournalEntry[] {
   let text: string;
   try {
     text = fs.readFileSync(journal, 'utf8');

@@ -38,7 +38,7 @@ function under(file: string, dir: string): boolean {
 }
 
 /** Negative when a is the better one to keep. */
-export function compareForKeeping(rules: readonly KeepRule[], a: MemberInfo, b: MemberInfo): number {
+function compareForKeeping(rules: readonly KeepRule[], a: MemberInfo, b: MemberInfo): number {
   for (const r of rules) {
     let c = 0;
     if (r.kind === 'largest') c = b.width * b.height - a.width * a.height || b.bytes - a.bytes;

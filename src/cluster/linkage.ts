@@ -87,7 +87,7 @@ class MergeHeap {
 }
 
 /** Disjoint sets over 0..n-1 (path halving, union by index for determinism). */
-export class DisjointSets {
+class DisjointSets {
   private readonly parent: Int32Array;
   constructor(n: number) {
     this.parent = Int32Array.from({ length: n }, (_, i) => i);
@@ -124,7 +124,7 @@ function groupsOf(n: number, label: (i: number) => number): number[][] {
 }
 
 /** Connected components of the graph of pairs: single linkage's partition at any cut. */
-export function components(n: number, pairs: PairList): number[][] {
+function components(n: number, pairs: PairList): number[][] {
   const sets = new DisjointSets(n);
   for (let k = 0; k < pairs.length; k++) sets.union(pairs.a[k]!, pairs.b[k]!);
   return groupsOf(n, (i) => sets.find(i));

@@ -13,7 +13,7 @@ import { convertedName } from '../walk/names.js';
 import { fsPath } from '../walk/fspath.js';
 
 /** File that marks a folder as a cluster tree written by imgcmp (and so replaceable). */
-export const MARKER = '.imgcmp-cluster';
+const MARKER = '.imgcmp-cluster';
 
 /** A cluster tree: only symbolic links (and folders) besides the marker. */
 export const CLUSTER_TREE: OwnedFolder = { marker: MARKER, writer: 'imgcmp cluster', ours: (e) => e.isSymbolicLink() };

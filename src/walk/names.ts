@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 
 /** The longest file name (bytes) that common file systems (ext4, APFS, NTFS) accept. */
-export const NAME_MAX = 255;
+const NAME_MAX = 255;
 
 /**
  * The copy's file name, as imgcmp names it: the absolute source path with every "/" replaced

@@ -1,6 +1,6 @@
 /** Shared test pictures: EXIF-turned copies and test vectors of the hash methods. */
 import type { Sharp } from 'sharp';
-import { bitHex, fromRows, packBits } from '../../src/hash/bits.js';
+import { bitHex, packRows } from '../../src/hash/bits.js';
 import { METHODS, methodNamed } from '../../src/hash/methods.js';
 import { greyThumbnail } from '../../src/pixels/decode.js';
 import type { JpegDecoderName } from '../../src/pixels/recipe.js';
@@ -25,7 +25,7 @@ export async function methodVectors(file: string, decoder: JpegDecoderName): Pro
   const out: Record<string, string> = {};
   for (const method of METHODS.keys()) {
     const m = methodNamed(method);
-    out[method] = bitHex(fromRows(64, [packBits(m.bits(await greyThumbnail(file, m.side(8), decoder), 8))]), 0);
+    out[method] = bitHex(packRows(m.bits(await greyThumbnail(file, m.side(8), decoder), 8), 1, 64), 0);
   }
   return out;
 }

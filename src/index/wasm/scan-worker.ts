@@ -4,13 +4,14 @@
  * waits on — also when something went wrong, so that the first thread never waits in vain.
  */
 import { workerData, type MessagePort } from 'node:worker_threads';
+import type { ScanTask } from './scan.js';
 
 interface Job {
   data: SharedArrayBuffer;
   count: number;
   nbits: number;
   words: number;
-  task: { kind: 'pairs' | 'max'; cutBits?: number; i0: number; i1: number };
+  task: ScanTask;
   done: SharedArrayBuffer;
   port: MessagePort;
 }

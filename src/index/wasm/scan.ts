@@ -74,11 +74,19 @@ export function scanMaxRange(fps: PackedFingerprints, i0: number, i1: number): n
   return kernel.maxDistance(w, fps.count, i0, Math.min(i1, fps.count - 1), fps.nbits);
 }
 
+/** When a scan is split over two threads, and how it ran: for tests and diagnostics. */
+export interface ScanSplit {
+  /** Pairs to look at from which a second thread is started (default PARALLEL_MIN_PAIRS). */
+  minPairs?: number;
+  /** Set by the scan: the threads it ran on (2 only when the worker did its share). */
+  threads?: number;
+}
+
 /** Every pair i < j within `cutBits`, ordered by (i, j): on two threads where that pays. */
-export function scanPairs(fps: PackedFingerprints, cutBits: number): PairList {
+export function scanPairs(fps: PackedFingerprints, cutBits: number, split: ScanSplit = {}): PairList {
   const n = fps.count;
   const k = splitRow(n);
-  const both = onTwoThreads(fps, { kind: 'pairs', cutBits, i0: k, i1: n }, () => scanPairsRange(fps, cutBits, 0, k));
+  const both = onTwoThreads(fps, { kind: 'pairs', cutBits, i0: k, i1: n }, () => scanPairsRange(fps, cutBits, 0, k), split);
   if (!both) return scanPairsRange(fps, cutBits, 0, n);
   const [mine, theirs] = both as [PairList, PairList];
   const out = new PairBuilder();
@@ -87,16 +95,13 @@ export function scanPairs(fps: PackedFingerprints, cutBits: number): PairList {
 }
 
 /** The largest distance between any two fingerprints, looking at every pair. */
-export function scanMax(fps: PackedFingerprints): number {
+export function scanMax(fps: PackedFingerprints, split: ScanSplit = {}): number {
   const n = fps.count;
   const k = splitRow(n);
-  const both = onTwoThreads(fps, { kind: 'max', i0: k, i1: n }, () => scanMaxRange(fps, 0, k));
+  const both = onTwoThreads(fps, { kind: 'max', i0: k, i1: n }, () => scanMaxRange(fps, 0, k), split);
   if (!both) return scanMaxRange(fps, 0, n);
   return Math.max(both[0] as number, both[1] as number);
 }
-
-/** How many threads the last scan ran on (1 or 2): for tests and diagnostics. */
-export const lastScan = { threads: 1 };
 
 /** Pairs to look at below which a second thread's start (tens of ms) does not pay. */
 const PARALLEL_MIN_PAIRS = 5e8;
@@ -106,6 +111,7 @@ function splitRow(n: number): number {
   return Math.round(n - n / Math.SQRT2);
 }
 
+/** The second thread's share of a scan (see scan-worker.ts). */
 export interface ScanTask {
   kind: 'pairs' | 'max';
   cutBits?: number;
@@ -115,14 +121,15 @@ export interface ScanTask {
 
 /**
  * Runs `task` on a worker thread while `mine` runs here, and returns both results; undefined
- * when one thread is all there is, the work is too small to pay, or the worker fails (the caller
- * then does everything here). The engine stays synchronous: this thread waits for the worker
- * with Atomics.wait and takes its answer with receiveMessageOnPort.
+ * when one thread is all there is, the work is too small to pay (below `split.minPairs`), or the
+ * worker fails (the caller then does everything here); sets `split.threads`. The engine stays
+ * synchronous: this thread waits for the worker with Atomics.wait and takes its answer with
+ * receiveMessageOnPort.
  */
-function onTwoThreads(fps: PackedFingerprints, task: ScanTask, mine: () => unknown): [unknown, unknown] | undefined {
+function onTwoThreads(fps: PackedFingerprints, task: ScanTask, mine: () => unknown, split: ScanSplit): [unknown, unknown] | undefined {
   const n = fps.count;
-  lastScan.threads = 1;
-  if ((n * (n - 1)) / 2 < parallelMinPairs() || os.availableParallelism() < 2) return undefined;
+  split.threads = 1;
+  if ((n * (n - 1)) / 2 < (split.minPairs ?? PARALLEL_MIN_PAIRS) || os.availableParallelism() < 2) return undefined;
   const script = new URL('./scan-worker.js', import.meta.url);
   if (!fs.existsSync(fileURLToPath(script))) return undefined;
   const shared = new SharedArrayBuffer(fps.data.byteLength);
@@ -140,16 +147,10 @@ function onTwoThreads(fps: PackedFingerprints, task: ScanTask, mine: () => unkno
     for (let waited = 0; Atomics.load(done, 0) === 0 && waited < 60; waited++) Atomics.wait(done, 0, 0, 1000);
     const reply = receiveMessageOnPort(port1)?.message as { result?: unknown; error?: string } | undefined;
     if (!reply || reply.error !== undefined) return undefined;
-    lastScan.threads = 2;
+    split.threads = 2;
     return [local, reply.result];
   } finally {
     port1.close();
     void worker.terminate();
   }
-}
-
-/** PARALLEL_MIN_PAIRS, or IMGCMP_PARALLEL_MIN_PAIRS for tests that exercise the split. */
-function parallelMinPairs(): number {
-  const v = Number(process.env['IMGCMP_PARALLEL_MIN_PAIRS']);
-  return Number.isFinite(v) && v >= 0 ? v : PARALLEL_MIN_PAIRS;
 }
