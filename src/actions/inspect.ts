@@ -5,6 +5,11 @@ import type { MemberInfo } from './keep.js';
 import { sharpSource } from '../pixels/decode.js';
 import { fsPath } from '../walk/fspath.js';
 
+/**
+ * The MemberInfo of `file`: its upright pixel size (0 × 0 when it cannot be decoded now, so that
+ * "largest" never prefers it), its size in bytes and its modification time. Rejects with the
+ * file system's error when the file cannot be stat'ed.
+ */
 export async function inspect(file: string): Promise<MemberInfo> {
   const st = await fs.promises.stat(fsPath(file));
   let width = 0;

@@ -15,6 +15,11 @@ export interface Progress {
 
 const PLAIN_INTERVAL_MS = 5000;
 
+/**
+ * Starts showing the progress of `total` steps named `label` on standard error: a bar on a
+ * terminal, else a line every few seconds; nothing when `enabled` is false or there is nothing
+ * to do. Returns the Progress to tick once per step and to stop at the end. Throws nothing.
+ */
 export function startProgress(label: string, total: number, enabled = true): Progress {
   if (!enabled || total === 0) return { tick() {}, stop() {} };
   if (process.stderr.isTTY) {

@@ -96,6 +96,7 @@ export const dhash: HashMethod = {
 
 export const METHODS: ReadonlyMap<string, HashMethod> = new Map([phash, ahash, dhash, whash].map((m) => [m.name, m]));
 
+/** The hash method called `name`; throws an ImgcmpError ('usage') naming the known ones otherwise. */
 export function methodNamed(name: string): HashMethod {
   const m = METHODS.get(name);
   if (!m) throw new ImgcmpError('usage', `unknown hash method "${name}" (known: ${[...METHODS.keys()].join(', ')})`);

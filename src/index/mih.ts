@@ -116,6 +116,11 @@ export function bestChunking(n: number, nbits: number, cutBits: number): { m: nu
   return best;
 }
 
+/**
+ * The multi-index of `fps` cut into `m` chunks, for searches within `cutBits` (each chunk is
+ * searched within ⌊cutBits/m⌋): a table per chunk of the rows sorted by chunk value, with a copy
+ * of the fingerprints in that order. Memory: 2^bits + 1 offsets and a copy of `fps` per chunk.
+ */
 export function buildIndex(fps: PackedFingerprints, m: number, cutBits: number): MihIndex {
   const { count: n, words, data, nbits } = fps;
   const chunks: Chunk[] = layout(nbits, m).map(({ offset, bits }) => {

@@ -8,6 +8,10 @@ export interface PairList {
   length: number;
 }
 
+/**
+ * Collects pairs one at a time (`push(i, j, bits)`, arrays doubling as needed) and hands them
+ * over as a PairList (`build()`, views of the arrays, no copy). Throws nothing.
+ */
 export class PairBuilder {
   private a = new Int32Array(1024);
   private b = new Int32Array(1024);

@@ -56,6 +56,11 @@ function member(m: ReportMember, nbits: number | undefined): string {
 <span class="dist">${distance}</span></figcaption></figure>`;
 }
 
+/**
+ * The HTML page of `model`: one section per cluster in the model's order, each member with its
+ * thumbnail, size, date and distance to the kept one, and a filter box; REPORT_MARK on top so a
+ * later run may replace it. Returns the page as text; pure, throws nothing.
+ */
 export function renderReport(model: ReportModel): string {
   const clusters = model.clusters
     .map(

@@ -11,6 +11,12 @@ interface ClusterOptions extends SourceOptions {
   tree: boolean;
 }
 
+/**
+ * `imgcmp cluster SIM`: the commander Command whose action clusters the database's
+ * fingerprints cut at SIM, prints the summary and writes the symlink tree and/or the JSON;
+ * `messages` takes its notes. The action throws an ImgcmpError for an expected failure (an
+ * unusable database, a folder it may not replace).
+ */
 export function clusterCommand(messages: Messages): Command {
   const cmd = new Command('cluster')
     .description('group near-duplicate images by agglomerative clustering of their fingerprints')

@@ -6,6 +6,11 @@ import { cutFraction, hashSettings, withHashOptions, type HashOptions } from '..
 /** The cut below which `compare` calls two pictures the same: the recommended cluster cut. */
 const DEFAULT_THRESHOLD = 0.15;
 
+/**
+ * `imgcmp compare IMAGE1 IMAGE2`: the commander Command whose action hashes both images (no
+ * database) and prints their distance and whether they are the same picture. The action throws
+ * an ImgcmpError when an image cannot be read or decoded.
+ */
 export function compareCommand(_messages: Messages): Command {
   const cmd = new Command('compare')
     .description('distance between two images, and whether they are the same picture (no database)')

@@ -14,6 +14,12 @@ interface DedupeOptions extends SourceOptions {
   json?: boolean;
 }
 
+/**
+ * `imgcmp dedupe`: the commander Command whose action prints the plan (which picture of each
+ * cluster to keep, where the others go), carries it out with --apply, or undoes an applied
+ * one with --undo; `messages` takes its progress lines. The action throws an ImgcmpError for
+ * an expected failure (bad options, an unusable database, a step that did not check out).
+ */
 export function dedupeCommand(messages: Messages): Command {
   return withClusterSource(new Command('dedupe').description('keep one picture per cluster and move the others aside (a dry run unless --apply); never deletes'))
     .addOption(keepOption('which one to keep: largest, newest, oldest, path-prefix=DIR; repeat or join with "," to break ties in order'))

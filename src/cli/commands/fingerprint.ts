@@ -10,6 +10,12 @@ interface FingerprintOptions extends HashOptions, DbOptions {
   checkpoint: number;
 }
 
+/**
+ * `imgcmp fingerprint [PATH...]`: the commander Command whose action hashes the images into
+ * the database, incrementally; `messages` takes each unreadable image (exit status 2) and an
+ * interruption (130). The action throws an ImgcmpError for an expected failure (bad options,
+ * a database it may not use or replace, its lock held).
+ */
 export function fingerprintCommand(messages: Messages): Command {
   const cmd = new Command('fingerprint')
     .description('compute a perceptual hash of every image and store them in an HDF5 database (incrementally)')

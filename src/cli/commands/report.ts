@@ -4,6 +4,11 @@ import type { Messages } from '../messages.js';
 import { startProgress, type Progress } from '../progress.js';
 import { clusterSource, defaultInFlight, describeSource, keepOption, withClusterSource, type SourceOptions } from '../settings.js';
 
+/**
+ * `imgcmp report`: the commander Command whose action writes the HTML page of the clusters
+ * with their thumbnails; `messages` takes the summary line. The action throws an ImgcmpError
+ * for an expected failure (an unusable database or JSON, a page or folder it may not replace).
+ */
 export function reportCommand(messages: Messages): Command {
   return withClusterSource(new Command('report').description('write an HTML page of the clusters, with thumbnails, to look them over'))
     .option('-o, --output <file>', 'the page (thumbnails go to a folder beside it: FILE_files/)', 'imgcmp-report.html')

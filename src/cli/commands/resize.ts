@@ -3,6 +3,12 @@ import type { Messages } from '../messages.js';
 import { startProgress, type Progress } from '../progress.js';
 import { defaultInFlight, defaults, fraction, positiveInt } from '../settings.js';
 
+/**
+ * `imgcmp resize FRACTION PATH...`: the commander Command whose action writes downscaled,
+ * upright copies of the images; `messages` takes each image it could not copy (exit status 2)
+ * and the summary. The action throws an ImgcmpError for an expected failure (a target folder
+ * that holds a source).
+ */
 export function resizeCommand(messages: Messages): Command {
   return new Command('resize')
     .description('write downscaled, EXIF-upright copies of images (optional first stage, for speed)')

@@ -4,6 +4,11 @@ import type { Match } from '../../stages/search.js';
 import type { Messages } from '../messages.js';
 import { cutFraction, dbPath, positiveInt, withDbfile } from '../settings.js';
 
+/**
+ * `imgcmp search IMAGE...`: the commander Command whose action prints the database entries
+ * nearest to each image; `messages` takes each unreadable image (exit status 2). The action
+ * throws an ImgcmpError for an expected failure (an unusable database).
+ */
 export function searchCommand(messages: Messages): Command {
   const cmd = new Command('search').description('list the database entries nearest to each IMAGE').argument('<image...>', 'image files to look up');
   return withDbfile(cmd)
