@@ -11,25 +11,30 @@ import { searchCommand } from './commands/search.js';
 import { compareCommand } from './commands/compare.js';
 import { reportCommand } from './commands/report.js';
 import { dedupeCommand } from './commands/dedupe.js';
+import { findCommand } from './commands/find.js';
 import { EXIT, Messages } from './messages.js';
 
 /** The program, its commands reporting to `messages`. */
 export function program(messages: Messages = new Messages()): Command {
   const cli = new Command('imgcmp')
-    .description('Find near-duplicate images and group them: resize → fingerprint → cluster.')
+    .description('Find near-duplicate images and group them: imgcmp find, or the imgcmp pipeline resize → fingerprint → cluster.')
     .version(process.env['npm_package_version'] ?? '0.1.0')
     .addHelpText(
       'after',
       `
-Files live in $IMGCMP_HOME (default ~/.imgcmp): convert/, fingerprints.hdf, cluster/.
+Files live in $IMGCMP_HOME (default ~/.imgcmp): find.hdf and duplicates/ for find;
+convert/, fingerprints.hdf and cluster/ for the imgcmp pipeline.
 
-Example, the whole pipeline:
+Example, one step from a folder to its duplicates:
+  $ imgcmp find ~/Pictures --report dupes.html
+
+Example, the imgcmp pipeline:
   $ imgcmp resize 0.2 ~/Pictures
   $ imgcmp fingerprint
   $ imgcmp cluster 0.3
   $ ls ~/.imgcmp/cluster/cluster_with_2/`,
     );
-  const commands = [resizeCommand, fingerprintCommand, clusterCommand, searchCommand, compareCommand, reportCommand, dedupeCommand];
+  const commands = [findCommand, resizeCommand, fingerprintCommand, clusterCommand, searchCommand, compareCommand, reportCommand, dedupeCommand];
   for (const make of commands) cli.addCommand(make(messages));
   for (const cmd of [cli, ...cli.commands]) {
     cmd.exitOverride().configureOutput({

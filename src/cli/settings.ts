@@ -25,6 +25,9 @@ export const defaults = {
   convertDir: (): string => path.join(home(), 'convert'),
   dbFile: (): string => path.join(home(), 'fingerprints.hdf'),
   clusterDir: (): string => path.join(home(), 'cluster'),
+  /** find's own database (its settings differ from imgcmp's x = 8 fingerprints.hdf). */
+  findDbFile: (): string => path.join(home(), 'find.hdf'),
+  findDir: (): string => path.join(home(), 'duplicates'),
 };
 
 // ---- Value parsers: each rejects a bad value with the values it takes.

@@ -8,9 +8,9 @@
  */
 import { bitString, selectRows, type PackedFingerprints } from '../hash/bits.js';
 import { clusterPairs, type Linkage } from './linkage.js';
-import { cutBits as toCutBits } from '../index/cut.js';
+import { coarseCutFor, cutBits as toCutBits } from '../index/cut.js';
 import { largestDistance as largestDistance_, pairsWithin } from '../index/neighbours.js';
-import { pictureDistance, viewLargestDistance, viewPairsWithin } from '../index/views.js';
+import { pictureDistance, verifiedPairsWithin, viewLargestDistance, viewPairsWithin } from '../index/views.js';
 
 export interface CutOptions {
   /** The user's SIM: a fraction of the largest pairwise distance, or of the bits with `absolute`. */
@@ -30,6 +30,10 @@ export interface FingerprintExtras {
   viewsPerFile?: number;
   /** 1 for a flat picture. */
   flat?: Uint8Array;
+  /** K rows per picture like `views`, at fewer bits: candidate pairs are found on these. */
+  coarse?: PackedFingerprints;
+  /** Cluster only the rows of these files (the others are not looked at). */
+  only?: ReadonlySet<string>;
 }
 
 export interface Clustering {
@@ -78,8 +82,11 @@ export function clusterFingerprints(
   opts: CutOptions,
   extras: FingerprintExtras = {},
 ): Clustering {
+  const only = extras.only;
+  const named = (i: number): boolean => !only || only.has(files[i]!);
   const keep = (i: number): boolean => opts.includeFlat || !extras.flat || extras.flat[i] !== 1;
-  const order = canonicalOrder(files, fps).filter(keep);
+  const candidates = canonicalOrder(files, fps).filter(named);
+  const order = candidates.filter(keep);
   const sorted = selectRows(fps, order);
   const k = extras.viewsPerFile ?? 1;
   const views = extras.views && k > 1 ? selectViews(extras.views, k, order) : undefined;
@@ -89,8 +96,13 @@ export function clusterFingerprints(
     opts,
   );
   const cutBits = toCutBits(absoluteCut, fps.nbits);
-  const pairs = views ? viewPairsWithin(sorted, views, k, Math.floor(cutBits)) : pairsWithin(sorted, Math.floor(cutBits));
+  const coarse = views && extras.coarse ? selectViews(extras.coarse, k, order) : undefined;
+  const pairs = coarse
+    ? verifiedPairsWithin(sorted, views!, coarse, k, Math.floor(cutBits), toCutBits(coarseCutFor(absoluteCut), coarse.nbits))
+    : views
+      ? viewPairsWithin(sorted, views, k, Math.floor(cutBits))
+      : pairsWithin(sorted, Math.floor(cutBits));
   const groups = clusterPairs(sorted, opts.linkage, cutBits, pairs, pictureDistance(sorted, views, k));
   const clusters = groups.filter((g) => g.length > 1).map((g) => g.map((row) => files[order[row]!]!));
-  return { clusters, absoluteCut, largestDistance, count: sorted.count, flatLeftOut: fps.count - sorted.count };
+  return { clusters, absoluteCut, largestDistance, count: sorted.count, flatLeftOut: candidates.length - sorted.count };
 }

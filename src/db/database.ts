@@ -12,8 +12,10 @@
  *                  of each file's K views (its 8 orientations and/or central crops, view 0 the
  *                  whole picture upright; see src/hash/views.ts), bits packed as numpy's
  *                  packbits does (first bit in the high bit): np.unpackbits(..., axis=-1)
+ *   /coarse        n × K × ⌈coarse_x²/8⌉ uint8, only with coarse_x: the same K views hashed at
+ *                  coarse_x (fewer bits), packed as views; they find candidate pairs fast
  *   attrs          method, x, nbits, orientations (0/1), crops (0/1), views (K), resample,
- *                  hash_version, format, creator
+ *                  hash_version, format, creator; borders (1) and coarse_x where used
  *
  * Databases written by the Python imgcmp (files as fixed-length byte strings, fps as int64 or
  * int32, no attributes) are read too: phash with x = √nbits, resampled by Pillow.
@@ -32,7 +34,7 @@ import { ImgcmpError } from '../util/errors.js';
 import { escapeForDb, hasEscapes, unescapeFromDb } from '../walk/fspath.js';
 
 /** Version of the layout written here; bumped when datasets or attribute meanings change. */
-export const DB_FORMAT = 1;
+export const DB_FORMAT = 2;
 
 /** The recipe of databases written before the recipe was recorded: sharp's, with libvips' linear kernel. */
 export const RESAMPLE = 'libvips-linear';
@@ -50,6 +52,8 @@ export interface FingerprintDb {
   mtime: Float64Array;
   /** With orientations or crops: K = viewsPerFile(settings) rows per file, row K·i + v holding view v of file i. */
   views?: PackedFingerprints;
+  /** With coarse_x: the same K views per file at coarse_x² bits, to find candidate pairs fast. */
+  coarse?: PackedFingerprints;
 }
 
 type H5 = typeof h5wasmModule;
@@ -168,6 +172,10 @@ function readOpen(file: H5File, dbfile: string): FingerprintDb {
     resample: written ? String(attr('resample') ?? RESAMPLE) : 'pillow-bilinear',
     hashVersion: Number(attr('hash_version') ?? (written ? HASH_VERSION : 0)),
   };
+  // Frame views and coarse fingerprints (format 2) only where the file has them, so that the
+  // settings of a format-1 file read exactly as they were written.
+  if (Number(attr('borders') ?? 0) === 1) settings.borders = true;
+  if (attr('coarse_x') !== undefined) settings.coarseX = Number(attr('coarse_x'));
   if (written && Number(attr('format')) > DB_FORMAT) {
     throw new ImgcmpError('database', `${dbfile}: written by a newer imgcmp (format ${String(attr('format'))}); update imgcmp`);
   }
@@ -196,6 +204,21 @@ function readOpen(file: H5File, dbfile: string): FingerprintDb {
       throw new ImgcmpError('database', `${dbfile}: dataset "views" has shape [${oshape.join(', ')}], expected [${count}, ${k}, ${bytes}]`);
     }
     db.views = unpackBytes(count > 0 ? (ds.value as Uint8Array) : new Uint8Array(0), count * k, nbits);
+  }
+  const coarseX = settings.coarseX ?? 0;
+  if (coarseX) {
+    if (!Number.isInteger(coarseX) || coarseX < 2 || coarseX > settings.x) {
+      throw new ImgcmpError('database', `${dbfile}: coarse_x = ${coarseX}; expected a whole number from 2 to x = ${settings.x}`);
+    }
+    if (!keys.includes('coarse')) throw new ImgcmpError('database', `${dbfile}: says it stores coarse fingerprints but has no dataset "coarse"`);
+    const ds = file.get('coarse') as H5Dataset;
+    const coarseBits = coarseX * coarseX;
+    const bytes = Math.ceil(coarseBits / 8);
+    const oshape = ds.shape ?? [];
+    if (count > 0 && (oshape[0] !== count || oshape[1] !== k || oshape[2] !== bytes)) {
+      throw new ImgcmpError('database', `${dbfile}: dataset "coarse" has shape [${oshape.join(', ')}], expected [${count}, ${k}, ${bytes}]`);
+    }
+    db.coarse = unpackBytes(count > 0 ? (ds.value as Uint8Array) : new Uint8Array(0), count * k, coarseBits);
   }
   return db;
 }
@@ -290,15 +313,23 @@ export async function writeDb(dbfile: string, db: FingerprintDb): Promise<void> 
         const bytes = Math.ceil(fps.nbits / 8);
         file.create_dataset({ name: 'views', data: packBytes(db.views), shape: [n, k, bytes], dtype: '<B' });
       }
+      if (settings.coarseX) {
+        if (!db.coarse || db.coarse.count !== n * k) throw new Error('coarse fingerprints missing');
+        file.create_dataset({ name: 'coarse', data: packBytes(db.coarse), shape: [n, k, Math.ceil(db.coarse.nbits / 8)], dtype: '<B' });
+      }
       file.create_attribute('method', settings.method);
       file.create_attribute('x', settings.x);
       file.create_attribute('nbits', fps.nbits);
       file.create_attribute('orientations', settings.orientations ? 1 : 0);
       file.create_attribute('crops', settings.crops ? 1 : 0);
       file.create_attribute('views', k);
+      if (settings.borders) file.create_attribute('borders', 1);
+      if (settings.coarseX) file.create_attribute('coarse_x', settings.coarseX);
       file.create_attribute('resample', settings.resample);
       file.create_attribute('hash_version', settings.hashVersion);
-      file.create_attribute('format', DB_FORMAT);
+      // Format 2 adds the frame views and coarse fingerprints; a file without them stays format 1,
+      // readable by imgcmp versions that know only that.
+      file.create_attribute('format', settings.borders || settings.coarseX ? DB_FORMAT : 1);
       file.create_attribute('creator', 'imgcmp (TypeScript)');
     } finally {
       file.close();

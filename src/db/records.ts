@@ -14,6 +14,7 @@ export function recordsOf(db: FingerprintDb): Map<string, FingerprintRecord> {
       file,
       bits: db.fps.data.subarray(i * words, (i + 1) * words),
       views: db.views?.data.subarray(i * k * words, (i + 1) * k * words),
+      coarse: db.coarse?.data.subarray(i * k * db.coarse.words, (i + 1) * k * db.coarse.words),
       flat: db.flat[i] === 1,
       size: db.size[i]!,
       mtime: db.mtime[i]!,
@@ -43,6 +44,13 @@ export function dbFromRecords(settings: HashSettings, records: Iterable<Fingerpr
     const data = new Uint32Array(n * k * words);
     list.forEach((r, i) => data.set(r.views!, i * k * words));
     db.views = { count: n * k, nbits, words, data };
+  }
+  if (settings.coarseX) {
+    const coarseBits = settings.coarseX * settings.coarseX;
+    const coarseWords = wordsFor(coarseBits);
+    const data = new Uint32Array(n * k * coarseWords);
+    list.forEach((r, i) => data.set(r.coarse!, i * k * coarseWords));
+    db.coarse = { count: n * k, nbits: coarseBits, words: coarseWords, data };
   }
   return db;
 }

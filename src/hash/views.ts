@@ -1,10 +1,13 @@
 /**
- * Views of a picture that a copy of it may show: its 8 orientations (see orient.ts) and, with
- * crops, its central parts — a copy cut down to its middle 90 % or 80 % matches the original's
- * central view. Every view is hashed from the one decoded image. Pure computation.
+ * Views of a picture that a copy of it may show: its 8 orientations (see orient.ts); with crops,
+ * its central parts — a copy cut down to its middle 90 % or 80 % matches the original's central
+ * view; with borders, the picture inside a plain frame (a border, letterbox or pillarbox bars
+ * added around it), so that a framed copy matches the unframed original. Every view is hashed
+ * from the one decoded image. Pure computation.
  *
- * View v of a file, for O orientations (8 or 1): crop CROPS[⌊v / O⌋], orientation v mod O.
- * View 0 is the whole picture, upright.
+ * The views of a file come in classes (the whole picture, each crop, the picture inside its
+ * frame), each in O orientations (8 or 1). View v is class ⌊v / O⌋ in orientation v mod O; view 0
+ * is the whole picture, upright.
  */
 import type { HashMethod } from './methods.js';
 import { ORIENTATIONS } from './orient.js';
@@ -12,7 +15,7 @@ import { ORIENTATIONS } from './orient.js';
 /** Central fractions of the picture hashed with --crops (1 is the whole picture). */
 export const CROPS = [1, 0.9, 0.8] as const;
 
-/** Side of the decoded image that crop views are resampled from, for a method thumbnail side. */
+/** Side of the decoded image that crop and frame views are resampled from, for a method thumbnail side. */
 export function cropSourceSide(side: number): number {
   return 4 * side;
 }
@@ -20,59 +23,151 @@ export function cropSourceSide(side: number): number {
 export interface ViewOptions {
   orientations: boolean;
   crops: boolean;
+  /** The picture inside a plain frame, when it has one (else the whole picture again). */
+  borders?: boolean;
 }
 
+/** The view classes: central fractions (1 = whole), then 'framed' for the picture inside its border. */
+function viewClasses(opts: ViewOptions): (number | 'framed')[] {
+  const classes: (number | 'framed')[] = opts.crops ? [...CROPS] : [1];
+  if (opts.borders) classes.push('framed');
+  return classes;
+}
+
+/** K: the number of views stored per file. */
 export function viewsPerFile(opts: ViewOptions): number {
-  return (opts.orientations ? ORIENTATIONS : 1) * (opts.crops ? CROPS.length : 1);
+  return (opts.orientations ? ORIENTATIONS : 1) * viewClasses(opts).length;
 }
 
-/**
- * The central `fraction` of a square `m` × `m` grey image, resampled to `side` × `side` by area
- * averaging (each output pixel is the mean of the source area it covers, partial pixels weighted).
- */
-export function centralCrop(pixels: ArrayLike<number>, m: number, side: number, fraction: number): Float64Array {
-  const span = m * fraction;
-  const start = (m - span) / 2;
-  const step = span / side;
-  // Weights of source indices for each output index along one axis (the same for both axes).
-  const taps: { index: number; weight: number }[][] = [];
+/** Whether a file's pixels must be decoded at cropSourceSide (to cut crops or find a frame from). */
+export function needsSource(opts: ViewOptions): boolean {
+  return opts.crops || opts.borders === true;
+}
+
+/** A rectangle of a square source image, in source pixels: rows [top, bottom), columns [left, right). */
+export interface Rect {
+  top: number;
+  bottom: number;
+  left: number;
+  right: number;
+}
+
+/** Area-averaging taps: for each of `side` outputs, the source indices in [a0, a1) it covers and their weights. */
+function taps(m: number, side: number, a0: number, a1: number): { index: number; weight: number }[][] {
+  const step = (a1 - a0) / side;
+  const out: { index: number; weight: number }[][] = [];
   for (let o = 0; o < side; o++) {
-    const a = start + o * step;
+    const a = a0 + o * step;
     const b = a + step;
     const list: { index: number; weight: number }[] = [];
     for (let i = Math.floor(a); i < Math.ceil(b); i++) {
       const w = Math.min(b, i + 1) - Math.max(a, i);
       if (w > 1e-12) list.push({ index: Math.min(m - 1, i), weight: w / step });
     }
-    taps.push(list);
-  }
-  const rows = new Float64Array(m * side); // horizontal pass: m rows × side columns
-  for (let r = 0; r < m; r++) {
-    for (let c = 0; c < side; c++) {
-      let v = 0;
-      for (const t of taps[c]!) v += t.weight * (pixels[r * m + t.index] as number);
-      rows[r * side + c] = v;
-    }
-  }
-  const out = new Float64Array(side * side);
-  for (let r = 0; r < side; r++) {
-    for (let c = 0; c < side; c++) {
-      let v = 0;
-      for (const t of taps[r]!) v += t.weight * rows[t.index * side + c]!;
-      out[r * side + c] = v;
-    }
+    out.push(list);
   }
   return out;
 }
 
 /**
- * The bits of every view (viewsPerFile(opts) of them, view 0 first) and the thumbnail of the
- * whole picture (for the flat test). `pixels` is the method's thumbnail when crops are off, or a
- * cropSourceSide(side)-square image when they are on.
+ * The rectangle `r` of a square `m` × `m` grey image, resampled to `side` × `side` by area
+ * averaging (each output pixel is the mean of the source area it covers, partial pixels weighted).
  */
-export function viewBits(method: HashMethod, pixels: ArrayLike<number>, x: number, opts: ViewOptions): { views: Uint8Array[]; whole: ArrayLike<number> } {
+export function resampleRect(pixels: ArrayLike<number>, m: number, side: number, r: Rect): Float64Array {
+  const colTaps = taps(m, side, r.left, r.right);
+  const rowTaps = taps(m, side, r.top, r.bottom);
+  const rows = new Float64Array(m * side); // horizontal pass: m rows × side columns
+  for (let y = 0; y < m; y++) {
+    for (let c = 0; c < side; c++) {
+      let v = 0;
+      for (const t of colTaps[c]!) v += t.weight * (pixels[y * m + t.index] as number);
+      rows[y * side + c] = v;
+    }
+  }
+  const out = new Float64Array(side * side);
+  for (let y = 0; y < side; y++) {
+    for (let c = 0; c < side; c++) {
+      let v = 0;
+      for (const t of rowTaps[y]!) v += t.weight * rows[t.index * side + c]!;
+      out[y * side + c] = v;
+    }
+  }
+  return out;
+}
+
+/** The central `fraction` of a square `m` × `m` grey image, resampled to `side` × `side` by area averaging. */
+export function centralCrop(pixels: ArrayLike<number>, m: number, side: number, fraction: number): Float64Array {
+  const start = (m - m * fraction) / 2;
+  return resampleRect(pixels, m, side, { top: start, bottom: m - start, left: start, right: m - start });
+}
+
+/** Grey levels (0–255) a frame line may stray from the frame's colour (JPEG noise, antialiasing). */
+const FRAME_TOLERANCE = 6;
+/** Share of a line's pixels that must be of the frame's colour for the line to count as frame. */
+const FRAME_LINE_SHARE = 0.98;
+/** A frame narrower than this share of the side is not taken (a thin line is no frame). */
+const FRAME_MIN = 1 / 64;
+/** Nor one wider than this: beyond it the "frame" is more likely a plain part of the picture. */
+const FRAME_MAX = 0.3;
+
+/**
+ * The picture inside a plain frame: on each side, the run of lines (rows from the top and bottom,
+ * columns from the left and right) whose pixels are, but for FRAME_LINE_SHARE, within
+ * FRAME_TOLERANCE of the outermost line's median — a border, letterbox or pillarbox bar. A run
+ * counts only when it is at least FRAME_MIN and under FRAME_MAX of the side and the picture
+ * starts clearly after it (two lines further, most pixels differ from the frame's colour), so a
+ * gently shaded sky is not cut at a place that depends on noise. The line where frame and
+ * picture were blended by resampling is cut too. Returns undefined when no side has a frame.
+ */
+export function frameOf(pixels: ArrayLike<number>, m: number): Rect | undefined {
+  const at = (side: number, line: number, i: number): number => {
+    // side 0: rows from the top, 1: rows from the bottom, 2: columns from the left, 3: from the right
+    const k = side === 0 || side === 2 ? line : m - 1 - line;
+    return (side < 2 ? pixels[k * m + i] : pixels[i * m + k]) as number;
+  };
+  const share = (side: number, line: number, colour: number): number => {
+    let n = 0;
+    for (let i = 0; i < m; i++) if (Math.abs(at(side, line, i) - colour) <= FRAME_TOLERANCE) n++;
+    return n / m;
+  };
+  const run = (side: number): number => {
+    const edge = Float64Array.from({ length: m }, (_, i) => at(side, 0, i)).sort();
+    const colour = edge[m >> 1]!;
+    const limit = Math.floor(FRAME_MAX * m);
+    let k = 0;
+    while (k < limit && share(side, k, colour) >= FRAME_LINE_SHARE) k++;
+    if (k < Math.max(2, Math.ceil(FRAME_MIN * m)) || k >= limit) return 0;
+    if (share(side, k + 2, colour) > 0.7) return 0;
+    return k + 1;
+  };
+  const [top, bottom, left, right] = [0, 1, 2, 3].map(run) as [number, number, number, number];
+  if (top + bottom + left + right === 0) return undefined;
+  return { top, bottom: m - bottom, left, right: m - right };
+}
+
+/**
+ * The bits of every view (viewsPerFile(opts) of them, view 0 first) and the thumbnail of the
+ * whole picture (for the flat test). `pixels` is the method's thumbnail when neither crops nor
+ * borders are asked for, else a square of cropSourceSide(side) (or `sourceSide`, when the
+ * source was decoded for another hash size too).
+ */
+export function viewBits(
+  method: HashMethod,
+  pixels: ArrayLike<number>,
+  x: number,
+  opts: ViewOptions,
+  sourceSide?: number,
+): { views: Uint8Array[]; whole: ArrayLike<number> } {
   const side = method.side(x);
-  const thumbs = opts.crops ? CROPS.map((f) => centralCrop(pixels, cropSourceSide(side), side, f)) : [pixels];
+  const m = sourceSide ?? (needsSource(opts) ? cropSourceSide(side) : side);
+  let thumbs: ArrayLike<number>[];
+  if (!needsSource(opts) && m === side) thumbs = [pixels];
+  else {
+    const frame = opts.borders ? frameOf(pixels, m) : undefined;
+    thumbs = viewClasses(opts).map((c) =>
+      c === 'framed' ? (frame ? resampleRect(pixels, m, side, frame) : centralCrop(pixels, m, side, 1)) : centralCrop(pixels, m, side, c),
+    );
+  }
   const views: Uint8Array[] = [];
   for (const t of thumbs) {
     if (opts.orientations) views.push(...method.oriented(t, x));

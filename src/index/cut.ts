@@ -21,3 +21,13 @@ export function cutBits(cut: number, nbits: number): number {
 export function withinCut(bits: number, nbits: number, cut: number): boolean {
   return bits <= cutBits(cut, nbits);
 }
+
+/**
+ * The cut that coarse fingerprints use to propose candidate pairs for a cut of `cut` on the full
+ * fingerprints: twice the cut (a coarse hash of the same views differs more, relatively, between
+ * copies), at least a quarter of the bits and at most half. Measured on the accuracy benchmarks:
+ * at a full cut of 0.125 no pair within it lay beyond 0.25 on the coarse hash.
+ */
+export function coarseCutFor(cut: number): number {
+  return Math.min(0.5, Math.max(0.25, 2 * cut));
+}

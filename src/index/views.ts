@@ -5,7 +5,7 @@
  * is symmetric even where views are not exact permutations of the bits, as phash's median makes
  * them. `views` holds K rows per picture: row K·i + v is view v of picture i. Pure computation.
  */
-import { hammingRows, type PackedFingerprints } from '../hash/bits.js';
+import { hammingRows, selectRows, type PackedFingerprints } from '../hash/bits.js';
 import { bestChunking, buildIndex, searchWithin } from './mih.js';
 import { PairBuilder, type PairList } from './pairs.js';
 
@@ -58,6 +58,35 @@ export function viewPairsWithin(upright: PackedFingerprints, views: PackedFinger
   const keys = Float64Array.from(best.keys()).sort();
   const out = new PairBuilder();
   for (const key of keys) out.push(Math.floor(key / n), key % n, best.get(key)!);
+  return out.build();
+}
+
+/**
+ * Every pair i < j whose view-invariant distance on the full fingerprints is at most cutBits,
+ * found through the coarse fingerprints of the same views: the pairs within coarseCutBits there
+ * are candidates, and the full fingerprints decide. Ordered by (i, j). A pair within the cut on
+ * the full fingerprints but beyond coarseCutBits on the coarse ones is not found; the coarse cut
+ * is set so that this does not happen for copies (index/cut.ts, coarseCutFor).
+ */
+export function verifiedPairsWithin(
+  upright: PackedFingerprints,
+  views: PackedFingerprints,
+  coarseViews: PackedFingerprints,
+  perFile: number,
+  cutBits: number,
+  coarseCutBits: number,
+): PairList {
+  const n = upright.count;
+  const coarseUpright = selectRows(coarseViews, Array.from({ length: n }, (_, i) => i * perFile));
+  const candidates = viewPairsWithin(coarseUpright, coarseViews, perFile, Math.floor(coarseCutBits));
+  const dist = viewDistance(upright, views, perFile);
+  const out = new PairBuilder();
+  for (let p = 0; p < candidates.length; p++) {
+    const i = candidates.a[p]!;
+    const j = candidates.b[p]!;
+    const d = dist(i, j);
+    if (d <= cutBits) out.push(i, j, d);
+  }
   return out.build();
 }
 

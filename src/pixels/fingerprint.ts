@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { packBits, wordsFor } from '../hash/bits.js';
 import { isFlat, methodNamed } from '../hash/methods.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
-import { cropSourceSide, viewBits } from '../hash/views.js';
+import { cropSourceSide, needsSource, viewBits } from '../hash/views.js';
 import { fileError } from '../util/errors.js';
 import { fsPath } from '../walk/fspath.js';
 import { greyThumbnail } from './decode.js';
@@ -24,17 +24,23 @@ export async function fingerprintFile(
   const st = stat ?? (await fs.promises.stat(fsPath(file)));
   const method = methodNamed(settings.method);
   const side = method.side(settings.x);
-  // One decode: the method's thumbnail, or a larger square that the crop views are cut from.
-  const decoded = settings.crops ? cropSourceSide(side) : side;
+  // One decode: the method's thumbnail, or a larger square that the crop and frame views (and the
+  // coarse fingerprints, from the same square) are cut from.
+  const decoded = needsSource(settings) || settings.coarseX ? cropSourceSide(side) : side;
   const pixels = await greyThumbnail(file, decoded, decoderFor(settings.resample));
-  const { views, whole } = viewBits(method, pixels, settings.x, settings);
-  const words = wordsFor(settings.x * settings.x);
+  const { views, whole } = viewBits(method, pixels, settings.x, settings, decoded);
   const record: FingerprintRecord = { file, bits: packBits(views[0]!), flat: isFlat(whole, views[0]!), size: st.size, mtime: st.mtimeMs };
-  if (views.length > 1) {
-    record.views = new Uint32Array(views.length * words);
-    views.forEach((bits, v) => record.views!.set(packBits(bits), v * words));
-  }
+  if (views.length > 1) record.views = packViews(views, settings.x);
+  if (settings.coarseX) record.coarse = packViews(viewBits(method, pixels, settings.coarseX, settings, decoded).views, settings.coarseX);
   return record;
+}
+
+/** K views of x² bits each, packed one after the other. */
+function packViews(views: readonly Uint8Array[], x: number): Uint32Array {
+  const words = wordsFor(x * x);
+  const out = new Uint32Array(views.length * words);
+  views.forEach((bits, v) => out.set(packBits(bits), v * words));
+  return out;
 }
 
 /** As fingerprintFile, failing with an ImgcmpError that names the file and the reason. */

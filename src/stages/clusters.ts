@@ -19,6 +19,8 @@ export interface ClusterSource {
   includeFlat: boolean;
   /** Clusters written earlier by `imgcmp cluster --json FILE`. */
   fromJson?: string;
+  /** Cluster only these files of the database (find: the files of this run). */
+  only?: ReadonlySet<string>;
 }
 
 export interface LoadedClusters {
@@ -61,7 +63,7 @@ export async function loadClusters(src: ClusterSource): Promise<LoadedClusters> 
     db.files,
     db.fps,
     { cut: src.cut, absolute: src.absolute, linkage: src.linkage, includeFlat: src.includeFlat },
-    { views: db.views, viewsPerFile: viewsPerFile(db.settings), flat: db.flat },
+    { views: db.views, viewsPerFile: viewsPerFile(db.settings), flat: db.flat, coarse: db.coarse, only: src.only },
   );
   return { clustering, db };
 }

@@ -26,6 +26,8 @@ export interface FingerprintJob {
   settings: (implied: JpegDecoderName | undefined) => HashSettings;
   /** Drop entries whose files no longer exist. */
   prune: boolean;
+  /** Glob patterns of files to leave out (see walk/discover.ts). */
+  exclude?: readonly string[];
   inFlight: number;
   /** Checkpoint after this many new fingerprints (and not more often than the write takes ×10). */
   checkpointEvery: number;
@@ -39,6 +41,8 @@ export interface FingerprintJob {
 
 export interface FingerprintReport {
   settings: HashSettings;
+  /** The files of this run that the database now holds (hashed now, or unchanged). */
+  files: Set<string>;
   hashed: number;
   unchanged: number;
   failed: number;
@@ -65,7 +69,7 @@ export async function runFingerprint(job: FingerprintJob): Promise<FingerprintRe
     if (differs) {
       throw new ImgcmpError('database', `${dbfile}: made with other settings (${differs}); fingerprints made differently are never mixed: use another --dbfile`);
     }
-    const discovered = await discover(job.paths);
+    const discovered = await discover(job.paths, { exclude: job.exclude });
     for (const p of discovered.problems) job.onFailed?.(p.path, p.reason);
     if (!discovered.files.length && !found) throw new ImgcmpError('usage', `no images found in ${job.paths.join(', ')}`);
     job.onStart?.(discovered.files.length, settings);
@@ -87,7 +91,7 @@ async function fingerprintFiles(
   save: (db: FingerprintDb) => Promise<void>,
 ): Promise<FingerprintReport> {
   const records = existing ? recordsOf(existing) : new Map<string, FingerprintRecord>();
-  const report: FingerprintReport = { settings, hashed: 0, unchanged: 0, failed: 0, pruned: 0, flat: 0, total: 0, interrupted: false };
+  const report: FingerprintReport = { settings, files: new Set(), hashed: 0, unchanged: 0, failed: 0, pruned: 0, flat: 0, total: 0, interrupted: false };
 
   if (job.prune) {
     for (const file of [...records.keys()]) {
@@ -112,6 +116,7 @@ async function fingerprintFiles(
     const known = records.get(file);
     if (known && known.size === stat.size && known.mtime === stat.mtimeMs) {
       report.unchanged++;
+      report.files.add(file);
       job.onDone?.(file);
     } else {
       todo.push({ file, stat });
@@ -143,6 +148,7 @@ async function fingerprintFiles(
     async (result, { file }) => {
       if (result.status === 'fulfilled') {
         records.set(file, result.value);
+        report.files.add(file);
         report.hashed++;
         sinceCheckpoint++;
         job.onDone?.(file);
@@ -156,7 +162,8 @@ async function fingerprintFiles(
     job.stopped,
   );
   report.interrupted = job.stopped?.() ?? false;
-  await checkpoint();
+  // A run that changed nothing leaves the file as it is (a re-run on an unchanged folder is a stat per file).
+  if (!existing || report.hashed || report.pruned || sinceCheckpoint) await checkpoint();
   report.total = records.size;
   for (const r of records.values()) if (r.flat) report.flat++;
   return report;

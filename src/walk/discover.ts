@@ -87,7 +87,21 @@ async function imagesUnder(dir: string, visited = new Set<string>()): Promise<st
 /** fast-glob, loaded only when an argument is not a path that exists (most runs never need it). */
 let fg: typeof import('fast-glob') | undefined;
 
-export async function discover(args: readonly string[]): Promise<Discovery> {
+export interface DiscoverOptions {
+  /**
+   * Glob patterns of files to leave out, matched against each file's absolute path (picomatch);
+   * a pattern without "/" is matched against the file's name ('*.png', 'thumb_*'), one with "/"
+   * against the whole path (so a pattern for a folder ends in its name and two stars).
+   */
+  exclude?: readonly string[];
+}
+
+/**
+ * The image files that `args` name (files, folders searched recursively, glob patterns), sorted
+ * and each once, less those `opts.exclude` matches; arguments that name nothing usable are
+ * listed in `problems`. Throws nothing.
+ */
+export async function discover(args: readonly string[], opts: DiscoverOptions = {}): Promise<Discovery> {
   const found = new Set<string>();
   const problems: Discovery['problems'] = [];
   for (const arg of args) {
@@ -120,5 +134,11 @@ export async function discover(args: readonly string[]): Promise<Discovery> {
       problems.push({ path: arg, reason });
     }
   }
-  return { files: [...found].sort(), problems };
+  let files = [...found].sort();
+  if (opts.exclude?.length) {
+    const picomatch = (await import('picomatch')).default;
+    const excluded = picomatch([...opts.exclude], { dot: true, basename: true });
+    files = files.filter((f) => !excluded(f));
+  }
+  return { files, problems };
 }

@@ -1,0 +1,140 @@
+/**
+ * find: a folder to its duplicates in one step — the fingerprint stage with the recommended
+ * settings into find's own database (incrementally), then clustering of the files named in this
+ * run at the recommended cut, the symlink tree, and the report page if asked for. It composes
+ * the fingerprint, cluster and report stages; it computes nothing of its own but what the
+ * duplicates are worth (redundant files and bytes).
+ */
+import type { KeepRule } from '../actions/keep.js';
+import type { Clustering } from '../cluster/cluster.js';
+import type { Linkage } from '../cluster/linkage.js';
+import { HASH_VERSION, type HashSettings } from '../hash/settings.js';
+import { writeClusterTree } from '../output/layout.js';
+import { RECIPE, type JpegDecoderName } from '../pixels/recipe.js';
+import { loadClusters, type ClusterSource } from './clusters.js';
+import { runFingerprint, type FingerprintReport } from './fingerprint.js';
+import { runReport } from './report.js';
+
+/**
+ * The similarity presets, as cuts on find's 256-bit fingerprints (a fraction of the bits that may
+ * differ between two copies of one picture). Chosen on the three accuracy benchmarks
+ * (test/bench/accuracy-find.mjs; figures in the README): `default` found every copy of the
+ * library and make-variants benchmarks with no false pair there.
+ */
+export const SIMILARITY = {
+  /** 24 of 256 bits: fewer false matches, misses more strongly edited copies. */
+  strict: 24 / 256,
+  /** 32 of 256 bits. */
+  default: 32 / 256,
+  /** 40 of 256 bits: finds more edited copies, at more false matches among low-detail pictures. */
+  loose: 40 / 256,
+} as const;
+export type Similarity = keyof typeof SIMILARITY;
+
+/** The hash settings find uses unless told otherwise. */
+export function findSettings(decoder: JpegDecoderName, tuning: Partial<Pick<HashSettings, 'x' | 'orientations' | 'crops' | 'borders'>> = {}): HashSettings {
+  const x = tuning.x ?? 16;
+  return {
+    method: 'phash',
+    x,
+    orientations: tuning.orientations ?? true,
+    crops: tuning.crops ?? true,
+    borders: tuning.borders ?? true,
+    // Candidates come from 64-bit fingerprints of the same views; no coarse set below 16 × 16.
+    coarseX: x >= 16 ? 8 : 0,
+    resample: RECIPE[decoder],
+    hashVersion: HASH_VERSION,
+  };
+}
+
+export interface FindJob {
+  paths: readonly string[];
+  dbfile: string;
+  /** The settings for a JPEG decoder: the one asked for, else the existing database's (`implied`). */
+  settings: (implied: JpegDecoderName | undefined) => HashSettings;
+  exclude: readonly string[];
+  /** The cut, a fraction of the fingerprint bits. */
+  cut: number;
+  linkage: Linkage;
+  includeFlat: boolean;
+  /** Folder for the symlink tree; undefined: none. */
+  outdir?: string;
+  /** The report page to write, and its keep rules. */
+  report?: { output: string; rules: readonly KeepRule[]; description: string };
+  inFlight: number;
+  checkpointEvery: number;
+  stopped?: () => boolean;
+  onStart?: (files: number) => void;
+  onDone?: () => void;
+  onFailed?: (file: string, reason: string) => void;
+  /** Called when the report is being made, with its number of pictures. */
+  onReportStart?: (pictures: number) => void;
+  onReportDone?: () => void;
+}
+
+export interface FindResult {
+  fingerprint: FingerprintReport;
+  /** Undefined when the run was interrupted before clustering. */
+  clustering?: Clustering;
+  /** Files beyond one per cluster, and their bytes (each cluster's files but its largest). */
+  redundantFiles: number;
+  redundantBytes: number;
+  page?: string;
+}
+
+/**
+ * Runs find. Throws an ImgcmpError when the database is locked or made with other settings, no
+ * image was found, or the tree folder or report page is not imgcmp's to replace; files that
+ * fail are reported through `onFailed` and the rest goes on.
+ */
+export async function runFind(job: FindJob): Promise<FindResult> {
+  const fingerprint = await runFingerprint({
+    paths: job.paths,
+    dbfile: job.dbfile,
+    settings: job.settings,
+    prune: false,
+    exclude: job.exclude,
+    inFlight: job.inFlight,
+    checkpointEvery: job.checkpointEvery,
+    stopped: job.stopped,
+    onStart: (n) => job.onStart?.(n),
+    onDone: () => job.onDone?.(),
+    onFailed: job.onFailed,
+  });
+  const result: FindResult = { fingerprint, redundantFiles: 0, redundantBytes: 0 };
+  if (fingerprint.interrupted) return result;
+  const source: ClusterSource = {
+    dbfile: job.dbfile,
+    cut: job.cut,
+    absolute: true,
+    linkage: job.linkage,
+    includeFlat: job.includeFlat,
+    only: fingerprint.files,
+  };
+  if (fingerprint.files.size < 2) {
+    result.clustering = { clusters: [], absoluteCut: job.cut, largestDistance: undefined, count: fingerprint.files.size, flatLeftOut: 0 };
+  } else {
+    const { clustering, db } = await loadClusters(source);
+    result.clustering = clustering;
+    const bytes = new Map(db!.files.map((f, i) => [f, db!.size[i]!]));
+    for (const c of clustering.clusters) {
+      const sizes = c.map((f) => bytes.get(f) ?? 0);
+      result.redundantFiles += c.length - 1;
+      result.redundantBytes += sizes.reduce((a, b) => a + b, 0) - Math.max(...sizes);
+    }
+  }
+  if (job.outdir) await writeClusterTree(job.outdir, result.clustering.clusters);
+  if (job.report && result.clustering.clusters.length) {
+    const page = await runReport({
+      source,
+      output: job.report.output,
+      rules: job.report.rules,
+      description: job.report.description,
+      inFlight: job.inFlight,
+      onStart: job.onReportStart,
+      onDone: job.onReportDone,
+    });
+    result.page = page.page;
+  }
+  return result;
+}
