@@ -8,20 +8,7 @@ import { program } from '../src/cli/main.js';
 import { readDb } from '../src/db/database.js';
 import { bitString } from '../src/hash/bits.js';
 import { defaultJpegDecoder, RECIPE } from '../src/pixels/recipe.js';
-import { imgcmp, missingPython, python, sampleImages, SAMPLES, SHARED, tempDir } from './helpers/env.js';
-
-/** The groups a person sees in samples/: each original with its edited copies (by file name). */
-function expectedSampleGroups(files: readonly string[]): string[][] {
-  const stem = (f: string): string => path.basename(f).replace(/\.[^.]+$/, '');
-  const groups = new Map<string, string[]>();
-  for (const f of files.filter((f) => path.dirname(f) === SAMPLES)) groups.set(stem(f), [f]);
-  for (const f of files.filter((f) => path.dirname(f) !== SAMPLES)) {
-    const original = [...groups.keys()].find((k) => stem(f) === k || stem(f).startsWith(`${k}_`));
-    assert.ok(original, `edited sample ${f} names no original`);
-    groups.get(original)!.push(f);
-  }
-  return [...groups.values()].filter((g) => g.length > 1).map((g) => g.sort()).sort((a, b) => (a[0]! < b[0]! ? -1 : 1));
-}
+import { expectedSampleGroups, imgcmp, missingPython, python, sampleImages, SAMPLES, SHARED, tempDir } from './helpers/env.js';
 
 /** The words of a shell command line up to its first redirection, pipe or comment (quotes honoured, nothing expanded). */
 function shellWords(line: string): string[] {

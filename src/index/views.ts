@@ -5,7 +5,7 @@
  * is symmetric even where views are not exact permutations of the bits, as phash's median makes
  * them. `views` holds K rows per picture: row K·i + v is view v of picture i. Pure computation.
  */
-import { hammingRows, selectRows, type PackedFingerprints } from '../hash/bits.js';
+import { hamming, hammingRows, selectRows, type PackedFingerprints } from '../hash/bits.js';
 import { bestChunking, buildIndex, searchWithin } from './mih.js';
 import { PairBuilder, type PairList } from './pairs.js';
 
@@ -96,4 +96,51 @@ export function viewLargestDistance(upright: PackedFingerprints, views: PackedFi
   let max = 0;
   for (let i = 0; i < upright.count; i++) for (let j = i + 1; j < upright.count; j++) max = Math.max(max, dist(i, j));
   return max;
+}
+
+/** Stored pictures as the distances see them: upright rows, and K views (full and coarse) per picture. */
+export interface StoredPictures {
+  upright: PackedFingerprints;
+  views?: PackedFingerprints;
+  coarse?: PackedFingerprints;
+  perFile: number;
+}
+
+/** A picture that is not stored: its upright bits, its K views and their coarse form (as a record holds them). */
+export interface QueryPicture {
+  upright: Uint32Array;
+  views?: Uint32Array;
+  coarse?: Uint32Array;
+}
+
+/** The smallest distance between one picture's view 0 and the other's views, either way round (K views each, at `at`). */
+function viewMin(q: Uint32Array, qAt: number, s: Uint32Array, sAt: number, perFile: number, words: number, limit: number): number {
+  let best = Infinity;
+  for (let v = 0; v < perFile && best > 0; v++) {
+    const bound = Math.min(best, limit);
+    best = Math.min(best, hamming(q, qAt, s, sAt + v * words, words, bound), hamming(q, qAt + v * words, s, sAt, words, bound));
+  }
+  return best;
+}
+
+/**
+ * The distance in bits from a query picture to every stored picture within `cutBits`, measured
+ * as pictureDistance measures two stored pictures (the same number, so that search, compare
+ * and clustering agree). With coarse fingerprints, stored pictures farther than `coarseCutBits`
+ * from the query on those are passed by without a look at their full fingerprints. Rows in
+ * order; pure computation.
+ */
+export function distancesToQuery(stored: StoredPictures, query: QueryPicture, cutBits: number, coarseCutBits = Infinity): { row: number; bits: number }[] {
+  const { upright, views, coarse, perFile } = stored;
+  const out: { row: number; bits: number }[] = [];
+  const useViews = views && perFile > 1 && query.views;
+  const useCoarse = useViews && coarse && query.coarse && Number.isFinite(coarseCutBits);
+  for (let row = 0; row < upright.count; row++) {
+    if (useCoarse && viewMin(query.coarse!, 0, coarse.data, row * perFile * coarse.words, perFile, coarse.words, coarseCutBits) > coarseCutBits) continue;
+    const bits = useViews
+      ? viewMin(query.views!, 0, views.data, row * perFile * views.words, perFile, views.words, cutBits)
+      : hamming(query.upright, 0, upright.data, row * upright.words, upright.words, cutBits);
+    if (bits <= cutBits) out.push({ row, bits });
+  }
+  return out;
 }

@@ -2,22 +2,22 @@
 import { wordsFor } from '../hash/bits.js';
 import type { HashSettings } from '../hash/settings.js';
 import { viewsPerFile } from '../hash/views.js';
-import { withinCut } from '../index/cut.js';
-import { pictureDistance } from '../index/views.js';
+import { coarseCutFor, cutBits, withinCut } from '../index/cut.js';
+import { distancesToQuery, pictureDistance } from '../index/views.js';
 import { fingerprintNamedFile } from '../pixels/fingerprint.js';
 
 export interface Comparison {
   bits: number;
   nbits: number;
   distance: number;
-  /** Whether the distance is within the threshold. */
+  /** Whether clustering at `threshold` would join the two (the distance is within it, and with coarse fingerprints, so is theirs). */
   same: boolean;
 }
 
 /**
- * The distance between two image files under `settings` (the minimum over views, if any), and
- * whether it is within `threshold` (a fraction of the bits). Throws an ImgcmpError naming the file
- * that cannot be read or decoded.
+ * The distance between two image files under `settings` (the minimum over views, if any, as
+ * clustering measures it), and whether clustering at the cut `threshold` (a fraction of the
+ * bits) would join them. Throws an ImgcmpError naming the file that cannot be read or decoded.
  */
 export async function runCompare(a: string, b: string, settings: HashSettings, threshold: number): Promise<Comparison> {
   const [ra, rb] = await Promise.all([fingerprintNamedFile(a, settings), fingerprintNamedFile(b, settings)]);
@@ -27,5 +27,13 @@ export async function runCompare(a: string, b: string, settings: HashSettings, t
   const k = viewsPerFile(settings);
   const views = k > 1 ? { count: 2 * k, nbits, words, data: Uint32Array.from([...ra.views!, ...rb.views!]) } : undefined;
   const bits = pictureDistance(upright, views, k)(0, 1);
-  return { bits, nbits, distance: bits / nbits, same: withinCut(bits, nbits, threshold) };
+  let same = withinCut(bits, nbits, threshold);
+  if (same && rb.coarse) {
+    // Clustering proposes pairs on the coarse fingerprints first: the verdict follows it there too.
+    const coarseBits = settings.coarseX! * settings.coarseX!;
+    const coarse = { count: k, nbits: coarseBits, words: wordsFor(coarseBits), data: rb.coarse };
+    const stored = { upright: { count: 1, nbits, words, data: rb.bits }, views: views && { count: k, nbits, words, data: rb.views! }, coarse, perFile: k };
+    same = distancesToQuery(stored, { upright: ra.bits, views: ra.views, coarse: ra.coarse }, Infinity, Math.floor(cutBits(coarseCutFor(threshold), coarseBits))).length > 0;
+  }
+  return { bits, nbits, distance: bits / nbits, same };
 }

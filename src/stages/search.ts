@@ -2,22 +2,15 @@
  * Queries against a database: the nearest entries of images. Query images are hashed with the
  * database's own settings, through the same code as the fingerprint stage.
  */
-import { wordsFor } from '../hash/bits.js';
-import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
+import type { HashSettings } from '../hash/settings.js';
 import { viewsPerFile } from '../hash/views.js';
 import { readDb } from '../db/database.js';
-import { cutBits } from '../index/cut.js';
+import { coarseCutFor, cutBits } from '../index/cut.js';
 import { nearest, nearestIndex } from '../index/nearest.js';
+import { distancesToQuery } from '../index/views.js';
 import { fingerprintFile } from '../pixels/fingerprint.js';
 import { decoderFor, decoderMissing } from '../pixels/recipe.js';
 import { ImgcmpError, reasonOf } from '../util/errors.js';
-
-/** The query's fingerprints to compare with stored upright ones: its views, or itself. */
-function queryRows(record: FingerprintRecord, settings: HashSettings): Uint32Array[] {
-  if (!record.views) return [record.bits];
-  const words = wordsFor(settings.x * settings.x);
-  return Array.from({ length: viewsPerFile(settings) }, (_, v) => record.views!.subarray(v * words, (v + 1) * words));
-}
 
 export interface Match {
   file: string;
@@ -47,17 +40,27 @@ export async function runSearch(job: SearchJob): Promise<{ settings: HashSetting
   const { settings, fps, files } = db;
   const missing = decoderMissing(decoderFor(settings.resample)); // refused at once if this installation lacks it
   if (missing) throw new ImgcmpError('usage', missing);
-  const index = nearestIndex(fps);
+  const perFile = viewsPerFile(settings);
+  // Without views a multi-index hash answers fast; with views, every entry is measured as
+  // clustering measures it (both ways round over the views), after the coarse fingerprints
+  // have passed by the entries that cannot be near.
+  const index = perFile > 1 ? undefined : nearestIndex(fps);
   const within = job.maxDistance === undefined ? Infinity : Math.floor(cutBits(job.maxDistance, fps.nbits));
+  const coarseWithin = db.coarse ? Math.floor(cutBits(coarseCutFor(job.maxDistance ?? 0.25), db.coarse.nbits)) : Infinity;
+  const rowOf = new Map(files.map((f, i) => [f, i]));
   let failed = 0;
   for (const image of job.images) {
     try {
       const record = await fingerprintFile(image, settings);
-      const matches = nearest(index, queryRows(record, settings), job.k, within).map((n) => ({
-        file: files[n.row]!,
-        bits: n.bits,
-        distance: n.bits / fps.nbits,
-      }));
+      const self = rowOf.get(image); // the query itself, when it is in the database, is not its own match
+      const found = index
+        ? nearest(index, [record.bits], job.k + (self === undefined ? 0 : 1), within)
+        : distancesToQuery({ upright: fps, views: db.views, coarse: db.coarse, perFile }, { upright: record.bits, views: record.views, coarse: record.coarse }, within, coarseWithin);
+      const matches = found
+        .filter((n) => n.row !== self)
+        .sort((a, b) => a.bits - b.bits || a.row - b.row)
+        .slice(0, job.k)
+        .map((n) => ({ file: files[n.row]!, bits: n.bits, distance: n.bits / fps.nbits }));
       job.onMatches?.(image, matches);
     } catch (err) {
       failed++;

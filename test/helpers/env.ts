@@ -1,4 +1,5 @@
 /** Shared test helpers: the repository's paths, temporary folders, and spawning the real binary. */
+import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -62,3 +63,17 @@ export function sampleImages(): string[] {
   walk(SAMPLES);
   return out.sort();
 }
+
+/** The groups a person sees in samples/: each original with its edited copies (by file name). */
+export function expectedSampleGroups(files: readonly string[]): string[][] {
+  const stem = (f: string): string => path.basename(f).replace(/\.[^.]+$/, '');
+  const groups = new Map<string, string[]>();
+  for (const f of files.filter((f) => path.dirname(f) === SAMPLES)) groups.set(stem(f), [f]);
+  for (const f of files.filter((f) => path.dirname(f) !== SAMPLES)) {
+    const original = [...groups.keys()].find((k) => stem(f) === k || stem(f).startsWith(`${k}_`));
+    assert.ok(original, `edited sample ${f} names no original`);
+    groups.get(original)!.push(f);
+  }
+  return [...groups.values()].filter((g) => g.length > 1).map((g) => g.sort()).sort((a, b) => (a[0]! < b[0]! ? -1 : 1));
+}
+
