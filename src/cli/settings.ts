@@ -97,6 +97,8 @@ export function withHashOptions(cmd: Command, help: { x: string; orientations: s
     .option('-x <n>', help.x, hashSize, 8)
     .option('--orientations', help.orientations)
     .option('--crops', help.crops)
+    .option('--borders', 'also store the fingerprints of the picture inside a plain frame (border, letterbox, pillarbox): finds framed copies')
+    .option('--coarse <x>', 'also store coarse x-by-x fingerprints of the views, which find candidate pairs fast (find uses 8 with -x 16)', hashSize)
     .addOption(decoderOption());
 }
 
@@ -129,6 +131,8 @@ export interface HashOptions {
   x: number;
   orientations?: boolean;
   crops?: boolean;
+  borders?: boolean;
+  coarse?: number;
   decoder?: string;
 }
 
@@ -142,11 +146,14 @@ export function chosenDecoder(asked: string | undefined, implied?: JpegDecoderNa
 
 /** Hash settings from the hash options, with the decoder given (or the one --decoder asks for). */
 export function hashSettings(opts: HashOptions, decoder: JpegDecoderName = chosenDecoder(opts.decoder)): HashSettings {
+  if (opts.coarse !== undefined && opts.coarse >= opts.x) throw new ImgcmpError('usage', `--coarse ${opts.coarse} must be smaller than -x ${opts.x}`);
   return {
     method: opts.method,
     x: opts.x,
     orientations: !!opts.orientations,
     crops: !!opts.crops,
+    ...(opts.borders ? { borders: true } : {}),
+    ...(opts.coarse ? { coarseX: opts.coarse } : {}),
     resample: RECIPE[decoder],
     hashVersion: HASH_VERSION,
   };

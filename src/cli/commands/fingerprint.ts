@@ -78,7 +78,8 @@ Examples:
           `fingerprint: ${report.hashed} hashed, ${report.unchanged} unchanged, ${report.failed} failed` +
             `${opts.prune ? `, ${report.pruned} pruned` : ''}; ${report.total} in the database` +
             `${report.flat ? ` (${report.flat} flat)` : ''} (${settings.method}, x = ${settings.x}` +
-            `${settings.orientations ? ', 8 orientations' : ''}${settings.crops ? ', crops' : ''}) → ${dbfile}`,
+            `${settings.orientations ? ', 8 orientations' : ''}${settings.crops ? ', crops' : ''}${settings.borders ? ', frames' : ''}` +
+            `${settings.coarseX ? `, coarse x = ${settings.coarseX}` : ''}) → ${dbfile}`,
         );
         if (report.interrupted) {
           messages.info('fingerprint: interrupted; the database holds everything finished so far, and the next run goes on from there');
