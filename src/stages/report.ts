@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { pictureDistance } from '../index/views.js';
+import { dendrogramOrder } from '../cluster/dendrogram-order.js';
 import { viewsPerFile } from '../hash/views.js';
 import { readDb, type FingerprintDb } from '../db/database.js';
 import { chooseKeeper, type KeepRule } from '../actions/keep.js';
@@ -30,6 +31,33 @@ function distanceIn(db: FingerprintDb | undefined): (a: string, b: string) => nu
     const j = row.get(b);
     return i === undefined || j === undefined ? undefined : d(i, j);
   };
+}
+
+/** Above this many members a cluster keeps its path order (the dendrogram costs O(n³)). */
+const MOST_ORDERED = 400;
+
+/**
+ * The members of a cluster in their dendrogram's leaf order (average linkage on the members'
+ * distances), `keeper` first, so that close copies sit side by side. Clusters of two or fewer
+ * or more than MOST_ORDERED members, and those with a distance unknown, keep their order.
+ */
+function inDendrogramOrder(
+  list: readonly ReportMember[],
+  keeper: string,
+  distance: (a: string, b: string) => number | undefined,
+): readonly ReportMember[] {
+  if (list.length <= 2 || list.length > MOST_ORDERED) return list;
+  // Rows by path, so that equal distances are settled the same way on every run.
+  const rows = [...list].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  const matrix = rows.map(() => new Array<number>(rows.length).fill(0));
+  for (let i = 0; i < rows.length; i++) {
+    for (let j = i + 1; j < rows.length; j++) {
+      const d = distance(rows[i]!.file, rows[j]!.file);
+      if (d === undefined) return list;
+      matrix[i]![j] = matrix[j]![i] = d;
+    }
+  }
+  return dendrogramOrder(matrix, rows.findIndex((m) => m.file === keeper)).map((i) => rows[i]!);
 }
 
 export interface ReportJob {
@@ -92,7 +120,7 @@ export async function runReport(job: ReportJob): Promise<{ clusters: number; pic
   const model = clusters.map((c) => {
     const list = c.map((f) => members.get(f)!);
     const keeper = chooseKeeper(job.rules, list);
-    return list.map((m) => ({ ...m, keep: m.file === keeper.file, bits: m.file === keeper.file ? 0 : distance(m.file, keeper.file) }));
+    return inDendrogramOrder(list, keeper.file, distance).map((m) => ({ ...m, keep: m.file === keeper.file, bits: m.file === keeper.file ? 0 : distance(m.file, keeper.file) }));
   });
   const html = renderReport({ title: 'imgcmp: near-duplicate pictures', source: job.description, nbits: db?.fps.nbits, clusters: model });
   const tmp = `${page}.${process.pid}.tmp`;
