@@ -50,6 +50,11 @@ Example, the imgcmp pipeline:
   return cli;
 }
 
+/**
+ * Runs imgcmp with the command line `argv` (as process.argv: node, script, arguments) and returns
+ * the exit status (messages.ts: EXIT). Never throws: an expected failure is one line on standard
+ * error and status 1; anything else is reported as an internal error, with its stack.
+ */
 export async function main(argv: string[]): Promise<number> {
   const messages = new Messages();
   try {

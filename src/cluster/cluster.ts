@@ -12,7 +12,7 @@ import { coarseCutFor, cutBits as toCutBits } from '../index/cut.js';
 import { largestDistance as largestDistance_, pairsWithin } from '../index/neighbours.js';
 import { pictureDistance, verifiedPairsWithin, viewLargestDistance, viewPairsWithin } from '../index/views.js';
 
-export interface CutOptions {
+interface CutOptions {
   /** The user's SIM: a fraction of the largest pairwise distance, or of the bits with `absolute`. */
   cut: number;
   /** The cut is a fraction of the fingerprint's bits instead of the largest distance. */
@@ -23,7 +23,7 @@ export interface CutOptions {
 }
 
 /** What a database may add to the fingerprints. */
-export interface FingerprintExtras {
+interface FingerprintExtras {
   /** K rows per picture (row K·i + v: view v): distances become the minimum over views. */
   views?: PackedFingerprints;
   /** K. */
@@ -50,7 +50,7 @@ export interface Clustering {
 }
 
 /** Row order by path (code-unit order), then by bits for the rare duplicate path. */
-export function canonicalOrder(files: readonly string[], fps: PackedFingerprints): number[] {
+function canonicalOrder(files: readonly string[], fps: PackedFingerprints): number[] {
   const idx = files.map((_, i) => i);
   const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
   return idx.sort((i, j) => cmp(files[i]!, files[j]!) || cmp(bitString(fps, i), bitString(fps, j)));

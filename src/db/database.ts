@@ -34,7 +34,7 @@ import { ImgcmpError } from '../util/errors.js';
 import { escapeForDb, hasEscapes, unescapeFromDb } from '../walk/fspath.js';
 
 /** Version of the layout written here; bumped when datasets or attribute meanings change. */
-export const DB_FORMAT = 2;
+const DB_FORMAT = 2;
 
 /** The recipe of databases written before the recipe was recorded: sharp's, with libvips' linear kernel. */
 export const RESAMPLE = 'libvips-linear';

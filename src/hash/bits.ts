@@ -72,25 +72,6 @@ export function bitString(fps: PackedFingerprints, row: number): string {
   return s;
 }
 
-/** Hexadecimal form of one fingerprint, bit 0 as the most significant bit (imagehash's convention). */
-export function bitHex(fps: PackedFingerprints, row: number): string {
-  const s = bitString(fps, row).padEnd(Math.ceil(fps.nbits / 4) * 4, '0');
-  let hex = '';
-  for (let i = 0; i < s.length; i += 4) hex += parseInt(s.slice(i, i + 4), 2).toString(16);
-  return hex;
-}
-
-/** Concatenates packed rows from several packed sets of the same width. */
-export function fromRows(nbits: number, rows: readonly Uint32Array[]): PackedFingerprints {
-  const words = wordsFor(nbits);
-  const data = new Uint32Array(rows.length * words);
-  rows.forEach((row, r) => {
-    if (row.length !== words) throw new Error(`fingerprint ${r} has ${row.length} words, expected ${words}`);
-    data.set(row, r * words);
-  });
-  return { count: rows.length, nbits, words, data };
-}
-
 /**
  * The distance kernel, the one Hamming distance of packed rows: the bits in which the `words`
  * words at x[xAt] and y[yAt] differ. Counting stops once the distance exceeds `limit` (the result

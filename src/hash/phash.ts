@@ -77,8 +77,3 @@ export function bitsAboveMedian(values: ArrayLike<number>): Uint8Array {
   for (let i = 0; i < values.length; i++) out[i] = (values[i] as number) > m ? 1 : 0;
   return out;
 }
-
-/** imgcmp's phash of a greyscale thumbnail of side 4x: x² bits, row-major. */
-export function phashBits(pixels: ArrayLike<number>, x: number): Uint8Array {
-  return bitsAboveMedian(lowDct(pixels, 4 * x, x));
-}

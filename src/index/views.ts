@@ -10,7 +10,7 @@ import { bestChunking, buildIndex, searchWithin } from './mih.js';
 import { PairBuilder, type PairList } from './pairs.js';
 
 /** The view-invariant distance of pictures i and j. */
-export function viewDistance(upright: PackedFingerprints, views: PackedFingerprints, perFile: number): (i: number, j: number) => number {
+function viewDistance(upright: PackedFingerprints, views: PackedFingerprints, perFile: number): (i: number, j: number) => number {
   return (i, j) => {
     let best = Infinity;
     for (let v = 0; v < perFile && best > 0; v++) {

@@ -12,7 +12,7 @@ import { fromBytes, fsPath } from './fspath.js';
  * and picture formats it may not (BMP, HEIC without a decoder), so that those are reported as
  * unreadable rather than skipped without a word.
  */
-export const IMAGE_EXTENSIONS = [
+const IMAGE_EXTENSIONS = [
   'jpg', 'jpeg', 'jpe', 'jfif', 'png', 'webp', 'gif', 'tif', 'tiff', 'avif', 'heic', 'heif', 'jxl', 'bmp',
 ] as const;
 

@@ -1,6 +1,14 @@
 /** Shared test pictures: EXIF-turned copies and test vectors of the hash methods. */
 import type { Sharp } from 'sharp';
-import { bitHex, packRows } from '../../src/hash/bits.js';
+import { bitString, packRows, type PackedFingerprints } from '../../src/hash/bits.js';
+
+/** Hexadecimal form of one fingerprint, bit 0 as the most significant bit (imagehash's convention). */
+function bitHex(fps: PackedFingerprints, row: number): string {
+  const s = bitString(fps, row).padEnd(Math.ceil(fps.nbits / 4) * 4, '0');
+  let hex = '';
+  for (let i = 0; i < s.length; i += 4) hex += parseInt(s.slice(i, i + 4), 2).toString(16);
+  return hex;
+}
 import { METHODS, methodNamed } from '../../src/hash/methods.js';
 import { greyThumbnail } from '../../src/pixels/decode.js';
 import type { JpegDecoderName } from '../../src/pixels/recipe.js';
