@@ -66,3 +66,24 @@ export class Messages {
     process.stderr.write(`${this.prefix}: ${text.replace(/^error: /, '').replace(/\s+/g, ' ').trim()} (see imgcmp ${this.command || ''}${this.command ? ' ' : ''}--help)\n`);
   }
 }
+
+/**
+ * Runs `work` with SIGINT and SIGTERM turned into a request to stop: `stopped()` becomes true
+ * (the stage finishes what is in flight and saves), and one line says so. The handlers are
+ * removed when `work` ends, whatever its outcome.
+ */
+export async function untilInterrupted<T>(messages: Messages, command: string, work: (stopped: () => boolean) => Promise<T>): Promise<T> {
+  let stopping = false;
+  const onSignal = (): void => {
+    if (!stopping) messages.info(`imgcmp ${command}: interrupted; finishing the images in flight and saving the database`);
+    stopping = true;
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await work(() => stopping);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

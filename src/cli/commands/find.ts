@@ -4,7 +4,7 @@ import type { Linkage } from '../../cluster/linkage.js';
 import { bySize } from '../../output/layout.js';
 import { SIMILARITY, type Similarity } from '../../stages/find.js';
 import { writeOutputFile } from '../../util/output-file.js';
-import type { Messages } from '../messages.js';
+import { untilInterrupted, type Messages } from '../messages.js';
 import { startProgress, type Progress } from '../progress.js';
 import { chosenDecoder, cutFraction, decoderOption, defaultInFlight, defaults, hashSize, keepOption, linkageOption, positiveInt } from '../settings.js';
 
@@ -88,15 +88,8 @@ Examples:
       const dbfile = opts.dbfile ?? defaults.findDbFile();
       const outdir = opts.tree ? (opts.outdir ?? defaults.findDir()) : undefined;
       const cut = opts.cut ?? SIMILARITY[opts.similarity];
-      let stopping = false;
-      const onSignal = (): void => {
-        if (!stopping) messages.info('imgcmp find: interrupted; finishing the images in flight and saving the database');
-        stopping = true;
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
       let progress: Progress | undefined;
-      try {
+      await untilInterrupted(messages, 'find', async (stopped) => {
         const result = await runFind({
           paths,
           dbfile,
@@ -110,7 +103,7 @@ Examples:
           report: opts.report ? { output: opts.report, rules: opts.keep, description: `imgcmp find, cut ${cut} of the bits (${opts.cut === undefined ? opts.similarity : 'given'}), database ${dbfile}` } : undefined,
           inFlight: opts.ncore ?? defaultInFlight(),
           checkpointEvery: opts.checkpoint,
-          stopped: () => stopping,
+          stopped,
           onStart: (n) => (progress = startProgress('find', n, !opts.quiet)),
           onDone: () => progress?.tick(),
           onFailed: (file, reason) => {
@@ -160,9 +153,6 @@ Examples:
         });
         if (toStdout) process.stdout.write(`${json}\n`);
         else if (opts.json) writeOutputFile(opts.json, `${json}\n`, (head) => head.startsWith('{"sim":'));
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
+      });
     });
 }

@@ -1,5 +1,5 @@
 import { Command, type OptionValues } from 'commander';
-import type { Messages } from '../messages.js';
+import { untilInterrupted, type Messages } from '../messages.js';
 import { startProgress, type Progress } from '../progress.js';
 import { chosenDecoder, dbPath, defaultInFlight, defaults, hashSettings, positiveInt, withDbfile, withHashOptions, type DbOptions, type HashOptions } from '../settings.js';
 
@@ -48,15 +48,8 @@ Examples:
       // sharp (libvips) loads only for the commands that decode images.
       const { runFingerprint } = await import('../../stages/fingerprint.js');
       const dbfile = dbPath(opts);
-      let stopping = false;
-      const onSignal = (): void => {
-        if (!stopping) messages.info('imgcmp fingerprint: interrupted; finishing the images in flight and saving the database');
-        stopping = true;
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
       let progress: Progress | undefined;
-      try {
+      await untilInterrupted(messages, 'fingerprint', async (stopped) => {
         const report = await runFingerprint({
           paths: paths.length ? paths : [defaults.convertDir()],
           dbfile,
@@ -64,7 +57,7 @@ Examples:
           prune: !!opts.prune,
           inFlight: opts.ncore ?? defaultInFlight(),
           checkpointEvery: opts.checkpoint,
-          stopped: () => stopping,
+          stopped,
           onStart: (n) => (progress = startProgress('fingerprint', n, !opts.quiet)),
           onDone: () => progress?.tick(),
           onFailed: (file, reason) => {
@@ -85,9 +78,6 @@ Examples:
           messages.info('fingerprint: interrupted; the database holds everything finished so far, and the next run goes on from there');
           messages.interrupted();
         }
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
+      });
     });
 }
