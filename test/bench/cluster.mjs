@@ -5,10 +5,16 @@
  * and, where scipy is installed (Debian python3-scipy), scipy's linkage + fcluster on the same
  * database in the same run, with the partitions compared.
  *
- *   node test/bench/cluster.mjs [--quick] [--only NAME] [--real DB.hdf]
+ *   node test/bench/cluster.mjs [--quick] [--only NAME] [--real DB.hdf] [--limit SECONDS]
  *
  * --quick runs the small cases only; --real adds a database of real fingerprints (for example
- * one made by `imgcmp fingerprint` on the make-variants benchmark).
+ * one made by `imgcmp fingerprint` on the make-variants benchmark); --limit stops a run of ours
+ * after SECONDS (default 900) and says so; --keep leaves the find- databases in the temporary
+ * folder (for profiling) and prints their path.
+ *
+ * The `find-` cases have `imgcmp find`'s layout (findSettings('libjpeg'): 32 views of 256 bits
+ * per file and their 64-bit coarse views) and are clustered as find clusters: single linkage at
+ * 32 of 256 bits, candidates from the coarse views. Their planted groups must come back whole.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -17,8 +23,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RESAMPLE, writeDb } from '../../dist/src/db/database.js';
 import { HASH_VERSION } from '../../dist/src/hash/settings.js';
-import { packRows } from '../../dist/src/hash/bits.js';
-import { splitmix32, timed } from './lib.mjs';
+import { packRows, selectRows, wordsFor } from '../../dist/src/hash/bits.js';
+import { viewsPerFile } from '../../dist/src/hash/views.js';
+import { findSettings } from '../../dist/src/stages/find.js';
+import { option, splitmix32, timed } from './lib.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = path.join(root, 'bin', 'imgcmp');
@@ -26,6 +34,8 @@ const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
 const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
 const realDb = argv.includes('--real') ? argv[argv.indexOf('--real') + 1] : undefined;
+const limit = Number(option(argv, '--limit', '900'));
+const keep = argv.includes('--keep'); // leave the find- databases in place (for profiling), printing their path
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'imgcmp-cluster-bench-'));
 const haveScipy = spawnSync('/usr/bin/python3', ['-c', 'import scipy, h5py'], { encoding: 'utf8' }).status === 0;
 
@@ -75,6 +85,73 @@ async function makeDb(name, n, nbits, seed, reversed = false) {
   return file;
 }
 
+/**
+ * A database in find's layout: n files of K views (full and coarse), a fifth of them in planted
+ * groups of 2–6 copies of a random file whose every view has 1–4 % of its bits flipped (full and
+ * coarse alike, so each copy is within find's cut of the group's first file), the rest random.
+ * Returns the file and the planted groups (file names).
+ */
+async function makeFindDb(name, n, seed) {
+  const settings = findSettings('libjpeg');
+  const k = viewsPerFile(settings);
+  const full = { nbits: settings.x * settings.x };
+  const coarse = { nbits: settings.coarseX * settings.coarseX };
+  for (const s of [full, coarse]) {
+    s.words = wordsFor(s.nbits);
+    s.data = new Uint32Array(n * k * s.words);
+    s.flipMax = Math.max(1, Math.round(0.04 * s.nbits));
+  }
+  const next = rng(seed);
+  const files = Array.from({ length: n }, (_, i) => `/bench/${name}/img${String(i).padStart(7, '0')}.jpg`);
+  const groups = [];
+  let i = 0;
+  while (i < n) {
+    const size = i < n / 5 ? 2 + (next() % 5) : 1;
+    const first = i;
+    for (let c = 0; c < size && i < n; c++, i++) {
+      for (const s of [full, coarse]) {
+        const rowWords = k * s.words;
+        const at = i * rowWords;
+        if (c === 0) {
+          for (let w = 0; w < rowWords; w++) s.data[at + w] = next();
+        } else {
+          s.data.copyWithin(at, first * rowWords, (first + 1) * rowWords);
+          for (let v = 0; v < k; v++) {
+            for (let f = 1 + (next() % s.flipMax); f > 0; f--) {
+              const b = next() % s.nbits;
+              s.data[at + v * s.words + (b >>> 5)] ^= 1 << (b & 31);
+            }
+          }
+        }
+      }
+    }
+    if (i - first > 1) groups.push(files.slice(first, i));
+  }
+  const packed = (s) => ({ count: n * k, nbits: s.nbits, words: s.words, data: s.data });
+  const views = packed(full);
+  const file = path.join(work, `${name}.hdf`);
+  const t0 = process.hrtime.bigint();
+  await writeDb(file, {
+    settings,
+    files,
+    fps: selectRows(views, Array.from({ length: n }, (_, r) => r * k)),
+    views,
+    coarse: packed(coarse),
+    flat: new Uint8Array(n),
+    size: new Float64Array(n).fill(1000),
+    mtime: new Float64Array(n),
+  });
+  const writeSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  return { file, groups, writeSeconds, bytes: fs.statSync(file).size };
+}
+
+/** How many planted groups came back as a cluster of their own, and how many clusters are something else. */
+function recovered(groups, clusters) {
+  const keys = new Set(clusters.map((c) => [...c].sort().join('\n')));
+  const found = groups.filter((g) => keys.has(g.join('\n'))).length;
+  return { found, other: clusters.length - found };
+}
+
 /** Number of clusters in a but not in b. */
 function missingFrom(a, b) {
   const keys = new Set(b.map((c) => c.join('\n')));
@@ -86,7 +163,8 @@ function ours(db, simArgs, name) {
   const out = path.join(work, `${name}-clusters`);
   const json = path.join(work, `${name}.json`);
   // JSON only, like the scipy reference run (writing the symlink tree is measured apart).
-  const r = timed(process.execPath, [bin, 'cluster', ...simArgs, '-f', db, '--no-tree', '--json', json]);
+  const r = timed(process.execPath, [bin, 'cluster', ...simArgs, '-f', db, '--no-tree', '--json', json], {}, limit);
+  if (r.timedOut) return { ...r, clusters: undefined };
   const clusters = JSON.parse(fs.readFileSync(json, 'utf8')).clusters;
   return { ...r, clusters };
 }
@@ -108,13 +186,44 @@ const cases = [
   { name: 'n100k-x8-avg-sim0.3', n: 100_000, nbits: 64, sim: ['0.3'], big: true },
   { name: 'n100k-x16-avg-sim0.3', n: 100_000, nbits: 256, sim: ['0.3'], big: true },
   { name: 'n1M-x8-avg-abs0.1', n: 1_000_000, nbits: 64, sim: ['0.1', '--absolute'], big: true },
+  // find's layout, clustered as find clusters (its default cut, 32 of 256 bits, single linkage).
+  { name: 'find-n10k', n: 10_000, find: true },
+  { name: 'find-n100k', n: 100_000, find: true, big: true },
+  { name: 'find-n1M', n: 1_000_000, find: true, big: true },
 ];
+const FIND_CUT = ['0.125', '--absolute', '--linkage', 'single'];
 
 console.log(`cluster benchmark (${os.cpus().length} cores, node ${process.version}); scipy ${haveScipy ? 'present' : 'absent: comparisons skipped'}`);
 console.log('case                            n   imgcmp s      MB  clusters   scipy s      MB  speed-up  same partition as scipy');
 for (const c of cases) {
   if (only && !c.name.includes(only)) continue;
   if (quick && c.big) continue;
+  if (c.find) {
+    let made;
+    try {
+      made = await makeFindDb(c.name, c.n, c.n + 7);
+    } catch (err) {
+      console.log(`${c.name.padEnd(24)} ${String(c.n).padStart(8)}  could not write the database: ${String(err?.message ?? err).split('\n')[0]}`);
+      continue;
+    }
+    const mine = ours(made.file, FIND_CUT, c.name);
+    const size = `db ${(made.bytes / 2 ** 20).toFixed(0)} MiB written in ${made.writeSeconds.toFixed(1)} s`;
+    if (mine.timedOut) {
+      console.log(`${c.name.padEnd(24)} ${String(c.n).padStart(8)}  > ${limit} s (stopped)  ${mine.rssMb.toFixed(0).padStart(6)} MB so far; ${size}`);
+    } else {
+      const { found, other } = recovered(made.groups, mine.clusters);
+      console.log(
+        `${c.name.padEnd(24)} ${String(c.n).padStart(8)}  ${mine.seconds.toFixed(2).padStart(7)}  ${mine.rssMb.toFixed(0).padStart(6)}   ${mine.clusters.length.toString().padStart(7)}   ` +
+          `planted groups recovered: ${found} of ${made.groups.length}, other clusters: ${other}; ${size}`,
+      );
+    }
+    if (keep) {
+      const kept = path.join(os.tmpdir(), path.basename(made.file));
+      fs.renameSync(made.file, kept);
+      console.log(`  kept ${kept}`);
+    } else fs.rmSync(made.file);
+    continue;
+  }
   const db = await makeDb(c.name, c.n, c.nbits, c.n + c.nbits);
   const mine = ours(db, c.sim, c.name);
   let cmp = '(no scipy run at this size)';

@@ -7,7 +7,9 @@
  *       and the same phash, on 2 processes, on the same files;
  *   (b) the Python imgcmp's own pipeline (shared/reference): resize with ImageMagick
  *       `convert -sample`, then PIL phash, end to end;
- * each as a ratio to imgcmp.
+ * each as a ratio to imgcmp; and `imgcmp find` (its defaults: phash x = 16 in 32 views and their
+ * 64-bit coarse views; first run, into a new database, no symlink tree), with Pillow's draft
+ * path as a ratio to it.
  *
  *   node test/bench/fingerprint.mjs FOLDER [--jpeg] [--fraction 0.2] [--repeat N] [--no-python-imgcmp]
  *
@@ -86,6 +88,7 @@ const ours = timed(process.execPath, [bin, 'fingerprint', linkDir, '-q', '-f', p
 const oursSharp = timed(process.execPath, [bin, 'fingerprint', linkDir, '-q', '--decoder', 'sharp', '-f', path.join(work, 'ours-sharp.hdf')], { IMGCMP_HOME: home });
 const oursOrient = timed(process.execPath, [bin, 'fingerprint', linkDir, '-q', '--orientations', '-f', path.join(work, 'ours-o.hdf')], { IMGCMP_HOME: home });
 const oursViews = timed(process.execPath, [bin, 'fingerprint', linkDir, '-q', '--orientations', '--crops', '-f', path.join(work, 'ours-oc.hdf')], { IMGCMP_HOME: home });
+const oursFind = timed(process.execPath, [bin, 'find', linkDir, '-q', '--no-tree', '-f', path.join(work, 'find.hdf')], { IMGCMP_HOME: home });
 const pillow = timed('/usr/bin/python3', [pyScript, list]);
 const row = (name, r, base) =>
   console.log(
@@ -96,7 +99,9 @@ row('imgcmp fingerprint (phash, x = 8)', ours);
 row('imgcmp fingerprint --decoder sharp', oursSharp);
 row('imgcmp fingerprint --orientations', oursOrient);
 row('imgcmp fingerprint --orientations --crops', oursViews);
+row('imgcmp find (x = 16, 32 views + coarse)', oursFind);
 row('Pillow draft + phash, 2 processes', pillow, ours);
+console.log(`  imgcmp find vs Pillow draft + phash: find is ${(pillow.seconds / oursFind.seconds).toFixed(2)}× as fast`);
 // What every run pays whatever its size: Node's start, loading the code, HDF5's WebAssembly.
 const one = timed(process.execPath, [bin, 'fingerprint', files[0], '-q', '-f', path.join(work, 'one.hdf')], { IMGCMP_HOME: home });
 console.log(`${'imgcmp fingerprint of one file (fixed cost)'.padEnd(44)} ${one.seconds.toFixed(2).padStart(7)} s`);
