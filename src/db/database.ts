@@ -101,7 +101,11 @@ function asBits(value: unknown, dbfile: string): ArrayLike<number> {
   if (value instanceof BigInt64Array || value instanceof BigUint64Array) {
     // int64 fingerprints from the Python imgcmp: 0/1 values, so narrowing is exact.
     const out = new Uint8Array(value.length);
-    for (let i = 0; i < value.length; i++) out[i] = value[i] ? 1 : 0;
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i]!;
+      if (v !== 0n && v !== 1n) throw new ImgcmpError('database', `${dbfile}: dataset "fps" holds bits other than 0 and 1 (${String(v)})`);
+      out[i] = Number(v);
+    }
     return out;
   }
   if (ArrayBuffer.isView(value) && 'length' in value) return value as unknown as ArrayLike<number>;
@@ -123,7 +127,7 @@ export async function readDb(dbfile: string): Promise<FingerprintDb> {
     throw new ImgcmpError('database', `${dbfile}: damaged HDF5 file (truncated or corrupt)`);
   }
   try {
-    return readOpen(file, dbfile);
+    return readOpen(file, dbfile, st.size);
   } catch (err) {
     if (err instanceof ImgcmpError) throw err;
     throw new ImgcmpError('database', `${dbfile}: damaged HDF5 file (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
@@ -132,22 +136,72 @@ export async function readDb(dbfile: string): Promise<FingerprintDb> {
   }
 }
 
-function optionalVector(file: H5File, name: string, n: number, dbfile: string): Float64Array | undefined {
+/** The thumbnail recipes this build knows (pixels/recipe.ts' RECIPE values, and the Python imgcmp's). */
+const KNOWN_RESAMPLE = ['libvips-linear', 'libjpeg-scaled-bilinear', 'pillow-bilinear'];
+
+/** The largest hash size x, as the CLI takes it. */
+const MAX_X = 64;
+
+/**
+ * An upper bound on the expansion of a compressed (filtered) dataset: deflate, the strongest of
+ * the common filters, expands at most about 1032 times.
+ */
+const MAX_EXPANSION = 1100;
+
+function formatBytes(n: number): string {
+  for (const [unit, size] of [['GB', 1e9], ['MB', 1e6], ['kB', 1e3]] as const) if (n >= size) return `${(n / size).toFixed(1)} ${unit}`;
+  return `${n} bytes`;
+}
+
+/**
+ * The dataset `name` of `file`, checked against what a file of `fileBytes` can hold before any of
+ * it is read: HDF5 lets a tiny file declare a dataset of any shape (unwritten values read as the
+ * fill value), and reading it would allocate all of it. Uncompressed, the values are stored in
+ * the file; compressed, they expand at most MAX_EXPANSION times.
+ */
+function checkedDataset(file: H5File, name: string, dbfile: string, fileBytes: number): H5Dataset {
+  const ds = file.get(name) as H5Dataset | undefined;
+  const meta = (ds as { metadata?: H5Dataset['metadata'] } | undefined)?.metadata;
+  if (!ds || !meta || !Array.isArray(ds.shape)) throw new ImgcmpError('database', `${dbfile}: "${name}" is not a dataset`);
+  const shape = ds.shape;
+  if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new ImgcmpError('database', `${dbfile}: dataset "${name}" has shape [${shape.join(', ')}]`);
+  const values = shape.reduce((a, b) => a * b, 1);
+  const bytes = values * (meta.vlen ? 1 : Math.max(1, meta.size));
+  const compressed = ds.filters.length > 0;
+  if (bytes > fileBytes * (compressed ? MAX_EXPANSION : 1)) {
+    throw new ImgcmpError(
+      'database',
+      `${dbfile}: dataset "${name}" declares [${shape.join(' × ')}] values (${formatBytes(bytes)}), more than the file's ${formatBytes(fileBytes)} can hold${compressed ? ' even compressed' : ''} (damaged or crafted)`,
+    );
+  }
+  return ds;
+}
+
+function optionalVector(file: H5File, name: string, n: number, dbfile: string, fileBytes: number): Float64Array | undefined {
   if (!file.keys().includes(name)) return undefined;
-  const v = (file.get(name) as H5Dataset).value;
+  const ds = checkedDataset(file, name, dbfile, fileBytes);
+  if ((ds.shape ?? []).length !== 1 || ds.shape![0] !== n) {
+    throw new ImgcmpError('database', `${dbfile}: dataset "${name}" has shape [${(ds.shape ?? []).join(', ')}], expected [${n}]`);
+  }
+  const v = ds.value;
   if (!ArrayBuffer.isView(v) || (v as unknown as ArrayLike<number>).length !== n) {
     throw new ImgcmpError('database', `${dbfile}: dataset "${name}" does not hold ${n} numbers`);
   }
   return Float64Array.from(v as unknown as ArrayLike<number>, Number);
 }
 
-function readOpen(file: H5File, dbfile: string): FingerprintDb {
+function readOpen(file: H5File, dbfile: string, fileBytes: number): FingerprintDb {
   const keys = file.keys();
   for (const name of ['files', 'fps']) {
     if (!keys.includes(name)) throw new ImgcmpError('database', `${dbfile}: no dataset "${name}" (not an imgcmp fingerprint database)`);
   }
+  // Every dataset's declared size first: nothing is read from a file that cannot hold it.
+  for (const name of ['files', 'fps', 'escaped', 'flat', 'size', 'mtime', 'views', 'coarse']) {
+    if (keys.includes(name)) checkedDataset(file, name, dbfile, fileBytes);
+  }
   const filesDs = file.get('files') as H5Dataset;
   const fpsDs = file.get('fps') as H5Dataset;
+  if ((filesDs.shape ?? []).length > 1) throw new ImgcmpError('database', `${dbfile}: dataset "files" has shape [${filesDs.shape!.join(', ')}], expected [n]`);
   const filesMeta = filesDs.metadata;
   const files = asStrings(filesDs.value, !filesMeta.vlen && filesMeta.cset === 0, dbfile);
   const shape = fpsDs.shape ?? [];
@@ -179,20 +233,33 @@ function readOpen(file: H5File, dbfile: string): FingerprintDb {
   if (written && Number(attr('format')) > DB_FORMAT) {
     throw new ImgcmpError('database', `${dbfile}: written by a newer imgcmp (format ${String(attr('format'))}); update imgcmp`);
   }
+  if (written && !KNOWN_RESAMPLE.includes(settings.resample)) {
+    throw new ImgcmpError('database', `${dbfile}: resample "${settings.resample}" is unknown to this imgcmp (known: ${KNOWN_RESAMPLE.join(', ')}); update imgcmp`);
+  }
+  if (!Number.isInteger(settings.hashVersion) || settings.hashVersion < 0 || settings.hashVersion > HASH_VERSION) {
+    throw new ImgcmpError('database', `${dbfile}: hash version ${String(attr('hash_version'))} is not one this imgcmp makes (up to ${HASH_VERSION}); update imgcmp`);
+  }
+  if ((count > 0 || attr('x') !== undefined) && !(Number.isInteger(settings.x) && settings.x >= 2 && settings.x <= MAX_X)) {
+    throw new ImgcmpError('database', `${dbfile}: x = ${String(attr('x') ?? settings.x)}; expected a whole number from 2 to ${MAX_X}`);
+  }
   if (count > 0 && settings.x * settings.x !== nbits) {
     throw new ImgcmpError('database', `${dbfile}: fingerprints have ${nbits} bits, not x² for x = ${settings.x}`);
   }
   const bits = count > 0 ? asBits(fpsDs.value, dbfile) : new Uint8Array(0);
-  const escaped = optionalVector(file, 'escaped', count, dbfile);
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i];
+    if (b !== 0 && b !== 1) throw new ImgcmpError('database', `${dbfile}: dataset "fps" holds bits other than 0 and 1 (${String(b)})`);
+  }
+  const escaped = optionalVector(file, 'escaped', count, dbfile, fileBytes);
   if (escaped) escaped.forEach((e, i) => e && (files[i] = unescapeFromDb(files[i]!)));
-  const flatVec = optionalVector(file, 'flat', count, dbfile);
+  const flatVec = optionalVector(file, 'flat', count, dbfile, fileBytes);
   const db: FingerprintDb = {
     settings,
     files,
     fps: packRows(bits, count, nbits),
     flat: flatVec ? Uint8Array.from(flatVec) : new Uint8Array(count),
-    size: optionalVector(file, 'size', count, dbfile) ?? new Float64Array(count).fill(NaN),
-    mtime: optionalVector(file, 'mtime', count, dbfile) ?? new Float64Array(count).fill(NaN),
+    size: optionalVector(file, 'size', count, dbfile, fileBytes) ?? new Float64Array(count).fill(NaN),
+    mtime: optionalVector(file, 'mtime', count, dbfile, fileBytes) ?? new Float64Array(count).fill(NaN),
   };
   const k = viewsPerFile(settings);
   if (k > 1) {
@@ -203,7 +270,7 @@ function readOpen(file: H5File, dbfile: string): FingerprintDb {
     if (count > 0 && (oshape[0] !== count || oshape[1] !== k || oshape[2] !== bytes)) {
       throw new ImgcmpError('database', `${dbfile}: dataset "views" has shape [${oshape.join(', ')}], expected [${count}, ${k}, ${bytes}]`);
     }
-    db.views = unpackBytes(count > 0 ? (ds.value as Uint8Array) : new Uint8Array(0), count * k, nbits);
+    db.views = unpackBytes(count > 0 ? packedBytes(ds.value, 'views', dbfile) : new Uint8Array(0), count * k, nbits);
   }
   const coarseX = settings.coarseX ?? 0;
   if (coarseX) {
@@ -218,9 +285,15 @@ function readOpen(file: H5File, dbfile: string): FingerprintDb {
     if (count > 0 && (oshape[0] !== count || oshape[1] !== k || oshape[2] !== bytes)) {
       throw new ImgcmpError('database', `${dbfile}: dataset "coarse" has shape [${oshape.join(', ')}], expected [${count}, ${k}, ${bytes}]`);
     }
-    db.coarse = unpackBytes(count > 0 ? (ds.value as Uint8Array) : new Uint8Array(0), count * k, coarseBits);
+    db.coarse = unpackBytes(count > 0 ? packedBytes(ds.value, 'coarse', dbfile) : new Uint8Array(0), count * k, coarseBits);
   }
   return db;
+}
+
+/** The bytes of a packed dataset (views, coarse), which must be unsigned bytes. */
+function packedBytes(value: unknown, name: string, dbfile: string): Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new ImgcmpError('database', `${dbfile}: dataset "${name}" does not hold bytes (uint8)`);
+  return value;
 }
 
 /** Rows converted at a time between packed words and the views' bytes (bounds the 0/1 form's memory). */
