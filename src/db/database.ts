@@ -31,6 +31,7 @@ import { HASH_VERSION, type HashSettings } from '../hash/settings.js';
 import { viewsPerFile } from '../hash/views.js';
 import { hasHdf5Signature } from './guard.js';
 import { ImgcmpError } from '../util/errors.js';
+import { realTarget, withTemporary } from '../util/safe-write.js';
 import { escapeForDb, hasEscapes, unescapeFromDb } from '../walk/fspath.js';
 
 /** Version of the layout written here; bumped when datasets or attribute meanings change. */
@@ -337,40 +338,19 @@ function unpackBytes(packed: Uint8Array, count: number, nbits: number): PackedFi
 }
 
 /**
- * Removes the temporary files that killed writers of `dbfile` left behind (named after their
- * pid, which is gone). Only our own temporary names are touched. Call it holding the lock.
+ * Writes a database atomically: a new temporary file beside `dbfile` (created exclusively under
+ * an unpredictable name, src/util/safe-write.ts), then a rename over it. When `dbfile` is a link,
+ * the file it points to is replaced and the link stays. A failed write (a full disk) leaves the
+ * old database and no temporary file, and throws one line naming `dbfile`.
  */
-export function removeStaleTemporaries(dbfile: string): void {
-  const dir = path.dirname(path.resolve(dbfile));
-  const prefix = `.${path.basename(dbfile)}.`;
-  let entries: string[];
-  try {
-    entries = fs.readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const e of entries) {
-    if (!e.startsWith(prefix) || !e.endsWith('.tmp')) continue;
-    const pid = Number(e.slice(prefix.length, -'.tmp'.length));
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
-    try {
-      process.kill(pid, 0);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ESRCH') fs.rmSync(path.join(dir, e), { force: true });
-    }
-  }
-}
-
-/** Writes a database atomically: a temporary file beside `dbfile`, then a rename over it. */
 export async function writeDb(dbfile: string, db: FingerprintDb): Promise<void> {
   const lib = await h5();
-  const dir = path.dirname(path.resolve(dbfile));
-  fs.mkdirSync(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(dbfile)}.${process.pid}.tmp`);
+  fs.mkdirSync(path.dirname(path.resolve(dbfile)), { recursive: true });
+  const target = realTarget(dbfile);
   const { fps, files, settings } = db;
   const n = files.length;
   if (n !== fps.count) throw new Error(`${n} files but ${fps.count} fingerprints`);
-  try {
+  const write = (tmp: string): void => {
     const file = new lib.File(tmp, 'w');
     try {
       const escaped = Uint8Array.from(files, (f) => (hasEscapes(f) ? 1 : 0));
@@ -407,11 +387,8 @@ export async function writeDb(dbfile: string, db: FingerprintDb): Promise<void> 
     } finally {
       file.close();
     }
-    fs.renameSync(tmp, dbfile);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
+  };
+  await withTemporary(target, write, dbfile);
 }
 
 /**

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { replaceFolder, type OwnedFolder } from '../util/replace.js';
 import { convertedName } from '../walk/names.js';
-import { fsPath } from '../walk/fspath.js';
+import { fsPath, toBytes } from '../walk/fspath.js';
 
 /** File that marks a folder as a cluster tree written by imgcmp (and so replaceable). */
 const MARKER = '.imgcmp-cluster';
@@ -53,8 +53,32 @@ export function linkNames(members: readonly string[]): string[] {
   });
 }
 
-/** Writes the symlink tree of `clusters` to `outdir`, replacing an earlier tree safely. */
-export async function writeClusterTree(outdir: string, clusters: readonly string[][]): Promise<void> {
+/**
+ * The cluster tree as checked once the old tree is moved aside: imgcmp's links point at files of
+ * the clustering (`known`); a link pointing anywhere else is the user's, and is kept.
+ */
+function treeOf(known: Iterable<string>): OwnedFolder {
+  const targets = new Set<string>();
+  for (const f of known) targets.add(toBytes(f).toString('latin1'));
+  return {
+    ...CLUSTER_TREE,
+    ours: (e, p) => {
+      if (!e.isSymbolicLink()) return false;
+      try {
+        return targets.has(fs.readlinkSync(p, { encoding: 'buffer' }).toString('latin1'));
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+/**
+ * Writes the symlink tree of `clusters` to `outdir`, replacing an earlier tree safely. `known`:
+ * the files the clustering was made of (default: the clusters' members), which the old tree's
+ * links point at.
+ */
+export async function writeClusterTree(outdir: string, clusters: readonly string[][], known: Iterable<string> = clusters.flat()): Promise<void> {
   await replaceFolder(outdir, CLUSTER_TREE, (fresh) => {
     for (const [size, list] of bySize(clusters)) {
       const sizeDir = path.join(fresh, `cluster_with_${size}`);
@@ -66,5 +90,5 @@ export async function writeClusterTree(outdir: string, clusters: readonly string
         members.forEach((m, i) => fs.symlinkSync(fsPath(m), fsPath(path.join(dir, names[i]!))));
       });
     }
-  });
+  }, treeOf(known));
 }

@@ -23,6 +23,6 @@ export async function runCluster(src: ClusterSource, outdir: string | undefined)
       `${src.dbfile}: ${clustering.count} fingerprint${clustering.count === 1 ? '' : 's'} left to cluster (${clustering.flatLeftOut} flat left out); clustering needs at least 2`,
     );
   }
-  if (outdir) await writeClusterTree(outdir, clustering.clusters);
+  if (outdir) await writeClusterTree(outdir, clustering.clusters, db!.files);
   return { clustering, settings: db!.settings };
 }

@@ -111,11 +111,13 @@ export async function runFind(job: FindJob): Promise<FindResult> {
     includeFlat: job.includeFlat,
     only: fingerprint.files,
   };
+  let known: readonly string[] | undefined; // the database's files, which an old tree's links point at
   if (fingerprint.files.size < 2) {
     result.clustering = { clusters: [], absoluteCut: job.cut, largestDistance: undefined, count: fingerprint.files.size, flatLeftOut: 0 };
   } else {
     const { clustering, db } = await loadClusters(source);
     result.clustering = clustering;
+    known = db!.files;
     const bytes = new Map(db!.files.map((f, i) => [f, db!.size[i]!]));
     for (const c of clustering.clusters) {
       const sizes = c.map((f) => bytes.get(f) ?? 0);
@@ -123,7 +125,7 @@ export async function runFind(job: FindJob): Promise<FindResult> {
       result.redundantBytes += sizes.reduce((a, b) => a + b, 0) - Math.max(...sizes);
     }
   }
-  if (job.outdir) await writeClusterTree(job.outdir, result.clustering.clusters);
+  if (job.outdir) await writeClusterTree(job.outdir, result.clustering.clusters, known ?? [...fingerprint.files]);
   if (job.report && result.clustering.clusters.length) {
     const page = await runReport({
       source,

@@ -7,7 +7,8 @@
  * (atomically) every few thousand images and at the end, so an interrupted run keeps its work.
  */
 import fs from 'node:fs';
-import { existingDbOrNone, preloadHdf5, removeStaleTemporaries, writeDb, type FingerprintDb } from '../db/database.js';
+import { existingDbOrNone, preloadHdf5, writeDb, type FingerprintDb } from '../db/database.js';
+import { realTarget, removeStaleTemporaries } from '../util/safe-write.js';
 import { acquireLock } from '../db/lock.js';
 import { dbFromRecords, recordsOf } from '../db/records.js';
 import { settingsDifference, type FingerprintRecord, type HashSettings } from '../hash/settings.js';
@@ -61,7 +62,7 @@ export async function runFingerprint(job: FingerprintJob): Promise<FingerprintRe
   const { dbfile } = job;
   const release = acquireLock(dbfile);
   try {
-    removeStaleTemporaries(dbfile);
+    removeStaleTemporaries(realTarget(dbfile));
     const found = await existingDbOrNone(dbfile);
     const existing = found?.files.length ? found : undefined;
     const settings = job.settings(existing ? decoderFor(existing.settings.resample) : undefined);

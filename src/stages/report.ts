@@ -17,7 +17,7 @@ import { loadClusters, type ClusterSource } from './clusters.js';
 import { replaceFolder, type OwnedFolder } from '../util/replace.js';
 import { forEachLimited } from '../util/pool.js';
 import { sharpSource } from '../pixels/decode.js';
-import { ImgcmpError } from '../util/errors.js';
+import { checkOurs, commitFile, prepareFile, writeError, type Ours } from '../util/safe-write.js';
 
 const THUMBS: OwnedFolder = { marker: '.imgcmp-report', writer: 'imgcmp report', ours: (e) => e.isFile() && /^t\d+\.jpg$/.test(e.name) };
 
@@ -72,12 +72,8 @@ export interface ReportJob {
   onDone?: () => void;
 }
 
-/** Refuses to overwrite an HTML file that imgcmp report did not write. */
-function checkPage(file: string): void {
-  if (!fs.existsSync(file)) return;
-  const head = fs.readFileSync(file, 'utf8').slice(0, 200);
-  if (!head.includes(REPORT_MARK)) throw new ImgcmpError('refused', `${file}: exists and was not written by imgcmp report; refusing to overwrite it`);
-}
+/** A page that imgcmp report wrote: the only HTML file it replaces. */
+const reportPage: Ours = (head) => head.includes(REPORT_MARK);
 
 /**
  * Writes the report page of the clusters of `job.source` and its thumbnail folder. Returns the
@@ -92,39 +88,61 @@ export async function runReport(job: ReportJob): Promise<{ clusters: number; pic
   // Distances come from the database; with --from-json, from the database if there is one.
   const db = loaded.db ?? (fs.existsSync(src.dbfile) ? await readDb(src.dbfile).catch(() => undefined) : undefined);
   job.onStart?.(loaded.clustering.clusters.flat().length);
-  checkPage(page);
+  checkOurs(page, reportPage, 'imgcmp report');
   // Biggest clusters first; then by first path, as everywhere.
   const clusters = [...loaded.clustering.clusters].sort((a, b) => b.length - a.length || (a[0]! < b[0]! ? -1 : 1));
   const files = clusters.flat();
   const distance = distanceIn(db);
   const members = new Map<string, ReportMember>();
+  const renderPage = (): string => {
+    const model = clusters.map((c) => {
+      const list = c.map((f) => members.get(f)!);
+      const keeper = chooseKeeper(job.rules, list);
+      return inDendrogramOrder(list, keeper.file, distance).map((m) => ({ ...m, keep: m.file === keeper.file, bits: m.file === keeper.file ? 0 : distance(m.file, keeper.file) }));
+    });
+    return renderReport({ title: 'imgcmp: near-duplicate pictures', source: job.description, nbits: db?.fps.nbits, clusters: model });
+  };
+  let pageTmp: string | undefined;
   await replaceFolder(thumbsDir, THUMBS, async (dir) => {
+    let failure: unknown;
     await forEachLimited(
       files,
       job.inFlight,
       async (file, k) => {
         const info = await inspect(file).catch(() => ({ file, width: 0, height: 0, bytes: 0, mtimeMs: 0 }));
         const name = `t${k}.jpg`;
-        const ok = await sharp(await sharpSource(file).catch(() => Buffer.alloc(0)), { autoOrient: true, failOn: 'error' })
+        const jpeg = await sharp(await sharpSource(file).catch(() => Buffer.alloc(0)), { autoOrient: true, failOn: 'error' })
           .resize(200, 150, { fit: 'inside', withoutEnlargement: true })
           .flatten({ background: '#ffffff' })
           .jpeg({ quality: 70 })
-          .toFile(path.join(dir, name))
-          .then(() => true)
-          .catch(() => false);
+          .toBuffer()
+          .catch(() => undefined);
+        // A picture that does not decode gets no thumbnail; a thumbnail that cannot be written
+        // (a full disk) fails the report, leaving the old one as it was.
+        if (jpeg) {
+          try {
+            fs.writeFileSync(path.join(dir, name), jpeg, { flag: 'wx' });
+          } catch (err) {
+            throw writeError(thumbsDir, err);
+          }
+        }
+        const ok = !!jpeg;
         members.set(file, { ...info, thumb: ok ? `${path.basename(thumbsDir)}/${name}` : undefined, keep: false });
       },
-      () => job.onDone?.(),
+      (result) => {
+        if (result.status === 'rejected') failure ??= result.reason;
+        job.onDone?.();
+      },
+      () => failure !== undefined,
     );
+    if (failure !== undefined) throw failure;
+    // The page is written (under a temporary name) before the thumbnails are swapped in, so that
+    // a failed write leaves both the old page and its thumbnails.
+    pageTmp = prepareFile(page, renderPage());
+  }).catch((err: unknown) => {
+    if (pageTmp) fs.rmSync(pageTmp, { force: true });
+    throw err;
   });
-  const model = clusters.map((c) => {
-    const list = c.map((f) => members.get(f)!);
-    const keeper = chooseKeeper(job.rules, list);
-    return inDendrogramOrder(list, keeper.file, distance).map((m) => ({ ...m, keep: m.file === keeper.file, bits: m.file === keeper.file ? 0 : distance(m.file, keeper.file) }));
-  });
-  const html = renderReport({ title: 'imgcmp: near-duplicate pictures', source: job.description, nbits: db?.fps.nbits, clusters: model });
-  const tmp = `${page}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, html);
-  fs.renameSync(tmp, page);
+  commitFile(pageTmp!, page);
   return { clusters: clusters.length, pictures: files.length, page };
 }

@@ -1,8 +1,8 @@
-import fs from 'node:fs';
 import { Command } from 'commander';
 import { summaryLines } from '../../output/layout.js';
 import { runCluster } from '../../stages/cluster.js';
 import type { Messages } from '../messages.js';
+import { checkOurs, writeFileSafely, type Ours } from '../../util/safe-write.js';
 import { clusterSource, cutFraction, defaults, linkageOption, withDbfile, type SourceOptions } from '../settings.js';
 
 interface ClusterOptions extends SourceOptions {
@@ -10,6 +10,9 @@ interface ClusterOptions extends SourceOptions {
   json?: string;
   tree: boolean;
 }
+
+/** A JSON of clusters that imgcmp wrote (cluster --json, find --json): the only file --json replaces. */
+const clusterJson: Ours = (head) => head.startsWith('{"sim":');
 
 /**
  * `imgcmp cluster SIM`: the commander Command whose action clusters the database's
@@ -46,6 +49,8 @@ Examples:
     .action(async (cut: number, opts: ClusterOptions) => {
       const outdir = opts.tree ? (opts.outdir ?? defaults.clusterDir()) : undefined;
       const src = clusterSource(cut, { ...opts, fromJson: undefined });
+      // Refused before any work: a --json naming a photo or any file imgcmp did not write.
+      if (opts.json && opts.json !== '-') checkOurs(opts.json, clusterJson, 'imgcmp cluster');
       const { clustering, settings } = await runCluster(src, outdir);
       // The JSON fields are the public interface: sim and t keep their names.
       const json = JSON.stringify({
@@ -65,6 +70,6 @@ Examples:
       const flat = clustering.flatLeftOut;
       if (flat) messages.info(`${flat} flat picture${flat === 1 ? '' : 's'} left out (--include-flat clusters them)`);
       if (toStdout) process.stdout.write(`${json}\n`);
-      else if (opts.json) fs.writeFileSync(opts.json, `${json}\n`);
+      else if (opts.json) writeFileSafely(opts.json, `${json}\n`, clusterJson, 'imgcmp cluster');
     });
 }

@@ -3,7 +3,7 @@ import type { KeepRule } from '../../actions/keep.js';
 import type { Linkage } from '../../cluster/linkage.js';
 import { bySize } from '../../output/layout.js';
 import { SIMILARITY, type Similarity } from '../../stages/find.js';
-import { writeOutputFile } from '../../util/output-file.js';
+import { writeFileSafely } from '../../util/safe-write.js';
 import { untilInterrupted, type Messages } from '../messages.js';
 import { startProgress, type Progress } from '../progress.js';
 import { chosenDecoder, cutFraction, decoderOption, defaultInFlight, defaults, hashSize, keepOption, linkageOption, positiveInt } from '../settings.js';
@@ -152,7 +152,7 @@ Examples:
           clusters,
         });
         if (toStdout) process.stdout.write(`${json}\n`);
-        else if (opts.json) writeOutputFile(opts.json, `${json}\n`, (head) => head.startsWith('{"sim":'));
+        else if (opts.json) writeFileSafely(opts.json, `${json}\n`, (head) => head.startsWith('{"sim":'));
       });
     });
 }
