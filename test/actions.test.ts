@@ -220,7 +220,7 @@ describe('dedupe', () => {
       const atOrigin = fs.lstatSync(path.join(lib, 'chelsea.jpg'));
       if (link === 'symlink') assert.equal(fs.readlinkSync(path.join(lib, 'chelsea.jpg')), path.join(lib, 'edited', 'chelsea_q25.jpg'));
       else assert.equal(atOrigin.ino, fs.statSync(path.join(lib, 'edited', 'chelsea_q25.jpg')).ino);
-      assert.equal(fs.readFileSync(journal, 'utf8').trim().split('\n').length, 10);
+      assert.equal(fs.readFileSync(journal, 'utf8').split('\n').filter((l) => l.startsWith('{"done":')).length, 10, 'ten moves confirmed');
       // Every picture still exists somewhere, byte for byte.
       const all = Object.values(snapshot(dupes)).concat(Object.values(snapshot(lib))).join('\n');
       for (const entry of Object.values(before)) if (entry !== 'dir') assert.ok(all.includes(entry.split(' ')[0]!));

@@ -63,10 +63,10 @@ describe('dedupe plan', () => {
     fs.mkdirSync(path.dirname(taken), { recursive: true });
     fs.writeFileSync(taken, 'someone else');
     const journal = path.join(dir, 'journal');
-    assert.throws(() => apply(p.moves, journal, null), (err: unknown) => err instanceof ImgcmpError && err.code === 'dedupe' && /exists; stopped \(1 moved\)/.test(err.message));
+    assert.throws(() => apply(p.moves, journal, null), (err: unknown) => err instanceof ImgcmpError && err.code === 'dedupe' && /exists; stopped \(1 moved; imgcmp dedupe --undo /.test(err.message));
     assert.equal(fs.readFileSync(taken, 'utf8'), 'someone else');
     assert.ok(fs.existsSync(c!.file), 'the refused file stays where it was');
-    assert.equal(fs.readFileSync(journal, 'utf8').trim().split('\n').length, 1, 'the journal holds the one move made');
+    assert.equal(fs.readFileSync(journal, 'utf8').split('\n').filter((l) => l.startsWith('{"done":')).length, 1, 'the journal confirms the one move made');
   });
 
   it('apply refuses a move to another file system (a copy and a delete)', (t) => {
@@ -89,7 +89,7 @@ describe('dedupe plan', () => {
       assert.equal(fs.readFileSync(b!.file).length, 20, 'the file is untouched, and no link replaced it');
       assert.ok(fs.lstatSync(b!.file).isFile());
       assert.ok(!fs.existsSync(p.moves[0]!.to));
-      assert.equal(fs.readFileSync(journal, 'utf8'), '', 'nothing journalled');
+      assert.doesNotMatch(fs.readFileSync(journal, 'utf8'), /"intent"/, 'no move journalled');
     } finally {
       fs.rmSync(moveTo, { recursive: true, force: true });
     }

@@ -41,7 +41,7 @@ describe('one-line errors, from the real binary', () => {
     ['compare', [img, img, '--method', 'bogus'], undefined, 1, /phash, ahash, dhash, whash/],
     ['compare', [README, img], README, 1, /unsupported image format/],
     ['compare', [img, missing], missing, 1, /no such file/],
-    ['report', ['0.2', '--keep', 'bogus', '-f', db], undefined, 1, /unknown keep rule "bogus" \(largest, newest, oldest, path-prefix=DIR\)/],
+    ['report', ['0.2', '--keep', 'bogus', '-f', db], undefined, 1, /unknown keep rule "bogus" \(original, largest, newest, oldest, path-prefix=DIR\)/],
     ['report', ['0.2', '-f', README, '-o', path.join(home, 'r.html')], README, 1, /not an HDF5 file/],
     ['report', ['--from-json', missing, '-o', path.join(home, 'r.html')], missing, 1, /no such file/],
     ['dedupe', ['0.2', '--keep', 'bogus', '--move-to', out, '-f', db], undefined, 1, /unknown keep rule/],

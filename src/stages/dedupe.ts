@@ -26,6 +26,8 @@ export interface DedupeJob {
 export interface DedupeResult {
   plan: Plan;
   moveTo: string;
+  /** The bytes of the files the plan moves (what emptying moveTo afterwards frees). */
+  planBytes: number;
   /** With `apply`: the moves made and the journal that undoes them. */
   moved?: number;
   journal?: string;
@@ -44,16 +46,21 @@ export async function runDedupe(job: DedupeJob): Promise<DedupeResult> {
   const members = loaded.clustering.clusters.map((c) => infos.slice(at, (at += c.length)));
   const moveTo = path.resolve(job.moveTo);
   const planned = plan(members, job.rules, moveTo);
+  const bytesOf = new Map(infos.map((i) => [i.file, i.bytes]));
+  const planBytes = planned.moves.reduce((sum, m) => sum + (bytesOf.get(m.from) ?? 0), 0);
   job.onPlan?.(planned);
-  if (!job.apply) return { plan: planned, moveTo };
+  if (!job.apply) return { plan: planned, moveTo, planBytes };
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
   const journal = path.join(moveTo, `imgcmp-dedupe-${stamp}.journal`);
   fs.mkdirSync(moveTo, { recursive: true });
   const moved = apply(planned.moves, journal, job.link, job.onMoved);
-  return { plan: planned, moveTo, moved, journal };
+  return { plan: planned, moveTo, planBytes, moved, journal };
 }
 
-/** Undoes the dedupe of `journal`; see actions/dedupe.ts undo. Returns the files restored. */
-export function runUndo(journal: string, onRestored?: (e: JournalEntry) => void): number {
-  return undo(journal, onRestored);
+/**
+ * Undoes the dedupe of `journal`; see actions/dedupe.ts undo. `onCut` is told of a last line cut
+ * short and of the complete entries restored without it. Returns the files restored.
+ */
+export function runUndo(journal: string, onRestored?: (e: JournalEntry) => void, onCut?: (line: number, complete: number) => void): number {
+  return undo(journal, onRestored, onCut);
 }

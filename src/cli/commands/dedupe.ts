@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import type { KeepRule } from '../../actions/keep.js';
+import { KEEP_RULE_NAMES, parseKeepRules, type KeepRule } from '../../actions/keep.js';
 import { ImgcmpError } from '../../util/errors.js';
 import type { Messages } from '../messages.js';
 import { startProgress, type Progress } from '../progress.js';
@@ -10,8 +10,21 @@ interface DedupeOptions extends SourceOptions {
   moveTo?: string;
   link?: 'symlink' | 'hardlink';
   apply?: boolean;
+  dryRun?: boolean;
   undo?: string;
   json?: boolean;
+}
+
+/** "12345678 bytes (11.8 MiB)". */
+function bytesInWords(n: number): string {
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = -1;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${n} bytes${u >= 0 ? ` (${v.toFixed(1)} ${units[u]})` : ''}`;
 }
 
 /**
@@ -22,10 +35,11 @@ interface DedupeOptions extends SourceOptions {
  */
 export function dedupeCommand(messages: Messages): Command {
   return withClusterSource(new Command('dedupe').description('keep one picture per cluster and move the others aside (a dry run unless --apply); never deletes'))
-    .addOption(keepOption('which one to keep: largest, newest, oldest, path-prefix=DIR; repeat or join with "," to break ties in order'))
+    .addOption(keepOption(`which one to keep: ${KEEP_RULE_NAMES}; repeat or join with "," to break ties in order (default: original)`))
     .option('--move-to <dir>', 'where the others go, under their absolute path (DIR/home/a/x.jpg)')
     .addOption(new Option('--link <kind>', 'leave a link to the kept picture where each moved one was').choices(['symlink', 'hardlink']))
-    .option('--apply', 'carry the plan out (without it, only print it)')
+    .addOption(new Option('--apply', 'carry the plan out (without it, only print it)').conflicts('dryRun'))
+    .option('--dry-run', 'only print the plan (the default)')
     .option('--undo <journal>', 'undo an applied dedupe from its journal')
     .option('--json', 'print the plan as JSON')
     .addHelpText(
@@ -43,16 +57,24 @@ Examples:
     .action(async (cut: number | undefined, opts: DedupeOptions) => {
       const { runDedupe, runUndo } = await import('../../stages/dedupe.js');
       if (opts.undo) {
-        const n = runUndo(opts.undo, (e) => messages.info(`restored ${e.from}`));
-        messages.info(`dedupe: ${n} pictures restored from ${opts.undo}`);
+        const journal = opts.undo;
+        const n = runUndo(
+          journal,
+          (e) => messages.info(`restored ${e.from}`),
+          (line, complete) => messages.info(`imgcmp dedupe: ${journal}: line ${line} is cut short (a write that was interrupted; it records no move made) and left out; undoing the ${complete} complete entries`),
+        );
+        messages.info(`dedupe: ${n} pictures restored from ${journal}`);
         return;
       }
-      if (!opts.moveTo) throw new ImgcmpError('usage', 'dedupe needs --move-to DIR (nothing is ever deleted)');
-      if (!opts.keep?.length) throw new ImgcmpError('usage', 'dedupe needs --keep RULE (largest, newest, oldest, path-prefix=DIR)');
+      const missing = [
+        ...(cut === undefined && !opts.fromJson ? ['SIM (or --from-json FILE)'] : []),
+        ...(!opts.moveTo ? ['--move-to DIR (nothing is ever deleted)'] : []),
+      ];
+      if (missing.length || !opts.moveTo) throw new ImgcmpError('usage', `dedupe needs ${missing.join(' and ')}`);
       let progress: Progress | undefined;
       const r = await runDedupe({
         source: clusterSource(cut, opts),
-        rules: opts.keep,
+        rules: opts.keep?.length ? opts.keep : parseKeepRules(['original']),
         moveTo: opts.moveTo,
         apply: !!opts.apply,
         link: opts.link ?? null,
@@ -64,18 +86,17 @@ Examples:
             for (const m of plan.moves) byKeeper.set(m.keeper, [...(byKeeper.get(m.keeper) ?? []), `  move ${m.from} -> ${m.to}`]);
             for (const k of plan.keep) process.stdout.write(`keep ${k}\n${(byKeeper.get(k) ?? []).join('\n')}${byKeeper.has(k) ? '\n' : ''}`);
           }
-          // A dry run only tells; with --apply, a picture left unmoved is a problem of the run.
-          for (const x of plan.refused) {
-            if (opts.apply) messages.problem(x.from, `not moved: ${x.reason}`);
-            else messages.info(`imgcmp dedupe: ${x.from}: not moved: ${x.reason}`);
-          }
+          // A picture that would be left unmoved is a problem of the run, dry or not (exit status 2).
+          for (const x of plan.refused) messages.problem(x.from, `${opts.apply ? 'not moved' : 'would not be moved'}: ${x.reason}`);
           if (opts.apply) progress = startProgress('dedupe', plan.moves.length);
         },
         onMoved: () => progress?.tick(),
       });
       progress?.stop();
       if (r.journal === undefined) {
-        messages.info(`dedupe: dry run: ${r.plan.keep.length} kept, ${r.plan.moves.length} to move to ${r.moveTo} (add --apply to do it)`);
+        messages.info(
+          `dedupe: dry run: ${r.plan.keep.length} kept; would move ${r.plan.moves.length} files to ${r.moveTo}, freeing ${bytesInWords(r.planBytes)} where they are${r.plan.refused.length ? `; ${r.plan.refused.length} refused` : ''} (add --apply to do it)`,
+        );
       } else {
         messages.info(`dedupe: ${r.moved} pictures moved to ${r.moveTo}; journal ${r.journal} (undo: imgcmp dedupe --undo ${r.journal})`);
       }

@@ -12,7 +12,7 @@ import { clusterSource, defaultInFlight, describeSource, keepOption, withCluster
 export function reportCommand(messages: Messages): Command {
   return withClusterSource(new Command('report').description('write an HTML page of the clusters, with thumbnails, to look them over'))
     .option('-o, --output <file>', 'the page (thumbnails go to a folder beside it: FILE_files/)', 'imgcmp-report.html')
-    .addOption(keepOption('which picture a cluster keeps, marked on the page (see imgcmp dedupe)', 'largest'))
+    .addOption(keepOption('which picture a cluster keeps, marked on the page (see imgcmp dedupe)', 'original'))
     .option('-q, --quiet', 'no progress output')
     .addHelpText(
       'after',
