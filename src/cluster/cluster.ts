@@ -66,8 +66,13 @@ function absoluteCutOf(largest: () => number, nbits: number, opts: CutOptions): 
 
 /** Rows of a K-rows-per-picture set for the given pictures, in that order. */
 function selectViews(views: PackedFingerprints, perFile: number, pictures: readonly number[]): PackedFingerprints {
-  const rows: number[] = [];
-  for (const p of pictures) for (let v = 0; v < perFile; v++) rows.push(p * perFile + v);
+  // Rows are stored sorted by path: most often the order is the file's own, and a copy of every
+  // view (a gigabyte at a million pictures) is not needed.
+  if (pictures.length * perFile === views.count && pictures.every((p, i) => p === i)) return views;
+  const rows = new Int32Array(pictures.length * perFile);
+  pictures.forEach((p, i) => {
+    for (let v = 0; v < perFile; v++) rows[i * perFile + v] = p * perFile + v;
+  });
   return selectRows(views, rows);
 }
 

@@ -26,7 +26,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type h5wasmModule from 'h5wasm/node';
-import { packRows, unpackRows, wordsFor, type PackedFingerprints } from '../hash/bits.js';
+import { fromPackbits, packRows, toPackbits, unpackRows, type PackedFingerprints } from '../hash/bits.js';
 import { HASH_VERSION, type HashSettings } from '../hash/settings.js';
 import { viewsPerFile } from '../hash/views.js';
 import { hasHdf5Signature } from './guard.js';
@@ -297,44 +297,15 @@ function packedBytes(value: unknown, name: string, dbfile: string): Uint8Array {
   return value;
 }
 
-/** Rows converted at a time between packed words and the views' bytes (bounds the 0/1 form's memory). */
-const CODEC_ROWS = 1 << 14;
 
-/**
- * The `views` dataset's bytes: numpy.packbits layout (first bit in the high bit of each byte),
- * one row per fingerprint. The bits come from hash/bits.ts' codec (unpackRows); only the byte
- * packing is the file's own.
- */
+/** The `views` and `coarse` datasets' bytes: numpy.packbits layout, one row per fingerprint (hash/bits.ts' codec). */
 function packBytes(fps: PackedFingerprints): Uint8Array {
-  const { count, nbits, words } = fps;
-  const bytes = Math.ceil(nbits / 8);
-  const out = new Uint8Array(count * bytes);
-  for (let r0 = 0; r0 < count; r0 += CODEC_ROWS) {
-    const rows = Math.min(CODEC_ROWS, count - r0);
-    const bits = unpackRows({ count: rows, nbits, words, data: fps.data.subarray(r0 * words, (r0 + rows) * words) });
-    for (let r = 0; r < rows; r++) {
-      const at = (r0 + r) * bytes;
-      for (let i = 0; i < nbits; i++) if (bits[r * nbits + i]) out[at + (i >>> 3)]! |= 0x80 >>> (i & 7);
-    }
-  }
-  return out;
+  return toPackbits(fps);
 }
 
-/** The inverse of packBytes: `count` rows of `nbits` bits from the `views` dataset's bytes, packed by hash/bits.ts' packRows. */
+/** The inverse of packBytes: `count` rows of `nbits` bits from the dataset's bytes. */
 function unpackBytes(packed: Uint8Array, count: number, nbits: number): PackedFingerprints {
-  const bytes = Math.ceil(nbits / 8);
-  const words = wordsFor(nbits);
-  const data = new Uint32Array(count * words);
-  for (let r0 = 0; r0 < count; r0 += CODEC_ROWS) {
-    const rows = Math.min(CODEC_ROWS, count - r0);
-    const bits = new Uint8Array(rows * nbits);
-    for (let r = 0; r < rows; r++) {
-      const at = (r0 + r) * bytes;
-      for (let i = 0; i < nbits; i++) bits[r * nbits + i] = (packed[at + (i >>> 3)]! >>> (7 - (i & 7))) & 1;
-    }
-    data.set(packRows(bits, rows, nbits).data, r0 * words);
-  }
-  return { count, nbits, words, data };
+  return fromPackbits(packed, count, nbits);
 }
 
 /**

@@ -56,6 +56,45 @@ export function unpackRows(fps: PackedFingerprints): Uint8Array {
   return out;
 }
 
+/** Each byte with its bits in reverse order: numpy.packbits puts a row's first bit in the high bit. */
+const REVERSED = Uint8Array.from({ length: 256 }, (_, v) => {
+  let r = 0;
+  for (let k = 0; k < 8; k++) if (v & (1 << k)) r |= 0x80 >>> k;
+  return r;
+});
+
+/**
+ * Rows of ⌈nbits/8⌉ bytes in numpy.packbits' layout (first bit in the high bit of each byte), as
+ * HDF5 datasets store them, into packed words; a byte at a time, not a bit at a time.
+ */
+export function fromPackbits(packed: Uint8Array, count: number, nbits: number): PackedFingerprints {
+  const bytes = (nbits + 7) >>> 3;
+  if (packed.length !== count * bytes) throw new Error(`expected ${count} × ${bytes} bytes, got ${packed.length}`);
+  const words = wordsFor(nbits);
+  const data = new Uint32Array(count * words);
+  const lastMask = nbits & 7 ? (0xff00 >>> (nbits & 7)) & 0xff : 0xff; // bits past nbits are dropped
+  for (let r = 0; r < count; r++) {
+    const at = r * bytes;
+    const out = r * words;
+    for (let b = 0; b < bytes; b++) {
+      const byte = b === bytes - 1 ? packed[at + b]! & lastMask : packed[at + b]!;
+      data[out + (b >>> 2)]! |= REVERSED[byte]! << ((b & 3) << 3);
+    }
+  }
+  return { count, nbits, words, data };
+}
+
+/** The inverse of fromPackbits: packed words into rows of numpy.packbits bytes. */
+export function toPackbits(fps: PackedFingerprints): Uint8Array {
+  const { count, nbits, words, data } = fps;
+  const bytes = (nbits + 7) >>> 3;
+  const out = new Uint8Array(count * bytes);
+  for (let r = 0; r < count; r++) {
+    for (let b = 0; b < bytes; b++) out[r * bytes + b] = REVERSED[(data[r * words + (b >>> 2)]! >>> ((b & 3) << 3)) & 0xff]!;
+  }
+  return out;
+}
+
 /** Packs one fingerprint given as booleans or 0/1 numbers. */
 export function packBits(bits: ArrayLike<number | boolean>): Uint32Array {
   const out = new Uint32Array(wordsFor(bits.length));
