@@ -152,7 +152,7 @@ describe('imgcmp fingerprint and cluster on samples/', () => {
     const d = await readDb(db);
     assert.deepEqual(d.files, sampleImages());
     assert.equal(d.fps.nbits, 64);
-    assert.deepEqual(d.settings, { method: 'phash', x: 8, orientations: false, crops: false, resample: RECIPE[defaultJpegDecoder()], hashVersion: 1 });
+    assert.deepEqual(d.settings, { method: 'phash', x: 8, orientations: false, crops: false, resample: RECIPE[defaultJpegDecoder()], hashVersion: 2 });
     assert.ok(d.size.every((s) => s > 0) && d.mtime.every((m) => m > 0), 'size and mtime recorded');
   });
 

@@ -29,8 +29,21 @@ export interface HashSettings {
   hashVersion: number;
 }
 
-/** Version of the hash recipe; bumped when a change to the code changes bits. */
-export const HASH_VERSION = 1;
+/**
+ * Version of the hash recipe; bumped when a change to the code changes bits. 2: crop and frame
+ * views are cut from a source of at most 128 pixels (hash/views.ts cropSourceSide), which
+ * changes the bits of views only where 4 × the thumbnail's side exceeds 128 (x > 8 with views).
+ */
+export const HASH_VERSION = 2;
+
+/** Whether fingerprints made by recipes of versions a and b have the same bits under `s`. */
+function sameRecipe(a: number, b: number, s: HashSettings): boolean {
+  if (a === b) return true;
+  // Versions 1 and 2 differ only for views cut from a source larger than 128 pixels.
+  const lo = Math.min(a, b);
+  const hi = Math.max(a, b);
+  return lo === 1 && hi === 2 && (s.x <= 8 || !(s.crops || s.borders || s.coarseX));
+}
 
 /** The first setting in which two databases differ, said for a person; undefined if none. */
 export function settingsDifference(have: HashSettings, want: HashSettings): string | undefined {
@@ -46,7 +59,9 @@ export function settingsDifference(have: HashSettings, want: HashSettings): stri
     hashVersion: 'hash version',
   };
   const value = (s: HashSettings, k: keyof HashSettings): unknown => (k === 'borders' ? s.borders === true : k === 'coarseX' ? (s.coarseX ?? 0) : s[k]);
-  const diffs = keys.filter((k) => value(have, k) !== value(want, k)).map((k) => `${name[k]} ${String(value(have, k))} vs ${String(value(want, k))}`);
+  const differs = (k: keyof HashSettings): boolean =>
+    k === 'hashVersion' ? !sameRecipe(have.hashVersion, want.hashVersion, want) : value(have, k) !== value(want, k);
+  const diffs = keys.filter(differs).map((k) => `${name[k]} ${String(value(have, k))} vs ${String(value(want, k))}`);
   return diffs.length ? diffs.join(', ') : undefined;
 }
 
