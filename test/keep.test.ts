@@ -4,6 +4,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { chooseKeeper, parseKeepRules, type MemberInfo } from '../src/actions/keep.js';
 import { ImgcmpError } from '../src/util/errors.js';
+import { Command } from 'commander';
+import { keepOption } from '../src/cli/settings.js';
 
 /** A member with the given fields, the rest equal for all. */
 function member(file: string, extra: Partial<MemberInfo> = {}): MemberInfo {
@@ -67,5 +69,19 @@ describe('keep rules', () => {
     for (const bad of [['biggest'], ['largest,'], ['path-prefix='], [''], []]) {
       assert.throws(() => parseKeepRules(bad), (err: unknown) => err instanceof ImgcmpError && err.code === 'usage', JSON.stringify(bad));
     }
+  });
+});
+
+describe('--keep on the command line', () => {
+  const parse = (args: string[]): { keep: unknown[] } => {
+    const cmd = new Command('t').addOption(keepOption('rules', 'largest')).exitOverride();
+    cmd.parse(args, { from: 'user' });
+    return cmd.opts() as { keep: unknown[] };
+  };
+  it('keeps the default without --keep, and a repeated --keep chains the rules given', () => {
+    assert.equal(parse([]).keep.length, 1);
+    assert.equal(parse(['--keep', 'newest']).keep.length, 1);
+    assert.equal(parse(['--keep', 'newest', '--keep', 'largest']).keep.length, 2);
+    assert.equal(parse(['--keep', 'newest,oldest', '--keep', 'largest']).keep.length, 3);
   });
 });

@@ -81,8 +81,13 @@ export function withDbfile(cmd: Command): Command {
 
 /** --keep RULE: which picture of a cluster to keep. */
 export function keepOption(description: string, fallback?: string): Option {
-  const o = new Option('--keep <rules>', description).argParser(fallback ? (v: string) => keepRules(v) : keepRules);
-  return fallback ? o.default(parseKeepRules([fallback]), fallback) : o;
+  if (!fallback) return new Option('--keep <rules>', description).argParser(keepRules);
+  // commander hands the default to the first --keep as "previous": the rules given replace the
+  // default, and later --keep options add to them.
+  const byDefault = parseKeepRules([fallback]);
+  return new Option('--keep <rules>', description)
+    .argParser((v: string, previous: KeepRule[]) => keepRules(v, previous === byDefault ? [] : previous))
+    .default(byDefault, fallback);
 }
 
 /** --decoder: which decoder reads JPEG files (a database records the one it was made with). */

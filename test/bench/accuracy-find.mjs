@@ -81,6 +81,26 @@ function falsePairs(clusters, groupOf) {
   return out;
 }
 
+/** True pairs that no cluster holds, as "a ~ b (transform)", for the first few. */
+function missedPairs(dir, clusters, limit) {
+  const gt = JSON.parse(fs.readFileSync(path.join(dir, 'ground_truth.json'), 'utf8'));
+  const clusterOf = new Map();
+  clusters.forEach((c, k) => c.forEach((f) => clusterOf.set(path.basename(f), k)));
+  const transformOf = new Map((gt.variants ?? []).map((v) => [v.file, v.transform]));
+  const out = [];
+  for (const g of gt.groups) {
+    for (let i = 0; i < g.length; i++) {
+      for (let j = i + 1; j < g.length; j++) {
+        const [a, b] = [g[i], g[j]];
+        if (clusterOf.get(a) === undefined || clusterOf.get(a) !== clusterOf.get(b)) {
+          out.push(`${a}${transformOf.has(a) ? ` (${transformOf.get(a)})` : ''} ~ ${b}${transformOf.has(b) ? ` (${transformOf.get(b)})` : ''}`);
+        }
+      }
+    }
+  }
+  return { count: out.length, examples: out.slice(0, limit) };
+}
+
 function groupsOf(dir) {
   const gt = JSON.parse(fs.readFileSync(path.join(dir, 'ground_truth.json'), 'utf8'));
   const m = new Map();
@@ -124,7 +144,7 @@ for (const system of systems) {
         const fp = falsePairs(clusters);
         row.negatives = { n, falsePairs: fp.length, perMillion: (fp.length / ((n * (n - 1)) / 2)) * 1e6, examples: fp.slice(0, showFalse), seconds };
       } else {
-        row[name] = { ...scored(dir, json), examples: falsePairs(clusters, groupsOf(dir)).slice(0, showFalse), seconds };
+        row[name] = { ...scored(dir, json), examples: falsePairs(clusters, groupsOf(dir)).slice(0, showFalse), missed: missedPairs(dir, clusters, showFalse), seconds };
       }
     }
     results.push(row);
@@ -138,6 +158,7 @@ for (const system of systems) {
     );
     for (const name of ['library', 'variants', 'edits', 'negatives']) {
       if (row[name]?.examples?.length) console.log(`    false pairs in ${name}: ${row[name].examples.map(([a, b]) => `${a} ~ ${b}`).join('; ')}`);
+      if (name === 'library' && row[name]?.missed.count) console.log(`    missed pairs in ${name} (${row[name].missed.count}): ${row[name].missed.examples.join('; ')}`);
     }
     if (row.edits) console.log(`    edits per transform: ${Object.entries(row.edits.perTransform).map(([t, r]) => `${t} ${r.toFixed(2)}`).join(', ')}`);
     if (row.variants) console.log(`    variants per transform (below 1): ${Object.entries(row.variants.perTransform).filter(([, r]) => r < 1).map(([t, r]) => `${t} ${r.toFixed(2)}`).join(', ') || 'none'}`);
