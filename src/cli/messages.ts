@@ -16,6 +16,17 @@ export const EXIT = {
   INTERRUPTED: 130,
 } as const;
 
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * `text` with its control characters (C0, DEL, C1) escaped (`\n`, `\x1b`, `\x9b`), so that a file
+ * name holding a newline or a terminal escape sequence stays on one line and does nothing.
+ */
+export function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => NAMED[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 /** The messages of one run: one line per problem, each naming the file and the reason. */
 export class Messages {
   /** The command being run, named in every problem line. */
@@ -30,7 +41,7 @@ export class Messages {
   /** A file that could not be processed: counted, and said in one line. */
   problem(file: string, reason: string): void {
     this.problems++;
-    process.stderr.write(`${this.prefix}: ${file}: ${reason}\n`);
+    process.stderr.write(`${this.prefix}: ${oneLine(file)}: ${oneLine(reason)}\n`);
   }
 
   /** A line of information (summaries, progress of a dry run). */
@@ -55,8 +66,8 @@ export class Messages {
    * and is reported as an internal error, with its stack.
    */
   failed(err: unknown): number {
-    if (err instanceof ImgcmpError) process.stderr.write(`${this.prefix}: ${err.message}\n`);
-    else if (isFileSystemError(err)) process.stderr.write(`${this.prefix}: ${err.path}: ${reasonOf(err)}\n`);
+    if (err instanceof ImgcmpError) process.stderr.write(`${this.prefix}: ${oneLine(err.message)}\n`);
+    else if (isFileSystemError(err)) process.stderr.write(`${this.prefix}: ${oneLine(err.path)}: ${oneLine(reasonOf(err))}\n`);
     else process.stderr.write(`${this.prefix}: internal error: ${(err as Error | undefined)?.stack ?? String(err)}\n`);
     return EXIT.FAILED;
   }

@@ -5,6 +5,12 @@
  */
 import { display, fileUrl } from '../walk/fspath.js';
 
+/** A modification time as "YYYY-MM-DD hh:mm" (UTC), or "unknown" outside the dates a Date can hold. */
+function dateOf(ms: number): string {
+  const d = new Date(ms);
+  return Number.isFinite(d.getTime()) ? d.toISOString().slice(0, 16).replace('T', ' ') : 'unknown';
+}
+
 export interface ReportMember {
   file: string;
   width: number;
@@ -52,7 +58,7 @@ function member(m: ReportMember, nbits: number | undefined): string {
     m.keep ? 'keep' : m.bits === undefined ? 'distance unknown' : `${m.bits} bits${nbits ? ` (${(m.bits / nbits).toFixed(3)})` : ''}`;
   return `<figure class="${m.keep ? 'keep' : ''}"><a href="${href}" title="open the original">${img}</a>
 <figcaption><a class="path" href="${href}">${escapeHtml(display(m.file))}</a>
-<span>${m.width} × ${m.height} px · ${size(m.bytes)} · ${new Date(m.mtimeMs).toISOString().slice(0, 16).replace('T', ' ')}</span>
+<span>${m.width} × ${m.height} px · ${size(m.bytes)} · ${dateOf(m.mtimeMs)}</span>
 <span class="dist">${distance}</span></figcaption></figure>`;
 }
 

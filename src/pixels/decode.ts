@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import type SharpModule from 'sharp';
 import { fsPath, hasEscapes, toBytes } from '../walk/fspath.js';
-import { JpegDecoder } from './jpeg.js';
+import { JpegDecoder, timeLimitReason } from './jpeg.js';
 import { decoderMissing, type JpegDecoderName } from './recipe.js';
 import { applyOrientation } from './orientation.js';
 
@@ -24,6 +24,69 @@ export function loadSharp(): Promise<typeof SharpModule> {
     return sharp;
   });
   return sharpLoaded;
+}
+
+/**
+ * The time one decoder call may take (ms): a generous 60 s, or IMGCMP_DECODE_TIMEOUT seconds.
+ * A file that takes longer is reported as such, so that one pathological file cannot stall a run.
+ */
+export function decodeTimeLimit(): number {
+  const s = Number(process.env.IMGCMP_DECODE_TIMEOUT);
+  return Number.isFinite(s) && s > 0 ? s * 1000 : 60_000;
+}
+
+/**
+ * `work`, or a rejection once it has taken `ms` (the work itself is left to finish: libvips cannot
+ * be stopped, and its result is dropped).
+ */
+export function withTimeLimit<T>(work: Promise<T>, ms = decodeTimeLimit()): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(timeLimitReason(ms))), ms);
+  });
+  // Measured as well as timed: a decode that ends while the event loop was busy past the limit
+  // is over it all the same, whichever callback runs first.
+  const t0 = Date.now();
+  const timed = work.then((value) => {
+    if (Date.now() - t0 > ms) throw new Error(timeLimitReason(ms));
+    return value;
+  });
+  return Promise.race([timed, late]).finally(() => clearTimeout(timer));
+}
+
+/** The kind of a file that is no regular file, in words. */
+function kindOf(st: fs.Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a named pipe (FIFO)';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  return 'not a regular file';
+}
+
+/** Why a file of these stats is not decoded, or undefined for a regular file. */
+export function notRegular(st: fs.Stats): string | undefined {
+  return st.isFile() ? undefined : `not a regular file (${kindOf(st)}); only regular files are read`;
+}
+
+/**
+ * The stats of `path`, which must be a regular file: stat'ed first (a FIFO, socket or device is
+ * refused without being opened), then opened without blocking and fstat'ed, so that a file
+ * swapped for a FIFO in between cannot block either. Decoders read only files that pass.
+ */
+export async function regularFile(path: string): Promise<fs.Stats> {
+  const first = await fs.promises.stat(fsPath(path));
+  const why = notRegular(first);
+  if (why) throw new Error(why);
+  const fh = await fs.promises.open(fsPath(path), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    const st = await fh.stat();
+    const again = notRegular(st);
+    if (again) throw new Error(again);
+    return st;
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Images declaring more pixels than this are refused before decoding (decompression bombs). */
@@ -58,7 +121,7 @@ export async function greyThumbnail(path: string, side: number, decoder: JpegDec
   if (decoder === 'libjpeg') {
     const missing = decoderMissing(decoder);
     if (missing) throw new Error(missing);
-    helpers ??= new JpegDecoder(MAX_INPUT_PIXELS);
+    helpers ??= new JpegDecoder(MAX_INPUT_PIXELS, decodeTimeLimit());
     const reply = await helpers.decode(hasEscapes(path) ? toBytes(path) : Buffer.from(path), side);
     if (reply.ok) return applyOrientation({ width: side, height: side, pixels: reply.thumbnail }, reply.orientation).pixels;
   }
@@ -68,7 +131,7 @@ export async function greyThumbnail(path: string, side: number, decoder: JpegDec
 /** The libvips-linear recipe: one sharp pipeline, with JPEG shrink-on-load. */
 async function sharpThumbnail(path: string, side: number): Promise<Uint8Array> {
   const sharp = await loadSharp();
-  const { data, info } = await sharp(await sharpSource(path).catch((err: unknown) => explainFailure(path, err)), {
+  const { data, info } = await withTimeLimit(sharp(await sharpSource(path).catch((err: unknown) => explainFailure(path, err)), {
     autoOrient: true,
     failOn: 'error',
     limitInputPixels: MAX_INPUT_PIXELS,
@@ -78,7 +141,7 @@ async function sharpThumbnail(path: string, side: number): Promise<Uint8Array> {
     .greyscale()
     .resize(side, side, { fit: 'fill', kernel: 'linear' })
     .raw()
-    .toBuffer({ resolveWithObject: true })
+    .toBuffer({ resolveWithObject: true }))
     .catch((err: unknown) => explainFailure(path, err));
   if (info.width !== side || info.height !== side || info.channels !== 1) {
     throw new Error(`decoder returned ${info.width}×${info.height}×${info.channels}, expected ${side}×${side}×1`);

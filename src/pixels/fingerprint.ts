@@ -8,20 +8,21 @@ import { isFlat, methodNamed } from '../hash/methods.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
 import { cropSourceSide, needsSource, viewBits } from '../hash/views.js';
 import { fileError } from '../util/errors.js';
-import { fsPath } from '../walk/fspath.js';
-import { greyThumbnail } from './decode.js';
+import { greyThumbnail, regularFile } from './decode.js';
 import { decoderFor } from './recipe.js';
 
 /**
- * The fingerprint record of one image file under `settings` (`stat`: the file's, if known).
+ * The fingerprint record of one image file under `settings` (`_stat`: the file's as the caller saw
+ * it; the file is stat'ed again as it is opened, and must be a regular file).
  * Throws what the file system or the decoder throws (callers name the file; see fileError).
  */
 export async function fingerprintFile(
   file: string,
   settings: HashSettings,
-  stat?: fs.Stats,
+  _stat?: fs.Stats,
 ): Promise<FingerprintRecord> {
-  const st = stat ?? (await fs.promises.stat(fsPath(file)));
+  // Only a regular file is decoded: a FIFO, socket or device could block or never end.
+  const st = await regularFile(file);
   const method = methodNamed(settings.method);
   const side = method.side(settings.x);
   // One decode: the method's thumbnail, or a larger square that the crop and frame views (and the

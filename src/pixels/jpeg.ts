@@ -13,6 +13,11 @@ import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
+/** The reason given for a decode that ran past its time limit (as decode.ts says it). */
+export function timeLimitReason(ms: number): string {
+  return `decoding took longer than ${ms / 1000} s (IMGCMP_DECODE_TIMEOUT sets the limit)`;
+}
+
 /** Where `npm run build` puts the helper (src/pixels/native/build.mjs). */
 export const HELPER_PATH = fileURLToPath(new URL('../../native/imgcmp-jpeg-grey', import.meta.url));
 
@@ -47,8 +52,15 @@ class Helper {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private gone = false;
+  private timer: NodeJS.Timeout | undefined;
+  /** Why this helper was stopped by imgcmp (a request ran past the time limit), if it was. */
+  stoppedFor: string | undefined;
 
-  constructor(maxPixels: number, onGone: (helper: Helper, orphans: Pending[], why: string) => void) {
+  constructor(
+    maxPixels: number,
+    private readonly timeLimit: number,
+    onGone: (helper: Helper, orphans: Pending[], why: string) => void,
+  ) {
     this.child = spawn(HELPER_PATH, [String(maxPixels)], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
     this.child.stdout.on('data', (chunk: Buffer) => this.take(chunk));
     // Writes to a helper that died fail with EPIPE; its exit below settles the requests.
@@ -56,6 +68,7 @@ class Helper {
     const leave = (why: string): void => {
       if (this.gone) return;
       this.gone = true;
+      clearTimeout(this.timer);
       onGone(this, this.pending.splice(0), why);
     };
     this.child.on('error', (err) => leave(err.message));
@@ -64,8 +77,25 @@ class Helper {
   }
 
   send(p: Pending): void {
-    if (this.pending.push(p) === 1) this.busy();
+    if (this.pending.push(p) === 1) {
+      this.busy();
+      this.arm();
+    }
     this.child.stdin.write(p.request);
+  }
+
+  /**
+   * Times the request being decoded now (the oldest): past the limit, the helper is killed, that
+   * request fails with the reason and the ones queued behind it go to a fresh helper.
+   */
+  private arm(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.pending.length) return;
+    this.timer = setTimeout(() => {
+      this.stoppedFor = timeLimitReason(this.timeLimit);
+      this.child.kill('SIGKILL');
+    }, this.timeLimit);
   }
 
   /** Replies arrive in pipe-sized chunks: each reply is joined from them once, when complete. */
@@ -92,6 +122,7 @@ class Helper {
       else this.chunks.shift();
       this.buffered -= HEADER_BYTES + length;
       this.pending.shift()?.resolve(reply);
+      this.arm();
       if (!this.pending.length) this.idle();
     }
   }
@@ -122,6 +153,8 @@ export class JpegDecoder {
 
   constructor(
     private readonly maxPixels: number,
+    /** The time one decode may take (ms), after which its helper is killed. */
+    private readonly timeLimit = 60_000,
     private readonly processes = os.availableParallelism(),
   ) {}
 
@@ -147,7 +180,7 @@ export class JpegDecoder {
   private dispatch(p: Pending): void {
     let helper = this.helpers.reduce<Helper | undefined>((best, h) => (!best || h.pending.length < best.pending.length ? h : best), undefined);
     if (!helper || (helper.pending.length > 0 && this.helpers.length < this.processes)) {
-      helper = new Helper(this.maxPixels, (gone, orphans, why) => this.lost(gone, orphans, why));
+      helper = new Helper(this.maxPixels, this.timeLimit, (gone, orphans, why) => this.lost(gone, orphans, why));
       this.helpers.push(helper);
     }
     helper.send(p);
@@ -162,6 +195,11 @@ export class JpegDecoder {
     this.helpers.splice(this.helpers.indexOf(gone), 1);
     const [current, ...queued] = orphans;
     if (!current) return;
+    if (gone.stoppedFor) {
+      current.reject(new Error(gone.stoppedFor));
+      for (const p of queued) this.dispatch(p);
+      return;
+    }
     const started = !/ENOENT|EACCES|spawn/.test(why);
     current.reject(new Error(`the JPEG decoder ${started ? 'crashed' : 'could not start'} (${why})`));
     for (const p of queued) (started ? this.dispatch(p) : p.reject(new Error(`the JPEG decoder could not start (${why})`)));

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FormatEnum } from 'sharp';
-import { explainFailure, loadSharp, MAX_INPUT_PIXELS, sharpSource } from './decode.js';
+import { explainFailure, loadSharp, MAX_INPUT_PIXELS, regularFile, sharpSource, withTimeLimit } from './decode.js';
 import { fsPath } from '../walk/fspath.js';
 
 /** Formats that sharp writes (AVIF is written through heif); anything else is written as PNG under its original name. */
@@ -40,9 +40,10 @@ let written = 0;
  */
 export async function resizeTo(src: string, target: string, fraction: number): Promise<ResizeOutcome> {
   if (fs.existsSync(fsPath(target))) return 'skipped';
+  await regularFile(src); // a FIFO, socket or device could block or never end
   const sharp = await loadSharp();
   const input = sharp(await sharpSource(src).catch((err: unknown) => explainFailure(src, err)), { autoOrient: true, failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS });
-  const meta = await input.metadata().catch((err: unknown) => explainFailure(src, err));
+  const meta = await withTimeLimit(input.metadata()).catch((err: unknown) => explainFailure(src, err));
   const { width, height } = meta.autoOrient;
   const w = Math.max(1, Math.round(width * fraction));
   const h = Math.max(1, Math.round(height * fraction));
@@ -50,10 +51,12 @@ export async function resizeTo(src: string, target: string, fraction: number): P
   // A short name: the target's own may already be as long as a file name can be.
   const tmp = path.join(path.dirname(target), `.imgcmp-${process.pid}-${++written}.part`);
   try {
-    await input
-      .resize(w, h, { fit: 'fill' })
-      .toFormat(format, { quality: 90 })
-      .toFile(tmp);
+    await withTimeLimit(
+      input
+        .resize(w, h, { fit: 'fill' })
+        .toFormat(format, { quality: 90 })
+        .toFile(tmp),
+    );
     publish(tmp, target);
     return 'written';
   } catch (err) {

@@ -16,6 +16,7 @@ import { renderReport, REPORT_MARK, type ReportMember } from '../output/html-rep
 import { loadClusters, type ClusterSource } from './clusters.js';
 import { replaceFolder, type OwnedFolder } from '../util/replace.js';
 import { forEachLimited } from '../util/pool.js';
+import { reasonOf } from '../util/errors.js';
 import { sharpSource } from '../pixels/decode.js';
 import { checkOurs, commitFile, prepareFile, writeError, type Ours } from '../util/safe-write.js';
 
@@ -70,6 +71,8 @@ export interface ReportJob {
   /** Called once the clusters are known, with the number of pictures. */
   onStart?: (pictures: number) => void;
   onDone?: () => void;
+  /** A picture that could not be thumbnailed (the page shows it without one), with the reason. */
+  onFailed?: (file: string, reason: string) => void;
 }
 
 /** A page that imgcmp report wrote: the only HTML file it replaces. */
@@ -116,7 +119,10 @@ export async function runReport(job: ReportJob): Promise<{ clusters: number; pic
           .flatten({ background: '#ffffff' })
           .jpeg({ quality: 70 })
           .toBuffer()
-          .catch(() => undefined);
+          .catch((err: unknown) => {
+            job.onFailed?.(file, `no thumbnail: ${reasonOf(err)}`);
+            return undefined;
+          });
         // A picture that does not decode gets no thumbnail; a thumbnail that cannot be written
         // (a full disk) fails the report, leaving the old one as it was.
         if (jpeg) {

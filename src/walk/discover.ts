@@ -84,6 +84,15 @@ async function imagesUnder(dir: string, visited = new Set<string>()): Promise<st
   return out;
 }
 
+/** The kind of a file that is neither a regular file nor a directory, in words. */
+function specialKind(st: fs.Stats): string {
+  if (st.isFIFO()) return 'a named pipe (FIFO)';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  return 'an unknown kind of file';
+}
+
 /** fast-glob, loaded only when an argument is not a path that exists (most runs never need it). */
 let fg: typeof import('fast-glob') | undefined;
 
@@ -114,8 +123,11 @@ export async function discover(args: readonly string[], opts: DiscoverOptions = 
     }
     if (st?.isDirectory()) {
       for (const f of await imagesUnder(abs)) found.add(path.normalize(f));
-    } else if (st) {
+    } else if (st?.isFile()) {
       found.add(abs);
+    } else if (st) {
+      // A FIFO, socket or device is never opened: reading one could block for ever or not end.
+      problems.push({ path: arg, reason: `not a regular file (${specialKind(st)}); only regular files are read` });
     } else if ((fg ??= (await import('fast-glob')).default).isDynamicPattern(arg)) {
       // A pattern the shell did not expand (quoted, or too many files for a command line).
       // Relative patterns are anchored at the working directory, escaped as a literal prefix.

@@ -24,10 +24,10 @@ export interface Run {
 }
 
 /** Runs `imgcmp ARGS` with its home in `home`; never through a shell. */
-export function imgcmp(args: readonly string[], opts: { home: string; cwd?: string; input?: string }): Run {
+export function imgcmp(args: readonly string[], opts: { home: string; cwd?: string; input?: string; env?: Record<string, string> }): Run {
   const r: SpawnSyncReturns<string> = spawnSync(process.execPath, [BIN, ...args], {
     cwd: opts.cwd ?? ROOT,
-    env: { ...process.env, IMGCMP_HOME: opts.home, NO_COLOR: '1' },
+    env: { ...process.env, IMGCMP_HOME: opts.home, NO_COLOR: '1', ...opts.env },
     encoding: 'utf8',
     input: opts.input,
     timeout: 120_000,

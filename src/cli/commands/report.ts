@@ -36,6 +36,7 @@ Examples:
         inFlight: defaultInFlight(),
         onStart: (pictures) => (progress = startProgress('report', pictures, !opts.quiet)),
         onDone: () => progress?.tick(),
+        onFailed: (file, reason) => messages.problem(file, reason),
       });
       progress?.stop();
       messages.info(`report: ${r.clusters} clusters, ${r.pictures} pictures → ${r.page}`);
