@@ -58,21 +58,40 @@ export interface Rect {
   right: number;
 }
 
-/** Area-averaging taps: for each of `side` outputs, the source indices in [a0, a1) it covers and their weights. */
-function taps(m: number, side: number, a0: number, a1: number): { index: number; weight: number }[][] {
+/** Area-averaging taps along one axis: output o sums weight[k] × source[index[k]] for k in [first[o], first[o + 1]). */
+interface Taps {
+  first: Int32Array;
+  index: Int32Array;
+  weight: Float64Array;
+}
+
+const tapsCache = new Map<string, Taps>();
+
+/** The taps that average source positions [a0, a1) of an axis of m pixels into `side` outputs (cached: crops repeat). */
+function taps(m: number, side: number, a0: number, a1: number): Taps {
+  const key = `${m}:${side}:${a0}:${a1}`;
+  const known = tapsCache.get(key);
+  if (known) return known;
   const step = (a1 - a0) / side;
-  const out: { index: number; weight: number }[][] = [];
+  const first = new Int32Array(side + 1);
+  const index: number[] = [];
+  const weight: number[] = [];
   for (let o = 0; o < side; o++) {
     const a = a0 + o * step;
     const b = a + step;
-    const list: { index: number; weight: number }[] = [];
     for (let i = Math.floor(a); i < Math.ceil(b); i++) {
       const w = Math.min(b, i + 1) - Math.max(a, i);
-      if (w > 1e-12) list.push({ index: Math.min(m - 1, i), weight: w / step });
+      if (w > 1e-12) {
+        index.push(Math.min(m - 1, i));
+        weight.push(w / step);
+      }
     }
-    out.push(list);
+    first[o + 1] = index.length;
   }
-  return out;
+  const t = { first, index: Int32Array.from(index), weight: Float64Array.from(weight) };
+  if (tapsCache.size > 64) tapsCache.clear(); // frames vary per picture; crops do not
+  tapsCache.set(key, t);
+  return t;
 }
 
 /**
@@ -80,22 +99,39 @@ function taps(m: number, side: number, a0: number, a1: number): { index: number;
  * averaging (each output pixel is the mean of the source area it covers, partial pixels weighted).
  */
 export function resampleRect(pixels: ArrayLike<number>, m: number, side: number, r: Rect): Float64Array {
-  const colTaps = taps(m, side, r.left, r.right);
-  const rowTaps = taps(m, side, r.top, r.bottom);
-  const rows = new Float64Array(m * side); // horizontal pass: m rows × side columns
-  for (let y = 0; y < m; y++) {
+  const col = taps(m, side, r.left, r.right);
+  const row = taps(m, side, r.top, r.bottom);
+  // Horizontal pass over the source rows the vertical pass reads: m rows × side columns.
+  const rows = new Float64Array(m * side);
+  const y0 = row.index.length ? row.index[0]! : 0;
+  const y1 = row.index.length ? row.index[row.index.length - 1]! : -1;
+  for (let y = y0; y <= y1; y++) {
+    const base = y * m;
     for (let c = 0; c < side; c++) {
       let v = 0;
-      for (const t of colTaps[c]!) v += t.weight * (pixels[y * m + t.index] as number);
+      for (let k = col.first[c]!, end = col.first[c + 1]!; k < end; k++) v += col.weight[k]! * (pixels[base + col.index[k]!] as number);
       rows[y * side + c] = v;
     }
   }
   const out = new Float64Array(side * side);
   for (let y = 0; y < side; y++) {
-    for (let c = 0; c < side; c++) {
-      let v = 0;
-      for (const t of rowTaps[y]!) v += t.weight * rows[t.index * side + c]!;
-      out[y * side + c] = v;
+    for (let k = row.first[y]!, end = row.first[y + 1]!; k < end; k++) {
+      const w = row.weight[k]!;
+      const from = row.index[k]! * side;
+      for (let c = 0; c < side; c++) out[y * side + c]! += w * rows[from + c]!;
+    }
+  }
+  return out;
+}
+
+/** A side × side image averaged over 2 × 2 blocks: the same area average at half the side. */
+function halved(pixels: Float64Array, side: number): Float64Array {
+  const h = side >> 1;
+  const out = new Float64Array(h * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < h; x++) {
+      const a = 2 * y * side + 2 * x;
+      out[y * h + x] = (pixels[a]! + pixels[a + 1]! + pixels[a + side]! + pixels[a + side + 1]!) / 4;
     }
   }
   return out;
@@ -152,32 +188,32 @@ export function frameOf(pixels: ArrayLike<number>, m: number): Rect | undefined 
 }
 
 /**
- * The bits of every view (viewsPerFile(opts) of them, view 0 first) and the thumbnail of the
- * whole picture (for the flat test). `pixels` is the method's thumbnail when neither crops nor
- * borders are asked for, else a square of cropSourceSide(side) (or `sourceSide`, when the
- * source was decoded for another hash size too).
+ * The thumbnails of every view class (the whole picture, then each crop, then the picture inside
+ * its frame), each `side` × `side`, from a square `m` × `m` source. With neither crops nor
+ * borders asked for and a source of the thumbnail's size, the source itself.
  */
-export function viewBits(
-  method: HashMethod,
-  pixels: ArrayLike<number>,
-  x: number,
-  opts: ViewOptions,
-  sourceSide?: number,
-): { views: Uint8Array[]; whole: ArrayLike<number> } {
-  const side = method.side(x);
-  const m = sourceSide ?? (needsSource(opts) ? cropSourceSide(side) : side);
-  let thumbs: ArrayLike<number>[];
-  if (!needsSource(opts) && m === side) thumbs = [pixels];
-  else {
-    const frame = opts.borders ? frameOf(pixels, m) : undefined;
-    thumbs = viewClasses(opts).map((c) =>
-      c === 'framed' ? (frame ? resampleRect(pixels, m, side, frame) : centralCrop(pixels, m, side, 1)) : centralCrop(pixels, m, side, c),
-    );
-  }
+export function viewThumbnails(pixels: ArrayLike<number>, m: number, side: number, opts: ViewOptions): ArrayLike<number>[] {
+  if (!needsSource(opts) && m === side) return [pixels];
+  const frame = opts.borders ? frameOf(pixels, m) : undefined;
+  return viewClasses(opts).map((c) =>
+    c === 'framed' ? (frame ? resampleRect(pixels, m, side, frame) : centralCrop(pixels, m, side, 1)) : centralCrop(pixels, m, side, c),
+  );
+}
+
+/**
+ * The view thumbnails at half the side, from those at full side (area averages compose, so this
+ * equals viewThumbnails at side / 2 but for rounding), for the coarse fingerprints.
+ */
+export function halvedThumbnails(thumbs: readonly ArrayLike<number>[], side: number): Float64Array[] {
+  return thumbs.map((t) => halved(Float64Array.from(t as ArrayLike<number>), side));
+}
+
+/** The bits of every view (viewsPerFile(opts) of them, view 0 first) of the class thumbnails `thumbs`. */
+export function hashViews(method: HashMethod, thumbs: readonly ArrayLike<number>[], x: number, opts: ViewOptions): Uint8Array[] {
   const views: Uint8Array[] = [];
   for (const t of thumbs) {
     if (opts.orientations) views.push(...method.oriented(t, x));
     else views.push(method.bits(t, x));
   }
-  return { views, whole: thumbs[0]! };
+  return views;
 }

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { packBits, wordsFor } from '../hash/bits.js';
 import { isFlat, methodNamed } from '../hash/methods.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
-import { cropSourceSide, needsSource, viewBits } from '../hash/views.js';
+import { cropSourceSide, halvedThumbnails, hashViews, needsSource, viewThumbnails } from '../hash/views.js';
 import { fileError } from '../util/errors.js';
 import { greyThumbnail, regularFile } from './decode.js';
 import { decoderFor } from './recipe.js';
@@ -29,10 +29,17 @@ export async function fingerprintFile(
   // coarse fingerprints, from the same square) are cut from.
   const decoded = needsSource(settings) || settings.coarseX ? cropSourceSide(side) : side;
   const pixels = await greyThumbnail(file, decoded, decoderFor(settings.resample));
-  const { views, whole } = viewBits(method, pixels, settings.x, settings, decoded);
-  const record: FingerprintRecord = { file, bits: packBits(views[0]!), flat: isFlat(whole, views[0]!), size: st.size, mtime: st.mtimeMs };
+  const thumbs = viewThumbnails(pixels, decoded, side, settings);
+  const views = hashViews(method, thumbs, settings.x, settings);
+  const record: FingerprintRecord = { file, bits: packBits(views[0]!), flat: isFlat(thumbs[0]!, views[0]!), size: st.size, mtime: st.mtimeMs };
   if (views.length > 1) record.views = packViews(views, settings.x);
-  if (settings.coarseX) record.coarse = packViews(viewBits(method, pixels, settings.coarseX, settings, decoded).views, settings.coarseX);
+  if (settings.coarseX) {
+    // The coarse thumbnails are the views' at half the side where that is their size (find's x =
+    // 16 and 8 for phash), else cut from the source again.
+    const coarseSide = method.side(settings.coarseX);
+    const coarseThumbs = 2 * coarseSide === side && needsSource(settings) ? halvedThumbnails(thumbs, side) : viewThumbnails(pixels, decoded, coarseSide, settings);
+    record.coarse = packViews(hashViews(method, coarseThumbs, settings.coarseX, settings), settings.coarseX);
+  }
   return record;
 }
 
