@@ -1,9 +1,13 @@
 /**
  * The resize stage: downscaled, upright copies of photos, for faster fingerprinting later.
- * One file in, one file out, in the source's format; the output appears under its final name
- * only when complete (written beside it, then renamed), so an interrupted run never leaves a
- * half-written copy that a re-run would skip as done.
+ * One file in, one file out, in the source's format. The copy is encoded in memory, written to a
+ * fresh temporary file beside its target under an unpredictable name, created exclusively
+ * (O_CREAT|O_EXCL|O_NOFOLLOW: no existing file or planted link is ever opened), flushed, and only
+ * then given its final name, never in place of an existing file. So an interrupted run never
+ * leaves a half-written copy that a re-run would skip as done, and nothing is written through a
+ * link.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FormatEnum } from 'sharp';
@@ -13,6 +17,37 @@ import { fsPath } from '../walk/fspath.js';
 /** Formats that sharp writes (AVIF is written through heif); anything else is written as PNG under its original name. */
 const WRITABLE = new Set<keyof FormatEnum>(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'jxl']);
 
+const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+
+/**
+ * Writes `data` to a new file beside `target` and flushes it; returns its path. The name is short
+ * (the target's own may already be as long as a file name can be) and unpredictable, and it is
+ * created exclusively, so neither an existing file nor a link planted there is ever written.
+ */
+function writeTemporary(target: string, data: Uint8Array): string {
+  const dir = path.dirname(target);
+  for (let attempt = 0; ; attempt++) {
+    const tmp = path.join(dir, `.imgcmp-${process.pid}-${crypto.randomBytes(6).toString('hex')}.part`);
+    let fd: number;
+    try {
+      fd = fs.openSync(fsPath(tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST' && attempt < 8) continue;
+      throw err;
+    }
+    try {
+      for (let at = 0; at < data.length; ) at += fs.writeSync(fd, data, at, data.length - at);
+      fs.fsyncSync(fd);
+    } catch (err) {
+      fs.closeSync(fd);
+      fs.rmSync(fsPath(tmp), { force: true });
+      throw err;
+    }
+    fs.closeSync(fd);
+    return tmp;
+  }
+}
+
 /**
  * Gives the finished file its final name without ever replacing an existing file: a hard link
  * fails if a racing run finished first. File systems without hard links (FAT, some network
@@ -20,49 +55,53 @@ const WRITABLE = new Set<keyof FormatEnum>(['jpeg', 'png', 'webp', 'gif', 'tiff'
  */
 function publish(tmp: string, target: string): void {
   try {
-    fs.linkSync(tmp, fsPath(target));
+    fs.linkSync(fsPath(tmp), fsPath(target));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
     if (fs.existsSync(fsPath(target))) throw Object.assign(new Error('exists'), { code: 'EEXIST' });
-    fs.renameSync(tmp, fsPath(target));
+    fs.renameSync(fsPath(tmp), fsPath(target));
   }
 }
 
 export type ResizeOutcome = 'written' | 'skipped';
 
-/** Copies started by this process: numbers its temporary files. */
-let written = 0;
+/**
+ * Waits until an image of `pixels` declared pixels may be decoded; resolves to the function that
+ * says it is done. Called once per image, after its header is read and before any decoding.
+ */
+export type PixelGate = (pixels: number) => Promise<() => void>;
 
 /**
  * Writes `src` scaled by `fraction` (0 < fraction ≤ 1) and EXIF-upright to `target`, unless
- * `target` exists already. Throws with a one-line reason when the source cannot be read.
+ * `target` exists already. Throws with a one-line reason when the source cannot be read. With
+ * `gate`, the decoding waits for it once the header has told the image's size.
  */
-export async function resizeTo(src: string, target: string, fraction: number): Promise<ResizeOutcome> {
+export async function resizeTo(src: string, target: string, fraction: number, gate?: PixelGate): Promise<ResizeOutcome> {
   if (fs.existsSync(fsPath(target))) return 'skipped';
   await regularFile(src); // a FIFO, socket or device could block or never end
   const sharp = await loadSharp();
   const input = sharp(await sharpSource(src).catch((err: unknown) => explainFailure(src, err)), { autoOrient: true, failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS });
+  // The header only: cheap, and it says how much memory the decoding will take.
   const meta = await withTimeLimit(input.metadata()).catch((err: unknown) => explainFailure(src, err));
   const { width, height } = meta.autoOrient;
   const w = Math.max(1, Math.round(width * fraction));
   const h = Math.max(1, Math.round(height * fraction));
   const format: keyof FormatEnum = WRITABLE.has(meta.format) ? meta.format : 'png';
-  // A short name: the target's own may already be as long as a file name can be.
-  const tmp = path.join(path.dirname(target), `.imgcmp-${process.pid}-${++written}.part`);
+  const done = gate ? await gate(width * height) : undefined;
+  const work = input.resize(w, h, { fit: 'fill' }).toFormat(format, { quality: 90 }).toBuffer();
+  // The budget is given back when libvips is done, not when the time limit gives up waiting for it.
+  if (done) work.then(done, done);
+  const data = await withTimeLimit(work);
+  if (fs.existsSync(fsPath(target))) return 'skipped';
+  const tmp = writeTemporary(target, data);
   try {
-    await withTimeLimit(
-      input
-        .resize(w, h, { fit: 'fill' })
-        .toFormat(format, { quality: 90 })
-        .toFile(tmp),
-    );
     publish(tmp, target);
     return 'written';
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return 'skipped';
     throw err;
   } finally {
-    fs.rmSync(tmp, { force: true });
+    fs.rmSync(fsPath(tmp), { force: true });
   }
 }

@@ -21,7 +21,10 @@ export function resizeCommand(messages: Messages): Command {
       'after',
       `
 Copies are named after the source's absolute path, "/" replaced by "_"
-(/home/a/x.jpg → home_a_x.jpg); a copy that exists already is skipped.
+(/home/a/x.jpg → home_a_x.jpg); sources whose names collide (/p/a/b_c.jpg and
+/p/a_b/c.jpg) each get a hash of their path before the extension. A copy that
+exists already is skipped. Images in flight are bounded by -n and by 150
+megapixels declared in all (an image larger than that runs alone).
 
 Example:
   $ imgcmp resize 0.2 ~/Pictures -t ~/.imgcmp/convert
@@ -49,5 +52,8 @@ Example:
       });
       progress?.stop();
       messages.info(`resize: ${report.written} written, ${report.skipped} skipped (already there), ${report.failed} failed → ${tgtdir}`);
+      if (report.renamed) {
+        messages.info(`resize: ${report.renamed} ${report.renamed === 1 ? 'copy' : 'copies'} renamed because their names collided (a hash of the source's path added before the extension)`);
+      }
     });
 }
