@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { apply, plan } from '../src/actions/dedupe.js';
+import { apply, plan, undo } from '../src/actions/dedupe.js';
 import { parseKeepRules, type MemberInfo } from '../src/actions/keep.js';
 import { ImgcmpError } from '../src/util/errors.js';
 import { tempDir } from './helpers/env.js';
@@ -69,7 +69,7 @@ describe('dedupe plan', () => {
     assert.equal(fs.readFileSync(journal, 'utf8').split('\n').filter((l) => l.startsWith('{"done":')).length, 1, 'the journal confirms the one move made');
   });
 
-  it('apply refuses a move to another file system (a copy and a delete)', (t) => {
+  it('apply copies to another file system, checks the copy’s sha256 and journals it before removing the source; undo copies back', (t) => {
     const dir = tempDir('apply-xdev');
     const other = ['/dev/shm', '/run/user', '/var/tmp'].find((d) => {
       try {
@@ -84,12 +84,16 @@ describe('dedupe plan', () => {
       const [a, b] = files(path.join(dir, 'photos'), { 'a.jpg': 30, 'b.jpg': 20 });
       const p = plan([[a!, b!]], LARGEST, moveTo);
       assert.equal(p.moves.length, 1);
-      const journal = path.join(dir, 'journal');
-      assert.throws(() => apply(p.moves, journal, 'symlink'), (err: unknown) => err instanceof ImgcmpError && err.code === 'dedupe' && /another file system/.test(err.message));
-      assert.equal(fs.readFileSync(b!.file).length, 20, 'the file is untouched, and no link replaced it');
+      const journal = path.join(moveTo, 'journal');
+      assert.equal(p.moves[0]!.crossDevice, true, 'the plan says the move crosses file systems');
+      assert.equal(apply(p.moves, journal, 'symlink'), 1);
+      assert.equal(fs.readFileSync(p.moves[0]!.to).length, 20, 'the copy is whole');
+      assert.ok(fs.lstatSync(b!.file).isSymbolicLink(), 'the source is gone, a link to the keeper in its place');
+      assert.match(fs.readFileSync(journal, 'utf8'), /"copied":1,"sha256":"[0-9a-f]{64}"/, 'the copy is journalled with its hash');
+      assert.equal(undo(journal), 1);
+      assert.equal(fs.readFileSync(b!.file).length, 20, 'restored');
       assert.ok(fs.lstatSync(b!.file).isFile());
-      assert.ok(!fs.existsSync(p.moves[0]!.to));
-      assert.doesNotMatch(fs.readFileSync(journal, 'utf8'), /"intent"/, 'no move journalled');
+      assert.ok(!fs.existsSync(p.moves[0]!.to), 'the copy is removed');
     } finally {
       fs.rmSync(moveTo, { recursive: true, force: true });
     }

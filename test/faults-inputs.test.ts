@@ -144,7 +144,7 @@ describe('inputs that cannot hang', () => {
     const dir = tempDir('stall');
     for (let i = 0; i < 40; i++) fs.symlinkSync(photo, path.join(dir, `p${i}.jpg`));
     const home = tempDir('stall-home');
-    const child = spawn(process.execPath, [BIN, 'fingerprint', dir, '--decoder', 'libjpeg', '-q'], {
+    const child = spawn(process.execPath, [BIN, 'fingerprint', dir, '-L', '--decoder', 'libjpeg', '-q'], {
       env: { ...process.env, IMGCMP_HOME: home, IMGCMP_DECODE_TIMEOUT: '1' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -180,7 +180,7 @@ describe('inputs that cannot hang', () => {
     const dir = tempDir('sigterm');
     for (let i = 0; i < 400; i++) fs.symlinkSync(photo, path.join(dir, `p${i}.jpg`));
     const home = tempDir('sigterm-home');
-    const child = spawn(process.execPath, [BIN, 'fingerprint', dir, '-q'], { env: { ...process.env, IMGCMP_HOME: home }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'fingerprint', dir, '-L', '-q'], { env: { ...process.env, IMGCMP_HOME: home }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     // Wait until the helpers run, then note them.

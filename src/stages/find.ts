@@ -53,6 +53,8 @@ export interface FindJob {
   /** The settings for a JPEG decoder: the one asked for, else the existing database's (`implied`). */
   settings: (implied: JpegDecoderName | undefined) => HashSettings;
   exclude: readonly string[];
+  /** Follow symbolic links found in folders (-L). */
+  followLinks?: boolean;
   /** The cut, a fraction of the fingerprint bits. */
   cut: number;
   linkage: Linkage;
@@ -94,6 +96,7 @@ export async function runFind(job: FindJob): Promise<FindResult> {
     settings: job.settings,
     prune: false,
     exclude: job.exclude,
+    followLinks: job.followLinks,
     inFlight: job.inFlight,
     checkpointEvery: job.checkpointEvery,
     stopped: job.stopped,

@@ -29,6 +29,8 @@ export interface FingerprintJob {
   prune: boolean;
   /** Glob patterns of files to leave out (see walk/discover.ts). */
   exclude?: readonly string[];
+  /** Follow symbolic links found in folders (-L, see walk/discover.ts). */
+  followLinks?: boolean;
   inFlight: number;
   /** Checkpoint after this many new fingerprints (and not more often than the write takes ×10). */
   checkpointEvery: number;
@@ -70,7 +72,7 @@ export async function runFingerprint(job: FingerprintJob): Promise<FingerprintRe
     if (differs) {
       throw new ImgcmpError('database', `${dbfile}: made with other settings (${differs}); fingerprints made differently are never mixed: use another --dbfile`);
     }
-    const discovered = await discover(job.paths, { exclude: job.exclude });
+    const discovered = await discover(job.paths, { exclude: job.exclude, followLinks: job.followLinks });
     for (const p of discovered.problems) job.onFailed?.(p.path, p.reason);
     if (!discovered.files.length && !found) throw new ImgcmpError('usage', `no images found in ${job.paths.join(', ')}`);
     job.onStart?.(discovered.files.length, settings);

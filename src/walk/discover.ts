@@ -8,12 +8,14 @@ import path from 'node:path';
 import { fromBytes, fsPath } from './fspath.js';
 
 /**
- * Extensions (lower case) of picture files looked for in folders: the formats the decoder reads,
- * and picture formats it may not (BMP, HEIC without a decoder), so that those are reported as
- * unreadable rather than skipped without a word.
+ * Extensions (lower case) of picture files looked for in folders: the formats sharp reads, and
+ * those read by imgcmp's own decoders (pixels/formats.ts: HEIC/HEIF, camera RAW, BMP); a file
+ * that does not decode is reported, never skipped without a word.
  */
 const IMAGE_EXTENSIONS = [
-  'jpg', 'jpeg', 'jpe', 'jfif', 'png', 'webp', 'gif', 'tif', 'tiff', 'avif', 'heic', 'heif', 'jxl', 'bmp',
+  'jpg', 'jpeg', 'jpe', 'jfif', 'png', 'webp', 'gif', 'tif', 'tiff', 'avif', 'jxl',
+  'heic', 'heif', 'hif', 'bmp', 'dib',
+  'dng', 'cr2', 'cr3', 'nef', 'nrw', 'arw', 'raf', 'orf', 'rw2', 'pef', 'srw',
 ] as const;
 
 export interface Discovery {
@@ -38,39 +40,67 @@ const globOptions = {
   unique: true,
 } as const;
 
+/** The marker file that `dedupe --apply` leaves in its --move-to folder: a folder holding it is never searched. */
+export const DEDUPE_MARKER = '.imgcmp-dedupe';
+
+/** Linux's PATH_MAX: a path this long or longer cannot be opened by name. */
+const PATH_MAX = 4096;
+
+interface Walk {
+  /** Follow symbolic links (to files and to folders) found in folders. */
+  followLinks: boolean;
+  visited: Set<string>;
+  problems: Discovery['problems'];
+}
+
 /**
  * Image files under a directory, recursively, walked with the file system's own listing: any
  * byte may be in a name (fast-glob's matcher skips names holding a newline without a word).
- * Symbolic links to files are taken; a symbolic link to a folder is entered once per real
- * folder, so links that loop (a link to a parent) neither repeat files nor run away.
- * Hidden entries (a leading ".") are passed by, as the shell's * does.
+ * Symbolic links found in a folder are passed by unless `walk.followLinks` (-L): a link is
+ * another path to a file that is found, or not, where it lies (and the links that `dedupe
+ * --link symlink` leaves are never fingerprinted). With -L, a link to a folder is entered once
+ * per real folder, so links that loop (a link to a parent) neither repeat files nor run away.
+ * Hidden entries (a leading ".") are passed by, as the shell's * does, and so is a dedupe
+ * --move-to folder (it holds DEDUPE_MARKER). A FIFO, socket or device named like a picture, a
+ * path too long to open, and a folder that cannot be listed because of its length are reported
+ * in `walk.problems`.
  */
-async function imagesUnder(dir: string, visited = new Set<string>()): Promise<string[]> {
+async function imagesUnder(dir: string, walk: Walk): Promise<string[]> {
+  if (Buffer.byteLength(dir) >= PATH_MAX) {
+    walk.problems.push({ path: dir, reason: `path longer than PATH_MAX (${PATH_MAX} bytes); the folder cannot be searched` });
+    return [];
+  }
   let real: string;
   try {
     real = fromBytes(await fs.promises.realpath(fsPath(dir), { encoding: 'buffer' }));
   } catch {
     return [];
   }
-  if (visited.has(real)) return [];
-  visited.add(real);
+  if (walk.visited.has(real)) return [];
+  walk.visited.add(real);
   let entries: fs.Dirent<Buffer>[];
   try {
     // Names as bytes: one that is not valid UTF-8 is kept exactly (see fspath.ts).
     entries = await fs.promises.readdir(fsPath(dir), { withFileTypes: true, encoding: 'buffer' });
-  } catch {
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENAMETOOLONG') walk.problems.push({ path: dir, reason: 'path too long; the folder cannot be searched' });
     return []; // unreadable folder: skipped, as a shell glob would
   }
+  if (entries.some((e) => e.name.equals(Buffer.from(DEDUPE_MARKER)))) return []; // a dedupe --move-to folder
   const out: string[] = [];
   for (const e of entries) {
     const name = fromBytes(e.name);
     if (name.startsWith('.')) continue;
     const p = path.join(dir, name);
+    const tooLong = Buffer.byteLength(p) >= PATH_MAX;
     if (e.isFile()) {
-      if (isImageName(p)) out.push(p);
+      if (!isImageName(p)) continue;
+      if (tooLong) walk.problems.push({ path: p, reason: `path longer than PATH_MAX (${PATH_MAX} bytes); the file cannot be opened` });
+      else out.push(p);
     } else if (e.isDirectory()) {
-      out.push(...(await imagesUnder(p, visited)));
+      out.push(...(await imagesUnder(p, walk)));
     } else if (e.isSymbolicLink()) {
+      if (!walk.followLinks) continue; // another path to a file found where it lies (-L follows it)
       let st: fs.Stats;
       try {
         st = await fs.promises.stat(fsPath(p));
@@ -78,7 +108,10 @@ async function imagesUnder(dir: string, visited = new Set<string>()): Promise<st
         continue; // dangling: found in a folder search, it is nobody's photo
       }
       if (st.isFile() && isImageName(p)) out.push(p);
-      else if (st.isDirectory()) out.push(...(await imagesUnder(p, visited)));
+      else if (st.isDirectory()) out.push(...(await imagesUnder(p, walk)));
+    } else if (isImageName(p)) {
+      const kind = e.isFIFO() ? 'a named pipe (FIFO)' : e.isSocket() ? 'a socket' : e.isCharacterDevice() ? 'a character device' : e.isBlockDevice() ? 'a block device' : 'an unknown kind of file';
+      walk.problems.push({ path: p, reason: `not a regular file (${kind}); only regular files are read` });
     }
   }
   return out;
@@ -103,6 +136,8 @@ export interface DiscoverOptions {
    * against the whole path (so a pattern for a folder ends in its name and two stars).
    */
   exclude?: readonly string[];
+  /** Follow symbolic links found in folders (-L); links named as arguments are always followed. */
+  followLinks?: boolean;
 }
 
 /**
@@ -113,6 +148,7 @@ export interface DiscoverOptions {
 export async function discover(args: readonly string[], opts: DiscoverOptions = {}): Promise<Discovery> {
   const found = new Set<string>();
   const problems: Discovery['problems'] = [];
+  const walk: Walk = { followLinks: !!opts.followLinks, visited: new Set(), problems };
   for (const arg of args) {
     const abs = path.resolve(arg);
     let st: fs.Stats | undefined;
@@ -122,7 +158,7 @@ export async function discover(args: readonly string[], opts: DiscoverOptions = 
       st = undefined;
     }
     if (st?.isDirectory()) {
-      for (const f of await imagesUnder(abs)) found.add(path.normalize(f));
+      for (const f of await imagesUnder(abs, walk)) found.add(path.normalize(f));
     } else if (st?.isFile()) {
       found.add(abs);
     } else if (st) {

@@ -16,6 +16,7 @@ interface FindOptions {
   report?: string;
   keep: KeepRule[];
   exclude: string[];
+  followLinks?: boolean;
   similarity: Similarity;
   cut?: number;
   x: number;
@@ -57,6 +58,7 @@ export function findCommand(messages: Messages): Command {
     .addOption(keepOption('with --report: which picture of a group is marked to keep (as for imgcmp report)', 'largest'))
     .option('--exclude <glob>', 'leave out files matching GLOB (a name pattern such as "*.png", or a path pattern); repeatable', collect, [])
     .addOption(new Option('-s, --similarity <preset>', `how alike two pictures must be: ${presets}`).choices(Object.keys(SIMILARITY)).default('default'))
+    .option('-L, --follow-links', 'follow symbolic links found in folders (to files and to folders); by default they are passed by')
     .option('--cut <d>', 'the cut itself, a fraction of the fingerprint bits (overrides --similarity)', cutFraction)
     .option('-x <n>', 'hash size: x-by-x bits per view', hashSize, 16)
     .option('--no-orientations', 'do not find rotated and mirrored copies')
@@ -96,6 +98,7 @@ Examples:
           settings: (implied) =>
             findSettings(chosenDecoder(opts.decoder, implied), { x: opts.x, orientations: opts.orientations, crops: opts.crops, borders: opts.borders }),
           exclude: opts.exclude,
+          followLinks: !!opts.followLinks,
           cut,
           linkage: opts.linkage,
           includeFlat: !!opts.includeFlat,

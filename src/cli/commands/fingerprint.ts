@@ -6,6 +6,7 @@ import { chosenDecoder, dbPath, defaultInFlight, defaults, hashSettings, positiv
 interface FingerprintOptions extends HashOptions, DbOptions {
   ncore?: number;
   prune?: boolean;
+  followLinks?: boolean;
   quiet?: boolean;
   checkpoint: number;
 }
@@ -27,6 +28,7 @@ export function fingerprintCommand(messages: Messages): Command {
   });
   return withDbfile(cmd)
     .option('-n, --ncore <n>', 'images in flight at once (default: number of cores, at least 4)', positiveInt)
+    .option('-L, --follow-links', 'follow symbolic links found in folders (to files and to folders); by default they are passed by')
     .option('--prune', 'drop database entries whose files no longer exist')
     .option('--checkpoint <n>', 'write the database every N new fingerprints (an interrupted run keeps them)', positiveInt, 2000)
     .option('-q, --quiet', 'no progress output')
@@ -55,6 +57,7 @@ Examples:
           dbfile,
           settings: (implied) => hashSettings(opts, chosenDecoder(opts.decoder, implied)),
           prune: !!opts.prune,
+          followLinks: !!opts.followLinks,
           inFlight: opts.ncore ?? defaultInFlight(),
           checkpointEvery: opts.checkpoint,
           stopped,
