@@ -111,7 +111,7 @@ describe('report', () => {
     assert.equal(sections.length, 8);
     // Each section's heading, its number and size, and the pictures it really shows.
     const shown = sections.map((sec) => {
-      const h = /<h2>Cluster (\d+) · (\d+) pictures<\/h2>/.exec(sec);
+      const h = /<h2>Cluster (\d+) · (\d+) pictures · <span class="name">cluster_with_\2\/cluster_\d+<\/span>/.exec(sec);
       assert.ok(h, 'a heading per cluster');
       return { number: Number(h[1]), size: Number(h[2]), figures: sec.split('<figure').length - 1 };
     });

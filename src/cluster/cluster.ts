@@ -8,6 +8,7 @@
  */
 import { bitString, selectRows, type PackedFingerprints } from '../hash/bits.js';
 import { clusterPairs, type Linkage } from './linkage.js';
+import { PairBuilder, type PairList } from '../index/pairs.js';
 import { coarseCutFor, cutBits as toCutBits } from '../index/cut.js';
 import { largestDistance as largestDistance_, pairsWithin } from '../index/neighbours.js';
 import { pictureDistance, verifiedPairsWithin, viewLargestDistance, viewPairsWithin } from '../index/views.js';
@@ -34,6 +35,12 @@ interface FingerprintExtras {
   coarse?: PackedFingerprints;
   /** Cluster only the rows of these files (the others are not looked at). */
   only?: ReadonlySet<string>;
+  /**
+   * Pairs of paths marked "not duplicates": never a candidate pair, and at an infinite distance
+   * for average and complete linkage (so no cluster holds both; single linkage may still chain
+   * them through a third picture).
+   */
+  apart?: readonly (readonly [string, string])[];
 }
 
 export interface Clustering {
@@ -76,6 +83,33 @@ function selectViews(views: PackedFingerprints, perFile: number, pictures: reado
   return selectRows(views, rows);
 }
 
+const pairKey = (i: number, j: number, n: number): number => (i < j ? i * n + j : j * n + i);
+
+/** The "not duplicates" pairs as keys of rows of `order` (pairs with a path not clustered are left out). */
+function apartRows(apart: FingerprintExtras['apart'], files: readonly string[], order: readonly number[]): Set<number> {
+  const out = new Set<number>();
+  if (!apart?.length) return out;
+  const row = new Map<string, number>();
+  order.forEach((r, i) => row.set(files[r]!, i));
+  for (const [a, b] of apart) {
+    const i = row.get(a);
+    const j = row.get(b);
+    if (i !== undefined && j !== undefined && i !== j) out.add(pairKey(i, j, order.length));
+  }
+  return out;
+}
+
+/** `pairs` without those in `apart`. */
+function withoutPairs(pairs: PairList, apart: ReadonlySet<number>, n: number): PairList {
+  const out = new PairBuilder();
+  for (let p = 0; p < pairs.length; p++) {
+    const i = pairs.a[p]!;
+    const j = pairs.b[p]!;
+    if (!apart.has(pairKey(i, j, n))) out.push(i, j, pairs.bits[p]!);
+  }
+  return out.build();
+}
+
 /**
  * The clusters of the fingerprints `fps` (one row per path of `files`) under `opts`; with views
  * in `extras`, distances are the minimum over views, and flat pictures are left out unless asked.
@@ -107,7 +141,13 @@ export function clusterFingerprints(
     : views
       ? viewPairsWithin(sorted, views, k, Math.floor(cutBits))
       : pairsWithin(sorted, Math.floor(cutBits));
-  const groups = clusterPairs(sorted, opts.linkage, cutBits, pairs, pictureDistance(sorted, views, k));
+  const distance = pictureDistance(sorted, views, k);
+  const apart = apartRows(extras.apart, files, order);
+  const groups = apart.size
+    ? clusterPairs(sorted, opts.linkage, cutBits, withoutPairs(pairs, apart, order.length), (i, j) =>
+        apart.has(pairKey(i, j, order.length)) ? Infinity : distance(i, j),
+      )
+    : clusterPairs(sorted, opts.linkage, cutBits, pairs, distance);
   const clusters = groups.filter((g) => g.length > 1).map((g) => g.map((row) => files[order[row]!]!));
   return { clusters, absoluteCut, largestDistance, count: sorted.count, flatLeftOut: candidates.length - sorted.count };
 }

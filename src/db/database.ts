@@ -14,6 +14,10 @@
  *                  packbits does (first bit in the high bit): np.unpackbits(..., axis=-1)
  *   /coarse        n × K × ⌈coarse_x²/8⌉ uint8, only with coarse_x: the same K views hashed at
  *                  coarse_x (fewer bits), packed as views; they find candidate pairs fast
+ *   /not_duplicates m × 2 UTF-8 strings (variable length), only when some were recorded: pairs of
+ *                  paths the user marked "not duplicates" (report page → dedupe --plan --apply);
+ *                  such a pair is never joined by clustering. Paths with escapes are written as in
+ *                  /files, flagged in /not_duplicates_escaped (m × 2 uint8)
  *   attrs          method, x, nbits, orientations (0/1), crops (0/1), views (K), resample,
  *                  hash_version, format, creator; borders (1) and coarse_x where used
  *
@@ -55,6 +59,12 @@ export interface FingerprintDb {
   views?: PackedFingerprints;
   /** With coarse_x: the same K views per file at coarse_x² bits, to find candidate pairs fast. */
   coarse?: PackedFingerprints;
+  /**
+   * Pairs of paths marked "not duplicates" (each pair sorted, the list sorted). On write,
+   * undefined keeps the pairs the file being replaced holds: they are the user's decisions, not
+   * the files', and survive every rewrite (a fingerprint run, a checkpoint); [] clears them.
+   */
+  notDuplicates?: [string, string][];
 }
 
 type H5 = typeof h5wasmModule;
@@ -197,7 +207,7 @@ function readOpen(file: H5File, dbfile: string, fileBytes: number): FingerprintD
     if (!keys.includes(name)) throw new ImgcmpError('database', `${dbfile}: no dataset "${name}" (not an imgcmp fingerprint database)`);
   }
   // Every dataset's declared size first: nothing is read from a file that cannot hold it.
-  for (const name of ['files', 'fps', 'escaped', 'flat', 'size', 'mtime', 'views', 'coarse']) {
+  for (const name of ['files', 'fps', 'escaped', 'flat', 'size', 'mtime', 'views', 'coarse', 'not_duplicates', 'not_duplicates_escaped']) {
     if (keys.includes(name)) checkedDataset(file, name, dbfile, fileBytes);
   }
   const filesDs = file.get('files') as H5Dataset;
@@ -288,7 +298,28 @@ function readOpen(file: H5File, dbfile: string, fileBytes: number): FingerprintD
     }
     db.coarse = unpackBytes(count > 0 ? packedBytes(ds.value, 'coarse', dbfile) : new Uint8Array(0), count * k, coarseBits);
   }
+  if (keys.includes('not_duplicates')) db.notDuplicates = readPairs(file, dbfile);
   return db;
+}
+
+/** The dataset not_duplicates: m × 2 paths. */
+function readPairs(file: H5File, dbfile: string): [string, string][] {
+  const ds = file.get('not_duplicates') as H5Dataset;
+  const shape = ds.shape ?? [];
+  if (shape.length !== 2 || shape[1] !== 2) throw new ImgcmpError('database', `${dbfile}: dataset "not_duplicates" has shape [${shape.join(', ')}], expected [m, 2]`);
+  const m = shape[0]!;
+  const list = m ? asStrings(ds.value, false, dbfile) : [];
+  if (list.length !== 2 * m) throw new ImgcmpError('database', `${dbfile}: dataset "not_duplicates" does not hold ${2 * m} paths`);
+  let escaped: ArrayLike<number> | undefined;
+  if (m && file.keys().includes('not_duplicates_escaped')) {
+    const e = (file.get('not_duplicates_escaped') as H5Dataset).value;
+    if (!ArrayBuffer.isView(e) || (e as unknown as ArrayLike<number>).length !== 2 * m) {
+      throw new ImgcmpError('database', `${dbfile}: dataset "not_duplicates_escaped" does not hold ${2 * m} flags`);
+    }
+    escaped = e as unknown as ArrayLike<number>;
+  }
+  const at = (i: number): string => (escaped?.[i] ? unescapeFromDb(list[i]!) : list[i]!);
+  return Array.from({ length: m }, (_, p) => [at(2 * p), at(2 * p + 1)] as [string, string]);
 }
 
 /** The bytes of a packed dataset (views, coarse), which must be unsigned bytes. */
@@ -321,6 +352,7 @@ export async function writeDb(dbfile: string, db: FingerprintDb): Promise<void> 
   const { fps, files, settings } = db;
   const n = files.length;
   if (n !== fps.count) throw new Error(`${n} files but ${fps.count} fingerprints`);
+  const pairs = db.notDuplicates ?? keptPairs(lib, target);
   const write = (tmp: string): void => {
     const file = new lib.File(tmp, 'w');
     try {
@@ -341,6 +373,12 @@ export async function writeDb(dbfile: string, db: FingerprintDb): Promise<void> 
         if (!db.coarse || db.coarse.count !== n * k) throw new Error('coarse fingerprints missing');
         file.create_dataset({ name: 'coarse', data: packBytes(db.coarse), shape: [n, k, Math.ceil(db.coarse.nbits / 8)], dtype: '<B' });
       }
+      if (pairs.length) {
+        const flat = pairs.flat();
+        const esc = Uint8Array.from(flat, (f) => (hasEscapes(f) ? 1 : 0));
+        file.create_dataset({ name: 'not_duplicates', data: flat.map((f, i) => (esc[i] ? escapeForDb(f) : f)), shape: [pairs.length, 2], dtype: 'S' });
+        if (esc.some((e) => e)) file.create_dataset({ name: 'not_duplicates_escaped', data: esc, shape: [pairs.length, 2], dtype: '<B' });
+      }
       file.create_attribute('method', settings.method);
       file.create_attribute('x', settings.x);
       file.create_attribute('nbits', fps.nbits);
@@ -360,6 +398,22 @@ export async function writeDb(dbfile: string, db: FingerprintDb): Promise<void> 
     }
   };
   await withTemporary(target, write, dbfile);
+}
+
+/** The not-duplicates pairs of the database at `dbfile`, if it is one and has them; else none. */
+function keptPairs(lib: H5, dbfile: string): [string, string][] {
+  if (!fs.existsSync(dbfile) || !hasHdf5Signature(dbfile)) return [];
+  let file: H5File | undefined;
+  try {
+    file = new lib.File(dbfile, 'r');
+    if (!file.keys().includes('not_duplicates')) return [];
+    checkedDataset(file, 'not_duplicates', dbfile, fs.statSync(dbfile).size);
+    return readPairs(file, dbfile);
+  } catch {
+    return []; // not a database that could be read: it has nothing to keep
+  } finally {
+    file?.close();
+  }
 }
 
 /**

@@ -45,6 +45,31 @@ export function viewsPerFile(opts: ViewOptions): number {
   return (opts.orientations ? ORIENTATIONS : 1) * viewClasses(opts).length;
 }
 
+/** Orientation o of orient.ts in words: what it does to the upright picture. */
+const ORIENTATION_WORDS = ['', 'mirrored', 'upside down (mirrored)', 'rotated 180°', 'rotated 90° and mirrored', 'rotated 90°', 'rotated 270°', 'rotated 270° and mirrored'];
+/** The orientation that undoes o: the two quarter turns undo each other; the others undo themselves. */
+const INVERSE_ORIENTATION = [0, 1, 2, 3, 4, 6, 5, 7];
+
+/**
+ * How a copy differs from the picture it matched, in words ("rotated 90°", "cropped to 90 %",
+ * "inside a frame"; "" when upright and whole), from the view that matched: `ofOther` when the
+ * copy looks like view v of the other picture, else the other picture looks like view v of the copy.
+ */
+export function viewInWords(opts: ViewOptions, v: number, ofOther: boolean): string {
+  const o = opts.orientations ? ORIENTATIONS : 1;
+  const cls = viewClasses(opts)[Math.floor(v / o)];
+  const orientation = opts.orientations ? v % o : 0;
+  const words: string[] = [];
+  const turn = ORIENTATION_WORDS[ofOther ? orientation : INVERSE_ORIENTATION[orientation]!]!;
+  if (turn) words.push(turn);
+  if (cls === 'framed') words.push(ofOther ? 'without its frame' : 'inside a frame');
+  else if (cls !== undefined && cls !== 1) {
+    const pct = Math.round(cls * 100);
+    words.push(ofOther ? `cropped to ${pct} %` : `uncropped (the other is its central ${pct} %)`);
+  }
+  return words.join(', ');
+}
+
 /** Whether a file's pixels must be decoded at cropSourceSide (to cut crops or find a frame from). */
 export function needsSource(opts: ViewOptions): boolean {
   return opts.crops || opts.borders === true;

@@ -28,6 +28,30 @@ export function pictureDistance(upright: PackedFingerprints, views: PackedFinger
   return views && perFile > 1 ? viewDistance(upright, views, perFile) : (i, j) => hammingRows(upright, i, upright, j);
 }
 
+/**
+ * How picture j matches picture i: the distance (the same number as pictureDistance's), the view
+ * that gave it, and whose view it is — `of: 'i'` when j's upright fingerprint matched view `view`
+ * of i (j looks like that view of i), `of: 'j'` when i's upright matched view `view` of j. View 0
+ * (the two upright) wins ties; without views, always view 0.
+ */
+export function bestView(
+  upright: PackedFingerprints,
+  views: PackedFingerprints | undefined,
+  perFile: number,
+): (i: number, j: number) => { bits: number; view: number; of: 'i' | 'j' } {
+  if (!views || perFile <= 1) return (i, j) => ({ bits: hammingRows(upright, i, upright, j), view: 0, of: 'i' });
+  return (i, j) => {
+    let best = { bits: Infinity, view: 0, of: 'i' as 'i' | 'j' };
+    for (let v = 0; v < perFile && best.bits > 0; v++) {
+      const ofI = hammingRows(upright, j, views, perFile * i + v);
+      const ofJ = hammingRows(views, perFile * j + v, upright, i);
+      if (ofI < best.bits) best = { bits: ofI, view: v, of: 'i' };
+      if (ofJ < best.bits) best = { bits: ofJ, view: v, of: 'j' };
+    }
+    return best;
+  };
+}
+
 /** Every pair i < j whose view-invariant distance is at most cutBits, ordered by (i, j). */
 export function viewPairsWithin(upright: PackedFingerprints, views: PackedFingerprints, perFile: number, cutBits: number): PairList {
   const n = upright.count;

@@ -4,9 +4,12 @@ import type { HashSettings } from '../hash/settings.js';
 import type { Clustering } from '../cluster/cluster.js';
 import { ImgcmpError } from '../util/errors.js';
 import { loadClusters, type ClusterSource } from './clusters.js';
+import { dbRedundancy, type Redundancy } from './redundancy.js';
 
 export interface ClusterResult {
   clustering: Clustering;
+  /** Files beyond one per cluster and their bytes (the sizes the database recorded). */
+  redundancy: Redundancy;
   settings: HashSettings;
 }
 
@@ -24,5 +27,5 @@ export async function runCluster(src: ClusterSource, outdir: string | undefined)
     );
   }
   if (outdir) await writeClusterTree(outdir, clustering.clusters, db!.files);
-  return { clustering, settings: db!.settings };
+  return { clustering, settings: db!.settings, redundancy: dbRedundancy(clustering.clusters, db!) };
 }

@@ -6,18 +6,24 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { pictureDistance } from '../index/views.js';
+import { createHash } from 'node:crypto';
+import { bestView, pictureDistance } from '../index/views.js';
+import { cutBits as toCutBits } from '../index/cut.js';
+import { bySize } from '../output/layout.js';
+import { fsPath } from '../walk/fspath.js';
 import { dendrogramOrder } from '../cluster/dendrogram-order.js';
-import { viewsPerFile } from '../hash/views.js';
+import { viewInWords, viewsPerFile } from '../hash/views.js';
 import { readDb, type FingerprintDb } from '../db/database.js';
 import { chooseKeeper, type KeepRule } from '../actions/keep.js';
 import { inspect } from '../actions/inspect.js';
 import { renderReport, REPORT_MARK, type ReportMember } from '../output/html-report.js';
 import { loadClusters, type ClusterSource } from './clusters.js';
+import { redundancyOf, type Redundancy } from './redundancy.js';
 import { replaceFolder, type OwnedFolder } from '../util/replace.js';
 import { forEachLimited } from '../util/pool.js';
 import { reasonOf } from '../util/errors.js';
 import { sharpSource } from '../pixels/decode.js';
+import { specialFormat, specialSharp } from '../pixels/formats.js';
 import { checkOurs, commitFile, prepareFile, writeError, type Ours } from '../util/safe-write.js';
 
 const THUMBS: OwnedFolder = { marker: '.imgcmp-report', writer: 'imgcmp report', ours: (e) => e.isFile() && /^t\d+\.jpg$/.test(e.name) };
@@ -32,6 +38,31 @@ function distanceIn(db: FingerprintDb | undefined): (a: string, b: string) => nu
     const j = row.get(b);
     return i === undefined || j === undefined ? undefined : d(i, j);
   };
+}
+
+/** How database file `copy` matches `keeper`: the distance and the view, in words; undefined if either is not in it. */
+function matchIn(db: FingerprintDb | undefined): (keeper: string, copy: string) => { bits: number; how: string } | undefined {
+  if (!db) return () => undefined;
+  const row = new Map(db.files.map((f, i) => [f, i]));
+  const best = bestView(db.fps, db.views, viewsPerFile(db.settings));
+  return (keeper, copy) => {
+    const i = row.get(keeper);
+    const j = row.get(copy);
+    if (i === undefined || j === undefined) return undefined;
+    const m = best(i, j);
+    return { bits: m.bits, how: viewInWords(db.settings, m.view, m.of === 'i') };
+  };
+}
+
+/** The SHA-256 of a file's bytes, or undefined when it cannot be read. */
+function sha256Of(file: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const hash = createHash('sha256');
+    fs.createReadStream(fsPath(file))
+      .on('data', (chunk) => hash.update(chunk))
+      .on('end', () => resolve(hash.digest('hex')))
+      .on('error', () => resolve(undefined));
+  });
 }
 
 /** Above this many members a cluster keeps its path order (the dendrogram costs O(n³)). */
@@ -83,7 +114,7 @@ const reportPage: Ours = (head) => head.includes(REPORT_MARK);
  * counts and the page's path. Throws an ImgcmpError when the clusters cannot be had, or the page
  * or its folder is not imgcmp's to replace.
  */
-export async function runReport(job: ReportJob): Promise<{ clusters: number; pictures: number; page: string }> {
+export async function runReport(job: ReportJob): Promise<{ clusters: number; pictures: number; page: string } & Redundancy> {
   const page = path.resolve(job.output);
   const thumbsDir = page.replace(/\.html?$/i, '') + '_files';
   const src = job.source;
@@ -96,14 +127,33 @@ export async function runReport(job: ReportJob): Promise<{ clusters: number; pic
   const clusters = [...loaded.clustering.clusters].sort((a, b) => b.length - a.length || (a[0]! < b[0]! ? -1 : 1));
   const files = clusters.flat();
   const distance = distanceIn(db);
+  const match = matchIn(db);
+  // Each cluster's folder name in the symlink tree (cluster_with_N/cluster_K), from the clusters in the clustering's order.
+  const names = new Map<readonly string[], string>();
+  for (const [size, list] of bySize(loaded.clustering.clusters)) list.forEach((c, k) => names.set(c, `cluster_with_${size}/cluster_${k}`));
+  const cut = db && Number.isFinite(loaded.clustering.absoluteCut) ? toCutBits(loaded.clustering.absoluteCut, db.fps.nbits) : undefined;
   const members = new Map<string, ReportMember>();
+  let redundancy: Redundancy = { redundantFiles: 0, redundantBytes: 0 };
   const renderPage = (): string => {
     const model = clusters.map((c) => {
       const list = c.map((f) => members.get(f)!);
       const keeper = chooseKeeper(job.rules, list);
-      return inDendrogramOrder(list, keeper.file, distance).map((m) => ({ ...m, keep: m.file === keeper.file, bits: m.file === keeper.file ? 0 : distance(m.file, keeper.file) }));
+      const ordered = inDendrogramOrder(list, keeper.file, distance).map((m): ReportMember => {
+        if (m.file === keeper.file) return { ...m, keep: true, bits: 0 };
+        const how = match(keeper.file, m.file);
+        return { ...m, keep: false, bits: how?.bits, how: how?.how, beyondCut: how !== undefined && cut !== undefined && how.bits > cut };
+      });
+      return { name: names.get(c)!, members: ordered };
     });
-    return renderReport({ title: 'imgcmp: near-duplicate pictures', source: job.description, nbits: db?.fps.nbits, clusters: model });
+    redundancy = redundancyOf(clusters, (f) => members.get(f)?.bytes);
+    return renderReport({
+      title: 'imgcmp: near-duplicate pictures',
+      source: job.description,
+      nbits: db?.fps.nbits,
+      ...(cut !== undefined ? { cutBits: cut } : {}),
+      ...redundancy,
+      clusters: model,
+    });
   };
   let pageTmp: string | undefined;
   await replaceFolder(thumbsDir, THUMBS, async (dir) => {
@@ -114,11 +164,14 @@ export async function runReport(job: ReportJob): Promise<{ clusters: number; pic
       async (file, k) => {
         const info = await inspect(file).catch(() => ({ file, width: 0, height: 0, bytes: 0, mtimeMs: 0 }));
         const name = `t${k}.jpg`;
-        const jpeg = await sharp(await sharpSource(file).catch(() => Buffer.alloc(0)), { autoOrient: true, failOn: 'error' })
-          .resize(200, 150, { fit: 'inside', withoutEnlargement: true })
+        // HEIC, RAW and BMP through imgcmp's decoders (formats.ts): the thumbnail is a JPEG all the same.
+        const special = specialFormat(file);
+        const source = special ? specialSharp(file, special, 200) : sharpSource(file).catch(() => Buffer.alloc(0)).then((s) => sharp(s, { autoOrient: true, failOn: 'error' }));
+        const jpeg = await source
+          .then((image) => image.resize(200, 150, { fit: 'inside', withoutEnlargement: true })
           .flatten({ background: '#ffffff' })
           .jpeg({ quality: 70 })
-          .toBuffer()
+          .toBuffer())
           .catch((err: unknown) => {
             job.onFailed?.(file, `no thumbnail: ${reasonOf(err)}`);
             return undefined;
@@ -133,7 +186,8 @@ export async function runReport(job: ReportJob): Promise<{ clusters: number; pic
           }
         }
         const ok = !!jpeg;
-        members.set(file, { ...info, thumb: ok ? `${path.basename(thumbsDir)}/${name}` : undefined, keep: false });
+        const sha256 = await sha256Of(file);
+        members.set(file, { ...info, thumb: ok ? `${path.basename(thumbsDir)}/${name}` : undefined, sha256, keep: false });
       },
       (result) => {
         if (result.status === 'rejected') failure ??= result.reason;
@@ -150,5 +204,5 @@ export async function runReport(job: ReportJob): Promise<{ clusters: number; pic
     throw err;
   });
   commitFile(pageTmp!, page);
-  return { clusters: clusters.length, pictures: files.length, page };
+  return { clusters: clusters.length, pictures: files.length, page, ...redundancy };
 }

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { summaryLines } from '../../output/layout.js';
 import { runCluster } from '../../stages/cluster.js';
 import type { Messages } from '../messages.js';
+import { humanBytes } from './find.js';
 import { checkOurs, writeFileSafely, type Ours } from '../../util/safe-write.js';
 import { clusterSource, cutFraction, defaults, linkageOption, withDbfile, type SourceOptions } from '../settings.js';
 
@@ -51,7 +52,7 @@ Examples:
       const src = clusterSource(cut, { ...opts, fromJson: undefined });
       // Refused before any work: a --json naming a photo or any file imgcmp did not write.
       if (opts.json && opts.json !== '-') checkOurs(opts.json, clusterJson, 'imgcmp cluster');
-      const { clustering, settings } = await runCluster(src, outdir);
+      const { clustering, settings, redundancy } = await runCluster(src, outdir);
       // The JSON fields are the public interface: sim and t keep their names.
       const json = JSON.stringify({
         sim: cut,
@@ -71,5 +72,7 @@ Examples:
       if (flat) messages.info(`${flat} flat picture${flat === 1 ? '' : 's'} left out (--include-flat clusters them)`);
       if (toStdout) process.stdout.write(`${json}\n`);
       else if (opts.json) writeFileSafely(opts.json, `${json}\n`, clusterJson, 'imgcmp cluster');
+      const { redundantFiles: n, redundantBytes } = redundancy;
+      messages.info(`${clustering.clusters.length} cluster${clustering.clusters.length === 1 ? '' : 's'}: ${n} redundant file${n === 1 ? '' : 's'} (${humanBytes(redundantBytes)})`);
     });
 }

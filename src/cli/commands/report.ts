@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import type { KeepRule } from '../../actions/keep.js';
 import type { Messages } from '../messages.js';
+import { humanBytes } from './find.js';
 import { startProgress, type Progress } from '../progress.js';
 import { clusterSource, defaultInFlight, describeSource, keepOption, withClusterSource, type SourceOptions } from '../settings.js';
 
@@ -18,7 +19,10 @@ export function reportCommand(messages: Messages): Command {
       'after',
       `
 The page lists the clusters biggest first: thumbnail, path, pixel size, file size, date,
-and each picture's distance to the one to keep. Images load lazily; a box filters by path.
+each picture's distance to the one to keep and how it matched (rotated, mirrored, cropped,
+framed), byte-identical copies. Images load lazily; a box filters by path. Untick pictures,
+change the keeper, mark clusters "not duplicates", then "Save decisions" writes a file that
+imgcmp dedupe --plan FILE carries out.
 
 Examples:
   $ imgcmp report 0.15 --absolute -o dupes.html
@@ -39,6 +43,8 @@ Examples:
         onFailed: (file, reason) => messages.problem(file, reason),
       });
       progress?.stop();
-      messages.info(`report: ${r.clusters} clusters, ${r.pictures} pictures → ${r.page}`);
+      messages.info(
+        `report: ${r.clusters} clusters, ${r.pictures} pictures; ${r.redundantFiles} redundant file${r.redundantFiles === 1 ? '' : 's'} (${humanBytes(r.redundantBytes)}) → ${r.page}`,
+      );
     });
 }
