@@ -9,6 +9,7 @@ import type { Linkage } from '../cluster/linkage.js';
 import { readDb, type FingerprintDb } from '../db/database.js';
 import { viewsPerFile } from '../hash/views.js';
 import { fileError, ImgcmpError } from '../util/errors.js';
+import { fsPath } from '../walk/fspath.js';
 
 export interface ClusterSource {
   dbfile: string;
@@ -21,10 +22,16 @@ export interface ClusterSource {
   fromJson?: string;
   /** Cluster only these files of the database (find: the files of this run). */
   only?: ReadonlySet<string>;
+  /** Leave members that are gone in the clusters (dedupe names each one itself). */
+  keepMissing?: boolean;
+  /** Told, in one line, of entries gone or changed since fingerprinting (default: standard error). */
+  note?: (line: string) => void;
 }
 
 export interface LoadedClusters {
   clustering: Clustering;
+  /** Members that are gone (moved or deleted since fingerprinting); left out unless `keepMissing`. */
+  missing: string[];
   /** The database, when clusters were computed from it. */
   db?: FingerprintDb;
 }
@@ -52,7 +59,8 @@ export async function loadClusters(src: ClusterSource): Promise<LoadedClusters> 
       throw new ImgcmpError('file', `${src.fromJson}: no "clusters" list of path lists (write one with imgcmp cluster --json)`);
     }
     const list = (clusters as string[][]).filter((c) => c.length > 1);
-    return { clustering: { clusters: list, absoluteCut: NaN, largestDistance: undefined, count: list.flat().length, flatLeftOut: 0 } };
+    const clustering = { clusters: list, absoluteCut: NaN, largestDistance: undefined, count: list.flat().length, flatLeftOut: 0 };
+    return { clustering, missing: checkFiles(clustering, src, undefined, `imgcmp fingerprint --prune, then imgcmp cluster --json again`) };
   }
   if (src.cut === undefined) throw new ImgcmpError('usage', 'give SIM, or --from-json FILE');
   const db = await readDb(src.dbfile);
@@ -63,7 +71,39 @@ export async function loadClusters(src: ClusterSource): Promise<LoadedClusters> 
     db.files,
     db.fps,
     { cut: src.cut, absolute: src.absolute, linkage: src.linkage, includeFlat: src.includeFlat },
-    { views: db.views, viewsPerFile: viewsPerFile(db.settings), flat: db.flat, coarse: db.coarse, only: src.only },
+    { views: db.views, viewsPerFile: viewsPerFile(db.settings), flat: db.flat, coarse: db.coarse, only: src.only, apart: db.notDuplicates },
   );
-  return { clustering, db };
+  return { clustering, db, missing: checkFiles(clustering, src, db, `imgcmp fingerprint --prune -f ${src.dbfile}`) };
+}
+
+/**
+ * The members of `clustering` that are gone (their folders searched again, they would be
+ * pruned): left out of it (clusters left with one member dropped) unless `src.keepMissing`, and
+ * counted in one note with the command that fixes it; members whose size or modification time
+ * differ from the database's are counted too (they are kept). Returns the missing paths.
+ */
+function checkFiles(clustering: Clustering, src: ClusterSource, db: FingerprintDb | undefined, fix: string): string[] {
+  const row = db ? new Map(db.files.map((f, i) => [f, i])) : undefined;
+  const missing: string[] = [];
+  let changed = 0;
+  for (const file of clustering.clusters.flat()) {
+    const st = fs.statSync(fsPath(file), { throwIfNoEntry: false });
+    if (!st) {
+      missing.push(file);
+      continue;
+    }
+    const i = row?.get(file);
+    if (db && i !== undefined && Number.isFinite(db.size[i]!) && (db.size[i] !== st.size || Math.abs(db.mtime[i]! - st.mtimeMs) >= 1)) changed++;
+  }
+  const note = src.note ?? ((line: string) => process.stderr.write(`imgcmp: ${line}\n`));
+  if (missing.length && !src.keepMissing) {
+    const gone = new Set(missing);
+    clustering.clusters = clustering.clusters.map((c) => c.filter((f) => !gone.has(f))).filter((c) => c.length > 1);
+  }
+  const where = src.fromJson ?? src.dbfile;
+  if (missing.length) {
+    note(`${missing.length} entr${missing.length === 1 ? 'y' : 'ies'} of ${where} missing on disk (moved or deleted since fingerprinting)${src.keepMissing ? '' : ', left out'}; ${fix} updates it`);
+  }
+  if (changed) note(`${changed} file${changed === 1 ? '' : 's'} of ${where} changed since fingerprinting (size or modification time); imgcmp fingerprint -f ${src.dbfile} on their folders hashes them again`);
+  return missing;
 }

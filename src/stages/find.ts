@@ -12,6 +12,7 @@ import { HASH_VERSION, type HashSettings } from '../hash/settings.js';
 import { writeClusterTree } from '../output/layout.js';
 import { RECIPE, type JpegDecoderName } from '../pixels/recipe.js';
 import { loadClusters, type ClusterSource } from './clusters.js';
+import { dbRedundancy } from './redundancy.js';
 import { runFingerprint, type FingerprintReport } from './fingerprint.js';
 import { runReport } from './report.js';
 
@@ -121,12 +122,7 @@ export async function runFind(job: FindJob): Promise<FindResult> {
     const { clustering, db } = await loadClusters(source);
     result.clustering = clustering;
     known = db!.files;
-    const bytes = new Map(db!.files.map((f, i) => [f, db!.size[i]!]));
-    for (const c of clustering.clusters) {
-      const sizes = c.map((f) => bytes.get(f) ?? 0);
-      result.redundantFiles += c.length - 1;
-      result.redundantBytes += sizes.reduce((a, b) => a + b, 0) - Math.max(...sizes);
-    }
+    Object.assign(result, dbRedundancy(clustering.clusters, db!));
   }
   if (job.outdir) await writeClusterTree(job.outdir, result.clustering.clusters, known ?? [...fingerprint.files]);
   if (job.report && result.clustering.clusters.length) {

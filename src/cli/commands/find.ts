@@ -55,7 +55,7 @@ export function findCommand(messages: Messages): Command {
     .option('--no-tree', 'write no symlink tree')
     .option('--json <file>', 'also write the groups as JSON to FILE ("-": standard output, summary to stderr)')
     .option('--report <file>', 'also write the HTML page of the groups (as imgcmp report does)')
-    .addOption(keepOption('with --report: which picture of a group is marked to keep (as for imgcmp report)', 'largest'))
+    .addOption(keepOption('with --report: which picture of a group is marked to keep (as for imgcmp report)', 'original'))
     .option('--exclude <glob>', 'leave out files matching GLOB (a name pattern such as "*.png", or a path pattern); repeatable', collect, [])
     .addOption(new Option('-s, --similarity <preset>', `how alike two pictures must be: ${presets}`).choices(Object.keys(SIMILARITY)).default('default'))
     .option('-L, --follow-links', 'follow symbolic links found in folders (to files and to folders); by default they are passed by')
