@@ -14,6 +14,8 @@ export interface ResizeJob {
   fraction: number;
   /** Image files, folders or glob patterns. */
   paths: readonly string[];
+  /** Follow symbolic links found in folders (-L). */
+  followLinks?: boolean;
   tgtdir: string;
   /** Images in flight at once. */
   inFlight: number;
@@ -95,7 +97,7 @@ function sourceInside(dir: string, sources: readonly string[]): string | undefin
  * Throws an ImgcmpError when the target folder holds a source (writing there could overwrite it).
  */
 export async function runResize(job: ResizeJob): Promise<ResizeReport> {
-  const found = await discover(job.paths);
+  const found = await discover(job.paths, { followLinks: job.followLinks });
   for (const p of found.problems) job.onFailed?.(p.path, p.reason);
   const inside = sourceInside(job.tgtdir, found.files);
   if (inside) {

@@ -53,7 +53,7 @@ const files = repeat > 1 ? found.flatMap((f, i) => Array.from({ length: repeat }
 })) : found;
 const list = path.join(work, 'files.txt');
 fs.writeFileSync(list, files.join('\n'));
-// Our binary takes the same files through a folder of links (no long command line).
+// Our binary takes the same files through a folder of links (no long command line; -L follows them).
 const linkDir = path.join(work, 'links');
 fs.mkdirSync(linkDir);
 files.forEach((f, i) => fs.symlinkSync(f, path.join(linkDir, `${String(i).padStart(6, '0')}${path.extname(f)}`)));
@@ -84,11 +84,11 @@ const n = files.length;
 const rate = (r) => n / r.seconds;
 console.log(`fingerprint benchmark: ${n} ${jpegOnly ? "JPEG " : ""}files in ${folder}${repeat > 1 ? ` (each of ${found.length} taken ${repeat} times)` : ""} (${os.cpus().length} cores, node ${process.version})`);
 const home = path.join(work, 'home');
-const ours = timed(process.execPath, [bin, 'fingerprint', linkDir, '-q', '-f', path.join(work, 'ours.hdf')], { IMGCMP_HOME: home });
-const oursSharp = timed(process.execPath, [bin, 'fingerprint', linkDir, '-q', '--decoder', 'sharp', '-f', path.join(work, 'ours-sharp.hdf')], { IMGCMP_HOME: home });
-const oursOrient = timed(process.execPath, [bin, 'fingerprint', linkDir, '-q', '--orientations', '-f', path.join(work, 'ours-o.hdf')], { IMGCMP_HOME: home });
-const oursViews = timed(process.execPath, [bin, 'fingerprint', linkDir, '-q', '--orientations', '--crops', '-f', path.join(work, 'ours-oc.hdf')], { IMGCMP_HOME: home });
-const oursFind = timed(process.execPath, [bin, 'find', linkDir, '-q', '--no-tree', '-f', path.join(work, 'find.hdf')], { IMGCMP_HOME: home });
+const ours = timed(process.execPath, [bin, 'fingerprint', linkDir, '-L', '-q', '-f', path.join(work, 'ours.hdf')], { IMGCMP_HOME: home });
+const oursSharp = timed(process.execPath, [bin, 'fingerprint', linkDir, '-L', '-q', '--decoder', 'sharp', '-f', path.join(work, 'ours-sharp.hdf')], { IMGCMP_HOME: home });
+const oursOrient = timed(process.execPath, [bin, 'fingerprint', linkDir, '-L', '-q', '--orientations', '-f', path.join(work, 'ours-o.hdf')], { IMGCMP_HOME: home });
+const oursViews = timed(process.execPath, [bin, 'fingerprint', linkDir, '-L', '-q', '--orientations', '--crops', '-f', path.join(work, 'ours-oc.hdf')], { IMGCMP_HOME: home });
+const oursFind = timed(process.execPath, [bin, 'find', linkDir, '-L', '-q', '--no-tree', '-f', path.join(work, 'find.hdf')], { IMGCMP_HOME: home });
 const pillow = timed('/usr/bin/python3', [pyScript, list]);
 const row = (name, r, base) =>
   console.log(
@@ -124,7 +124,7 @@ if (!skipPythonImgcmp) {
   row('Python imgcmp: fingerprints (PIL phash)', fp);
   row('Python imgcmp: end to end', total, ours);
   // Our end to end: the same two stages through our binary.
-  const r = timed(process.execPath, [bin, 'resize', fraction, linkDir, '-t', path.join(work, 'our-convert')], { IMGCMP_HOME: home });
+  const r = timed(process.execPath, [bin, 'resize', fraction, linkDir, '-L', '-t', path.join(work, 'our-convert')], { IMGCMP_HOME: home });
   const f = timed(process.execPath, [bin, 'fingerprint', path.join(work, 'our-convert'), '-q', '-f', path.join(work, 'ours2.hdf')], { IMGCMP_HOME: home });
   row(`imgcmp: resize ${fraction} + fingerprint`, { seconds: r.seconds + f.seconds, rssMb: Math.max(r.rssMb, f.rssMb) }, undefined);
   console.log(`  end to end, Python imgcmp vs imgcmp fingerprint of the originals: imgcmp is ${(total.seconds / ours.seconds).toFixed(2)}× as fast`);

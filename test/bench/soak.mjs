@@ -80,7 +80,7 @@ for (const n of sizes) {
     if (!fs.existsSync(link)) fs.symlinkSync(path.join(images, f), link);
   }
   for (const [name, stageArgs] of [
-    ['resize', ['resize', '0.5', subset]],
+    ['resize', ['resize', '0.5', subset, '-L']],
     ['fingerprint', ['fingerprint', '-q']],
     ['cluster', ['cluster', '0.1', '--absolute', '--no-tree', '--json', path.join(home, 'clusters.json')]],
   ]) {

@@ -17,6 +17,7 @@ export function resizeCommand(messages: Messages): Command {
     .option('-t, --tgtdir <dir>', 'folder for the copies (default: $IMGCMP_HOME/convert)')
     .option('-n, --ncore <n>', 'images in flight at once (default: number of cores, at least 4)', positiveInt)
     .option('-v, --verbose', 'print one line per image written or skipped')
+    .option('-L, --follow-links', 'follow symbolic links found in folders (to files and to folders); by default they are passed by')
     .addHelpText(
       'after',
       `
@@ -30,7 +31,7 @@ Example:
   $ imgcmp resize 0.2 ~/Pictures -t ~/.imgcmp/convert
   $ imgcmp fingerprint            # hashes ~/.imgcmp/convert by default`,
     )
-    .action(async (frac: number, paths: string[], opts: { tgtdir?: string; ncore?: number; verbose?: boolean }) => {
+    .action(async (frac: number, paths: string[], opts: { tgtdir?: string; ncore?: number; verbose?: boolean; followLinks?: boolean }) => {
       // sharp (libvips) loads only for the commands that decode images.
       const { runResize } = await import('../../stages/resize.js');
       const tgtdir = opts.tgtdir ?? defaults.convertDir();
@@ -38,6 +39,7 @@ Example:
       const report = await runResize({
         fraction: frac,
         paths,
+        followLinks: !!opts.followLinks,
         tgtdir,
         inFlight: opts.ncore ?? defaultInFlight(),
         onStart: (n) => (progress = startProgress('resize', n)),
