@@ -9,6 +9,7 @@ import { fsPath, hasEscapes, toBytes } from '../walk/fspath.js';
 import { JpegDecoder, timeLimitReason } from './jpeg.js';
 import { decoderMissing, type JpegDecoderName } from './recipe.js';
 import { applyOrientation } from './orientation.js';
+import { specialFormat, specialGreyThumbnail } from './formats.js';
 
 let sharpLoaded: Promise<typeof SharpModule> | undefined;
 /**
@@ -118,6 +119,9 @@ let helpers: JpegDecoder | undefined;
  * imgcmp does), by the recipe of `decoder` (see recipe.ts).
  */
 export async function greyThumbnail(path: string, side: number, decoder: JpegDecoderName = 'sharp'): Promise<ArrayLike<number>> {
+  // HEIC/HEIF, camera RAW and BMP, which sharp cannot read: see formats.ts.
+  const special = specialFormat(path);
+  if (special) return specialGreyThumbnail(path, special, side).catch((err: unknown) => explainFailure(path, err));
   if (decoder === 'libjpeg') {
     const missing = decoderMissing(decoder);
     if (missing) throw new Error(missing);

@@ -13,6 +13,7 @@ import path from 'node:path';
 import type { FormatEnum } from 'sharp';
 import { explainFailure, loadSharp, MAX_INPUT_PIXELS, regularFile, sharpSource, withTimeLimit } from './decode.js';
 import { fsPath } from '../walk/fspath.js';
+import { jpegCopyName, specialFormat, specialUpright } from './formats.js';
 
 /** Formats that sharp writes (AVIF is written through heif); anything else is written as PNG under its original name. */
 const WRITABLE = new Set<keyof FormatEnum>(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'jxl']);
@@ -78,12 +79,16 @@ export type PixelGate = (pixels: number) => Promise<() => void>;
  * `gate`, the decoding waits for it once the header has told the image's size.
  */
 export async function resizeTo(src: string, target: string, fraction: number, gate?: PixelGate): Promise<ResizeOutcome> {
+  // HEIC, RAW and BMP (read by formats.ts, written by nobody here): a JPEG copy, name.heic.jpg.
+  const special = specialFormat(src);
+  if (special) target = jpegCopyName(target);
   if (fs.existsSync(fsPath(target))) return 'skipped';
   await regularFile(src); // a FIFO, socket or device could block or never end
   const sharp = await loadSharp();
-  const input = sharp(await sharpSource(src).catch((err: unknown) => explainFailure(src, err)), { autoOrient: true, failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS });
+  const upright = special ? await specialUpright(src, special).catch((err: unknown) => explainFailure(src, err)) : undefined;
+  const input = upright?.image ?? sharp(await sharpSource(src).catch((err: unknown) => explainFailure(src, err)), { autoOrient: true, failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS });
   // The header only: cheap, and it says how much memory the decoding will take.
-  const meta = await withTimeLimit(input.metadata()).catch((err: unknown) => explainFailure(src, err));
+  const meta = upright ? { format: 'jpeg' as const, autoOrient: upright } : await withTimeLimit(input.metadata()).catch((err: unknown) => explainFailure(src, err));
   const { width, height } = meta.autoOrient;
   const w = Math.max(1, Math.round(width * fraction));
   const h = Math.max(1, Math.round(height * fraction));

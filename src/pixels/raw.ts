@@ -1,0 +1,154 @@
+/**
+ * Camera RAW files (DNG, CR2, NEF, ARW, PEF, …): sharp's libvips reads none, and demosaicing is
+ * not needed to recognise a picture. imgcmp takes the largest JPEG preview the camera embedded
+ * in the file, and the RAW's own Orientation tag (the preview itself is stored as the sensor
+ * saw it, whatever EXIF it carries). So a RAW's fingerprint is its camera preview's.
+ *
+ * The TIFF structure is read by exifr (IFD0 and IFD1: the orientation, JPEGInterchangeFormat and
+ * its length, strips of a JPEG-compressed IFD0, RW2's embedded JpgFromRaw, and the SubIFD
+ * offsets); the SubIFDs that DNG and NEF keep their large previews in are not parsed by exifr, so
+ * their few tags are read here from the offsets it gives. Fujifilm's RAF carries its preview's
+ * offset in its own header. Previews kept only in a maker note (ORF) or an ISO-BMFF box (CR3) are
+ * not found: such files are reported as having no preview.
+ */
+import fs from 'node:fs';
+import exifr from 'exifr';
+import { fsPath } from '../walk/fspath.js';
+
+/** A RAW's largest embedded JPEG preview, and the RAW's EXIF orientation (1–8) that turns it upright. */
+export interface RawPreview {
+  jpeg: Buffer;
+  orientation: number;
+}
+
+interface Span {
+  offset: number;
+  length: number;
+}
+
+const TAG = {
+  compression: 259,
+  stripOffsets: 273,
+  orientation: 274,
+  stripByteCounts: 279,
+  subIfds: 330,
+  jpegOffset: 513,
+  jpegLength: 514,
+  rw2JpgFromRaw: 46,
+} as const;
+
+type Ifd = Record<string, unknown>;
+
+const first = (v: unknown): number | undefined => (typeof v === 'number' ? v : Array.isArray(v) && typeof v[0] === 'number' ? v[0] : v instanceof Uint32Array || v instanceof Uint16Array ? v[0] : undefined);
+const list = (v: unknown): number[] => (typeof v === 'number' ? [v] : Array.isArray(v) || ArrayBuffer.isView(v) ? Array.from(v as ArrayLike<number>) : []);
+
+/** The preview spans an IFD names: JPEGInterchangeFormat(Length), or one strip of a JPEG-compressed IFD. */
+function spansOf(ifd: Ifd | undefined): Span[] {
+  if (!ifd) return [];
+  const out: Span[] = [];
+  const offset = first(ifd[TAG.jpegOffset]);
+  const length = first(ifd[TAG.jpegLength]);
+  if (offset !== undefined && length) out.push({ offset, length });
+  const compression = first(ifd[TAG.compression]);
+  const strips = list(ifd[TAG.stripOffsets]);
+  const counts = list(ifd[TAG.stripByteCounts]);
+  if ((compression === 6 || compression === 7) && strips.length === 1 && counts[0]) out.push({ offset: strips[0]!, length: counts[0] });
+  return out;
+}
+
+/** Reads `length` bytes at `offset` of an open file (fewer at its end). */
+async function readAt(fh: fs.promises.FileHandle, offset: number, length: number): Promise<Buffer> {
+  const buf = Buffer.alloc(length);
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return buf.subarray(0, got);
+}
+
+/**
+ * The tags of one TIFF IFD at `offset` that spansOf needs (numbers, or the first of a list held
+ * elsewhere is not needed: preview tags hold one value each).
+ */
+async function readIfd(fh: fs.promises.FileHandle, offset: number, little: boolean): Promise<Ifd> {
+  const head = await readAt(fh, offset, 2);
+  if (head.length < 2) return {};
+  const n = little ? head.readUInt16LE(0) : head.readUInt16BE(0);
+  const body = await readAt(fh, offset + 2, Math.min(n, 1000) * 12);
+  const ifd: Ifd = {};
+  for (let at = 0; at + 12 <= body.length; at += 12) {
+    const u16 = (p: number): number => (little ? body.readUInt16LE(p) : body.readUInt16BE(p));
+    const u32 = (p: number): number => (little ? body.readUInt32LE(p) : body.readUInt32BE(p));
+    const tag = u16(at);
+    const type = u16(at + 2);
+    const count = u32(at + 4);
+    if (count !== 1) continue;
+    if (type === 3) ifd[tag] = u16(at + 8);
+    else if (type === 4 || type === 13) ifd[tag] = u32(at + 8);
+  }
+  return ifd;
+}
+
+/** Whether `b` starts as a JPEG does. */
+const isJpeg = (b: Uint8Array): boolean => b.length > 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
+
+/**
+ * The largest embedded JPEG preview of a RAW file, and its orientation. Throws with a one-line
+ * reason when the file is no TIFF-based RAW (or RAF) or holds no JPEG preview.
+ */
+export async function rawPreview(path: string): Promise<RawPreview> {
+  const fh = await fs.promises.open(fsPath(path), 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const head = await readAt(fh, 0, 100);
+    const spans: Span[] = [];
+    let orientation = 1;
+    const inline: Buffer[] = [];
+    if (head.subarray(0, 8).toString('latin1') === 'FUJIFILM') {
+      // RAF: a big-endian header giving the embedded JPEG's offset (84) and length (88).
+      if (head.length >= 92) spans.push({ offset: head.readUInt32BE(84), length: head.readUInt32BE(88) });
+    } else {
+      const order = head.subarray(0, 2).toString('latin1');
+      if (order !== 'II' && order !== 'MM') throw new Error('not a TIFF-based RAW file (no TIFF header)');
+      const little = order === 'II';
+      const data = await readAt(fh, 0, Math.min(size, 1 << 20)); // IFD0 and IFD1 lie in the first megabyte
+      const tiff = (await exifr.parse(data, {
+        tiff: true,
+        ifd0: true,
+        ifd1: true,
+        exif: false,
+        gps: false,
+        interop: false,
+        makerNote: false,
+        translateKeys: false,
+        translateValues: false,
+        reviveValues: false,
+        mergeOutput: false,
+      } as unknown as Parameters<typeof exifr.parse>[1]).catch(() => undefined)) as { ifd0?: Ifd; ifd1?: Ifd } | undefined;
+      if (!tiff?.ifd0) throw new Error('not a TIFF-based RAW file (its IFD0 cannot be read)');
+      const o = first(tiff.ifd0[TAG.orientation]);
+      if (o !== undefined && o >= 1 && o <= 8) orientation = o;
+      spans.push(...spansOf(tiff.ifd0), ...spansOf(tiff.ifd1));
+      const rw2 = tiff.ifd0[TAG.rw2JpgFromRaw];
+      if (rw2 instanceof Uint8Array && isJpeg(rw2)) inline.push(Buffer.from(rw2));
+      for (const sub of list(tiff.ifd0[TAG.subIfds]).slice(0, 8)) if (sub > 0 && sub < size) spans.push(...spansOf(await readIfd(fh, sub, little)));
+    }
+    // The largest preview that lies in the file and starts as a JPEG does.
+    const fits = spans.filter((s) => s.offset > 0 && s.length > 3 && s.offset + s.length <= size).sort((a, b) => b.length - a.length);
+    let best: Buffer | undefined = inline.sort((a, b) => b.length - a.length)[0];
+    for (const s of fits) {
+      if (best && best.length >= s.length) break;
+      const bytes = await readAt(fh, s.offset, s.length);
+      if (isJpeg(bytes)) {
+        best = bytes;
+        break;
+      }
+    }
+    if (!best) throw new Error('RAW file without an embedded JPEG preview (imgcmp reads RAW files through their preview)');
+    return { jpeg: best, orientation };
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,267 @@
+/**
+ * The formats photographers have (issue 14): HEIC/HEIF (libheif-js), camera RAW (the embedded
+ * JPEG preview) and BMP — decoded upright, everywhere (fingerprint, find, report, resize), and
+ * bad files reported one line each. The HEIC files are made here with heif-enc (Debian's
+ * libheif-examples; those tests are skipped with a message without it) from samples/; the RAW
+ * files are minimal DNG containers built here around a real JPEG from samples/; the BMPs are
+ * written here from samples/ pixels.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import sharp from 'sharp';
+import { greyThumbnail } from '../src/pixels/decode.js';
+import { decodeBmp } from '../src/pixels/bmp.js';
+import { heifPool, specialFormat, specialSharp } from '../src/pixels/formats.js';
+import { decodeHeifBytes } from '../src/pixels/heif.js';
+import { rawPreview } from '../src/pixels/raw.js';
+import { imgcmp, SAMPLES, tempDir } from './helpers/env.js';
+import { STORED_FOR_ORIENTATION } from './helpers/pictures.js';
+
+const SIDE = 64;
+const dir = tempDir('formats');
+after(async () => {
+  await heifPool().close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** Mean absolute difference of two grey thumbnails (0–255). */
+function meanDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += Math.abs(a[i]! - b[i]!);
+  return sum / a.length;
+}
+
+/** The upright grey thumbnail of a sample JPEG. */
+const upright = (name: string): Promise<ArrayLike<number>> => greyThumbnail(path.join(SAMPLES, name), SIDE, 'sharp');
+
+/**
+ * A minimal DNG: a TIFF header, IFD0 (NewSubFileType, Orientation, DNGVersion, a SubIFD offset,
+ * and optionally its own small JPEGInterchangeFormat preview), and a SubIFD whose
+ * JPEGInterchangeFormat/Length point at `preview` (none when `preview` is undefined).
+ */
+export function buildDng(preview: Buffer | undefined, orientation: number, small?: Buffer): Buffer {
+  type Entry = [tag: number, type: number, count: number, value: number];
+  const ifdBytes = (n: number): number => 2 + n * 12 + 4;
+  const ifd0: Entry[] = [[254, 4, 1, 1], [274, 3, 1, orientation], [50706, 1, 4, 0x01040000]];
+  if (preview) ifd0.push([330, 4, 1, 0]);
+  if (small) ifd0.push([513, 4, 1, 0], [514, 4, 1, small.length]);
+  ifd0.sort((a, b) => a[0] - b[0]);
+  const sub: Entry[] = preview ? [[254, 4, 1, 1], [259, 3, 1, 7], [513, 4, 1, 0], [514, 4, 1, preview.length]] : [];
+  const ifd0At = 8;
+  const subAt = ifd0At + ifdBytes(ifd0.length);
+  const previewAt = subAt + (preview ? ifdBytes(sub.length) : 0);
+  const smallAt = previewAt + (preview?.length ?? 0);
+  for (const e of ifd0) {
+    if (e[0] === 330) e[3] = subAt;
+    if (e[0] === 513) e[3] = smallAt;
+  }
+  for (const e of sub) if (e[0] === 513) e[3] = previewAt;
+  const buf = Buffer.alloc(smallAt + (small?.length ?? 0));
+  buf.write('II', 0, 'latin1');
+  buf.writeUInt16LE(42, 2);
+  buf.writeUInt32LE(ifd0At, 4);
+  const write = (at: number, entries: Entry[]): void => {
+    buf.writeUInt16LE(entries.length, at);
+    entries.forEach(([tag, type, count, value], k) => {
+      const p = at + 2 + 12 * k;
+      buf.writeUInt16LE(tag, p);
+      buf.writeUInt16LE(type, p + 2);
+      buf.writeUInt32LE(count, p + 4);
+      if (type === 3) buf.writeUInt16LE(value, p + 8);
+      else if (type === 1) buf.writeUInt32BE(value, p + 8);
+      else buf.writeUInt32LE(value, p + 8);
+    });
+  };
+  write(ifd0At, ifd0);
+  if (preview) {
+    write(subAt, sub);
+    preview.copy(buf, previewAt);
+  }
+  small?.copy(buf, smallAt);
+  return buf;
+}
+
+/** A 24-bit bottom-up BMP of `file`'s upright pixels. */
+async function bmpOf(file: string): Promise<Buffer> {
+  const { data, info } = await sharp(file).autoOrient().removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const stride = Math.ceil((info.width * 3) / 4) * 4;
+  const buf = Buffer.alloc(54 + stride * info.height);
+  buf.write('BM', 0, 'latin1');
+  buf.writeUInt32LE(buf.length, 2);
+  buf.writeUInt32LE(54, 10);
+  buf.writeUInt32LE(40, 14);
+  buf.writeInt32LE(info.width, 18);
+  buf.writeInt32LE(info.height, 22);
+  buf.writeUInt16LE(1, 26);
+  buf.writeUInt16LE(24, 28);
+  for (let y = 0; y < info.height; y++) {
+    const row = 54 + (info.height - 1 - y) * stride;
+    for (let x = 0; x < info.width; x++) {
+      const s = (y * info.width + x) * 3;
+      buf[row + x * 3] = data[s + 2]!;
+      buf[row + x * 3 + 1] = data[s + 1]!;
+      buf[row + x * 3 + 2] = data[s]!;
+    }
+  }
+  return buf;
+}
+
+describe('formats: which decoder', () => {
+  it('goes by the extension, any case; AVIF stays with sharp', () => {
+    assert.equal(specialFormat('/a/IMG_1.HEIC'), 'heif');
+    assert.equal(specialFormat('/a/x.hif'), 'heif');
+    assert.equal(specialFormat('/a/x.NEF'), 'raw');
+    assert.equal(specialFormat('/a/x.dng'), 'raw');
+    assert.equal(specialFormat('/a/x.bmp'), 'bmp');
+    assert.equal(specialFormat('/a/x.avif'), undefined);
+    assert.equal(specialFormat('/a/x.jpg'), undefined);
+  });
+});
+
+describe('formats: BMP', () => {
+  it('decodes 24-bit BMPs as sharp decodes the same pixels', async () => {
+    const bmp = path.join(dir, 'chelsea.bmp');
+    fs.writeFileSync(bmp, await bmpOf(path.join(SAMPLES, 'chelsea.jpg')));
+    assert.ok(meanDiff(await greyThumbnail(bmp, SIDE), await upright('chelsea.jpg')) < 1.5);
+  });
+
+  it('refuses run-length-encoded and truncated BMPs with the reason', async () => {
+    const good = await bmpOf(path.join(SAMPLES, 'moon.jpg'));
+    const rle = Buffer.from(good);
+    rle.writeUInt32LE(1, 30);
+    assert.throws(() => decodeBmp(rle, 1e8), /run-length-encoded/);
+    assert.throws(() => decodeBmp(good.subarray(0, 1000), 1e8), /truncated/);
+  });
+});
+
+describe('formats: camera RAW (DNG built around a real JPEG preview)', () => {
+  let big: Buffer;
+  let small: Buffer;
+  before(async () => {
+    big = fs.readFileSync(path.join(SAMPLES, 'coffee.jpg'));
+    small = await sharp(big).resize(96).jpeg().toBuffer();
+  });
+
+  it('takes the largest preview, turned by the RAW orientation tag, for every orientation', async () => {
+    const want = await upright('coffee.jpg');
+    for (const o of [1, 2, 3, 4, 5, 6, 7, 8]) {
+      const preview = await STORED_FOR_ORIENTATION[o]!(sharp(big)).jpeg({ quality: 92 }).toBuffer();
+      const file = path.join(dir, `coffee_o${o}.dng`);
+      fs.writeFileSync(file, buildDng(preview, o, small));
+      assert.equal((await rawPreview(file)).jpeg.length, preview.length, 'the SubIFD preview, not the small one');
+      const d = meanDiff(await greyThumbnail(file, SIDE), want);
+      assert.ok(d < 3, `orientation ${o}: ${d}`);
+      // …and not as stored.
+      const stored = await sharp(preview).greyscale().resize(SIDE, SIDE, { fit: 'fill', kernel: 'linear' }).raw().toBuffer();
+      if (o !== 1) assert.ok(meanDiff(await greyThumbnail(file, SIDE), stored) > 5, `orientation ${o} applied`);
+      // The upright pipeline (report thumbnails, resize) turns it the same way.
+      const { data } = await (await specialSharp(file, 'raw')).greyscale().resize(SIDE, SIDE, { fit: 'fill', kernel: 'linear' }).raw().toBuffer({ resolveWithObject: true });
+      assert.ok(meanDiff(data, want) < 3, `specialSharp, orientation ${o}`);
+    }
+  });
+
+  it('names a RAW without a preview and random bytes under a RAW name', async () => {
+    const none = path.join(dir, 'none.nef');
+    fs.writeFileSync(none, buildDng(undefined, 1));
+    await assert.rejects(greyThumbnail(none, SIDE), /without an embedded JPEG preview/);
+    const random = path.join(dir, 'random.cr2');
+    fs.writeFileSync(random, Buffer.from(Array.from({ length: 4096 }, (_, k) => (k * 7919 + 13) % 251)));
+    await assert.rejects(greyThumbnail(random, SIDE), /not a TIFF-based RAW/);
+  });
+});
+
+const heifEnc = spawnSync('heif-enc', ['--help'], { encoding: 'utf8' });
+const noHeifEnc = heifEnc.error ? 'heif-enc not installed (apt-get install libheif-examples): HEIC tests skipped' : undefined;
+
+/** Encodes `jpeg` with heif-enc into `out` (args: e.g. -t 320 for a thumbnail). */
+function heic(jpeg: string, out: string, args: string[] = []): string {
+  const r = spawnSync('heif-enc', ['-q', '70', ...args, '-o', out, jpeg], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return out;
+}
+
+/**
+ * `file` with its pixi property turned into irot (`angle` × 90° anticlockwise), as a phone writes
+ * a picture held sideways: the same size, so no offset moves.
+ */
+function withIrot(file: string, out: string, angle: number): string {
+  const d = fs.readFileSync(file);
+  const at = d.indexOf('pixi', 0, 'latin1');
+  assert.ok(at > 0, 'heif-enc wrote a pixi property');
+  d.write('irot', at, 'latin1');
+  d[at + 4] = angle;
+  fs.writeFileSync(out, d);
+  return out;
+}
+
+describe('formats: HEIC', { skip: noHeifEnc }, () => {
+  it('decodes upright: irot applied by libheif, the EXIF Orientation beside it not applied again', async () => {
+    // coffee_exif_rotated.jpg stores coffee turned, with EXIF orientation 6; heif-enc keeps both
+    // the stored pixels and that EXIF. With irot = 3 (270° anticlockwise) added, the file carries
+    // both, as phones write them: upright is the irot alone.
+    const plain = heic(path.join(SAMPLES, 'edited', 'coffee_exif_rotated.jpg'), path.join(dir, 'coffee_exif.heic'));
+    const both = withIrot(plain, path.join(dir, 'coffee_irot_exif.heic'), 3);
+    const want = await upright('coffee.jpg');
+    const d = meanDiff(await greyThumbnail(both, SIDE), want);
+    assert.ok(d < 4, `irot + EXIF: ${d}`);
+    // Without irot the EXIF tag is not applied either: the picture as coded (sideways).
+    assert.ok(meanDiff(await greyThumbnail(plain, SIDE), want) > 10);
+    const stored = await sharp(path.join(SAMPLES, 'edited', 'coffee_exif_rotated.jpg'), { autoOrient: false }).greyscale().resize(SIDE, SIDE, { fit: 'fill', kernel: 'linear' }).raw().toBuffer();
+    assert.ok(meanDiff(await greyThumbnail(plain, SIDE), stored) < 4);
+  });
+
+  it('decodes the thumbnail item when it is large enough, else the primary image', async () => {
+    const file = heic(path.join(SAMPLES, 'chelsea.jpg'), path.join(dir, 'chelsea_t.heic'), ['-t', '200']);
+    const bytes = fs.readFileSync(file);
+    const t = decodeHeifBytes(bytes, SIDE, 1e8);
+    assert.equal(t.thumbnail, true);
+    assert.ok(Math.max(t.width, t.height) <= 200);
+    const p = decodeHeifBytes(bytes, 250, 1e8);
+    assert.equal(p.thumbnail, false);
+    assert.equal(p.width, 451);
+    assert.ok(meanDiff(await greyThumbnail(file, SIDE), await upright('chelsea.jpg')) < 4);
+    assert.throws(() => decodeHeifBytes(bytes, 0, 1000), /more than the limit/);
+  });
+
+  it('find groups HEIC and RAW copies with their JPEG originals; bad files get one line each; report and resize write JPEGs', () => {
+    const photos = path.join(dir, 'photos');
+    fs.mkdirSync(photos);
+    const names = ['chelsea', 'coffee', 'astronaut', 'rocket'];
+    for (const n of names) {
+      fs.copyFileSync(path.join(SAMPLES, `${n}.jpg`), path.join(photos, `${n}.jpg`));
+      heic(path.join(SAMPLES, `${n}.jpg`), path.join(photos, `${n}.HEIC`), n === 'coffee' ? ['-t', '320'] : []);
+      fs.writeFileSync(path.join(photos, `${n}.dng`), buildDng(fs.readFileSync(path.join(SAMPLES, `${n}.jpg`)), 1));
+    }
+    const whole = fs.readFileSync(path.join(photos, 'chelsea.HEIC'));
+    fs.writeFileSync(path.join(photos, 'truncated.heic'), whole.subarray(0, whole.length >> 1));
+    fs.writeFileSync(path.join(photos, 'nopreview.nef'), buildDng(undefined, 1));
+    fs.writeFileSync(path.join(photos, 'random.arw'), Buffer.alloc(3000, 0x5a));
+    const home = path.join(dir, 'home');
+    const json = path.join(dir, 'groups.json');
+    const page = path.join(dir, 'page.html');
+    const r = imgcmp(['find', photos, '-q', '--json', json, '--report', page], { home });
+    assert.equal(r.status, 2, r.stderr); // some files failed
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('imgcmp find: '));
+    for (const bad of ['truncated.heic', 'nopreview.nef', 'random.arw']) {
+      assert.equal(lines.filter((l) => l.includes(bad)).length, 1, `one line for ${bad}:\n${r.stderr}`);
+    }
+    assert.doesNotMatch(r.stderr, /at .*\.js:\d+|Error:/);
+    const clusters = (JSON.parse(fs.readFileSync(json, 'utf8')) as { clusters: string[][] }).clusters.map((c) => c.map((f) => path.basename(f)).sort());
+    for (const n of names) assert.ok(clusters.some((c) => c.join() === [`${n}.HEIC`, `${n}.dng`, `${n}.jpg`].sort().join()), `${n}: ${JSON.stringify(clusters)}`);
+    // The report's thumbnails are JPEGs (browsers do not show HEIC).
+    const thumbs = fs.readdirSync(page.replace(/\.html$/, '_files')).filter((t) => /^t\d+\.jpg$/.test(t));
+    assert.equal(thumbs.length, names.length * 3);
+    for (const t of thumbs) assert.equal(fs.readFileSync(path.join(page.replace(/\.html$/, '_files'), t)).readUInt16BE(0), 0xffd8);
+    // resize writes a JPEG copy named after the source: name.heic.jpg.
+    const out = path.join(dir, 'convert');
+    const rs = imgcmp(['resize', '0.5', path.join(photos, 'chelsea.HEIC'), path.join(photos, 'chelsea.dng'), '-t', out], { home });
+    assert.equal(rs.status, 0, rs.stderr);
+    const copies = fs.readdirSync(out).sort();
+    assert.deepEqual(copies.map((c) => c.replace(/^.*photos_/, '')), ['chelsea.HEIC.jpg', 'chelsea.dng.jpg']);
+    for (const c of copies) assert.equal(fs.readFileSync(path.join(out, c)).readUInt16BE(0), 0xffd8);
+  });
+});
