@@ -11,6 +11,7 @@ import { dbFromRecords, recordsOf } from '../db/records.js';
 import { settingsDifference } from '../hash/settings.js';
 import { fsPath } from '../walk/fspath.js';
 import { reasonOf } from '../util/errors.js';
+import { removeStaleTemporaries } from '../util/safe-write.js';
 import { inspect } from '../actions/inspect.js';
 import type { KeepRule } from '../actions/keep.js';
 import { mapLimited } from '../util/pool.js';
@@ -145,8 +146,10 @@ async function restoreRows(journal: string): Promise<number> {
  * short and of the complete entries restored without it. Returns the files restored.
  */
 export async function runUndo(journal: string, onRestored?: (e: JournalEntry) => void, onCut?: (line: number, complete: number) => void): Promise<number> {
+  // A run killed while saving its rows beside the journal left a temporary file there: ours to remove.
+  removeStaleTemporaries(`${journal}.hdf`);
   try {
-    return undo(journal, onRestored, onCut);
+    return await undo(journal, onRestored, onCut);
   } finally {
     // What was restored returns to the database, also when the undo stopped part way.
     await restoreRows(journal);
