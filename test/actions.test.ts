@@ -1,32 +1,11 @@
 /** search, compare, report (in a real browser) and dedupe, through the real binary. */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { imgcmp, SAMPLES, sampleImages, tempDir } from './helpers/env.js';
+import { imgcmp, SAMPLES, sampleImages, tempDir, treeSnapshot } from './helpers/env.js';
 
-/** Every entry under `dir` (files with their content hash and mtime, links with their target). */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string): void => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      const rel = path.relative(dir, p);
-      if (e.isSymbolicLink()) out[rel] = `link → ${fs.readlinkSync(p)}`;
-      else if (e.isDirectory()) {
-        out[rel] = 'dir';
-        walk(p);
-      } else {
-        const st = fs.statSync(p);
-        out[rel] = `${createHash('sha256').update(fs.readFileSync(p)).digest('hex')} ${st.size} ${st.mtimeMs}`;
-      }
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 describe('search', () => {
   const home = tempDir('search');
@@ -191,13 +170,13 @@ describe('dedupe', () => {
     const lib = library();
     const home = tempDir('dedupe-dry');
     assert.equal(imgcmp(['fingerprint', lib, '-q'], { home }).status, 0);
-    const before = snapshot(lib);
+    const before = treeSnapshot(lib, true);
     const r = imgcmp(['dedupe', '0.2', '--absolute', '--keep', 'largest', '--move-to', path.join(home, 'dupes')], { home });
     assert.equal(r.status, 0, r.stderr);
     assert.equal((r.stdout.match(/^keep /gm) ?? []).length, 8);
     assert.equal((r.stdout.match(/^ {2}move /gm) ?? []).length, 10);
     assert.match(r.stdout, new RegExp(`^keep ${lib}/chelsea\\.jpg$`, 'm'), 'the largest chelsea is kept');
-    assert.deepEqual(snapshot(lib), before);
+    assert.deepEqual(treeSnapshot(lib, true), before);
     assert.ok(!fs.existsSync(path.join(home, 'dupes')));
   });
 
@@ -207,7 +186,7 @@ describe('dedupe', () => {
       const home = tempDir(`dedupe-${link}`);
       const dupes = path.join(home, 'dupes');
       assert.equal(imgcmp(['fingerprint', lib, '-q'], { home }).status, 0);
-      const before = snapshot(lib);
+      const before = treeSnapshot(lib, true);
       const r = imgcmp(
         ['dedupe', '0.2', '--absolute', '--keep', `path-prefix=${lib}/edited,largest`, '--move-to', dupes, '--link', link, '--apply'],
         { home },
@@ -222,16 +201,16 @@ describe('dedupe', () => {
       else assert.equal(atOrigin.ino, fs.statSync(path.join(lib, 'edited', 'chelsea_q25.jpg')).ino);
       assert.equal(fs.readFileSync(journal, 'utf8').split('\n').filter((l) => l.startsWith('{"done":')).length, 10, 'ten moves confirmed');
       // Every picture still exists somewhere, byte for byte.
-      const all = Object.values(snapshot(dupes)).concat(Object.values(snapshot(lib))).join('\n');
+      const all = Object.values(treeSnapshot(dupes, true)).concat(Object.values(treeSnapshot(lib, true))).join('\n');
       for (const entry of Object.values(before)) if (entry !== 'dir') assert.ok(all.includes(entry.split(' ')[0]!));
 
       const u = imgcmp(['dedupe', '--undo', journal], { home });
       assert.equal(u.status, 0, u.stderr);
       assert.match(u.stderr, /10 pictures restored/);
-      assert.deepEqual(snapshot(lib), before);
+      assert.deepEqual(treeSnapshot(lib, true), before);
       // A second undo finds nothing left to do and changes nothing.
       assert.equal(imgcmp(['dedupe', '--undo', journal], { home }).status, 0);
-      assert.deepEqual(snapshot(lib), before);
+      assert.deepEqual(treeSnapshot(lib, true), before);
     });
   }
 

@@ -6,29 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { BIN, imgcmp, SAMPLES, tempDir } from './helpers/env.js';
+import { BIN, imgcmp, SAMPLES, tempDir, treeSnapshot } from './helpers/env.js';
 
-/** Every entry under `dir`: files with their content hash, links with their target, folders. */
-function tree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string): void => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      const rel = path.relative(dir, p);
-      if (e.isSymbolicLink()) out[rel] = `link → ${fs.readlinkSync(p)}`;
-      else if (e.isDirectory()) {
-        out[rel] = 'dir';
-        walk(p);
-      } else out[rel] = createHash('sha256').update(fs.readFileSync(p)).digest('hex');
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 const ORIGINALS = ['chelsea.jpg', 'coffee.jpg', 'moon.jpg', 'rocket.jpg'];
 
@@ -58,13 +40,13 @@ describe('dedupe: a file is a file, whatever path reaches it', () => {
     fs.mkdirSync(photos, { recursive: true });
     for (const f of ORIGINALS) fs.copyFileSync(path.join(SAMPLES, f), path.join(photos, f));
     fs.symlinkSync(path.join(home, 'real'), path.join(home, 'alias'));
-    const before = tree(photos);
+    const before = treeSnapshot(photos);
     for (const arg of [photos, path.join(home, 'alias', 'photos')]) assert.equal(imgcmp(['fingerprint', arg, '-q'], { home }).status, 0);
     const dupes = path.join(home, 'dupes');
     const r = imgcmp(['dedupe', ...SIM, '--move-to', dupes, '--apply'], { home });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(moves(r.stdout), []);
-    assert.deepEqual(tree(photos), before, 'every unique photo is still in the archive');
+    assert.deepEqual(treeSnapshot(photos), before, 'every unique photo is still in the archive');
   });
 
   it('a link fav.jpg → orig1.jpg: not fingerprinted without -L; with -L the link is never kept over its target, and nothing moves', () => {
@@ -74,7 +56,7 @@ describe('dedupe: a file is a file, whatever path reaches it', () => {
     fs.copyFileSync(path.join(SAMPLES, 'chelsea.jpg'), path.join(dir, 'orig1.jpg'));
     fs.copyFileSync(path.join(SAMPLES, 'moon.jpg'), path.join(dir, 'other.jpg'));
     fs.symlinkSync('orig1.jpg', path.join(dir, 'fav.jpg'));
-    const before = tree(dir);
+    const before = treeSnapshot(dir);
     const plain = imgcmp(['fingerprint', dir], { home });
     assert.equal(plain.status, 0, plain.stderr);
     assert.match(plain.stderr, /\b2 in the database/, 'the link is not fingerprinted');
@@ -84,7 +66,7 @@ describe('dedupe: a file is a file, whatever path reaches it', () => {
     const r = imgcmp(['dedupe', ...SIM, '--keep', 'path-prefix=' + path.join(dir, 'fav.jpg'), '--move-to', dupes, '--apply'], { home });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(moves(r.stdout), []);
-    assert.deepEqual(tree(dir), before);
+    assert.deepEqual(treeSnapshot(dir), before);
   });
 
   it('dedupe --link symlink --apply, fingerprint --prune, plan again: nothing real moves', () => {
@@ -94,13 +76,13 @@ describe('dedupe: a file is a file, whatever path reaches it', () => {
     const r = imgcmp(['dedupe', ...SIM, '--keep', `path-prefix=${lib}/a`, '--move-to', dupes, '--link', 'symlink', '--apply'], { home });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(moves(r.stdout).length, ORIGINALS.length);
-    const after = tree(lib);
+    const after = treeSnapshot(lib);
     for (const [k, args] of [['fingerprint', lib, '--prune', '-q'], ['fingerprint', lib, '--prune', '-q', '-L']].entries()) {
       assert.equal(imgcmp(args, { home }).status, 0);
       const again = imgcmp(['dedupe', ...SIM, '--keep', `path-prefix=${lib}/b`, '--move-to', path.join(home, `dupes${k + 2}`), '--apply'], { home });
       assert.ok(again.status === 0 || /clustering needs/.test(again.stderr), again.stderr);
       assert.deepEqual(moves(again.stdout), [], args.join(' '));
-      assert.deepEqual(tree(lib), after);
+      assert.deepEqual(treeSnapshot(lib), after);
     }
   });
 
@@ -131,7 +113,7 @@ describe('dedupe: the database follows the files', () => {
     const out = path.join(home, 'clusters');
     const c = imgcmp(['cluster', ...SIM, '-o', out], { home });
     assert.doesNotMatch(c.stderr, /missing/, c.stderr);
-    if (fs.existsSync(out)) for (const [rel, v] of Object.entries(tree(out))) if (v.startsWith('link')) assert.ok(fs.existsSync(path.join(out, rel)), `${rel} dangles`);
+    if (fs.existsSync(out)) for (const [rel, v] of Object.entries(treeSnapshot(out))) if (v.startsWith('link')) assert.ok(fs.existsSync(path.join(out, rel)), `${rel} dangles`);
     const u = imgcmp(['dedupe', '--undo', journalIn(dupes)], { home });
     assert.equal(u.status, 0, u.stderr);
     const plan = imgcmp(['dedupe', ...SIM, '--keep', `path-prefix=${lib}/a`, '--move-to', dupes], { home });
@@ -144,7 +126,7 @@ describe('dedupe: the database follows the files', () => {
     const lib = pairs(home);
     fs.rmSync(path.join(lib, 'b', 'moon.jpg'));
     fs.copyFileSync(path.join(SAMPLES, 'nature.jpg'), path.join(lib, 'b', 'coffee.jpg'));
-    const before = tree(lib);
+    const before = treeSnapshot(lib);
     const dupes = path.join(home, 'dupes');
     const dry = imgcmp(['dedupe', ...SIM, '--keep', `path-prefix=${lib}/a`, '--move-to', dupes], { home });
     assert.equal(dry.status, 2, dry.stderr);
@@ -154,7 +136,7 @@ describe('dedupe: the database follows the files', () => {
     assert.equal(r.status, 2, r.stderr);
     assert.equal(moves(r.stdout).length, ORIGINALS.length - 2);
     assert.ok(fs.existsSync(path.join(lib, 'b', 'coffee.jpg')), 'the changed file stays');
-    assert.equal(tree(lib)['b/coffee.jpg'], before['b/coffee.jpg']);
+    assert.equal(treeSnapshot(lib)['b/coffee.jpg'], before['b/coffee.jpg']);
     const c = imgcmp(['cluster', ...SIM, '--no-tree'], { home });
     assert.match(c.stderr, /1 entry of .* missing on disk .*imgcmp fingerprint --prune/, c.stderr);
   });
@@ -175,7 +157,7 @@ describe('dedupe: moves across file systems', () => {
     if (!other) return t.skip('needs root to mount a tmpfs (mount -t tmpfs) as a second file system');
     try {
       const lib = pairs(home);
-      const before = tree(lib);
+      const before = treeSnapshot(lib);
       const dupes = path.join(other, 'dupes');
       const args = ['dedupe', ...SIM, '--keep', `path-prefix=${lib}/a`, '--move-to', dupes, '--link', 'symlink'];
       const dry = imgcmp(args, { home });
@@ -188,7 +170,7 @@ describe('dedupe: moves across file systems', () => {
       assert.equal((fs.readFileSync(journal, 'utf8').match(/"sha256":"[0-9a-f]{64}"/g) ?? []).length, ORIGINALS.length);
       for (const f of ORIGINALS) assert.ok(fs.lstatSync(path.join(lib, 'b', f)).isSymbolicLink());
       assert.equal(imgcmp(['dedupe', '--undo', journal], { home }).status, 0);
-      assert.deepEqual(tree(lib), before);
+      assert.deepEqual(treeSnapshot(lib), before);
       // Kill -9 at random moments of a cross-device apply: undo always agrees with the journal.
       let landed = 0;
       for (let tries = 0; tries < 12 && landed < 3; tries++) {
@@ -208,8 +190,8 @@ describe('dedupe: moves across file systems', () => {
         if (killed && /"from":/.test(fs.readFileSync(journalIn(dupes), 'utf8'))) landed++;
         const u = imgcmp(['dedupe', '--undo', journalIn(dupes)], { home });
         assert.equal(u.status, 0, u.stderr);
-        assert.deepEqual(tree(lib), before, `try ${tries}`);
-        const left = Object.entries(tree(dupes)).filter(([rel, v]) => v !== 'dir' && !rel.endsWith('.journal') && !rel.endsWith('.journal.hdf') && !rel.endsWith('.imgcmp-dedupe'));
+        assert.deepEqual(treeSnapshot(lib), before, `try ${tries}`);
+        const left = Object.entries(treeSnapshot(dupes)).filter(([rel, v]) => v !== 'dir' && !rel.endsWith('.journal') && !rel.endsWith('.journal.hdf') && !rel.endsWith('.imgcmp-dedupe'));
         assert.deepEqual(left, [], 'no copy left behind');
       }
       assert.ok(landed > 0, 'a kill landed during the moves');

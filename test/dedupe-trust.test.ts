@@ -6,31 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { chooseKeeper, parseKeepRules, type MemberInfo } from '../src/actions/keep.js';
-import { BIN, imgcmp, ROOT, SAMPLES, sampleImages, tempDir } from './helpers/env.js';
+import { BIN, imgcmp, ROOT, SAMPLES, sampleImages, tempDir, treeSnapshot } from './helpers/env.js';
 
-/** Every entry under `dir`: files with their content hash, links with their target, folders. */
-function tree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string): void => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      const rel = path.relative(dir, p);
-      if (e.isSymbolicLink()) out[rel] = `link → ${fs.readlinkSync(p)}`;
-      else if (e.isDirectory()) {
-        out[rel] = 'dir';
-        walk(p);
-      } else out[rel] = createHash('sha256').update(fs.readFileSync(p)).digest('hex');
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 /** A library of duplicate pairs: each sample picture copied into a/ and b/; fingerprinted in `home`. */
 function pairs(home: string): string {
@@ -76,7 +58,7 @@ describe('dedupe: the journal is written ahead', () => {
   it('kill -9 at random moments of --apply: --undo restores every file byte for byte', async () => {
     const home = tempDir('trust-kill');
     const lib = pairs(home);
-    const before = tree(lib);
+    const before = treeSnapshot(lib);
     const dupes = path.join(home, 'dupes');
     let midRun = 0;
     let tries = 0;
@@ -107,7 +89,7 @@ describe('dedupe: the journal is written ahead', () => {
       if (begun > 0 && killed) midRun++;
       const u = undo(journal, home);
       assert.equal(u.status, 0, u.stderr);
-      assert.deepEqual(tree(lib), before, `try ${tries}: killed after ${done} moves confirmed (${begun} begun); undo restored all`);
+      assert.deepEqual(treeSnapshot(lib), before, `try ${tries}: killed after ${done} moves confirmed (${begun} begun); undo restored all`);
     }
     assert.ok(midRun > 0, `a kill landed in the middle of the moves within ${tries} tries`);
   });
@@ -115,7 +97,7 @@ describe('dedupe: the journal is written ahead', () => {
   it('a full disk while writing the journal: --undo restores every file', () => {
     const home = tempDir('trust-full');
     const lib = pairs(home);
-    const before = tree(lib);
+    const before = treeSnapshot(lib);
     const dupes = path.join(home, 'dupes');
     // The journal may grow to 2 KiB only (RLIMIT_FSIZE; node ignores SIGXFSZ, so writes fail with EFBIG).
     const r = spawnSync('/bin/sh', ['-c', 'ulimit -f 2 && exec "$@"', 'sh', process.execPath, BIN, 'dedupe', '0.2', '--absolute', '--keep', `path-prefix=${lib}/a`, '--move-to', dupes, '--link', 'symlink', '--apply'], {
@@ -129,7 +111,7 @@ describe('dedupe: the journal is written ahead', () => {
     const journal = journalOf('', dupes);
     const u = undo(journal, home);
     assert.equal(u.status, 0, u.stderr);
-    assert.deepEqual(tree(lib), before);
+    assert.deepEqual(treeSnapshot(lib), before);
   });
 
   it('a --link hardlink that cannot be made after the move: --undo restores the file', (t) => {
@@ -143,7 +125,7 @@ describe('dedupe: the journal is written ahead', () => {
       fs.copyFileSync(path.join(SAMPLES, 'chelsea.jpg'), path.join(ref, 'chelsea.jpg'));
       fs.copyFileSync(path.join(SAMPLES, 'chelsea.jpg'), path.join(lib, 'chelsea.jpg'));
       assert.equal(imgcmp(['fingerprint', ref, lib, '-q'], { home }).status, 0);
-      const before = tree(lib);
+      const before = treeSnapshot(lib);
       const dupes = path.join(home, 'dupes');
       const r = imgcmp(['dedupe', '0.2', '--absolute', '--keep', `path-prefix=${ref}`, '--move-to', dupes, '--link', 'hardlink', '--apply'], { home });
       assert.equal(r.status, 1, r.stderr);
@@ -151,7 +133,7 @@ describe('dedupe: the journal is written ahead', () => {
       assert.match(r.stderr, /another file system/);
       const u = undo(journalOf(r.stderr, dupes), home);
       assert.equal(u.status, 0, u.stderr);
-      assert.deepEqual(tree(lib), before);
+      assert.deepEqual(treeSnapshot(lib), before);
     } finally {
       fs.rmSync(ref, { recursive: true, force: true });
     }
@@ -176,7 +158,7 @@ describe('dedupe: the journal is written ahead', () => {
   it('--undo restores every complete entry of a journal whose last line is cut, and recreates removed folders', () => {
     const home = tempDir('trust-cut');
     const lib = pairs(home);
-    const before = tree(lib);
+    const before = treeSnapshot(lib);
     const dupes = path.join(home, 'dupes');
     const r = imgcmp(['dedupe', '0.2', '--absolute', '--keep', `path-prefix=${lib}/a`, '--move-to', dupes, '--apply'], { home });
     assert.equal(r.status, 0, r.stderr);
@@ -191,7 +173,7 @@ describe('dedupe: the journal is written ahead', () => {
     assert.equal(u.status, 0, u.stderr);
     const cut = u.stderr.split('\n').filter((l) => l.includes(`line ${lines.length + 1} is cut short`));
     assert.equal(cut.length, 1, `one message names the cut line:\n${u.stderr}`);
-    assert.deepEqual(tree(lib), before);
+    assert.deepEqual(treeSnapshot(lib), before);
   });
 
   it('refuses a malformed journal in one line, exit 1, touching nothing', () => {

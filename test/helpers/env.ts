@@ -1,6 +1,7 @@
 /** Shared test helpers: the repository's paths, temporary folders, and spawning the real binary. */
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -77,3 +78,28 @@ export function expectedSampleGroups(files: readonly string[]): string[][] {
   return [...groups.values()].filter((g) => g.length > 1).map((g) => g.sort()).sort((a, b) => (a[0]! < b[0]! ? -1 : 1));
 }
 
+
+/**
+ * Every entry under `dir`, for comparing a tree before and after: folders, links with their
+ * target, files with their content hash (and, with `times`, their size and mtime too).
+ */
+export function treeSnapshot(dir: string, times = false): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      const rel = path.relative(dir, p);
+      if (e.isSymbolicLink()) out[rel] = `link → ${fs.readlinkSync(p)}`;
+      else if (e.isDirectory()) {
+        out[rel] = 'dir';
+        walk(p);
+      } else {
+        const hash = createHash('sha256').update(fs.readFileSync(p)).digest('hex');
+        const st = times ? fs.statSync(p) : undefined;
+        out[rel] = st ? `${hash} ${st.size} ${st.mtimeMs}` : hash;
+      }
+    }
+  };
+  walk(dir);
+  return out;
+}
