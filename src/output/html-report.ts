@@ -4,6 +4,7 @@
  * clusters opens at once. Pure rendering: the data comes from the report stage.
  */
 import { display, fileUrl } from '../walk/fspath.js';
+import { humanBytes } from './units.js';
 
 /** A modification time as "YYYY-MM-DD hh:mm" (UTC), or "unknown" outside the dates a Date can hold. */
 function dateOf(ms: number): string {
@@ -55,16 +56,7 @@ export const REPORT_MARK = '<!-- written by imgcmp report -->';
 const escapeHtml = (s: string): string =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-function size(bytes: number): string {
-  const units = ['B', 'KB', 'MB', 'GB'];
-  let v = bytes;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${u ? v.toFixed(1) : v} ${units[u]}`;
-}
+const size = humanBytes;
 
 /** "byte-identical to the keeper" / "… to NAME" for a member that shares its bytes with another. */
 function identical(m: ReportMember, all: readonly ReportMember[]): string {

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { summaryLines } from '../../output/layout.js';
 import { runCluster } from '../../stages/cluster.js';
 import type { Messages } from '../messages.js';
-import { humanBytes } from './find.js';
+import { humanBytes } from '../../output/units.js';
 import { checkOurs, writeFileSafely, type Ours } from '../../util/safe-write.js';
 import { clusterSource, cutFraction, defaults, linkageOption, withDbfile, type SourceOptions } from '../settings.js';
 

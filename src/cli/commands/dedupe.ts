@@ -5,6 +5,7 @@ import type { Messages } from '../messages.js';
 import type { Decisions } from '../../actions/decisions.js';
 import { startProgress, type Progress } from '../progress.js';
 import { clusterSource, defaultInFlight, keepOption, withClusterSource, type SourceOptions } from '../settings.js';
+import { humanBytes } from '../../output/units.js';
 
 interface DedupeOptions extends SourceOptions {
   keep?: KeepRule[];
@@ -17,16 +18,9 @@ interface DedupeOptions extends SourceOptions {
   plan?: string;
 }
 
-/** "12345678 bytes (11.8 MiB)". */
+/** "12345678 bytes (12.3 MB)". */
 function bytesInWords(n: number): string {
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = -1;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${n} bytes${u >= 0 ? ` (${v.toFixed(1)} ${units[u]})` : ''}`;
+  return n >= 1000 ? `${n} bytes (${humanBytes(n)})` : `${n} bytes`;
 }
 
 /** The decisions of `file`, and their "not duplicates" pairs, named in one line. */

@@ -2,6 +2,7 @@ import { Command, Option, type OptionValues } from 'commander';
 import type { KeepRule } from '../../actions/keep.js';
 import type { Linkage } from '../../cluster/linkage.js';
 import { bySize } from '../../output/layout.js';
+import { humanBytes } from '../../output/units.js';
 import { SIMILARITY, type Similarity } from '../../stages/find.js';
 import { writeFileSafely } from '../../util/safe-write.js';
 import { untilInterrupted, type Messages } from '../messages.js';
@@ -32,18 +33,6 @@ interface FindOptions {
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-
-/** Bytes for a person: 1.5 MB, 320 kB, 12 B (decimal units, as file managers show them). */
-export function humanBytes(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let u = 0;
-  let v = n;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
-}
 
 export function findCommand(messages: Messages): Command {
   const presets = Object.entries(SIMILARITY).map(([name, cut]) => `${name} = ${Math.round(cut * 256)} of 256 bits`).join(', ');

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import type { KeepRule } from '../../actions/keep.js';
 import type { Messages } from '../messages.js';
-import { humanBytes } from './find.js';
+import { humanBytes } from '../../output/units.js';
 import { startProgress, type Progress } from '../progress.js';
 import { clusterSource, defaultInFlight, describeSource, keepOption, withClusterSource, type SourceOptions } from '../settings.js';
 
