@@ -11,6 +11,7 @@ import type { Linkage } from '../cluster/linkage.js';
 import { HASH_VERSION, type HashSettings } from '../hash/settings.js';
 import { writeClusterTree } from '../output/layout.js';
 import { RECIPE, type JpegDecoderName } from '../pixels/recipe.js';
+import type { Shard } from '../walk/shard.js';
 import { loadClusters, type ClusterSource } from './clusters.js';
 import { dbRedundancy } from './redundancy.js';
 import { runFingerprint, type FingerprintReport } from './fingerprint.js';
@@ -56,6 +57,8 @@ export interface FindJob {
   exclude: readonly string[];
   /** Follow symbolic links found in folders (-L). */
   followLinks?: boolean;
+  /** Fingerprint only this shard's files, and stop there: no clustering, tree or report (see walk/shard.ts). */
+  shard?: Shard;
   /** The cut, a fraction of the fingerprint bits. */
   cut: number;
   linkage: Linkage;
@@ -77,7 +80,7 @@ export interface FindJob {
 
 export interface FindResult {
   fingerprint: FingerprintReport;
-  /** Undefined when the run was interrupted before clustering. */
+  /** Undefined when the run was interrupted before clustering, or fingerprinted a shard only. */
   clustering?: Clustering;
   /** Files beyond one per cluster, and their bytes (each cluster's files but its largest). */
   redundantFiles: number;
@@ -98,6 +101,7 @@ export async function runFind(job: FindJob): Promise<FindResult> {
     prune: false,
     exclude: job.exclude,
     followLinks: job.followLinks,
+    shard: job.shard,
     inFlight: job.inFlight,
     checkpointEvery: job.checkpointEvery,
     stopped: job.stopped,
@@ -106,7 +110,7 @@ export async function runFind(job: FindJob): Promise<FindResult> {
     onFailed: job.onFailed,
   });
   const result: FindResult = { fingerprint, redundantFiles: 0, redundantBytes: 0 };
-  if (fingerprint.interrupted) return result;
+  if (fingerprint.interrupted || job.shard) return result;
   const source: ClusterSource = {
     dbfile: job.dbfile,
     cut: job.cut,

@@ -18,6 +18,7 @@ import { ImgcmpError, reasonOf } from '../util/errors.js';
 import { forEachLimited } from '../util/pool.js';
 import { discover } from '../walk/discover.js';
 import { fsPath } from '../walk/fspath.js';
+import { filesOfShard, type Shard } from '../walk/shard.js';
 
 export interface FingerprintJob {
   /** Image files, folders or glob patterns. */
@@ -31,6 +32,8 @@ export interface FingerprintJob {
   exclude?: readonly string[];
   /** Follow symbolic links found in folders (-L, see walk/discover.ts). */
   followLinks?: boolean;
+  /** Take only the files of this shard (walk/shard.ts: by a hash of the path, not a slice of the listing). */
+  shard?: Shard;
   inFlight: number;
   /** Checkpoint after this many new fingerprints (and not more often than the write takes ×10). */
   checkpointEvery: number;
@@ -53,6 +56,8 @@ export interface FingerprintReport {
   flat: number;
   total: number;
   interrupted: boolean;
+  /** Image files found under the paths, before a shard took its part. */
+  found: number;
 }
 
 /**
@@ -75,11 +80,12 @@ export async function runFingerprint(job: FingerprintJob): Promise<FingerprintRe
     const discovered = await discover(job.paths, { exclude: job.exclude, followLinks: job.followLinks });
     for (const p of discovered.problems) job.onFailed?.(p.path, p.reason);
     if (!discovered.files.length && !found) throw new ImgcmpError('usage', `no images found in ${job.paths.join(', ')}`);
-    job.onStart?.(discovered.files.length, settings);
-    const running = fingerprintFiles(discovered.files, settings, existing, job, (db) => writeDb(dbfile, db));
+    const files = job.shard ? filesOfShard(discovered.files, job.shard) : discovered.files;
+    job.onStart?.(files.length, settings);
+    const running = fingerprintFiles(files, settings, existing, job, (db) => writeDb(dbfile, db));
     // Compiling HDF5 (for the writes to come) while the first images decode, not before.
     preloadHdf5();
-    return await running;
+    return { ...(await running), found: discovered.files.length };
   } finally {
     release();
   }
@@ -92,9 +98,9 @@ async function fingerprintFiles(
   existing: FingerprintDb | undefined,
   job: FingerprintJob,
   save: (db: FingerprintDb) => Promise<void>,
-): Promise<FingerprintReport> {
+): Promise<Omit<FingerprintReport, 'found'>> {
   const records = existing ? recordsOf(existing) : new Map<string, FingerprintRecord>();
-  const report: FingerprintReport = { settings, files: new Set(), hashed: 0, unchanged: 0, failed: 0, pruned: 0, flat: 0, total: 0, interrupted: false };
+  const report: Omit<FingerprintReport, 'found'> = { settings, files: new Set(), hashed: 0, unchanged: 0, failed: 0, pruned: 0, flat: 0, total: 0, interrupted: false };
 
   if (job.prune) {
     for (const file of [...records.keys()]) {

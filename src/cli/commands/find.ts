@@ -4,7 +4,9 @@ import type { Linkage } from '../../cluster/linkage.js';
 import { bySize } from '../../output/layout.js';
 import { humanBytes } from '../../output/units.js';
 import { SIMILARITY, type Similarity } from '../../stages/find.js';
+import { ImgcmpError } from '../../util/errors.js';
 import { writeFileSafely } from '../../util/safe-write.js';
+import { describeShard, resolveShard } from '../../walk/shard.js';
 import { untilInterrupted, type Messages } from '../messages.js';
 import { startProgress, type Progress } from '../progress.js';
 import { chosenDecoder, cutFraction, decoderOption, defaultInFlight, defaults, hashSize, keepOption, linkageOption, positiveInt } from '../settings.js';
@@ -30,6 +32,7 @@ interface FindOptions {
   ncore?: number;
   checkpoint: number;
   quiet?: boolean;
+  shard?: string;
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -58,6 +61,7 @@ export function findCommand(messages: Messages): Command {
     .addOption(decoderOption())
     .option('-n, --ncore <n>', 'images in flight at once (default: number of cores, at least 4)', positiveInt)
     .option('--checkpoint <n>', 'write the database every N new fingerprints', positiveInt, 2000)
+    .option('--shard <i/n>', "only fingerprint shard I of N of the files, with find's settings, and group nothing (auto/N: I from the scheduler); imgcmp merge joins the shards, then find -f MERGED groups them")
     .option('-q, --quiet', 'no progress output')
     .addHelpText(
       'after',
@@ -71,13 +75,18 @@ there are and how many bytes they hold.
 Examples:
   $ imgcmp find ~/Pictures
   $ imgcmp find ~/Pictures /mnt/backup/photos --exclude '*.gif' --report dupes.html
-  $ imgcmp find ~/Pictures --similarity strict --no-tree --json - > groups.json`,
+  $ imgcmp find ~/Pictures --similarity strict --no-tree --json - > groups.json
+  $ imgcmp find /data/photos --shard auto/8 -f shards/$JOB_COMPLETION_INDEX.hdf   # each of 8 jobs`,
     )
     .action(async (paths: string[], options: OptionValues) => {
       const opts = options as FindOptions;
       const { runFind, findSettings } = await import('../../stages/find.js');
       const dbfile = opts.dbfile ?? defaults.findDbFile();
-      const outdir = opts.tree ? (opts.outdir ?? defaults.findDir()) : undefined;
+      const shard = opts.shard === undefined ? undefined : resolveShard(opts.shard, process.env);
+      if (shard && (opts.json !== undefined || opts.report !== undefined)) {
+        throw new ImgcmpError('usage', `--shard only fingerprints (no groups, so no ${opts.json !== undefined ? '--json' : '--report'}): merge the shard databases with imgcmp merge, then run find on the merged one`);
+      }
+      const outdir = opts.tree && !shard ? (opts.outdir ?? defaults.findDir()) : undefined;
       const cut = opts.cut ?? SIMILARITY[opts.similarity];
       let progress: Progress | undefined;
       await untilInterrupted(messages, 'find', async (stopped) => {
@@ -88,6 +97,7 @@ Examples:
             findSettings(chosenDecoder(opts.decoder, implied), { x: opts.x, orientations: opts.orientations, crops: opts.crops, borders: opts.borders }),
           exclude: opts.exclude,
           followLinks: !!opts.followLinks,
+          shard,
           cut,
           linkage: opts.linkage,
           includeFlat: !!opts.includeFlat,
@@ -110,6 +120,13 @@ Examples:
         });
         progress?.stop();
         const fp = result.fingerprint;
+        if (shard && !fp.interrupted) {
+          process.stdout.write(
+            `find: ${describeShard(shard)}: ${fp.files.size} of the ${fp.found} pictures fingerprinted (${fp.hashed} hashed, ${fp.unchanged} unchanged${fp.failed ? `, ${fp.failed} failed` : ''}) → ${dbfile}\n` +
+              `find: no grouping in a shard run: merge the shards' databases (imgcmp merge OUT.hdf SHARD.hdf...), then run imgcmp find on the same paths with -f OUT.hdf\n`,
+          );
+          return;
+        }
         if (fp.interrupted || !result.clustering) {
           messages.info(`find: interrupted; ${fp.hashed} fingerprints saved to ${dbfile}, and the next run goes on from there`);
           messages.interrupted();

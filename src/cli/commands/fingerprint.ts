@@ -1,6 +1,7 @@
 import { Command, type OptionValues } from 'commander';
 import { untilInterrupted, type Messages } from '../messages.js';
 import { startProgress, type Progress } from '../progress.js';
+import { describeShard, resolveShard } from '../../walk/shard.js';
 import { chosenDecoder, dbPath, defaultInFlight, defaults, hashSettings, positiveInt, withDbfile, withHashOptions, type DbOptions, type HashOptions } from '../settings.js';
 
 interface FingerprintOptions extends HashOptions, DbOptions {
@@ -9,6 +10,7 @@ interface FingerprintOptions extends HashOptions, DbOptions {
   followLinks?: boolean;
   quiet?: boolean;
   checkpoint: number;
+  shard?: string;
 }
 
 /**
@@ -30,6 +32,7 @@ export function fingerprintCommand(messages: Messages): Command {
     .option('-n, --ncore <n>', 'images in flight at once (default: number of cores, at least 4)', positiveInt)
     .option('-L, --follow-links', 'follow symbolic links found in folders (to files and to folders); by default they are passed by')
     .option('--prune', 'drop database entries whose files no longer exist')
+    .option('--shard <i/n>', 'take only shard I of N of the files (by a hash of each path; auto/N: I from JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX or SLURM_ARRAY_TASK_ID); one database per shard, joined by imgcmp merge')
     .option('--checkpoint <n>', 'write the database every N new fingerprints (an interrupted run keeps them)', positiveInt, 2000)
     .option('-q, --quiet', 'no progress output')
     .addHelpText(
@@ -43,13 +46,15 @@ datasets "files" (paths) and "fps" (n × x² bits of 0/1), readable by h5py.
 Examples:
   $ imgcmp fingerprint                          # every image in ~/.imgcmp/convert
   $ imgcmp fingerprint ~/Pictures --orientations --crops -f pictures.hdf
-  $ imgcmp fingerprint ~/Pictures --orientations --crops --prune -f pictures.hdf   # later`,
+  $ imgcmp fingerprint ~/Pictures --orientations --crops --prune -f pictures.hdf   # later
+  $ imgcmp fingerprint /data/photos --shard 2/8 -f shards/2.hdf   # one of 8 jobs`,
     )
     .action(async (paths: string[], options: OptionValues) => {
       const opts = options as FingerprintOptions;
       // sharp (libvips) loads only for the commands that decode images.
       const { runFingerprint } = await import('../../stages/fingerprint.js');
       const dbfile = dbPath(opts);
+      const shard = opts.shard === undefined ? undefined : resolveShard(opts.shard, process.env);
       let progress: Progress | undefined;
       await untilInterrupted(messages, 'fingerprint', async (stopped) => {
         const report = await runFingerprint({
@@ -58,6 +63,7 @@ Examples:
           settings: (implied) => hashSettings(opts, chosenDecoder(opts.decoder, implied)),
           prune: !!opts.prune,
           followLinks: !!opts.followLinks,
+          shard,
           inFlight: opts.ncore ?? defaultInFlight(),
           checkpointEvery: opts.checkpoint,
           stopped,
@@ -70,6 +76,7 @@ Examples:
         });
         progress?.stop();
         const { settings } = report;
+        if (shard) messages.info(`fingerprint: ${describeShard(shard)}: ${report.files.size + report.failed} of the ${report.found} files found`);
         messages.info(
           `fingerprint: ${report.hashed} hashed, ${report.unchanged} unchanged, ${report.failed} failed` +
             `${opts.prune ? `, ${report.pruned} pruned` : ''}; ${report.total} in the database` +
