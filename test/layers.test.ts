@@ -1,6 +1,6 @@
 /**
  * The layers of src/: imports between folders run one way only, downward:
- * cli → stages → (actions, output) → cluster → (index, db, pixels) → (hash, walk) → util.
+ * cli → serve → api → stages → (actions, output) → cluster → (index, db, pixels) → (hash, walk) → util.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ROOT } from './helpers/env.js';
 
-const RANK: Record<string, number> = { cli: 6, stages: 5, actions: 4, output: 4, cluster: 3, index: 2, db: 2, pixels: 2, hash: 1, walk: 1, util: 0, types: 0 };
+const RANK: Record<string, number> = { cli: 6, serve: 5.7, api: 5.5, stages: 5, actions: 4, output: 4, cluster: 3, index: 2, db: 2, pixels: 2, hash: 1, walk: 1, util: 0, types: 0 };
 
 function sources(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {

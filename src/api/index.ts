@@ -1,0 +1,404 @@
+/**
+ * imgcmp as a library: an image index on a fingerprint database. `openIndex(dbfile)` opens (or
+ * creates, with find's settings) a database and holds its lock until `close()`; images are added
+ * under string ids (stored in the database's `files` dataset), looked up by their nearest entries,
+ * measured exactly as `imgcmp find` and `imgcmp search` measure them (index/views.ts,
+ * distancesToQuery), and grouped into clusters as find groups them (clusterFingerprints).
+ *
+ * Metadata (any JSON value per id) lives in a sidecar file beside the database,
+ * `DB.metadata.json`, written atomically (util/safe-write.ts) whenever the database is saved:
+ * the database layout, which other imgcmp versions and h5py read, is left as it is.
+ *
+ * Every failure is thrown as an ImgcmpError (an IndexError, with `kind`, for the index's own).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { clusterFingerprints } from '../cluster/cluster.js';
+import type { Linkage } from '../cluster/linkage.js';
+import { existingDbOrNone, writeDb, type FingerprintDb } from '../db/database.js';
+import { acquireLock } from '../db/lock.js';
+import { dbFromRecords, recordsOf } from '../db/records.js';
+import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
+import { viewsPerFile } from '../hash/views.js';
+import { coarseCutFor, cutBits } from '../index/cut.js';
+import { distancesToQuery, type StoredPictures } from '../index/views.js';
+import { fingerprintFile } from '../pixels/fingerprint.js';
+import { decoderFor, decoderMissing, defaultJpegDecoder, type JpegDecoderName } from '../pixels/recipe.js';
+import { SIMILARITY, findSettings } from '../stages/find.js';
+import { ImgcmpError, reasonOf, type ErrorCode } from '../util/errors.js';
+import { writeFileSafely } from '../util/safe-write.js';
+
+export { ImgcmpError, type ErrorCode } from '../util/errors.js';
+export { SIMILARITY } from '../stages/find.js';
+
+/** What went wrong in an index call, beyond the ImgcmpError code. */
+export type IndexErrorKind =
+  /** A bad argument (an empty id, a negative k, metadata that is not JSON). */
+  | 'invalid'
+  /** No entry has this id. */
+  | 'not-found'
+  /** The source could not be read or decoded as an image. */
+  | 'not-image'
+  /** The index was closed. */
+  | 'closed';
+
+/** An ImgcmpError of the index: `code` as everywhere in imgcmp, `kind` says which of the index's failures it is. */
+export class IndexError extends ImgcmpError {
+  constructor(
+    readonly kind: IndexErrorKind,
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(KIND_CODE[kind], message, options);
+  }
+}
+
+const KIND_CODE: Record<IndexErrorKind, ErrorCode> = { invalid: 'usage', 'not-found': 'usage', 'not-image': 'file', closed: 'usage' };
+
+/** An image: a file's path, or its bytes. */
+export type ImageSource = string | Uint8Array;
+/** An image, or an entry of the index by its id. */
+export type QuerySource = ImageSource | { id: string };
+
+export interface OpenOptions {
+  /** The JPEG decoder of a database created now (default: the native one where built). An existing database keeps its own. */
+  decoder?: JpegDecoderName;
+  /** The hash settings of a database created now (default: find's). */
+  settings?: HashSettings;
+  /** Told, in one line, of a damaged lock taken over (default: standard error). */
+  note?: (line: string) => void;
+}
+
+export interface AddOptions {
+  id: string;
+  /** Any JSON value; kept beside the entry and returned with it. */
+  metadata?: unknown;
+}
+
+export interface NearestOptions {
+  /** At most this many entries (default 10). */
+  k?: number;
+  /** Only entries within this distance, a fraction of the bits (default: find's default cut, SIMILARITY.default; 1: all). */
+  maxDistance?: number;
+  /** Only entries for which this says true. */
+  filter?: (id: string, metadata: unknown) => boolean;
+  /** Match rotated, mirrored, cropped and framed copies (default true); false: the upright pictures only. */
+  allOrientations?: boolean;
+}
+
+export interface Neighbour {
+  id: string;
+  /** A fraction of the fingerprint bits, 0 (identical) to 1. */
+  distance: number;
+  /** (1 − distance) × 100. */
+  score: number;
+  metadata: unknown;
+}
+
+export interface Comparison {
+  distance: number;
+  score: number;
+  bits: number;
+  nbits: number;
+  /** Whether find, at `cut` (default SIMILARITY.default), would call them the same picture. */
+  same: boolean;
+}
+
+/** The sidecar file of a database: the metadata of its entries, by id. */
+export function metadataFileOf(dbfile: string): string {
+  return `${dbfile}.metadata.json`;
+}
+
+const SIDECAR_FORMAT = 'imgcmp-metadata';
+
+/** Opens the index of `dbfile`, creating the database (with find's settings) when absent. Holds the database's lock until close(). */
+export async function openIndex(dbfile: string, opts: OpenOptions = {}): Promise<ImageIndex> {
+  if (typeof dbfile !== 'string' || !dbfile) throw new IndexError('invalid', 'openIndex: dbfile must be a file name');
+  const release = acquireLock(dbfile, opts.note);
+  try {
+    const existing = await existingDbOrNone(dbfile);
+    const settings = existing?.settings ?? opts.settings ?? findSettings(opts.decoder ?? defaultJpegDecoder());
+    const missing = decoderMissing(decoderFor(settings.resample));
+    if (missing) throw new ImgcmpError('usage', missing);
+    const metadata = readSidecar(dbfile);
+    const index = new ImageIndex(dbfile, settings, existing ? recordsOf(existing) : new Map(), metadata, release);
+    if (!existing) await index.save();
+    return index;
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
+
+function readSidecar(dbfile: string): Map<string, string> {
+  const file = metadataFileOf(dbfile);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    throw new ImgcmpError('database', `${file}: ${reasonOf(err)}`, { cause: err });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ImgcmpError('database', `${file}: not readable as JSON`);
+  }
+  const entries = (parsed as { format?: unknown; metadata?: unknown } | null)?.metadata;
+  if ((parsed as { format?: unknown } | null)?.format !== SIDECAR_FORMAT || !entries || typeof entries !== 'object' || Array.isArray(entries)) {
+    throw new ImgcmpError('database', `${file}: not an imgcmp metadata file`);
+  }
+  return new Map(Object.entries(entries as Record<string, unknown>).map(([id, v]) => [id, JSON.stringify(v)]));
+}
+
+/** Where temporary copies of image bytes go while they are hashed. */
+let scratch: string | undefined;
+function scratchDir(): string {
+  scratch ??= fs.mkdtempSync(path.join(os.tmpdir(), 'imgcmp-api-'));
+  return scratch;
+}
+process.once('exit', () => {
+  if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+});
+
+/** A file name extension for image bytes, for the decoders that go by the name (HEIC/HEIF, BMP). */
+function extensionOf(bytes: Uint8Array): string {
+  const ascii = (from: number, to: number): string => Buffer.from(bytes.subarray(from, to)).toString('latin1');
+  if (bytes.length >= 12 && ascii(4, 8) === 'ftyp' && /^(heic|heix|heim|heis|hevc|hevx|mif1|msf1|avif)$/.test(ascii(8, 12))) return '.heic';
+  if (bytes.length >= 2 && ascii(0, 2) === 'BM') return '.bmp';
+  return '.img';
+}
+
+let scratchCount = 0;
+
+export class ImageIndex {
+  private pictures?: { db: FingerprintDb; stored: StoredPictures; row: Map<string, number> };
+  private closed = false;
+  private saving: Promise<void> = Promise.resolve();
+  private pending?: Promise<void>;
+
+  /** @internal Use openIndex. */
+  constructor(
+    readonly dbfile: string,
+    readonly settings: HashSettings,
+    private readonly records: Map<string, FingerprintRecord>,
+    private readonly metadata: Map<string, string>,
+    private readonly release: () => void,
+  ) {}
+
+  private open(): void {
+    if (this.closed) throw new IndexError('closed', `${this.dbfile}: the index is closed`);
+  }
+
+  /** The fingerprint record of an image (hashed with the database's settings). `name` names it in errors. */
+  async fingerprint(source: ImageSource, name = typeof source === 'string' ? source : 'image'): Promise<FingerprintRecord> {
+    this.open();
+    if (typeof source === 'string') {
+      try {
+        return await fingerprintFile(source, this.settings);
+      } catch (err) {
+        throw new IndexError('not-image', `${name}: ${reasonOf(err)}`, { cause: err });
+      }
+    }
+    if (!(source instanceof Uint8Array)) throw new IndexError('invalid', 'an image is a path or a Buffer');
+    if (!source.length) throw new IndexError('not-image', `${name}: empty`);
+    const file = path.join(scratchDir(), `${process.pid}-${++scratchCount}${extensionOf(source)}`);
+    try {
+      fs.writeFileSync(file, source, { mode: 0o600 });
+      return await fingerprintFile(file, this.settings);
+    } catch (err) {
+      throw new IndexError('not-image', `${name}: ${reasonOf(err).replace(file, 'image')}`, { cause: err });
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  }
+
+  private checkId(id: unknown): asserts id is string {
+    if (typeof id !== 'string' || !id) throw new IndexError('invalid', 'an id is a non-empty string');
+  }
+
+  /** Adds (or replaces) the entry `id`. Saved by save() or close(). */
+  async add(source: ImageSource, opts: AddOptions): Promise<void> {
+    this.open();
+    this.checkId(opts?.id);
+    let meta: string | undefined;
+    if (opts.metadata !== undefined) {
+      try {
+        meta = JSON.stringify(opts.metadata);
+      } catch (err) {
+        throw new IndexError('invalid', `metadata of ${opts.id}: not JSON (${reasonOf(err)})`);
+      }
+      if (meta === undefined) throw new IndexError('invalid', `metadata of ${opts.id}: not JSON`);
+    }
+    const record = await this.fingerprint(source);
+    this.open();
+    const size = typeof source === 'string' ? record.size : source.length;
+    this.records.set(opts.id, { ...record, file: opts.id, size, mtime: typeof source === 'string' ? record.mtime : Date.now() });
+    if (meta === undefined) this.metadata.delete(opts.id);
+    else this.metadata.set(opts.id, meta);
+    this.pictures = undefined;
+  }
+
+  /** Removes the entry `id`; an IndexError ('not-found') when there is none. */
+  remove(id: string): void {
+    this.open();
+    this.checkId(id);
+    if (!this.records.delete(id)) throw new IndexError('not-found', `${id}: no such entry`);
+    this.metadata.delete(id);
+    this.pictures = undefined;
+  }
+
+  has(id: string): boolean {
+    return this.records.has(id);
+  }
+
+  count(): number {
+    return this.records.size;
+  }
+
+  /** Ids in order (sorted, as the database stores them), from `offset`, at most `limit` (default all). */
+  list(opts: { offset?: number; limit?: number } = {}): string[] {
+    this.open();
+    const offset = opts.offset ?? 0;
+    const limit = opts.limit ?? Infinity;
+    if (!Number.isInteger(offset) || offset < 0) throw new IndexError('invalid', `offset must be a whole number ≥ 0, not ${String(offset)}`);
+    if (limit !== Infinity && (!Number.isInteger(limit) || limit < 0)) throw new IndexError('invalid', `limit must be a whole number ≥ 0, not ${String(limit)}`);
+    return this.view().db.files.slice(offset, offset + limit);
+  }
+
+  /** The metadata of `id` (undefined when none was given); an IndexError ('not-found') when there is no such entry. */
+  metadataOf(id: string): unknown {
+    if (!this.records.has(id)) throw new IndexError('not-found', `${id}: no such entry`);
+    const m = this.metadata.get(id);
+    return m === undefined ? undefined : JSON.parse(m);
+  }
+
+  private view(): { db: FingerprintDb; stored: StoredPictures; row: Map<string, number> } {
+    if (!this.pictures) {
+      const db = dbFromRecords(this.settings, this.records.values());
+      this.pictures = {
+        db,
+        stored: { upright: db.fps, views: db.views, coarse: db.coarse, perFile: viewsPerFile(this.settings) },
+        row: new Map(db.files.map((f, i) => [f, i])),
+      };
+    }
+    return this.pictures;
+  }
+
+  private async query(source: QuerySource): Promise<{ record: FingerprintRecord; self?: string }> {
+    if (source && typeof source === 'object' && !(source instanceof Uint8Array)) {
+      this.checkId(source.id);
+      const record = this.records.get(source.id);
+      if (!record) throw new IndexError('not-found', `${source.id}: no such entry`);
+      return { record, self: source.id };
+    }
+    return { record: await this.fingerprint(source) };
+  }
+
+  /**
+   * The entries nearest to an image (or to an entry, which is then not its own match), best first
+   * (ties by id), measured as imgcmp search measures them.
+   */
+  async nearest(source: QuerySource, opts: NearestOptions = {}): Promise<Neighbour[]> {
+    this.open();
+    const k = opts.k ?? 10;
+    const maxDistance = opts.maxDistance ?? SIMILARITY.default;
+    if (!Number.isInteger(k) || k < 0) throw new IndexError('invalid', `k must be a whole number ≥ 0, not ${String(k)}`);
+    if (typeof maxDistance !== 'number' || !(maxDistance >= 0 && maxDistance <= 1)) throw new IndexError('invalid', `maxDistance must be from 0 to 1, not ${String(maxDistance)}`);
+    const { record, self } = await this.query(source);
+    const { db, stored } = this.view();
+    const nbits = db.fps.nbits;
+    const within = Math.floor(cutBits(maxDistance, nbits));
+    const upright = opts.allOrientations === false;
+    const coarseWithin = db.coarse && !upright ? Math.floor(cutBits(coarseCutFor(maxDistance), db.coarse.nbits)) : Infinity;
+    const found = distancesToQuery(stored, upright ? { upright: record.bits } : { upright: record.bits, views: record.views, coarse: record.coarse }, within, coarseWithin);
+    const out: Neighbour[] = [];
+    for (const n of found.sort((a, b) => a.bits - b.bits || a.row - b.row)) {
+      if (out.length >= k) break;
+      const id = db.files[n.row]!;
+      if (id === self) continue;
+      const m = this.metadata.get(id);
+      const metadata = m === undefined ? undefined : JSON.parse(m);
+      if (opts.filter && !opts.filter(id, metadata)) continue;
+      const distance = n.bits / nbits;
+      out.push({ id, distance, score: (1 - distance) * 100, metadata });
+    }
+    return out;
+  }
+
+  /** The distance of two images (or entries), as imgcmp compare measures it with this database's settings. */
+  async compare(a: QuerySource, b: QuerySource, opts: { cut?: number } = {}): Promise<Comparison> {
+    this.open();
+    const cut = opts.cut ?? SIMILARITY.default;
+    const [qa, qb] = await Promise.all([this.query(a), this.query(b)]);
+    const ra = qa.record;
+    const rb = qb.record;
+    const pair = dbFromRecords(this.settings, [
+      { ...rb, file: 'b' },
+    ]);
+    const stored: StoredPictures = { upright: pair.fps, views: pair.views, coarse: pair.coarse, perFile: viewsPerFile(this.settings) };
+    const nbits = pair.fps.nbits;
+    const [d] = distancesToQuery(stored, { upright: ra.bits, views: ra.views, coarse: ra.coarse }, nbits);
+    const bits = d!.bits;
+    const coarseWithin = pair.coarse ? Math.floor(cutBits(coarseCutFor(cut), pair.coarse.nbits)) : Infinity;
+    const same = distancesToQuery(stored, { upright: ra.bits, views: ra.views, coarse: ra.coarse }, Math.floor(cutBits(cut, nbits)), coarseWithin).length > 0;
+    const distance = bits / nbits;
+    return { distance, score: (1 - distance) * 100, bits, nbits, same };
+  }
+
+  /** The clusters of near-duplicate entries at `cut` (default SIMILARITY.default), as find groups them. */
+  duplicates(opts: { cut?: number; linkage?: Linkage; includeFlat?: boolean } = {}): string[][] {
+    this.open();
+    const cut = opts.cut ?? SIMILARITY.default;
+    if (typeof cut !== 'number' || !(cut >= 0 && cut <= 1)) throw new IndexError('invalid', `cut must be from 0 to 1, not ${String(cut)}`);
+    const { db } = this.view();
+    if (db.files.length < 2) return [];
+    return clusterFingerprints(db.files, db.fps, { cut, absolute: true, linkage: opts.linkage ?? 'average', includeFlat: opts.includeFlat ?? false }, {
+      views: db.views,
+      viewsPerFile: viewsPerFile(this.settings),
+      flat: db.flat,
+      coarse: db.coarse,
+    }).clusters;
+  }
+
+  /**
+   * Writes the database (atomically) and the metadata beside it. Saves asked for while one is
+   * being written are done together by the next one; the promise resolves once the entries as
+   * they were when it was asked for are on disk.
+   */
+  save(): Promise<void> {
+    if (this.pending) return this.pending;
+    const next = this.saving.then(() => {
+      this.pending = undefined;
+      return this.writeNow();
+    });
+    this.pending = next;
+    this.saving = next.catch(() => undefined);
+    return next;
+  }
+
+  private async writeNow(): Promise<void> {
+    const { db } = this.view();
+    const metadata: Record<string, unknown> = {};
+    for (const id of db.files) {
+      const m = this.metadata.get(id);
+      if (m !== undefined) metadata[id] = JSON.parse(m);
+    }
+    const sidecar = `${JSON.stringify({ format: SIDECAR_FORMAT, database: path.basename(this.dbfile), metadata })}\n`;
+    await writeDb(this.dbfile, db);
+    writeFileSafely(metadataFileOf(this.dbfile), sidecar, (head) => head.includes(SIDECAR_FORMAT), 'imgcmp');
+  }
+
+  /** Saves and releases the database's lock; the index is unusable afterwards. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.save();
+    } finally {
+      this.closed = true;
+      this.release();
+    }
+  }
+}

@@ -1,0 +1,96 @@
+import path from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import type { Messages } from '../messages.js';
+import { dbPath, positiveInt, withDbfile } from '../settings.js';
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535');
+  return n;
+}
+
+function megabytes(value: string): number {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a positive number of megabytes');
+  return n;
+}
+
+interface ServeCliOptions {
+  dbfile?: string;
+  host: string;
+  port: number;
+  token?: string;
+  maxSize: number;
+  decodes: number;
+  queue: number;
+  log?: boolean;
+  allowPrivateUrls?: boolean;
+}
+
+/**
+ * `imgcmp serve`: the commander Command whose action serves the database as an image index over
+ * HTTP (src/serve/server.ts) until SIGTERM or SIGINT, then drains the requests in flight, saves
+ * and releases the lock. The first line on standard output names the address it listens on.
+ */
+export function serveCommand(messages: Messages): Command {
+  return withDbfile(new Command('serve').description('serve the database as an image index over HTTP (the API of match: /add, /search, /delete, /compare, /count, /list, /ping)'))
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--port <n>', 'port to listen on (0: any free one)', port, 8888)
+    .option('--token <token>', 'require "Authorization: Bearer TOKEN" on every endpoint but /ping (default: $IMGCMP_TOKEN)')
+    .option('--max-size <MB>', 'largest request or upload, in megabytes', megabytes, 50)
+    .option('--decodes <n>', 'images decoded at once', positiveInt, 4)
+    .option('--queue <n>', 'images that may wait to be decoded before requests are refused (503)', positiveInt, 32)
+    .option('--allow-private-urls', 'fetch url parameters from loopback, private and link-local addresses too')
+    .option('--log', 'log each request to standard error')
+    .addHelpText(
+      'after',
+      `
+The database is created with find's settings when absent, and locked while served.
+Metadata is kept beside it in DB.metadata.json. An add or delete is answered once
+the database is saved. Answers: {"status": "ok"|"fail", "error": [...],
+"method": NAME, "result": [...]}; 400 bad parameter, 401 token, 404 unknown
+filepath, 413 too large, 415 not an image, 503 busy.
+
+Examples:
+  $ imgcmp serve -f photos.hdf --port 8888
+  $ curl -F image=@a.jpg -F filepath=a.jpg -F metadata='{"id": 1}' localhost:8888/add
+  $ curl -F image=@b.jpg localhost:8888/search`,
+    )
+    .action(async (opts: ServeCliOptions) => {
+      const { openIndex } = await import('../../api/index.js');
+      const { createServer } = await import('../../serve/server.js');
+      const dbfile = dbPath(opts);
+      const token = opts.token ?? (process.env['IMGCMP_TOKEN'] || undefined);
+      const index = await openIndex(dbfile);
+      let app;
+      try {
+        app = await createServer(index, { token, maxBytes: Math.round(opts.maxSize * 1024 * 1024), decodes: opts.decodes, queue: opts.queue, log: opts.log, allowPrivateUrls: opts.allowPrivateUrls });
+        await app.listen({ host: opts.host, port: opts.port });
+      } catch (err) {
+        await index.close();
+        throw err;
+      }
+      const address = app.server.address();
+      const bound = typeof address === 'object' && address ? address.port : opts.port;
+      const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+      process.stdout.write(`imgcmp serve: listening on http://${host}:${bound} (${path.resolve(dbfile)}, ${index.count()} images${token ? ', token required' : ''})\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string): void => {
+          process.off('SIGTERM', onTerm);
+          process.off('SIGINT', onInt);
+          messages.info(`serve: ${signal}: finishing the requests in flight and saving`);
+          resolve();
+        };
+        const onTerm = (): void => stop('SIGTERM');
+        const onInt = (): void => stop('SIGINT');
+        process.on('SIGTERM', onTerm);
+        process.on('SIGINT', onInt);
+      });
+      try {
+        await app.close();
+      } finally {
+        await index.close();
+      }
+      messages.info(`serve: saved ${path.resolve(dbfile)} (${index.count()} images)`);
+    });
+}

@@ -1,0 +1,135 @@
+/** The library API (src/api): an image index on a fingerprint database. */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { IndexError, ImgcmpError, SIMILARITY, metadataFileOf, openIndex } from '../src/api/index.js';
+import { readDb } from '../src/db/database.js';
+import { runSearch } from '../src/stages/search.js';
+import { ROOT, SAMPLES, tempDir } from './helpers/env.js';
+
+const sample = (name: string): string => path.join(SAMPLES, name);
+
+async function rejectsWith(work: Promise<unknown> | (() => unknown), kind: string, code?: string): Promise<void> {
+  await assert.rejects(
+    async () => (typeof work === 'function' ? work() : work),
+    (err: unknown) => {
+      assert.ok(err instanceof ImgcmpError, String(err));
+      assert.ok(err instanceof IndexError, String(err));
+      assert.equal(err.kind, kind);
+      if (code) assert.equal(err.code, code);
+      return true;
+    },
+  );
+}
+
+describe('openIndex', () => {
+  const dir = tempDir('api');
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('creates a database with find settings, adds paths and Buffers, finds the original of an edited copy first, as search measures it', async () => {
+    const dbfile = path.join(dir, 'index.hdf');
+    const index = await openIndex(dbfile);
+    assert.ok(fs.existsSync(dbfile));
+    assert.equal(index.settings.x, 16);
+    assert.ok(index.settings.orientations && index.settings.crops);
+    await index.add(sample('chelsea.jpg'), { id: 'cat', metadata: { who: 'chelsea', tags: ['cat'] } });
+    await index.add(fs.readFileSync(sample('coffee.jpg')), { id: 'cup' });
+    await index.add(sample('rocket.jpg'), { id: 'rocket', metadata: 7 });
+    assert.equal(index.count(), 3);
+    assert.deepEqual(index.list(), ['cat', 'cup', 'rocket']);
+    assert.deepEqual(index.list({ offset: 1, limit: 1 }), ['cup']);
+
+    const found = await index.nearest(sample('edited/chelsea_q25.jpg'), { k: 3, maxDistance: 1 });
+    assert.equal(found[0]!.id, 'cat');
+    assert.deepEqual(found[0]!.metadata, { who: 'chelsea', tags: ['cat'] });
+    assert.equal(found.length, 3);
+    for (const n of found) assert.ok(Math.abs(n.score - (1 - n.distance) * 100) < 1e-9);
+    for (let i = 1; i < found.length; i++) assert.ok(found[i - 1]!.distance <= found[i]!.distance);
+    // By bytes, by id, with a filter, and within find's cut by default.
+    assert.equal((await index.nearest(fs.readFileSync(sample('edited/coffee_exif_rotated.jpg'))))[0]!.id, 'cup');
+    assert.deepEqual((await index.nearest({ id: 'cat' }, { maxDistance: 1 })).map((n) => n.id).includes('cat'), false);
+    assert.deepEqual(await index.nearest(sample('edited/chelsea_q25.jpg'), { maxDistance: 1, filter: (id) => id !== 'cat', k: 1 }).then((r) => r.map((n) => n.id)), [
+      (await index.nearest(sample('edited/chelsea_q25.jpg'), { maxDistance: 1 }))[1]!.id,
+    ]);
+    for (const n of await index.nearest(sample('edited/chelsea_q25.jpg'))) assert.ok(n.distance <= SIMILARITY.default);
+
+    // The same distances as imgcmp search, on the saved database.
+    await index.save();
+    const edited = sample('edited/chelsea_q25.jpg');
+    let viaSearch: { file: string; distance: number }[] = [];
+    await runSearch({ dbfile, images: [edited], k: 3, maxDistance: 1, onMatches: (_i, m) => (viaSearch = m) });
+    assert.deepEqual(
+      viaSearch.map((m) => [m.file, m.distance]),
+      found.map((n) => [n.id, n.distance]),
+    );
+
+    const c = await index.compare(sample('chelsea.jpg'), fs.readFileSync(sample('edited/chelsea_small.jpg')));
+    assert.ok(c.same && c.score > 80 && Math.abs(c.distance - c.bits / c.nbits) < 1e-12);
+    const d = await index.compare({ id: 'cat' }, { id: 'cup' });
+    assert.ok(!d.same && d.distance > c.distance);
+    await index.close();
+  });
+
+  it('holds the lock while open; reopens with entries and metadata; removes, replaces, clusters duplicates', async () => {
+    const dbfile = path.join(dir, 'index.hdf');
+    const index = await openIndex(dbfile);
+    await assert.rejects(openIndex(dbfile), (err: unknown) => err instanceof ImgcmpError && err.code === 'locked');
+    assert.deepEqual(index.list(), ['cat', 'cup', 'rocket']);
+    assert.deepEqual(index.metadataOf('rocket'), 7);
+    assert.equal(index.metadataOf('cup'), undefined);
+    await index.add(sample('edited/chelsea_small.jpg'), { id: 'cat-small' });
+    await index.add(sample('edited/coffee_brighter.jpg'), { id: 'cup-bright', metadata: { edited: true } });
+    assert.deepEqual(index.duplicates(), [
+      ['cat', 'cat-small'],
+      ['cup', 'cup-bright'],
+    ].map((c) => c.sort()).sort() as string[][]);
+    index.remove('cat-small');
+    await rejectsWith(async () => index.remove('cat-small'), 'not-found', 'usage');
+    await index.add(sample('moon.jpg'), { id: 'rocket', metadata: { replaced: true } });
+    assert.equal(index.count(), 4);
+    await index.close();
+    await index.close(); // twice is fine
+    await rejectsWith(async () => index.count() && index.list(), 'closed');
+
+    const back = await readDb(dbfile);
+    assert.deepEqual(back.files, ['cat', 'cup', 'cup-bright', 'rocket']);
+    assert.ok(!fs.existsSync(`${dbfile}.lock`));
+    const sidecar = JSON.parse(fs.readFileSync(metadataFileOf(dbfile), 'utf8')) as { metadata: Record<string, unknown> };
+    assert.deepEqual(sidecar.metadata, { cat: { who: 'chelsea', tags: ['cat'] }, 'cup-bright': { edited: true }, rocket: { replaced: true } });
+  });
+
+  it('throws IndexErrors with codes: bad arguments, unknown ids, things that are not images', async () => {
+    const index = await openIndex(path.join(dir, 'errors.hdf'));
+    try {
+      await rejectsWith(index.add(Buffer.from('not an image at all'), { id: 'x' }), 'not-image', 'file');
+      await rejectsWith(index.add(path.join(dir, 'missing.jpg'), { id: 'x' }), 'not-image', 'file');
+      await rejectsWith(index.add(sample('moon.jpg'), { id: '' }), 'invalid', 'usage');
+      await rejectsWith(index.add(sample('moon.jpg'), { id: 'm', metadata: 10n }), 'invalid', 'usage');
+      await rejectsWith(index.nearest({ id: 'nobody' }), 'not-found');
+      await rejectsWith(index.nearest(sample('moon.jpg'), { k: -1 }), 'invalid');
+      await rejectsWith(index.nearest(sample('moon.jpg'), { maxDistance: 2 }), 'invalid');
+      await rejectsWith(async () => index.list({ offset: -1 }), 'invalid');
+      assert.equal(index.count(), 0);
+      assert.deepEqual(await index.nearest(sample('moon.jpg')), []);
+    } finally {
+      await index.close();
+    }
+  });
+
+  it("is the package's export, with its types", async () => {
+    const name = 'imgcmp';
+    const pkg = (await import(name)) as { openIndex: unknown; IndexError: unknown };
+    assert.equal(pkg.openIndex, openIndex);
+    assert.equal(pkg.IndexError, IndexError);
+    assert.ok(fs.existsSync(path.join(ROOT, 'dist', 'src', 'api', 'index.d.ts')));
+  });
+
+  it('refuses a file that is not a database, leaving it as it was', async () => {
+    const file = path.join(dir, 'photo.hdf');
+    fs.copyFileSync(sample('moon.jpg'), file);
+    await assert.rejects(openIndex(file), (err: unknown) => err instanceof ImgcmpError && err.code === 'database');
+    assert.deepEqual(fs.readFileSync(file), fs.readFileSync(sample('moon.jpg')));
+    assert.ok(!fs.existsSync(`${file}.lock`));
+  });
+});
