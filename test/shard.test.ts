@@ -5,12 +5,16 @@
  * the newest entry, unions the "not duplicates" pairs and refuses other settings.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import h5wasm from 'h5wasm/node';
-import { SAMPLES, imgcmp, tempDir, type Run } from './helpers/env.js';
+import { RESAMPLE, readDb, writeDb, type FingerprintDb } from '../src/db/database.js';
+import { packRows } from '../src/hash/bits.js';
+import { HASH_VERSION, type HashSettings } from '../src/hash/settings.js';
+import { BIN, ROOT, SAMPLES, imgcmp, tempDir, type Run } from './helpers/env.js';
 
 await h5wasm.ready;
 
@@ -20,7 +24,47 @@ const NO_SCHEDULER = { JOB_COMPLETION_INDEX: '', AWS_BATCH_JOB_ARRAY_INDEX: '', 
 /** The shard contract, computed here independently: sha256 of the path, first 4 bytes big-endian, mod N. */
 const expectedShard = (file: string, n: number): number => createHash('sha256').update(Buffer.from(file, 'utf8')).digest().readUInt32BE(0) % n;
 
+/** `imgcmp ARGS` without waiting (to run shards side by side). */
+function imgcmpAsync(args: readonly string[], home: string, env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, IMGCMP_HOME: home, NO_COLOR: '1', ...NO_SCHEDULER, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 const run = (args: readonly string[], home: string, env: Record<string, string> = {}): Run => imgcmp(args, { home, env: { ...NO_SCHEDULER, ...env } });
+
+/** Every dataset (name → value) and attribute (name → value) of an HDF5 file, as h5wasm reads them. */
+async function contents(file: string): Promise<{ datasets: Record<string, unknown>; attrs: Record<string, unknown> }> {
+  await h5wasm.ready;
+  const f = new h5wasm.File(file, 'r');
+  try {
+    const datasets: Record<string, unknown> = {};
+    for (const key of f.keys()) {
+      const ds = f.get(key) as InstanceType<typeof h5wasm.Dataset>;
+      datasets[key] = { shape: ds.shape, dtype: ds.dtype, value: ds.value };
+    }
+    const attrs: Record<string, unknown> = {};
+    for (const [key, a] of Object.entries(f.attrs)) attrs[key] = a.value;
+    return { datasets, attrs };
+  } finally {
+    f.close();
+  }
+}
+
+/** Asserts that two databases hold the same datasets and attributes; says whether the files are byte-identical too. */
+async function assertSameContents(a: string, b: string): Promise<boolean> {
+  const [ca, cb] = [await contents(a), await contents(b)];
+  assert.deepEqual(Object.keys(cb.datasets).sort(), Object.keys(ca.datasets).sort());
+  for (const key of Object.keys(ca.datasets)) assert.deepEqual(cb.datasets[key], ca.datasets[key], `dataset ${key}`);
+  assert.deepEqual(cb.attrs, ca.attrs);
+  return fs.readFileSync(a).equals(fs.readFileSync(b));
+}
 
 describe('fingerprint --shard', () => {
   it('puts every file in exactly one shard, by the hash of its path, the same when files are added elsewhere', () => {
@@ -92,6 +136,117 @@ describe('fingerprint --shard', () => {
       assert.match(r.stderr, message);
       assert.ok(!fs.existsSync(db));
     }
+  });
+});
+
+describe('imgcmp merge', () => {
+  it("merges 4 shards (run side by side) into the database one run writes, with find's settings", async () => {
+    const home = tempDir('merge');
+    const flags = ['-x', '16', '--orientations', '--crops', '--borders', '--coarse', '8'];
+    const one = path.join(home, 'one.hdf');
+    const shards = [0, 1, 2, 3].map((i) => path.join(home, `shard-${i}.hdf`));
+    const runs = await Promise.all([
+      imgcmpAsync(['fingerprint', SAMPLES, '-q', ...flags, '-f', one], home),
+      ...shards.map((db, i) => imgcmpAsync(['fingerprint', SAMPLES, '-q', ...flags, '--shard', `${i}/4`, '-f', db], home)),
+    ]);
+    for (const r of runs) assert.equal(r.status, 0, r.stderr);
+    const merged = path.join(home, 'merged.hdf');
+    const m = run(['merge', merged, ...shards], home);
+    assert.equal(m.status, 0, m.stderr);
+    assert.match(m.stderr, /merge: 26 entries from 4 databases; 26 in the database/);
+    const identical = await assertSameContents(one, merged);
+    // HDF5 records each object's modification time, so the bytes differ where the seconds do.
+    if (!identical) assert.equal(fs.statSync(one).size, fs.statSync(merged).size);
+
+    // Idempotent: merging a shard again, or the merged database into itself, changes nothing.
+    const again = run(['merge', merged, merged, shards[2]!, shards[2]!], home);
+    assert.equal(again.status, 0, again.stderr);
+    await assertSameContents(one, merged);
+    assert.deepEqual(await readDb(merged), await readDb(one));
+    // Incremental: OUT among the inputs before it exists, shards added one at a time.
+    const step = path.join(home, 'step.hdf');
+    for (const s of shards) assert.equal(run(['merge', step, step, s], home).status, 0);
+    await assertSameContents(one, step);
+  });
+
+  it('find --shard fingerprints with find\'s settings only, and find on the merged database groups them', () => {
+    const home = tempDir('merge-find');
+    const shards = [0, 1, 2].map((i) => path.join(home, `find-${i}.hdf`));
+    for (const [i, db] of shards.entries()) {
+      const r = run(['find', SAMPLES, '-q', '--shard', `${i}/3`, '-f', db], home);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout + r.stderr, /no grouping in a shard run/);
+      assert.ok(!fs.existsSync(path.join(home, 'duplicates')), 'no tree from a shard run');
+    }
+    const merged = path.join(home, 'find.hdf');
+    assert.equal(run(['merge', merged, ...shards], home).status, 0);
+    const one = path.join(home, 'one.hdf');
+    const whole = run(['find', SAMPLES, '-q', '--no-tree', '-f', one], home);
+    assert.equal(whole.status, 0, whole.stderr);
+    const after = run(['find', SAMPLES, '-q', '--no-tree', '-f', merged], home);
+    assert.equal(after.status, 0, after.stderr);
+    assert.match(after.stdout, /\(0 hashed, 26 unchanged\)/);
+    assert.equal(after.stdout.replace(/\(\d+ hashed, \d+ unchanged\)/, ''), whole.stdout.replace(/\(\d+ hashed, \d+ unchanged\)/, ''));
+    const r = run(['find', SAMPLES, '-q', '--shard', '0/3', '--json', '-', '-f', shards[0]!], home);
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  });
+
+  it('keeps the newest entry per file (by its recorded time, then the later input), and unions the not-duplicates pairs', async () => {
+    const home = tempDir('merge-newest');
+    const settings: HashSettings = { method: 'phash', x: 2, orientations: false, crops: false, resample: RESAMPLE, hashVersion: HASH_VERSION };
+    const dbOf = (files: string[], bits: number[], mtime: number[], pairs: [string, string][]): FingerprintDb => ({
+      settings,
+      files,
+      fps: packRows(Uint8Array.from(bits), files.length, 4),
+      flat: new Uint8Array(files.length),
+      size: new Float64Array(files.length).fill(10),
+      mtime: Float64Array.from(mtime),
+      notDuplicates: pairs,
+    });
+    const a = path.join(home, 'a.hdf');
+    const b = path.join(home, 'b.hdf');
+    await writeDb(a, dbOf(['/p/1.jpg', '/p/2.jpg', '/p/3.jpg'], [1, 1, 1, 1, 0, 0, 0, 0, 1, 0, 1, 0], [200, 100, 50], [['/p/1.jpg', '/p/2.jpg']]));
+    await writeDb(b, dbOf(['/p/1.jpg', '/p/2.jpg', '/p/4.jpg'], [0, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0, 1], [100, 300, 50], [['/p/4.jpg', '/p/3.jpg'], ['/p/1.jpg', '/p/2.jpg']]));
+    for (const order of [[a, b], [b, a]]) {
+      const out = path.join(home, 'out.hdf');
+      assert.equal(run(['merge', out, ...order], home).status, 0);
+      const db = await readDb(out);
+      assert.deepEqual(db.files, ['/p/1.jpg', '/p/2.jpg', '/p/3.jpg', '/p/4.jpg']);
+      assert.deepEqual([...db.mtime], [200, 300, 50, 50], 'the newer entry of 1.jpg (a) and of 2.jpg (b)');
+      assert.deepEqual(db.notDuplicates, [['/p/1.jpg', '/p/2.jpg'], ['/p/3.jpg', '/p/4.jpg']]);
+    }
+    // The same time: the later input wins.
+    const c = path.join(home, 'c.hdf');
+    await writeDb(c, dbOf(['/p/3.jpg'], [0, 0, 0, 1], [50], []));
+    const out = path.join(home, 'tie.hdf');
+    assert.equal(run(['merge', out, a, c], home).status, 0);
+    const tie = await readDb(out);
+    assert.deepEqual(tie.files, ['/p/1.jpg', '/p/2.jpg', '/p/3.jpg']);
+    assert.equal(tie.fps.data[2], (await readDb(c)).fps.data[0]);
+  });
+
+  it('refuses databases made with other settings, naming the setting, and a target that is no database', () => {
+    const home = tempDir('merge-refuse');
+    const x8 = path.join(home, 'x8.hdf');
+    const x16 = path.join(home, 'x16.hdf');
+    assert.equal(run(['fingerprint', SAMPLES, '-q', '-f', x8], home).status, 0);
+    assert.equal(run(['fingerprint', SAMPLES, '-q', '-x', '16', '-f', x16], home).status, 0);
+    const out = path.join(home, 'out.hdf');
+    const r = run(['merge', out, x8, x16], home);
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /x16\.hdf: made with other settings than .*x8\.hdf \(x 8 vs 16\)/);
+    assert.ok(!fs.existsSync(out));
+    const photo = path.join(home, 'photo.jpg');
+    fs.copyFileSync(path.join(SAMPLES, 'chelsea.jpg'), photo);
+    const p = run(['merge', photo, x8], home);
+    assert.equal(p.status, 1);
+    assert.match(p.stderr, /refusing to overwrite it/);
+    assert.ok(fs.readFileSync(photo).equals(fs.readFileSync(path.join(SAMPLES, 'chelsea.jpg'))));
+    const missing = run(['merge', out, path.join(home, 'none.hdf')], home);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /no such database/);
   });
 });
 

@@ -12,6 +12,8 @@ import { compareCommand } from './commands/compare.js';
 import { reportCommand } from './commands/report.js';
 import { dedupeCommand } from './commands/dedupe.js';
 import { findCommand } from './commands/find.js';
+import { serveCommand } from './commands/serve.js';
+import { mergeCommand } from './commands/merge.js';
 import { EXIT, Messages } from './messages.js';
 
 /** The program, its commands reporting to `messages`. */
@@ -34,7 +36,7 @@ Example, the imgcmp pipeline:
   $ imgcmp cluster 0.3
   $ ls ~/.imgcmp/cluster/cluster_with_2/`,
     );
-  const commands = [findCommand, resizeCommand, fingerprintCommand, clusterCommand, searchCommand, compareCommand, reportCommand, dedupeCommand];
+  const commands = [findCommand, resizeCommand, fingerprintCommand, mergeCommand, clusterCommand, searchCommand, compareCommand, reportCommand, dedupeCommand, serveCommand];
   for (const make of commands) cli.addCommand(make(messages));
   for (const cmd of [cli, ...cli.commands]) {
     cmd.exitOverride().configureOutput({

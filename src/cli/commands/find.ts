@@ -76,7 +76,8 @@ Examples:
   $ imgcmp find ~/Pictures
   $ imgcmp find ~/Pictures /mnt/backup/photos --exclude '*.gif' --report dupes.html
   $ imgcmp find ~/Pictures --similarity strict --no-tree --json - > groups.json
-  $ imgcmp find /data/photos --shard auto/8 -f shards/$JOB_COMPLETION_INDEX.hdf   # each of 8 jobs`,
+  $ imgcmp find /data/photos --shard auto/8 -f shards/$JOB_COMPLETION_INDEX.hdf   # each of 8 jobs
+  $ imgcmp merge find.hdf shards/*.hdf && imgcmp find /data/photos -f find.hdf`,
     )
     .action(async (paths: string[], options: OptionValues) => {
       const opts = options as FindOptions;

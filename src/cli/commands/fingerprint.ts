@@ -47,7 +47,8 @@ Examples:
   $ imgcmp fingerprint                          # every image in ~/.imgcmp/convert
   $ imgcmp fingerprint ~/Pictures --orientations --crops -f pictures.hdf
   $ imgcmp fingerprint ~/Pictures --orientations --crops --prune -f pictures.hdf   # later
-  $ imgcmp fingerprint /data/photos --shard 2/8 -f shards/2.hdf   # one of 8 jobs`,
+  $ imgcmp fingerprint /data/photos --shard 2/8 -f shards/2.hdf   # one of 8 jobs; then:
+  $ imgcmp merge pictures.hdf shards/*.hdf`,
     )
     .action(async (paths: string[], options: OptionValues) => {
       const opts = options as FingerprintOptions;
