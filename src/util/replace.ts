@@ -72,8 +72,13 @@ function writerGone(text: string): boolean {
   const m = /\(pid (\d+) on (\S+)\)/.exec(text);
   if (!m) return true;
   if (m[2] !== os.hostname()) return false;
+  return processGone(Number(m[1]));
+}
+
+/** Whether process `pid` of this machine is gone. */
+function processGone(pid: number): boolean {
   try {
-    process.kill(Number(m[1]), 0);
+    process.kill(pid, 0);
     return false;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'ESRCH';
@@ -91,9 +96,15 @@ function removeStaleBuilds(abs: string, kind: OwnedFolder): void {
     return;
   }
   for (const e of entries) {
-    if (!e.name.startsWith(prefix) || !/^[A-Za-z0-9]{6}(\.old)?$/.test(e.name.slice(prefix.length)) || !e.isDirectory()) continue;
+    const name = /^(?:(\d+)-)?[A-Za-z0-9]{6}(\.old)?$/.exec(e.name.slice(prefix.length));
+    if (!e.name.startsWith(prefix) || !name || !e.isDirectory()) continue;
     const dir = path.join(parent, e.name);
     try {
+      // A build whose named process is gone and that holds nothing yet (killed before its marker).
+      if (name[1] && Number(name[1]) !== process.pid && processGone(Number(name[1])) && fs.readdirSync(dir).length === 0) {
+        fs.rmdirSync(dir);
+        continue;
+      }
       const marker = path.join(dir, kind.marker);
       if (!fs.lstatSync(marker).isFile() || !writerGone(fs.readFileSync(marker, 'utf8'))) continue;
       if (firstForeign(dir, kind)) continue;
@@ -132,7 +143,9 @@ export async function replaceFolder(
   const parent = path.dirname(abs);
   fs.mkdirSync(parent, { recursive: true });
   removeStaleBuilds(abs, kind);
-  const fresh = fs.mkdtempSync(path.join(parent, `.${path.basename(abs)}.new-`));
+  // The build's name carries our pid: killed before it could write its marker, it is still known
+  // as a dead run's (and removed while empty) by the next run.
+  const fresh = fs.mkdtempSync(path.join(parent, `.${path.basename(abs)}.new-${process.pid}-`));
   try {
     try {
       fs.writeFileSync(path.join(fresh, kind.marker), markerText(kind), { flag: 'wx' });
