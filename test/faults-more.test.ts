@@ -13,6 +13,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { BIN, imgcmp, ROOT, SAMPLES, tempDir, treeSnapshot, type Run } from './helpers/env.js';
+import { fillUp, withTmpfs } from './helpers/disk.js';
 
 /** A folder holding copies of the given sample pictures (paths relative to samples/). */
 function picturesOf(names: readonly string[]): string {
@@ -119,37 +120,7 @@ describe('more faults: links planted by another user', () => {
   });
 });
 
-/** A small tmpfs mounted for `body`, or the reason it cannot be had. */
-async function withTmpfs(size: string, body: (dir: string) => Promise<void> | void): Promise<string | undefined> {
-  if (process.getuid?.() !== 0) return 'not root: cannot mount a small file system';
-  const dir = tempDir('mfull');
-  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { encoding: 'utf8' });
-  if (m.status !== 0) return `mount -t tmpfs failed: ${(m.stderr || m.error?.message || '').trim()}`;
-  try {
-    await body(dir);
-  } finally {
-    spawnSync('umount', [dir]);
-  }
-  return undefined;
-}
 
-/** Fills the file system of `dir` up but for about `room` bytes; returns the filler file. */
-function fillUp(dir: string, room: number): string {
-  const reserve = path.join(dir, '.reserve');
-  fs.writeFileSync(reserve, Buffer.alloc(room, 1));
-  const filler = path.join(dir, '.filler');
-  const fd = fs.openSync(filler, 'w');
-  const chunk = Buffer.alloc(4096, 1);
-  try {
-    for (;;) fs.writeSync(fd, chunk);
-  } catch (err) {
-    assert.equal((err as NodeJS.ErrnoException).code, 'ENOSPC');
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.rmSync(reserve);
-  return filler;
-}
 
 describe('more faults: a full disk during resize', () => {
   it('each copy that does not fit is one line (exit 2), no partial copy or temporary is left, a rerun writes the rest', async (t) => {
@@ -165,7 +136,8 @@ describe('more faults: a full disk during resize', () => {
     const sizes = Object.keys(want).map((f) => fs.statSync(path.join(reference, f)).size);
     const skipped = await withTmpfs('1m', (tgt) => {
       // Room for about a third of the copies.
-      const filler = fillUp(tgt, Math.floor(sizes.reduce((a, b) => a + b, 0) / 3));
+      const { reserve, filler } = fillUp(tgt, Math.floor(sizes.reduce((a, b) => a + b, 0) / 3));
+      fs.rmSync(reserve); // room for about a third of the copies
       const r = imgcmp(['resize', '0.5', src, '-t', tgt, '-n', '2'], { home });
       assert.equal(r.status, 2, r.stderr);
       noTrace(r);
@@ -184,7 +156,7 @@ describe('more faults: a full disk during resize', () => {
       }
       assert.equal(failedSources.size, failed, 'one line per source');
       // Only complete copies, named as they should be; no temporary.
-      const there = fs.readdirSync(tgt).filter((f) => f !== '.filler');
+      const there = fs.readdirSync(tgt).filter((f) => f !== path.basename(filler));
       assert.equal(there.length, written, `copies and nothing else: ${there.join(', ')}`);
       const now = treeSnapshot(tgt);
       for (const f of there) assert.equal(now[f], want[f], `${f} is a complete copy`);

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { BIN, imgcmp, ROOT, SAMPLES, tempDir } from './helpers/env.js';
+import { fillUp, withTmpfs } from './helpers/disk.js';
 
 const EDITED = path.join(SAMPLES, 'edited');
 
@@ -99,35 +100,7 @@ describe('writes: cluster --json FILE', () => {
   });
 });
 
-/** A small tmpfs mounted for `body`, or the reason it cannot be had. */
-async function withTmpfs(body: (dir: string) => Promise<void> | void): Promise<string | undefined> {
-  if (process.getuid?.() !== 0) return 'not root: cannot mount a small file system';
-  const dir = tempDir('wfull');
-  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=300k', 'tmpfs', dir], { encoding: 'utf8' });
-  if (m.status !== 0) return `mount -t tmpfs failed: ${(m.stderr || m.error?.message || '').trim()}`;
-  try {
-    await body(dir);
-  } finally {
-    spawnSync('umount', [dir]);
-  }
-  return undefined;
-}
 
-/** Fills the file system of `dir` up, but for `reserve` bytes held in a file; returns that file. */
-function fillUp(dir: string, reserve: number): string {
-  const kept = path.join(dir, `reserve-${reserve}`);
-  if (reserve) fs.writeFileSync(kept, Buffer.alloc(reserve, 1));
-  const fd = fs.openSync(path.join(dir, `filler-${Date.now()}-${Math.random()}`), 'w');
-  const chunk = Buffer.alloc(4096, 1);
-  try {
-    for (;;) fs.writeSync(fd, chunk);
-  } catch (err) {
-    assert.equal((err as NodeJS.ErrnoException).code, 'ENOSPC');
-  } finally {
-    fs.closeSync(fd);
-  }
-  return kept;
-}
 
 /** Bytes of every file of `dir` by name, to compare before and after. */
 function snapshot(dir: string, names: readonly string[]): Map<string, Buffer> {
@@ -136,7 +109,7 @@ function snapshot(dir: string, names: readonly string[]): Map<string, Buffer> {
 
 describe('writes: a full disk', () => {
   it('fingerprint, cluster --json and report fail with one line, leaving the old files and no temporary', async (t) => {
-    const skipped = await withTmpfs((dir) => {
+    const skipped = await withTmpfs('300k', (dir) => {
       const home = tempDir('wfullhome');
       const db = path.join(dir, 'fp.hdf');
       const json = path.join(dir, 'c.json');
@@ -163,7 +136,7 @@ describe('writes: a full disk', () => {
       };
 
       // Not even room for the lock: refused, and no empty lock left behind to block the next run.
-      const reserve = fillUp(dir, 4096);
+      const { reserve } = fillUp(dir, 4096);
       failsInOneLine('lock', ['fingerprint', pics, '-f', db, '-q'], /fp\.hdf\.lock: could not be written \(no space left on device\)/);
       // Room for the lock, not for the database.
       fs.rmSync(reserve);
