@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
+import { inspect } from '../src/actions/inspect.js';
 import { greyThumbnail } from '../src/pixels/decode.js';
 import { decodeBmp } from '../src/pixels/bmp.js';
 import { heifPool, specialFormat, specialSharp } from '../src/pixels/formats.js';
@@ -162,6 +163,19 @@ describe('formats: camera RAW (DNG built around a real JPEG preview)', () => {
       const { data } = await (await specialSharp(file, 'raw')).greyscale().resize(SIDE, SIDE, { fit: 'fill', kernel: 'linear' }).raw().toBuffer({ resolveWithObject: true });
       assert.ok(meanDiff(data, want) < 3, `specialSharp, orientation ${o}`);
     }
+  });
+
+  it('gives report and dedupe the upright size of the preview (not 0 × 0)', async () => {
+    const preview = await STORED_FOR_ORIENTATION[6]!(sharp(big)).jpeg({ quality: 92 }).toBuffer();
+    const file = path.join(dir, 'coffee_size.dng');
+    fs.writeFileSync(file, buildDng(preview, 6, small));
+    const { width, height } = await sharp(big).metadata();
+    const info = await inspect(file);
+    assert.deepEqual([info.width, info.height], [width, height]);
+    const bmp = path.join(dir, 'coffee_size.bmp');
+    fs.writeFileSync(bmp, await bmpOf(path.join(SAMPLES, 'coffee.jpg')));
+    const b = await inspect(bmp);
+    assert.deepEqual([b.width, b.height], [width, height]);
   });
 
   it('names a RAW without a preview and random bytes under a RAW name', async () => {

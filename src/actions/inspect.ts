@@ -4,6 +4,7 @@ import exifr from 'exifr';
 import sharp from 'sharp';
 import type { MemberInfo } from './keep.js';
 import { sharpSource } from '../pixels/decode.js';
+import { specialFormat, specialUpright } from '../pixels/formats.js';
 import { fsPath } from '../walk/fspath.js';
 
 /** The EXIF fields the keep rules use, read by exifr; nothing when the file has none. */
@@ -35,11 +36,21 @@ export async function inspect(file: string): Promise<MemberInfo> {
   let orientation: number | undefined;
   let exif: Pick<MemberInfo, 'takenMs' | 'camera'> = {};
   try {
-    const source = await sharpSource(file);
-    const meta = await sharp(source).metadata();
-    ({ width, height } = meta.autoOrient);
-    orientation = meta.orientation;
-    if (meta.exif) exif = await exifOf(source);
+    const format = specialFormat(file);
+    if (format) {
+      // HEIF, RAW, BMP: sharp cannot read them; their decoder gives the upright size (of a RAW,
+      // its preview's), and exifr reads their EXIF from the file (already upright: orientation 1).
+      ({ width, height } = await specialUpright(file, format));
+      const name = fsPath(file);
+      if (typeof name === 'string') exif = await exifOf(name); // a name exifr cannot open by path: no EXIF rules
+
+    } else {
+      const source = await sharpSource(file);
+      const meta = await sharp(source).metadata();
+      ({ width, height } = meta.autoOrient);
+      orientation = meta.orientation;
+      if (meta.exif) exif = await exifOf(source);
+    }
   } catch {
     /* unreadable now: size 0 × 0, never preferred by "largest" or "original" */
   }
