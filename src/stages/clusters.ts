@@ -26,6 +26,8 @@ export interface ClusterSource {
   keepMissing?: boolean;
   /** Told, in one line, of entries gone or changed since fingerprinting (default: standard error). */
   note?: (line: string) => void;
+  /** Clusters already loaded from this source (find hands its own to the report: not computed twice). */
+  loaded?: LoadedClusters;
 }
 
 export interface LoadedClusters {
@@ -41,6 +43,7 @@ export interface LoadedClusters {
  * the database or the JSON file is unusable, or neither a cut nor a file is given.
  */
 export async function loadClusters(src: ClusterSource): Promise<LoadedClusters> {
+  if (src.loaded) return src.loaded;
   if (src.fromJson) {
     let text: string;
     try {

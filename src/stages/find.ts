@@ -123,7 +123,9 @@ export async function runFind(job: FindJob): Promise<FindResult> {
   if (fingerprint.files.size < 2) {
     result.clustering = { clusters: [], absoluteCut: job.cut, largestDistance: undefined, count: fingerprint.files.size, flatLeftOut: 0 };
   } else {
-    const { clustering, db } = await loadClusters(source);
+    const loaded = await loadClusters(source);
+    const { clustering, db } = loaded;
+    source.loaded = loaded; // the report shows these clusters, not a second computation of them
     result.clustering = clustering;
     known = db!.files;
     Object.assign(result, dbRedundancy(clustering.clusters, db!));
