@@ -14,11 +14,11 @@ import type { FormatEnum } from 'sharp';
 import { explainFailure, loadSharp, MAX_INPUT_PIXELS, regularFile, sharpSource, withTimeLimit } from './decode.js';
 import { fsPath } from '../walk/fspath.js';
 import { jpegCopyName, specialFormat, specialUpright } from './formats.js';
+import { writeNewFile } from '../util/safe-write.js';
 
 /** Formats that sharp writes (AVIF is written through heif); anything else is written as PNG under its original name. */
 const WRITABLE = new Set<keyof FormatEnum>(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', 'jxl']);
 
-const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
 
 /**
  * Writes `data` to a new file beside `target` and flushes it; returns its path. The name is short
@@ -27,26 +27,7 @@ const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
  */
 function writeTemporary(target: string, data: Uint8Array): string {
   const dir = path.dirname(target);
-  for (let attempt = 0; ; attempt++) {
-    const tmp = path.join(dir, `.imgcmp-${process.pid}-${crypto.randomBytes(6).toString('hex')}.part`);
-    let fd: number;
-    try {
-      fd = fs.openSync(fsPath(tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST' && attempt < 8) continue;
-      throw err;
-    }
-    try {
-      for (let at = 0; at < data.length; ) at += fs.writeSync(fd, data, at, data.length - at);
-      fs.fsyncSync(fd);
-    } catch (err) {
-      fs.closeSync(fd);
-      fs.rmSync(fsPath(tmp), { force: true });
-      throw err;
-    }
-    fs.closeSync(fd);
-    return tmp;
-  }
+  return writeNewFile(() => path.join(dir, `.imgcmp-${process.pid}-${crypto.randomBytes(6).toString('hex')}.part`), data, fsPath);
 }
 
 /**

@@ -44,18 +44,44 @@ export function realTarget(file: string): string {
   }
 }
 
+/**
+ * Creates a new file under a name from `nameOf` (called again, up to 8 times, while the name is
+ * taken), exclusively and without following a link there, writes `data` and flushes it; returns
+ * the name. `fsName` turns it into what the file system takes (a Buffer for a name that is not
+ * valid UTF-8). On failure the file is removed and the error thrown as it came.
+ */
+export function writeNewFile(nameOf: () => string, data: Uint8Array, fsName: (p: string) => string | Buffer = (p) => p): string {
+  for (let attempt = 0; ; attempt++) {
+    const name = nameOf();
+    let fd: number;
+    try {
+      fd = fs.openSync(fsName(name), EXCLUSIVE, 0o644);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST' && attempt < 8) continue;
+      throw err;
+    }
+    try {
+      for (let at = 0; at < data.length; ) at += fs.writeSync(fd, data, at, data.length - at);
+      if (data.length) fs.fsyncSync(fd);
+    } catch (err) {
+      fs.closeSync(fd);
+      fs.rmSync(fsName(name), { force: true });
+      throw err;
+    }
+    fs.closeSync(fd);
+    return name;
+  }
+}
+
+/** A fresh temporary name beside `target`: `.NAME.PID.RANDOM.tmp`. */
+function temporaryName(target: string): string {
+  const abs = path.resolve(target);
+  return path.join(path.dirname(abs), `.${path.basename(abs)}.${process.pid}.${crypto.randomBytes(6).toString('hex')}.tmp`);
+}
+
 /** Creates an empty, new temporary file beside `target` (never an existing name, never through a link); returns its path. */
 export function createTemporary(target: string): string {
-  const abs = path.resolve(target);
-  for (let attempt = 0; ; attempt++) {
-    const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.${process.pid}.${crypto.randomBytes(6).toString('hex')}.tmp`);
-    try {
-      fs.closeSync(fs.openSync(tmp, EXCLUSIVE, 0o644));
-      return tmp;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 8) throw err;
-    }
-  }
+  return writeNewFile(() => temporaryName(target), new Uint8Array(0));
 }
 
 /** Whether the file system of `dir` has no room left (for a user like us). */
@@ -99,20 +125,9 @@ export function checkOurs(file: string, ours: Ours, writer = 'imgcmp'): void {
  * commitFile (or removal). On failure nothing is left and an ImgcmpError naming `file` is thrown.
  */
 export function prepareFile(file: string, data: string | Uint8Array): string {
-  let tmp: string | undefined;
   try {
-    tmp = createTemporary(file);
-    const fd = fs.openSync(tmp, O_WRONLY | O_NOFOLLOW);
-    try {
-      const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-      for (let at = 0; at < buf.length; ) at += fs.writeSync(fd, buf, at, buf.length - at);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    return tmp;
+    return writeNewFile(() => temporaryName(file), typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
   } catch (err) {
-    if (tmp) fs.rmSync(tmp, { force: true });
     throw writeError(file, err);
   }
 }
