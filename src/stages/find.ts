@@ -15,7 +15,6 @@ import type { Shard } from '../walk/shard.js';
 import { loadClusters, type ClusterSource } from './clusters.js';
 import { dbRedundancy } from './redundancy.js';
 import { runFingerprint, type FingerprintReport } from './fingerprint.js';
-import { runReport } from './report.js';
 
 export { SIMILARITY, findSettings, type Similarity } from './find-settings.js';
 
@@ -102,6 +101,8 @@ export async function runFind(job: FindJob): Promise<FindResult> {
   }
   if (job.outdir) await writeClusterTree(job.outdir, result.clustering.clusters, known ?? [...fingerprint.files]);
   if (job.report && result.clustering.clusters.length) {
+    // The report's modules (sharp for the thumbnails, the dendrogram order) load only for a report.
+    const { runReport } = await import('./report.js');
     const page = await runReport({
       source,
       output: job.report.output,
