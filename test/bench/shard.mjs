@@ -66,7 +66,7 @@ function imgcmp(args) {
     child.on('error', reject);
     child.on('close', (status) => {
       const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-      if (status !== 0) return reject(new Error(`imgcmp ${args.join(' ')} failed (${status}): ${stderr.trim().split('\n').slice(-3).join('\n')}`));
+      if (status !== 0 && status !== 2) return reject(new Error(`imgcmp ${args.join(' ')} failed (${status}): ${stderr.trim().split('\n').slice(-3).join('\n')}`));
       const text = fs.readFileSync(cpuFile, 'utf8');
       const cpu = perf
         ? Number(text.split('\n').find((l) => l.includes('task-clock')).split(',')[0]) / 1000
