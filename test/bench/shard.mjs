@@ -20,7 +20,9 @@
  *    project's own writer from dist/, paths spread over the shards by their hash as --shard
  *    spreads them), timed with its peak RSS.
  *
- *   node test/bench/shard.mjs [DIR] [--rounds 3] [--entries 250000] [--flags "-x 8"] [--skip-images] [--skip-merge]
+ *   node test/bench/shard.mjs [DIR] [--rounds 3] [--entries 250000] [--flags "-x 8"] [--skip-images] [--only-fixed] [--skip-merge]
+ *
+ * --only-fixed: part 1 only (with --skip-merge: nothing else).
  *
  * DIR defaults to /tmp/bench/variants/images (../shared/corpus/make-variants.py's output).
  */
@@ -43,6 +45,7 @@ const rounds = Number(option(argv, '--rounds', '3'));
 const flags = option(argv, '--flags', '').split(/\s+/).filter(Boolean);
 const skipImages = flag(argv, '--skip-images');
 const skipMerge = flag(argv, '--skip-merge');
+const onlyFixed = flag(argv, '--only-fixed');
 const dir = argv[0] ?? '/tmp/bench/variants/images';
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'imgcmp-shard-bench-'));
 const env = { ...process.env, IMGCMP_HOME: work, NO_COLOR: '1', JOB_COMPLETION_INDEX: '', AWS_BATCH_JOB_ARRAY_INDEX: '', SLURM_ARRAY_TASK_ID: '', SLURM_ARRAY_TASK_MIN: '' };
@@ -54,19 +57,25 @@ let runs = 0;
 
 /** `imgcmp ARGS`, started now: resolves to its wall and CPU seconds; rejects when it fails. */
 function imgcmp(args) {
+  return node([bin, ...args]);
+}
+
+/** `node ARGS` (in the repository, for its node_modules), timed as imgcmp() times it. */
+function node(nodeArgs) {
+  const args = nodeArgs.slice(1);
   const cpuFile = path.join(work, `cpu-${runs++}.txt`);
   const [cmd, cmdArgs] = perf
-    ? ['perf', ['stat', '-x,', '-e', 'task-clock', '-o', cpuFile, '--', process.execPath, bin, ...args]]
-    : ['/usr/bin/time', ['-o', cpuFile, '-f', '%U %S', process.execPath, bin, ...args]];
+    ? ['perf', ['stat', '-x,', '-e', 'task-clock', '-o', cpuFile, '--', process.execPath, ...nodeArgs]]
+    : ['/usr/bin/time', ['-o', cpuFile, '-f', '%U %S', process.execPath, ...nodeArgs]];
   const t0 = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, cmdArgs, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(cmd, cmdArgs, { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (status) => {
       const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-      if (status !== 0 && status !== 2) return reject(new Error(`imgcmp ${args.join(' ')} failed (${status}): ${stderr.trim().split('\n').slice(-3).join('\n')}`));
+      if (status !== 0 && status !== 2) return reject(new Error(`${path.basename(nodeArgs[0])} ${args.join(' ')} failed (${status}): ${stderr.trim().split('\n').slice(-3).join('\n')}`));
       const text = fs.readFileSync(cpuFile, 'utf8');
       const cpu = perf
         ? Number(text.split('\n').find((l) => l.includes('task-clock')).split(',')[0]) / 1000
@@ -93,16 +102,29 @@ if (!skipImages) {
   fs.copyFileSync(path.join(dir, jpeg), path.join(single, jpeg));
   const version = [];
   const oneFile = [];
+  const walkOnly = [];
   for (let i = 0; i < 5; i++) {
     version.push(await imgcmp(['--version']));
     const db = path.join(work, 'single.hdf');
     clean([db]);
     oneFile.push(await imgcmp(['fingerprint', single, '-q', ...flags, '-f', db]));
+    clean([db]);
+    // A shard that (almost surely) holds none of DIR's files: the walk and the shard choice, no decoding.
+    walkOnly.push(await imgcmp(['fingerprint', dir, '-q', ...flags, '--shard', `${2 ** 32 - 1}/${2 ** 32}`, '-f', db]));
   }
+  // Its parts that imgcmp does not choose: Node itself, and loading the libraries it needs.
+  const parts = { 'node -e 0': ['-e', '0'], 'HDF5 (h5wasm ready)': ['-e', "import('h5wasm/node').then((h) => h.default.ready)"], 'sharp (libvips)': ['-e', "import('sharp')"] };
+  const partRuns = Object.fromEntries(Object.keys(parts).map((k) => [k, []]));
+  for (let i = 0; i < 5; i++) for (const [k, a] of Object.entries(parts)) partRuns[k].push(await node(a));
   const med = (rs, k) => median(rs.map((r) => r[k])).toFixed(2);
   console.log(`a process before its images (median of 5): imgcmp --version ${med(version, 'wall')} s wall, ${med(version, 'cpu')} s CPU; ` +
-    `fingerprint of 1 JPEG ${med(oneFile, 'wall')} s wall, ${med(oneFile, 'cpu')} s CPU`);
+    `fingerprint of 1 JPEG ${med(oneFile, 'wall')} s wall, ${med(oneFile, 'cpu')} s CPU; ` +
+    `of none of DIR's files (walking DIR to choose the shard) ${med(walkOnly, 'wall')} s wall, ${med(walkOnly, 'cpu')} s CPU`);
+  console.log(`  of which not imgcmp's (CPU, median of 5): ${Object.keys(parts).map((k) => `${k} ${med(partRuns[k], 'cpu')} s`).join(', ')} ` +
+    '(the libraries include Node\'s start; sharp loads on the first PNG or WebP)');
 
+}
+if (!skipImages && !onlyFixed) {
   // 2. One process against 4 shards, in rounds.
   const one = path.join(work, 'one.hdf');
   await imgcmp(['fingerprint', dir, '-q', ...flags, '-f', one]); // untimed: the page cache, as every timed run then finds it
