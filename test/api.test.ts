@@ -95,8 +95,10 @@ describe('openIndex', () => {
     const back = await readDb(dbfile);
     assert.deepEqual(back.files, ['cat', 'cup', 'cup-bright', 'rocket']);
     assert.ok(!fs.existsSync(`${dbfile}.lock`));
-    const sidecar = JSON.parse(fs.readFileSync(metadataFileOf(dbfile), 'utf8')) as { metadata: Record<string, unknown> };
-    assert.deepEqual(sidecar.metadata, { cat: { who: 'chelsea', tags: ['cat'] }, 'cup-bright': { edited: true }, rocket: { replaced: true } });
+    // Metadata in the database itself, one JSON text per entry ("" for none); no sidecar, no journal left.
+    assert.deepEqual(back.metadata, [JSON.stringify({ who: 'chelsea', tags: ['cat'] }), '', JSON.stringify({ edited: true }), JSON.stringify({ replaced: true })]);
+    assert.ok(!fs.existsSync(metadataFileOf(dbfile)));
+    assert.ok(!fs.existsSync(`${dbfile}.journal`));
   });
 
   it('throws IndexErrors with codes: bad arguments, unknown ids, things that are not images', async () => {
