@@ -9,7 +9,7 @@ import { readDb, writeDb } from '../src/db/database.js';
 import { dbFromRecords, recordsOf } from '../src/db/records.js';
 import { runSearch } from '../src/stages/search.js';
 import { ROOT, SAMPLES, tempDir } from './helpers/env.js';
-import { readWithH5py } from './helpers/serve-crash.js';
+import { readWithH5py } from './helpers/serve.js';
 
 const sample = (name: string): string => path.join(SAMPLES, name);
 

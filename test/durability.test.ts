@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { readDb } from '../src/db/database.js';
 import { imgcmp, SAMPLES, tempDir } from './helpers/env.js';
-import { call, crashLoop, listAll, readWithH5py, startServe } from './helpers/serve-crash.js';
+import { call, crashLoop, listAll, readWithH5py, startServe } from './helpers/serve.js';
 
 const images = ['chelsea.jpg', 'teriyaki.jpg', 'riaphotographs.jpg', 'kites.jpg'].map((name) => ({ name, bytes: fs.readFileSync(path.join(SAMPLES, name)) }));
 

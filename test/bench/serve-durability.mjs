@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { flag, option, splitmix32 } from './lib.mjs';
-import { crashLoop } from '../../dist/test/helpers/serve-crash.js';
+import { crashLoop } from '../../dist/test/helpers/serve.js';
 import { openIndex } from '../../dist/src/api/index.js';
 import { writeDb } from '../../dist/src/db/database.js';
 import { dbFromRecords } from '../../dist/src/db/records.js';

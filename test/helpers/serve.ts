@@ -1,7 +1,8 @@
 /**
- * The real `imgcmp serve` under crashes: start it, stream adds and deletes over HTTP, kill -9 it
- * at a random point, start it again and compare what it holds with what it acknowledged. Used by
- * test/durability.test.ts (which asserts) and test/bench/serve-durability.mjs (which prints).
+ * The real `imgcmp serve` for tests and benchmarks: start it (startServe), call it, and run it
+ * under crashes (crashLoop: stream adds and deletes over HTTP, kill -9 it at a random point,
+ * start it again and compare what it holds with what it acknowledged; test/durability.test.ts
+ * asserts on that, test/bench/serve-durability.mjs prints it).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -42,7 +43,7 @@ export async function startServe(args: readonly string[], home: string, env: Rec
     });
   });
   const m = /listening on (http:\/\/127\.0\.0\.1:(\d+))/.exec(first);
-  if (!m) throw new Error(`serve said: ${first}`);
+  if (!m || m[2] === '0') throw new Error(`serve said: ${first}`);
   return { child, url: m[1]!, stderr: () => err, exited };
 }
 
