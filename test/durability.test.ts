@@ -4,9 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import zlib from 'node:zlib';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { ImgcmpError, openIndex } from '../src/api/index.js';
 import { readDb } from '../src/db/database.js';
+import { encodeOp, readJournal } from '../src/db/journal.js';
+import { findSettings } from '../src/stages/find.js';
+import { fillUp, withTmpfs } from './helpers/disk.js';
 import { imgcmp, SAMPLES, tempDir } from './helpers/env.js';
 import { call, crashLoop, listAll, readWithH5py, startServe } from './helpers/serve.js';
 
@@ -123,5 +128,65 @@ describe('imgcmp serve under kill -9', () => {
     assert.equal(fs.readFileSync(`${db}.journal`, 'utf8'), 'my notes\n');
     assert.deepEqual(fs.readFileSync(db), before);
     assert.ok(!fs.existsSync(`${db}.lock`));
+  });
+});
+
+describe('the journal', () => {
+  const home = tempDir('journal');
+  after(() => fs.rmSync(home, { recursive: true, force: true }));
+  const settings = findSettings('sharp');
+  const header = Buffer.from('imgcmp journal 1\n');
+  const add = (id: string): Buffer => {
+    const x = settings.x * settings.x;
+    const words = Math.ceil(x / 32);
+    const k = 32; // find's views: 8 orientations × (whole, two crops, frame)
+    return encodeOp({ add: { file: id, bits: new Uint32Array(words), views: new Uint32Array(k * words), coarse: new Uint32Array(k * 2), flat: false, size: 1, mtime: 2 }, metadata: '{"a":1}' });
+  };
+  /** A frame with a correct check around any payload: length, CRC-32 of the length field and the payload, payload. */
+  const framed = (payload: string): Buffer => {
+    const body = Buffer.from(payload);
+    const frame = Buffer.alloc(8 + body.length);
+    frame.writeUInt32LE(body.length, 0);
+    body.copy(frame, 8);
+    frame.writeUInt32LE(zlib.crc32(body, zlib.crc32(frame.subarray(0, 4))), 4);
+    return frame;
+  };
+
+  it('is untrusted input: a length beyond the file ends it, records of other settings or not changes are skipped with a line each', () => {
+    const file = path.join(home, 'crafted.journal');
+    const notes: string[] = [];
+    const huge = Buffer.alloc(8);
+    huge.writeUInt32LE(0xffffffff, 0);
+    fs.writeFileSync(file, Buffer.concat([header, add('a'), framed('[1,2]'), framed('{"add":"b","size":1,"mtime":1,"flat":0,"bits":"AAAA"}'), add('c'), huge, Buffer.alloc(40)]));
+    const read = readJournal(file, settings, (l) => notes.push(l));
+    assert.deepEqual(read.ops.map((o) => ('add' in o ? o.add.file : o.remove)), ['a', 'c']);
+    assert.equal(read.tornBytes, 48);
+    assert.equal(notes.length, 3, notes.join('\n'));
+    assert.match(notes[0]!, /skipped: not a change/);
+    assert.match(notes[1]!, /skipped: b: "bits" does not hold 8 words/);
+    assert.match(notes[2]!, /a record of 4294967295 bytes, more than the 40 left, at byte \d+ .*the last 48 bytes dropped, 2 changes replayed/);
+    // A journal of other settings: every add skipped, none misread.
+    const other = readJournal(file, findSettings('sharp', { x: 8 }), () => undefined);
+    assert.deepEqual(other.ops, []);
+  });
+
+  it('on a full disk: the add fails with one reason, later ones are refused until a save succeeds, and nothing acknowledged is lost', async (t) => {
+    const skipped = await withTmpfs('2m', async (dir) => {
+      const dbfile = path.join(dir, 'full.hdf');
+      const index = await openIndex(dbfile, { checkpointSeconds: 3600 });
+      await index.add(images[0]!.bytes, { id: 'kept', metadata: { n: 0 } });
+      const { filler } = fillUp(dir, 0);
+      // (A change larger than the pages the journal's last one has room in.)
+      await assert.rejects(index.add(images[1]!.bytes, { id: 'unsure', metadata: 'x'.repeat(64 * 1024) }), (err: unknown) => err instanceof ImgcmpError && /full\.hdf\.journal: could not be written \(.*no space left/i.test(err.message));
+      await assert.rejects(index.add(images[2]!.bytes, { id: 'refused' }), /changes are refused until the database is saved/);
+      fs.rmSync(filler);
+      await index.save();
+      await index.add(images[3]!.bytes, { id: 'after' });
+      await index.close();
+      const back = await readDb(dbfile);
+      assert.ok(back.files.includes('kept') && back.files.includes('after') && !back.files.includes('refused'), back.files.join(' '));
+      assert.ok(!fs.existsSync(`${dbfile}.journal`));
+    });
+    if (skipped) t.skip(skipped);
   });
 });

@@ -68,6 +68,19 @@ Examples:
   $ curl -F image=@b.jpg localhost:8888/search`,
     )
     .action(async (opts: ServeCliOptions) => {
+      // Signals are taken from the start: one that comes while the index opens (or just after the
+      // first line is read by whoever started us) stops the server once it is up, cleanly.
+      const stopped = new Promise<string>((resolve) => {
+        const stop = (signal: string): void => {
+          process.off('SIGTERM', onTerm);
+          process.off('SIGINT', onInt);
+          resolve(signal);
+        };
+        const onTerm = (): void => stop('SIGTERM');
+        const onInt = (): void => stop('SIGINT');
+        process.on('SIGTERM', onTerm);
+        process.on('SIGINT', onInt);
+      });
       const { openIndex } = await import('../../api/index.js');
       const { createServer } = await import('../../serve/server.js');
       const dbfile = dbPath(opts);
@@ -85,18 +98,7 @@ Examples:
       const bound = typeof address === 'object' && address ? address.port : opts.port;
       const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
       process.stdout.write(`imgcmp serve: listening on http://${host}:${bound} (${path.resolve(dbfile)}, ${index.count()} images${token ? ', token required' : ''})\n`);
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string): void => {
-          process.off('SIGTERM', onTerm);
-          process.off('SIGINT', onInt);
-          messages.info(`serve: ${signal}: finishing the requests in flight and saving`);
-          resolve();
-        };
-        const onTerm = (): void => stop('SIGTERM');
-        const onInt = (): void => stop('SIGINT');
-        process.on('SIGTERM', onTerm);
-        process.on('SIGINT', onInt);
-      });
+      messages.info(`serve: ${await stopped}: finishing the requests in flight and saving`);
       try {
         await app.close();
       } finally {
