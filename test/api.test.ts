@@ -94,6 +94,7 @@ describe('openIndex', () => {
     await index.close();
     await index.close(); // twice is fine
     await rejectsWith(async () => index.count() && index.list(), 'closed');
+    await rejectsWith(index.save(), 'closed');
 
     const back = await readDb(dbfile);
     assert.deepEqual(back.files, ['cat', 'cup', 'cup-bright', 'rocket']);

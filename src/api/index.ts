@@ -231,6 +231,8 @@ export class ImageIndex {
   /** The checkpoint due checkpointSeconds after the first change not yet folded. */
   private timer?: NodeJS.Timeout;
   private autoSaving = false;
+  /** The lock is released: nothing may be written any more. */
+  private released = false;
 
   /** @internal Use openIndex. */
   constructor(
@@ -472,6 +474,7 @@ export class ImageIndex {
    * were when it was asked for are in the database on disk.
    */
   save(): Promise<void> {
+    if (this.released) return Promise.reject(new IndexError('closed', `${this.dbfile}: the index is closed`));
     if (this.pending) return this.pending;
     const next = this.saving.then(() => {
       this.pending = undefined;
@@ -518,6 +521,7 @@ export class ImageIndex {
         try {
           await this.journal?.close(saved);
         } finally {
+          this.released = true;
           this.release();
         }
       }
