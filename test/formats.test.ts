@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
+import { openIndex } from '../src/api/index.js';
 import { inspect } from '../src/actions/inspect.js';
 import { greyThumbnail } from '../src/pixels/decode.js';
 import { decodeBmp } from '../src/pixels/bmp.js';
@@ -300,5 +301,20 @@ describe('formats: HEIC', { skip: noHeifEnc }, () => {
     assert.match(path.basename(results[0]!.matches[0]!.file), /^coffee\./);
     assert.match(path.basename(results[1]!.matches[0]!.file), /^rocket\./);
     for (const c of copies) assert.equal(fs.readFileSync(path.join(out, c)).readUInt16BE(0), 0xffd8);
+  });
+  it('the library API takes HEIC, CR3 and ORF files as bytes (recognised by their magic numbers)', { skip: noPerl }, async () => {
+    const index = await openIndex(path.join(dir, 'api.hdf'));
+    try {
+      const jpeg = fs.readFileSync(path.join(SAMPLES, 'chelsea.jpg'));
+      const heicBytes = fs.readFileSync(heic(path.join(SAMPLES, 'chelsea.jpg'), path.join(dir, 'api.heic'), ['-t', '320']));
+      await index.add(path.join(SAMPLES, 'chelsea.jpg'), { id: 'chelsea' });
+      await index.add(path.join(SAMPLES, 'coffee.jpg'), { id: 'coffee' });
+      for (const bytes of [heicBytes, buildCr3({ jpeg, width: 451, height: 300 }, 1), buildOrf(jpeg, 1)]) {
+        const found = await index.nearest(bytes, { k: 1 });
+        assert.equal(found[0]?.id, 'chelsea');
+      }
+    } finally {
+      await index.close();
+    }
   });
 });
