@@ -19,8 +19,9 @@
  * run, images/s beyond the one-file run ((files − 1) / (t_all − t_one)), the CPU time per image
  * beyond the one-file run (user + system of imgcmp, its threads and the children it waited for —
  * HEIF workers and ExifTool's perl are counted, the native JPEG decoder's helpers are not, so
- * JPEG shows none), peak RSS; and the load average before and after (the machine may be shared:
- * compare the sets within one run; the CPU time is what a busy machine changes least).
+ * JPEG shows none) and the images/s that 2 idle cores could reach at that CPU time (2000 / CPU
+ * ms), peak RSS; and the load average before and after (the machine may be shared: compare the
+ * sets within one run; the CPU time is what a busy machine changes least).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -106,7 +107,7 @@ function run(name, dir) {
 
 const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 console.log(`load average before: ${load()} (${os.cpus().length} cores on this machine; runs pinned to 2)`);
-console.log('set          files  seconds  images/s  beyond one file  one-file run  CPU ms/image  peak RSS');
+console.log('set          files  seconds  images/s  beyond one file  one-file run  CPU ms/image  2 cores at most  peak RSS');
 for (const [name, dir] of Object.entries(sets)) {
   if (only && !only.split(',').includes(name)) continue;
   const files = fs.readdirSync(dir).sort();
@@ -117,9 +118,11 @@ for (const [name, dir] of Object.entries(sets)) {
   const r1 = run(`one-${name}`, one);
   const r = run(name, dir);
   const beyond = (files.length - 1) / Math.max(1e-9, r.seconds - r1.seconds);
-  const cpuMs = name === 'jpeg' ? '–' : ((1000 * (r.cpuSeconds - r1.cpuSeconds)) / (files.length - 1)).toFixed(1);
+  const cpu = (1000 * (r.cpuSeconds - r1.cpuSeconds)) / (files.length - 1);
+  const cpuMs = name === 'jpeg' ? '–' : cpu.toFixed(1);
+  const ceiling = name === 'jpeg' ? '–' : (2000 / cpu).toFixed(1);
   console.log(
-    `${name.padEnd(11)} ${String(files.length).padStart(6)} ${r.seconds.toFixed(2).padStart(8)} ${(files.length / r.seconds).toFixed(1).padStart(9)} ${beyond.toFixed(1).padStart(16)} ${`${r1.seconds.toFixed(2)} s`.padStart(13)} ${cpuMs.padStart(13)} ${`${r.rssMb.toFixed(0)} MB`.padStart(9)}`,
+    `${name.padEnd(11)} ${String(files.length).padStart(6)} ${r.seconds.toFixed(2).padStart(8)} ${(files.length / r.seconds).toFixed(1).padStart(9)} ${beyond.toFixed(1).padStart(16)} ${`${r1.seconds.toFixed(2)} s`.padStart(13)} ${cpuMs.padStart(13)} ${ceiling.padStart(16)} ${`${r.rssMb.toFixed(0)} MB`.padStart(9)}`,
   );
 }
 console.log(`load average after: ${load()}`);
