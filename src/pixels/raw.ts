@@ -195,6 +195,9 @@ function exiftoolFor(timeLimitMs: number): Promise<ExifTool> {
   return exiftool;
 }
 
+/** The largest RAW file whose preview is asked of ExifTool (see exiftoolPreview). */
+const MAX_EXIFTOOL_BYTES = 256 * 1024 * 1024;
+
 /** The binary tags in which ExifTool returns a RAW's embedded images, largest usually first. */
 const IMAGE_TAGS = ['JpgFromRaw', 'PreviewImage', 'OtherImage', 'ThumbnailImage'] as const;
 
@@ -205,6 +208,10 @@ const IMAGE_TAGS = ['JpgFromRaw', 'PreviewImage', 'OtherImage', 'ThumbnailImage'
 async function exiftoolPreview(path: string, timeLimitMs: number): Promise<RawPreview> {
   // ExifTool is handed names as UTF-8 text: a name that is not valid UTF-8 cannot reach it.
   if (hasEscapes(path)) throw new Error('its preview is read by ExifTool, which cannot be handed a file name that is not valid UTF-8 (rename it)');
+  // ExifTool answers in JSON with the images as base64: 4/3 of their size as one string, which V8
+  // caps at 2^29 characters. No camera writes RAW files near this size.
+  const size = (await fs.promises.stat(fsPath(path))).size;
+  if (size > MAX_EXIFTOOL_BYTES) throw new Error(`${size} bytes, more than the ${MAX_EXIFTOOL_BYTES} that imgcmp hands ExifTool for a RAW's preview`);
   const tool = await exiftoolFor(timeLimitMs);
   // readRaw: ExifTool's values as they come (-n: numbers), nothing parsed into dates; -b: the
   // images as base64. The file is no larger than its size, so neither is what comes back.
