@@ -9,7 +9,8 @@
  * From the first `n` photos of the corpus (category "photo" in its manifest, by name), each made
  * into a JPEG original of at most `side` px (q90, upright), seven copies are made:
  *   heic            heif-enc -q 60, no thumbnail item (the primary image is decoded)
- *   heic-thumb      heif-enc -q 60 -t 320 (the 320 px thumbnail item is decoded)
+ *   heic-thumb      heif-enc -q 60 -t 320 (the 320 px thumbnail item is decoded; half the
+ *                   photo's size for photos under 640 px)
  *   heic-irot-exif  the pixels stored sideways with EXIF Orientation 6 (as a camera stores them),
  *                   heif-enc keeping that EXIF, and the pixi property turned into irot 270° as a
  *                   phone writes a picture held sideways: upright is the irot alone
@@ -86,7 +87,8 @@ async function makeCopies(stem, original) {
   const sideways = await sharp(jpeg).rotate(270).jpeg({ quality: 90 }).toBuffer();
   const { width = 0, height = 0 } = await sharp(jpeg).metadata();
   await todo(at('heic', 'heic'), (f) => heifEnc([], f, original));
-  await todo(at('heic-thumb', 'heic'), (f) => heifEnc(['-t', '320'], f, original));
+  // (heif-enc refuses a thumbnail as large as the image: smaller photos get a half-size one.)
+  await todo(at('heic-thumb', 'heic'), (f) => heifEnc(['-t', String(Math.min(320, Math.floor(Math.max(width, height) / 2)))], f, original));
   await todo(at('heic-irot-exif', 'heic'), async (f) => {
     const tmp = path.join(work, `${stem}.sideways-exif6.jpg`);
     await sharp(sideways).withMetadata({ orientation: 6 }).jpeg({ quality: 90 }).toFile(tmp);
