@@ -339,6 +339,30 @@ function unpackBytes(packed: Uint8Array, count: number, nbits: number): PackedFi
   return fromPackbits(packed, count, nbits);
 }
 
+/** The newest of the recorded modification times (ms), or 0 when none is. */
+function newestTime(mtime: Float64Array): number {
+  let newest = 0;
+  for (const t of mtime) if (Number.isFinite(t) && t > newest) newest = t;
+  return newest;
+}
+
+/**
+ * Runs `work` (synchronous: nothing else runs meanwhile) with the clock that HDF5 reads (through
+ * Emscripten's Date.now) standing at `ms`. HDF5 stamps each dataset's header with the time it was
+ * written, and h5wasm offers no way to turn that off (H5Pset_obj_track_times); stamped with the
+ * newest file time the database records instead, the same entries give the same bytes — the
+ * shards of a folder merged are byte-identical to one run over it.
+ */
+function withClockAt<T>(ms: number, work: () => T): T {
+  const now = Date.now;
+  Date.now = () => ms;
+  try {
+    return work();
+  } finally {
+    Date.now = now;
+  }
+}
+
 /**
  * Writes a database atomically: a new temporary file beside `dbfile` (created exclusively under
  * an unpredictable name, src/util/safe-write.ts), then a rename over it. When `dbfile` is a link,
@@ -353,7 +377,8 @@ export async function writeDb(dbfile: string, db: FingerprintDb): Promise<void> 
   const n = files.length;
   if (n !== fps.count) throw new Error(`${n} files but ${fps.count} fingerprints`);
   const pairs = db.notDuplicates ?? keptPairs(lib, target);
-  const write = (tmp: string): void => {
+  const write = (tmp: string): void => withClockAt(newestTime(db.mtime), () => writeTo(tmp));
+  const writeTo = (tmp: string): void => {
     const file = new lib.File(tmp, 'w');
     try {
       const escaped = Uint8Array.from(files, (f) => (hasEscapes(f) ? 1 : 0));

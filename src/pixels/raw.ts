@@ -19,7 +19,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import exifr from 'exifr';
+import type Exifr from 'exifr';
 import type { ExifTool } from 'exiftool-vendored';
 import { fsPath, hasEscapes } from '../walk/fspath.js';
 
@@ -102,6 +102,13 @@ async function readIfd(fh: fs.promises.FileHandle, offset: number, little: boole
 /** Whether `b` starts as a JPEG does. */
 const isJpeg = (b: Uint8Array): boolean => b.length > 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
 
+let exifrLoaded: Promise<{ default: typeof Exifr }> | undefined;
+/** exifr, loaded on the first RAW file: a run without one (most) never pays for it. */
+function loadExifr(): Promise<{ default: typeof Exifr }> {
+  exifrLoaded ??= import('exifr');
+  return exifrLoaded;
+}
+
 const NO_PREVIEW = 'RAW file without an embedded JPEG preview (imgcmp reads RAW files through their preview)';
 
 /** RAW formats whose preview only ExifTool finds (see above). */
@@ -139,6 +146,7 @@ async function tiffPreview(path: string): Promise<RawPreview | undefined> {
       if (order !== 'II' && order !== 'MM') throw new Error('not a TIFF-based RAW file (no TIFF header)');
       const little = order === 'II';
       const data = await readAt(fh, 0, Math.min(size, 1 << 20)); // IFD0 and IFD1 lie in the first megabyte
+      const { default: exifr } = await loadExifr();
       const tiff = (await exifr.parse(data, {
         tiff: true,
         ifd0: true,
@@ -151,7 +159,7 @@ async function tiffPreview(path: string): Promise<RawPreview | undefined> {
         translateValues: false,
         reviveValues: false,
         mergeOutput: false,
-      } as unknown as Parameters<typeof exifr.parse>[1]).catch(() => undefined)) as { ifd0?: Ifd; ifd1?: Ifd } | undefined;
+      } as unknown as Parameters<typeof Exifr.parse>[1]).catch(() => undefined)) as { ifd0?: Ifd; ifd1?: Ifd } | undefined;
       if (!tiff?.ifd0) throw new Error('not a TIFF-based RAW file (its IFD0 cannot be read)');
       const o = first(tiff.ifd0[TAG.orientation]);
       if (o !== undefined && o >= 1 && o <= 8) orientation = o;
