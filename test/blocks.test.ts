@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { selectRows, type PackedFingerprints } from '../src/hash/bits.js';
-import { blockKeys, blockPairsWithin, KEY_BYTES, TABLES } from '../src/index/blocks.js';
+import { blockKeys, blockPairsWithin, KEY_BYTES, MAX_TABLES, TABLES, tablesFor } from '../src/index/blocks.js';
 import { exactVerifiedPairsWithin, pictureDistance, verifiedPairsWithin } from '../src/index/views.js';
 import type { PairList } from '../src/index/pairs.js';
 import { splitmix32 } from './helpers/random.js';
@@ -64,6 +64,17 @@ describe('candidate pairs from exact-key blocks', () => {
     }
     assert.ok(Math.max(...uses) - Math.min(...uses) <= 2, `byte uses ${uses.join(' ')}`);
     assert.deepEqual(blockKeys(3), []);
+  });
+
+  it('takes more keys for looser cuts, and the exact search where keys would not pay', () => {
+    assert.equal(tablesFor(24, 256), TABLES);
+    assert.equal(tablesFor(32, 256), TABLES);
+    assert.ok(tablesFor(40, 256) > 2 * TABLES && tablesFor(40, 256) <= MAX_TABLES);
+    assert.ok(tablesFor(64, 256) > MAX_TABLES);
+    const set = pictures(400, 7, (next) => 40 + (next() % 25));
+    const exact = pairsOf(exactVerifiedPairsWithin(set.upright, set.views, set.coarse, K, 64, 20));
+    assert.ok(exact.length > 50);
+    assert.deepEqual(pairsOf(verifiedPairsWithin(set.upright, set.views, set.coarse, K, 64, 20)), exact);
   });
 
   it('finds copies a few bits apart through any view, and only pairs whose views are within the cut', () => {

@@ -27,11 +27,33 @@ import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_thread
 import { hamming, type PackedFingerprints } from '../hash/bits.js';
 import { PairBuilder, type PairList } from './pairs.js';
 
-/** Number of keys (tables). Measured on the edits benchmark: see blockKeys. */
+/**
+ * Number of keys (tables) at find's default cut, 32 of 256 bits. Measured on the edits benchmark
+ * (test/bench/accuracy-find.mjs, recall of find's clusters; the exact search: 0.7236): 48 keys
+ * 0.7068, 64 keys 0.7192, 80 and more 0.7214; the library and make-variants sets lose no pair.
+ */
 export const TABLES = 64;
+
+/** Beyond this many keys the exact search is the cheaper one (cuts above about 45 of 256 bits). */
+export const MAX_TABLES = 256;
+
+/**
+ * Keys for a cut of `cutBits` of `nbits`: as many as keep the chance that a view pair right at
+ * the cut agrees on no key what it is with TABLES keys at 32 of 256 bits (7 %), and never fewer
+ * than TABLES, in whole passes. A looser cut needs more keys (40 of 256 bits: 156), since a key
+ * of far-apart fingerprints agrees less often.
+ */
+export function tablesFor(cutBits: number, nbits: number): number {
+  const agree = (d: number): number => (1 - d / nbits) ** KEY_BITS;
+  const missAtDefault = (1 - agree((32 / 256) * nbits)) ** TABLES;
+  const needed = Math.log(missAtDefault) / Math.log(1 - agree(Math.max(0, Math.min(cutBits, nbits / 2))));
+  return Math.ceil(Math.max(TABLES, needed) / TABLES_PER_PASS) * TABLES_PER_PASS;
+}
 /** Bytes of a fingerprint a key is made of: 24 bits, so that a random view meets an indexed key rarely. */
 export const KEY_BYTES = 3;
 const KEY_BITS = 8 * KEY_BYTES;
+/** Tables looked up in one pass over the views (their bit sets, 2 MB each, stay in cache together). */
+const TABLES_PER_PASS = 4;
 
 /**
  * The byte positions of each key for fingerprints of `bytes` bytes: TABLES distinct sets of
@@ -72,9 +94,6 @@ export function blockKeys(bytes: number, tables = TABLES): Uint8Array[] {
   }
   return keys;
 }
-
-/** Tables looked up in one pass over the views (their bit sets, 2 MB each, stay in cache together). */
-const TABLES_PER_PASS = 4;
 
 /** One key's index of the upright fingerprints. */
 interface Table {
@@ -243,7 +262,7 @@ export function blockPairsWithin(
   views: PackedFingerprints,
   perFile: number,
   cutBits: number,
-  tables = TABLES,
+  tables = tablesFor(cutBits, views.nbits),
   split: BlockSplit = {},
 ): PairList {
   const n = upright.count;

@@ -6,7 +6,7 @@
  * them. `views` holds K rows per picture: row K·i + v is view v of picture i. Pure computation.
  */
 import { hamming, hammingRows, selectRows, type PackedFingerprints } from '../hash/bits.js';
-import { blockPairsWithin } from './blocks.js';
+import { blockPairsWithin, MAX_TABLES, tablesFor } from './blocks.js';
 import { bestChunking, buildIndex, searchWithin } from './mih.js';
 import { PairBuilder, type PairList } from './pairs.js';
 
@@ -94,7 +94,8 @@ export function viewPairsWithin(upright: PackedFingerprints, views: PackedFinger
  * compare require: index/cut.ts, coarseCutFor). Ordered by (i, j), with their distance on the
  * full fingerprints (at most cutBits). A pair within the cut whose close views agree on no key
  * is not found: on the accuracy benchmarks that loses no pair of copies of the library and
- * make-variants sets (test/bench/accuracy-find.mjs).
+ * make-variants sets at find's default cut (test/bench/accuracy-find.mjs). Cuts so loose that
+ * keys would not pay (index/blocks.ts, MAX_TABLES) get the exact search.
  */
 export function verifiedPairsWithin(
   upright: PackedFingerprints,
@@ -104,6 +105,7 @@ export function verifiedPairsWithin(
   cutBits: number,
   coarseCutBits: number,
 ): PairList {
+  if (tablesFor(cutBits, views.nbits) > MAX_TABLES) return exactVerifiedPairsWithin(upright, views, coarseViews, perFile, cutBits, coarseCutBits);
   const candidates = blockPairsWithin(upright, views, perFile, cutBits);
   const coarseLimit = Math.floor(coarseCutBits);
   const cw = coarseViews.words;
