@@ -211,6 +211,16 @@ export function blockPairsRange(upright: PackedFingerprints, views: PackedFinger
     }
   };
   const rowsCount = r1 - r0;
+  // A view that repeats the same orientation of the whole picture (the framed view of a picture
+  // without a frame, most of them) finds what that one finds: looked up once.
+  const repeated = new Uint8Array(rowsCount);
+  for (let q = 0, v = r0 % perFile; q < rowsCount; q++, v = v + 1 === perFile ? 0 : v + 1) {
+    if (v < 8) continue;
+    const same = q - v + (v % 8);
+    let w = 0;
+    while (w < words && viewData[q * words + w] === viewData[same * words + w]) w++;
+    repeated[q] = w === words ? 1 : 0;
+  }
   for (let t0 = 0; t0 < keys.length; t0 += TABLES_PER_PASS) {
     // Up to four tables per pass, unrolled: the loop below is most of the cost at a million pictures.
     const pass = keys.slice(t0, t0 + TABLES_PER_PASS).map((key) => tableOf(key, upright, upBytes, shift));
@@ -224,7 +234,7 @@ export function blockPairsRange(upright: PackedFingerprints, views: PackedFinger
     const tC = t0 + 2 < keys.length ? t0 + 2 : -1;
     const tD = t0 + 3 < keys.length ? t0 + 3 : -1;
     for (let q = 0, at = 0, v = r0 % perFile; q < rowsCount; q++, at += rowBytes, v = v + 1 === perFile ? 0 : v + 1) {
-      if (v === 0) continue; // upright against upright: uprightPairs
+      if (v === 0 || repeated[q] === 1) continue; // upright against upright: uprightPairs
       const ka = viewBytes[at + a0]! | (viewBytes[at + a1]! << 8) | (viewBytes[at + a2]! << 16);
       const kb = viewBytes[at + b0]! | (viewBytes[at + b1]! << 8) | (viewBytes[at + b2]! << 16);
       const kc = viewBytes[at + c0]! | (viewBytes[at + c1]! << 8) | (viewBytes[at + c2]! << 16);
