@@ -98,12 +98,30 @@ function resampleInto(src: Float64Array, m: number, side: number, r: Rect, out: 
   const cWeight = col.weight;
   const y0 = row.index.length ? row.index[0]! : 0;
   const y1 = row.index.length ? row.index[row.index.length - 1]! : -1;
-  for (let y = y0; y <= y1; y++) {
-    const base = y * m;
-    for (let c = 0; c < side; c++) {
-      let v = 0;
-      for (let k = cFirst[c]!, end = cFirst[c + 1]!; k < end; k++) v += cWeight[k]! * src[base + cIndex[k]!]!;
-      rows[y * side + c] = v;
+  // Column by column, each column's taps (one to three at the sides and crops hashed here) held
+  // in locals over all rows: v = 0 + w0·a + w1·b + …, left to right, as the loop over taps sums.
+  for (let c = 0; c < side; c++) {
+    const k0 = cFirst[c]!;
+    const n = cFirst[c + 1]! - k0;
+    if (n === 2) {
+      const w0 = cWeight[k0]!, i0 = cIndex[k0]!, w1 = cWeight[k0 + 1]!, i1 = cIndex[k0 + 1]!;
+      for (let y = y0; y <= y1; y++) {
+        const base = y * m;
+        rows[y * side + c] = 0 + w0 * src[base + i0]! + w1 * src[base + i1]!;
+      }
+    } else if (n === 3) {
+      const w0 = cWeight[k0]!, i0 = cIndex[k0]!, w1 = cWeight[k0 + 1]!, i1 = cIndex[k0 + 1]!, w2 = cWeight[k0 + 2]!, i2 = cIndex[k0 + 2]!;
+      for (let y = y0; y <= y1; y++) {
+        const base = y * m;
+        rows[y * side + c] = 0 + w0 * src[base + i0]! + w1 * src[base + i1]! + w2 * src[base + i2]!;
+      }
+    } else {
+      for (let y = y0; y <= y1; y++) {
+        const base = y * m;
+        let v = 0;
+        for (let k = k0; k < k0 + n; k++) v += cWeight[k]! * src[base + cIndex[k]!]!;
+        rows[y * side + c] = v;
+      }
     }
   }
   out.fill(0, 0, side * side);

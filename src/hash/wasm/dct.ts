@@ -4,7 +4,6 @@
  * fast. Where WebAssembly or its SIMD is not available (node --jitless, say), callers use the
  * JavaScript code instead: `dctKernel()` is then undefined.
  */
-import v8 from 'node:v8';
 import { cachedDctRows } from '../phash.js';
 import { DCT_WASM_BASE64 } from './dct-wasm.js';
 
@@ -40,17 +39,11 @@ export class DctKernel {
 
   static create(): DctKernel | undefined {
     try {
-      // Compiled optimized at once, as index/wasm/scan.ts does: V8's baseline code would run the
-      // first few thousand pictures' DCTs several times slower. The module is tiny.
-      v8.setFlagsFromString('--no-liftoff');
-      v8.setFlagsFromString('--no-wasm-lazy-compilation');
-      let module: WebAssembly.Module;
-      try {
-        module = new WebAssembly.Module(Buffer.from(DCT_WASM_BASE64, 'base64'));
-      } finally {
-        v8.setFlagsFromString('--liftoff');
-        v8.setFlagsFromString('--wasm-lazy-compilation');
-      }
+      // Compiled the usual way, baseline first: V8 optimizes the kernel's functions once they run
+      // hot, within the first pictures. (Not with --no-liftoff as index/wasm/scan.ts compiles its
+      // one long call: flags are global, and HDF5's large module, compiling in the background at
+      // that moment, would be compiled optimized too — a second of CPU.)
+      const module = new WebAssembly.Module(Buffer.from(DCT_WASM_BASE64, 'base64'));
       const memory = new WebAssembly.Memory({ initial: 1 });
       const instance = new WebAssembly.Instance(module, { env: { memory } });
       return new DctKernel(memory, instance.exports as unknown as Exports);
