@@ -297,18 +297,19 @@ function classThumbnails(src: Float64Array, m: number, side: number, settings: H
   const classes = viewClasses(settings);
   const thumbs: Float64Array[] = [];
   const same: number[] = [];
-  classes.forEach((c, i) => {
-    const whole = classes.indexOf(1);
+  const whole = classes.indexOf(1);
+  for (let i = 0; i < classes.length; i++) {
+    const c = classes[i]!;
     if (c === 'framed' && !frame && whole >= 0) {
       thumbs.push(thumbs[whole]!);
       same.push(whole);
-      return;
+      continue;
     }
     const out = buffer(`${prefix}${side}:${i}`, side * side);
     resampleInto(src, m, side, c === 'framed' ? frame ?? centralRect(m, 1) : centralRect(m, c), out);
     thumbs.push(out);
     same.push(i);
-  });
+  }
   return { thumbs, same };
 }
 
@@ -316,10 +317,11 @@ function classThumbnails(src: Float64Array, m: number, side: number, settings: H
 function viewWords(thumbs: readonly Float64Array[], same: readonly number[], side: number, x: number, orientations: boolean, kernel: DctKernel | undefined): Uint32Array {
   const perClass = (orientations ? ORIENTATIONS : 1) * wordsFor(x * x);
   const words = new Uint32Array(thumbs.length * perClass);
-  thumbs.forEach((t, i) => {
-    if (same[i] !== i) words.copyWithin(i * perClass, same[i]! * perClass, (same[i]! + 1) * perClass);
-    else classBitsInto(t, side, x, orientations, words, i * perClass, kernel);
-  });
+  for (let i = 0; i < thumbs.length; i++) {
+    const from = same[i]!;
+    if (from !== i) words.copyWithin(i * perClass, from * perClass, (from + 1) * perClass);
+    else classBitsInto(thumbs[i]!, side, x, orientations, words, i * perClass, kernel);
+  }
   return words;
 }
 
@@ -353,12 +355,15 @@ export function fastViewFingerprints(pixels: ArrayLike<number>, m: number, setti
     let coarse: { thumbs: Float64Array[]; same: number[] };
     if (2 * coarseSide === side && needsSource(settings)) {
       coarse = { thumbs: [], same };
-      thumbs.forEach((t, i) => {
-        if (same[i] !== i) return void coarse.thumbs.push(coarse.thumbs[same[i]!]!);
+      for (let i = 0; i < thumbs.length; i++) {
+        if (same[i] !== i) {
+          coarse.thumbs.push(coarse.thumbs[same[i]!]!);
+          continue;
+        }
         const half = buffer(`half${coarseSide}:${i}`, coarseSide * coarseSide);
-        halveInto(t, side, half);
+        halveInto(thumbs[i]!, side, half);
         coarse.thumbs.push(half);
-      });
+      }
     } else if (!needsSource(settings) && m === coarseSide) {
       coarse = { thumbs: [src], same: [0] };
     } else {

@@ -111,15 +111,16 @@ class Helper {
       const length = head.readUInt32LE(16);
       if (this.buffered < HEADER_BYTES + length) return;
       this.copyOut(head, true);
-      // Its own buffer: a Float64Array needs an 8-byte-aligned one.
-      const body = new Uint8Array(length);
+      // Its own buffer (a Float64Array needs an 8-byte-aligned one), not zeroed first: every
+      // byte is copied in next.
+      const body = Buffer.allocUnsafeSlow(length);
       this.copyOut(body, true);
       const reply: JpegReply =
         head.readUInt32LE(0) !== STATUS_OK
-          ? { ok: false, reason: Buffer.from(body.buffer).toString('utf8') }
+          ? { ok: false, reason: body.toString('utf8') }
           : length % 8
             ? { ok: false, reason: 'the JPEG decoder sent a malformed thumbnail' }
-            : { ok: true, thumbnail: new Float64Array(body.buffer), orientation: head.readUInt32LE(12) };
+            : { ok: true, thumbnail: new Float64Array(body.buffer, body.byteOffset, length / 8), orientation: head.readUInt32LE(12) };
       this.pending.shift()?.resolve(reply);
       this.arm();
       if (!this.pending.length) this.idle();

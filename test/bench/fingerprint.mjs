@@ -108,31 +108,52 @@ if (!findOnly) {
   row('imgcmp fingerprint --orientations', oursOrient);
   row('imgcmp fingerprint --orientations --crops', oursViews);
 }
-// find (this checkout's, and another's with --before) and Pillow, interleaved, the fastest of `runs`.
+// find (this checkout's, and another's with --before) and Pillow, interleaved, the fastest of
+// `runs`. Where perf runs, each run's CPU time too, of all its processes (perf stat counts the
+// JPEG helpers and Pillow's workers with their parent): on a shared machine, a figure that the
+// other users do not change as much as the wall time.
+const perfWorks = spawnSync('perf', ['stat', '-x,', '-e', 'task-clock', 'true'], { encoding: 'utf8' }).status === 0;
+const statFile = path.join(work, 'perf-stat.csv');
+const measured = (cmd, cmdArgs, env) => {
+  if (!perfWorks) return timed(cmd, cmdArgs, env);
+  const r = timed('perf', ['stat', '-x,', '-e', 'task-clock', '-o', statFile, '--', cmd, ...cmdArgs], env);
+  const line = fs.readFileSync(statFile, 'utf8').split('\n').find((l) => l.includes('task-clock'));
+  return { ...r, cpuSeconds: line ? Number(line.split(',')[0]) / 1000 : undefined };
+};
 const findOf = (binary, k) => () => {
   const db = path.join(work, `find-${k}.hdf`);
   fs.rmSync(db, { force: true }); // a first run each time, into a new database
-  return timed(process.execPath, [binary, 'find', linkDir, '-L', '-q', '--no-tree', '-f', db], { IMGCMP_HOME: home });
+  return measured(process.execPath, [binary, 'find', linkDir, '-L', '-q', '--no-tree', '-f', db], { IMGCMP_HOME: home });
 };
 const contenders = {
   ...(beforeCheckout ? { before: findOf(path.join(path.resolve(beforeCheckout), 'bin', 'imgcmp'), 'before') } : {}),
   find: findOf(bin, 'after'),
-  pillow: () => timed('/usr/bin/python3', [pyScript, list]),
+  pillow: () => measured('/usr/bin/python3', [pyScript, list]),
 };
 const best = {};
+const leastCpu = {};
 for (let r = 0; r < runs; r++) {
   for (const [name, run] of Object.entries(contenders)) {
     const t = run();
     if (!best[name] || t.seconds < best[name].seconds) best[name] = t;
+    if (t.cpuSeconds !== undefined && !(leastCpu[name] <= t.cpuSeconds)) leastCpu[name] = t.cpuSeconds;
   }
 }
 const of = runs > 1 ? `, fastest of ${runs}` : '';
-if (best.before) row(`imgcmp find before (${path.basename(path.resolve(beforeCheckout))})${of}`, best.before);
-row(`imgcmp find (x = 16, 32 views + coarse)${of}`, best.find);
-row(`Pillow draft + phash, 2 processes${of}`, best.pillow, ours);
+const cpu = (name) => (leastCpu[name] !== undefined ? `  CPU ${leastCpu[name].toFixed(2)} s (all processes${runs > 1 ? ', least' : ''})` : '');
+const withCpu = (name, label, r, base) => {
+  row(label, r, base);
+  if (cpu(name)) console.log(`${''.padEnd(44)} ${cpu(name)}`);
+};
+if (best.before) withCpu('before', `imgcmp find before (${path.basename(path.resolve(beforeCheckout))})${of}`, best.before);
+withCpu('find', `imgcmp find (x = 16, 32 views + coarse)${of}`, best.find);
+withCpu('pillow', `Pillow draft + phash, 2 processes${of}`, best.pillow, ours);
 if (best.before) console.log(`  imgcmp find before vs Pillow draft + phash: find is ${(best.pillow.seconds / best.before.seconds).toFixed(2)}× as fast`);
 console.log(`  imgcmp find vs Pillow draft + phash: find is ${(best.pillow.seconds / best.find.seconds).toFixed(2)}× as fast`);
 if (best.before) console.log(`  imgcmp find now vs before: ${(best.before.seconds / best.find.seconds).toFixed(2)}× as fast`);
+if (leastCpu.find && leastCpu.pillow) {
+  console.log(`  CPU time, Pillow draft + phash / imgcmp find: ${(leastCpu.pillow / leastCpu.find).toFixed(2)}` + (leastCpu.before ? `; before: ${(leastCpu.pillow / leastCpu.before).toFixed(2)}` : ''));
+}
 if (!findOnly) {
   // What every run pays whatever its size: Node's start, loading the code, HDF5's WebAssembly.
   const one = timed(process.execPath, [bin, 'fingerprint', files[0], '-q', '-f', path.join(work, 'one.hdf')], { IMGCMP_HOME: home });
