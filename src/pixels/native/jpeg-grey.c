@@ -25,15 +25,12 @@
  * Usage: imgcmp-jpeg-grey MAX_PIXELS
  * With IMGCMP_JPEG_WHOLE_FILES set, progressive files are decoded whole (for the tests).
  */
-#define _GNU_SOURCE /* F_SETPIPE_SZ */
-#include <fcntl.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <jpeglib.h>
 
@@ -347,14 +344,6 @@ int main(int argc, char **argv) {
    */
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
-#endif
-#ifdef F_SETPIPE_SZ
-  /*
-   * A 128-pixel thumbnail is a 128 KiB reply: through the default 64 KiB pipe it would take two
-   * or three waits for imgcmp to read, each a pair of context switches. A larger pipe (where the
-   * system allows one; nothing changes where it does not) lets a reply go in one write.
-   */
-  fcntl(STDOUT_FILENO, F_SETPIPE_SZ, 1 << 20);
 #endif
   double max_pixels = strtod(argv[1], NULL);
   /* For the tests: decode progressive files whole, to show that dropping AC scans changes nothing. */
