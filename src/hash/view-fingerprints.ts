@@ -124,12 +124,24 @@ function resampleInto(src: Float64Array, m: number, side: number, r: Rect, out: 
       }
     }
   }
-  out.fill(0, 0, side * side);
+  // Row by row: out = 0 + w0·row0 + w1·row1 + …, as views.ts sums into its zeroed output.
+  const rFirst = row.first;
+  const rIndex = row.index;
+  const rWeight = row.weight;
   for (let y = 0; y < side; y++) {
     const at = y * side;
-    for (let k = row.first[y]!, end = row.first[y + 1]!; k < end; k++) {
-      const w = row.weight[k]!;
-      const from = row.index[k]! * side;
+    const k0 = rFirst[y]!;
+    const end = rFirst[y + 1]!;
+    if (k0 === end) {
+      out.fill(0, at, at + side);
+      continue;
+    }
+    const w0 = rWeight[k0]!;
+    const from0 = rIndex[k0]! * side;
+    for (let c = 0; c < side; c++) out[at + c] = 0 + w0 * rows[from0 + c]!;
+    for (let k = k0 + 1; k < end; k++) {
+      const w = rWeight[k]!;
+      const from = rIndex[k]! * side;
       for (let c = 0; c < side; c++) out[at + c] += w * rows[from + c]!;
     }
   }
