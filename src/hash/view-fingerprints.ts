@@ -4,10 +4,10 @@
  *
  * Two ways to the same bits. plainViewFingerprints composes the parts of views.ts and methods.ts
  * as they read: each view class's thumbnail, each method's bits in each orientation, then packed.
- * fastViewFingerprints does the same for phash, which is most of `imgcmp find`'s CPU time, with
- * every floating-point operation that decides a bit done on the same values in the same order,
- * so that its bits are exactly those of the plain path (not merely close); it saves the work
- * that does not change a value:
+ * fastViewFingerprints does the same for phash (whose views took most of `imgcmp find`'s own
+ * CPU time), with every floating-point operation that decides a bit done on the same values in
+ * the same order, so that its bits are exactly those of the plain path (not merely close); it
+ * saves the work that does not change a value:
  *  - a picture without a frame has a framed view that is its whole view again: the whole view's
  *    bits are copied instead of being computed a second time;
  *  - the 8 orientations' medians are those of only 4 sets of values (a transposition does not
