@@ -20,7 +20,7 @@ import { existingDbOrNone, writeDb, type FingerprintDb } from '../db/database.js
 import { acquireLock } from '../db/lock.js';
 import { dbFromRecords, recordsOf } from '../db/records.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
-import { viewsPerFile } from '../hash/views.js';
+import { selfViewsPerFile, viewsPerFile } from '../hash/views.js';
 import { coarseCutFor, cutBits } from '../index/cut.js';
 import { distancesToQuery, type StoredPictures } from '../index/views.js';
 import { fingerprintFile } from '../pixels/fingerprint.js';
@@ -280,7 +280,7 @@ export class ImageIndex {
       const db = dbFromRecords(this.settings, this.records.values());
       this.pictures = {
         db,
-        stored: { upright: db.fps, views: db.views, coarse: db.coarse, perFile: viewsPerFile(this.settings) },
+        stored: { upright: db.fps, views: db.views, coarse: db.coarse, perFile: viewsPerFile(this.settings), selfViews: selfViewsPerFile(this.settings) },
         row: new Map(db.files.map((f, i) => [f, i])),
       };
     }
@@ -338,7 +338,7 @@ export class ImageIndex {
     const pair = dbFromRecords(this.settings, [
       { ...rb, file: 'b' },
     ]);
-    const stored: StoredPictures = { upright: pair.fps, views: pair.views, coarse: pair.coarse, perFile: viewsPerFile(this.settings) };
+    const stored: StoredPictures = { upright: pair.fps, views: pair.views, coarse: pair.coarse, perFile: viewsPerFile(this.settings), selfViews: selfViewsPerFile(this.settings) };
     const nbits = pair.fps.nbits;
     const [d] = distancesToQuery(stored, { upright: ra.bits, views: ra.views, coarse: ra.coarse }, nbits);
     const bits = d!.bits;
@@ -358,6 +358,7 @@ export class ImageIndex {
     return clusterFingerprints(db.files, db.fps, { cut, absolute: true, linkage: opts.linkage ?? 'average', includeFlat: opts.includeFlat ?? false }, {
       views: db.views,
       viewsPerFile: viewsPerFile(this.settings),
+      selfViews: selfViewsPerFile(this.settings),
       flat: db.flat,
       coarse: db.coarse,
     }).clusters;

@@ -6,9 +6,10 @@ import fs from 'node:fs';
 import { packBits, wordsFor } from '../hash/bits.js';
 import { isFlat, methodNamed } from '../hash/methods.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
-import { cropSourceSide, halvedThumbnails, hashViews, needsSource, viewThumbnails } from '../hash/views.js';
+import { detailResidual, LOW_DETAIL } from '../hash/detail.js';
+import { cropSourceSide, halvedThumbnails, hashViews, lowDetailViews, needsSource, viewThumbnails } from '../hash/views.js';
 import { fileError } from '../util/errors.js';
-import { greyThumbnail, regularFile } from './decode.js';
+import { greySource, regularFile } from './decode.js';
 import { decoderFor } from './recipe.js';
 
 /**
@@ -28,17 +29,22 @@ export async function fingerprintFile(
   // One decode: the method's thumbnail, or a larger square that the crop and frame views (and the
   // coarse fingerprints, from the same square) are cut from.
   const decoded = needsSource(settings) || settings.coarseX ? cropSourceSide(side) : side;
-  const pixels = await greyThumbnail(file, decoded, decoderFor(settings.resample));
-  const thumbs = viewThumbnails(pixels, decoded, side, settings);
-  const views = hashViews(method, thumbs, settings.x, settings);
+  // The aspect only where views are turned (it costs sharp a header read).
+  const { pixels, aspect } = await greySource(file, decoded, decoderFor(settings.resample), settings.edits === true);
+  const thumbs = viewThumbnails(pixels, decoded, side, settings, aspect);
+  // With edit views, a picture of low detail is matched upright and whole only (hash/detail.ts).
+  const lowDetail = settings.edits === true && detailResidual(thumbs[0]!, side) < LOW_DETAIL;
+  const hashed = hashViews(method, thumbs, settings.x, settings);
+  const views = lowDetail ? lowDetailViews(hashed) : hashed;
   const record: FingerprintRecord = { file, bits: packBits(views[0]!), flat: isFlat(thumbs[0]!, views[0]!), size: st.size, mtime: st.mtimeMs };
   if (views.length > 1) record.views = packViews(views, settings.x);
   if (settings.coarseX) {
     // The coarse thumbnails are the views' at half the side where that is their size (find's x =
     // 16 and 8 for phash), else cut from the source again.
     const coarseSide = method.side(settings.coarseX);
-    const coarseThumbs = 2 * coarseSide === side && needsSource(settings) ? halvedThumbnails(thumbs, side) : viewThumbnails(pixels, decoded, coarseSide, settings);
-    record.coarse = packViews(hashViews(method, coarseThumbs, settings.coarseX, settings), settings.coarseX);
+    const coarseThumbs = 2 * coarseSide === side && needsSource(settings) ? halvedThumbnails(thumbs, side) : viewThumbnails(pixels, decoded, coarseSide, settings, aspect);
+    const coarse = hashViews(method, coarseThumbs, settings.coarseX, settings);
+    record.coarse = packViews(lowDetail ? lowDetailViews(coarse) : coarse, settings.coarseX);
   }
   return record;
 }
