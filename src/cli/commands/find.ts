@@ -115,6 +115,7 @@ Examples:
             progress?.tick();
             messages.problem(file, reason);
           },
+          onReplaced: (difference) => messages.info(`find: ${dbfile} was made by an earlier imgcmp's find (${difference}): fingerprinting again`),
           onReportStart: (n) => {
             progress?.stop();
             progress = startProgress('report', n, !opts.quiet);
