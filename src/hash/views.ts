@@ -314,18 +314,6 @@ export function grownKeep(deg: number, aspect: number): [number, number] {
   return [Math.max(0.5, w / aspect), Math.max(0.5, h)];
 }
 
-/** Bilinear sample of an m × m image at (u, v) in pixel-centre coordinates, clamped to the image. */
-function bilinear(pixels: ArrayLike<number>, m: number, u: number, v: number): number {
-  u = Math.min(m - 1, Math.max(0, u));
-  v = Math.min(m - 1, Math.max(0, v));
-  const u0 = Math.min(m - 2, Math.floor(u));
-  const v0 = Math.min(m - 2, Math.floor(v));
-  const fu = u - u0;
-  const fv = v - v0;
-  const at = (y: number, x: number): number => pixels[y * m + x] as number;
-  return (at(v0, u0) * (1 - fu) + at(v0, u0 + 1) * fu) * (1 - fv) + (at(v0 + 1, u0) * (1 - fu) + at(v0 + 1, u0 + 1) * fu) * fv;
-}
-
 /**
  * The picture turned by `deg` (counter-clockwise as seen) about its centre in its true aspect,
  * and its central fx × fy share resampled to side × side: bilinear samples at twice the side,
@@ -338,6 +326,7 @@ export function turned(pixels: ArrayLike<number>, m: number, side: number, deg: 
   const n = 2 * side;
   const big = new Float64Array(n * n);
   const c = m / 2;
+  const src = Float64Array.from(pixels);
   for (let py = 0; py < n; py++) {
     const y = ((py + 0.5) / n - 0.5) * fy; // in heights
     for (let px = 0; px < n; px++) {
@@ -345,7 +334,19 @@ export function turned(pixels: ArrayLike<number>, m: number, side: number, deg: 
       // y grows downwards: a visible counter-clockwise turn by t takes (X, Y) to (X cos + Y sin, −X sin + Y cos)
       const sx = x * cos - y * sin;
       const sy = x * sin + y * cos;
-      big[py * n + px] = bilinear(pixels, m, (sx / aspect) * m + c - 0.5, sy * m + c - 0.5);
+      // bilinear sample at (u, v) in pixel-centre coordinates, clamped to the image
+      let u = (sx / aspect) * m + c - 0.5;
+      let v = sy * m + c - 0.5;
+      u = u < 0 ? 0 : u > m - 1 ? m - 1 : u;
+      v = v < 0 ? 0 : v > m - 1 ? m - 1 : v;
+      let u0 = Math.floor(u);
+      let v0 = Math.floor(v);
+      if (u0 > m - 2) u0 = m - 2;
+      if (v0 > m - 2) v0 = m - 2;
+      const fu = u - u0;
+      const fv = v - v0;
+      const k = v0 * m + u0;
+      big[py * n + px] = (src[k]! * (1 - fu) + src[k + 1]! * fu) * (1 - fv) + (src[k + m]! * (1 - fu) + src[k + m + 1]! * fu) * fv;
     }
   }
   return halved(big, n);

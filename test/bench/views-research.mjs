@@ -8,6 +8,8 @@
  *
  *   node test/bench/views-cache.mjs /tmp/bench/SET /tmp/acc-cache/SET.bin   (each of the four sets)
  *   node test/bench/views-research.mjs --cache /tmp/acc-cache --design base,rot,... [--rules r1,r2]
+ *   node test/bench/views-research.mjs --cost 200      (hashing time per picture, find's views
+ *        without and with the edit views, on the first 200 sources of the library set)
  *
  * A design is a list of view classes (each 8 orientations or upright only) and the pairs of
  * classes that are compared (class A's upright view of one picture against every view of class
@@ -513,6 +515,31 @@ function scoreSet(set, root, flat) {
 }
 
 // ---------------------------------------------------------------- main
+const costOf = Number(option(args, '--cost', '0'));
+if (costOf > 0) {
+  // The hashing that pixels/fingerprint.ts does after the decode, timed in this process.
+  const { viewThumbnails, hashViews } = await import('../../dist/src/hash/views.js');
+  const { LOW_DETAIL } = await import('../../dist/src/hash/detail.js');
+  const set = loadSet('library');
+  const n = Math.min(costOf, set.names.length);
+  const time = (edits) => {
+    const opts = { orientations: true, crops: true, borders: true, edits };
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) {
+      const src = set.pixels.subarray(i * M * M, (i + 1) * M * M);
+      const thumbs = viewThumbnails(src, M, SIDE, opts, set.width[i] / set.height[i]);
+      if (edits) void (detailResidual(thumbs[0], SIDE) < LOW_DETAIL);
+      hashViews(phash, thumbs, 16, opts);
+      hashViews(phash, halvedThumbnails(thumbs, SIDE), 8, opts);
+    }
+    return Number(process.hrtime.bigint() - t0) / 1e6 / n;
+  };
+  for (let r = 0; r < 3; r++) {
+    const [a, b] = [time(false), time(true)];
+    console.log(`hashing, ms per picture: 32 views ${a.toFixed(2)}, 38 views with the detail measure ${b.toFixed(2)} (× ${(b / a).toFixed(2)})`);
+  }
+  process.exit(0);
+}
 const sets = setNames.map(loadSet);
 const f4 = (v) => v.toFixed(4);
 for (const dn of designNames) {
