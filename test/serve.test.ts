@@ -1,52 +1,16 @@
 /** imgcmp serve through the real binary: match's API over HTTP with uploads of the sample photos. */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readDb } from '../src/db/database.js';
 import { isPrivateAddress } from '../src/serve/fetch-url.js';
-import { BIN, ROOT, SAMPLES, tempDir } from './helpers/env.js';
-
-interface Served {
-  child: ChildProcess;
-  url: string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
+import { ROOT, SAMPLES, tempDir } from './helpers/env.js';
+import { startServe, type Served } from './helpers/serve.js';
 
 /** Starts `imgcmp serve --port 0 ARGS` and reads the bound port from its first line. */
-async function serve(args: readonly string[], home: string, env: Record<string, string> = {}): Promise<Served> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, IMGCMP_HOME: home, NO_COLOR: '1', IMGCMP_TOKEN: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const first = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 60_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const nl = out.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(timer);
-        resolve(out.slice(0, nl));
-      }
-    });
-    child.on('exit', () => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited: ${err}`));
-    });
-  });
-  const m = /listening on (http:\/\/127\.0\.0\.1:(\d+))/.exec(first);
-  assert.ok(m, first);
-  assert.notEqual(Number(m[2]), 0);
-  return { child, url: m[1]!, stderr: () => err, exited };
-}
+const serve = startServe;
 
 function upload(fields: Record<string, string | { file: string }>): FormData {
   const form = new FormData();
@@ -150,14 +114,14 @@ describe('imgcmp serve', () => {
     assert.deepEqual((await call(`${s.url}/count`)).body.result, [2]);
   });
 
-  it('saves on SIGTERM: the database reads back with its entries, the metadata beside it', async () => {
+  it('saves on SIGTERM: the database reads back with its entries and their metadata, the journal folded', async () => {
     s.child.kill('SIGTERM');
     assert.equal(await s.exited, 0, s.stderr());
     const back = await readDb(db);
     assert.deepEqual(back.files, ['chelsea.jpg', 'rocket.jpg']);
-    const meta = JSON.parse(fs.readFileSync(`${db}.metadata.json`, 'utf8')) as { metadata: Record<string, unknown> };
-    assert.deepEqual(meta.metadata, { 'chelsea.jpg': { cat: true }, 'rocket.jpg': { n: 4 } });
+    assert.deepEqual(back.metadata?.map((m) => JSON.parse(m) as unknown), [{ cat: true }, { n: 4 }]);
     assert.ok(!fs.existsSync(`${db}.lock`));
+    assert.ok(!fs.existsSync(`${db}.journal`));
   });
 });
 
