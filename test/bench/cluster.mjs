@@ -12,7 +12,7 @@
  * after SECONDS (default 900) and says so; --keep leaves the find- databases in the temporary
  * folder (for profiling) and prints their path.
  *
- * The `find-` cases have `imgcmp find`'s layout (findSettings('libjpeg'): 32 views of 256 bits
+ * The `find-` cases have `imgcmp find`'s layout (findSettings('libjpeg'): 38 views of 256 bits
  * per file and their 64-bit coarse views) and are clustered as find clusters: single linkage at
  * 32 of 256 bits, candidates from the coarse views. Their planted groups must come back whole.
  */

@@ -7,7 +7,7 @@
  *       and the same phash, on 2 processes, on the same files;
  *   (b) the Python imgcmp's own pipeline (shared/reference): resize with ImageMagick
  *       `convert -sample`, then PIL phash, end to end;
- * each as a ratio to imgcmp; and `imgcmp find` (its defaults: phash x = 16 in 32 views and their
+ * each as a ratio to imgcmp; and `imgcmp find` (its defaults: phash x = 16 in 38 views and their
  * 64-bit coarse views; first run, into a new database, no symlink tree), with Pillow's draft
  * path as a ratio to it.
  *
@@ -99,7 +99,7 @@ row('imgcmp fingerprint (phash, x = 8)', ours);
 row('imgcmp fingerprint --decoder sharp', oursSharp);
 row('imgcmp fingerprint --orientations', oursOrient);
 row('imgcmp fingerprint --orientations --crops', oursViews);
-row('imgcmp find (x = 16, 32 views + coarse)', oursFind);
+row('imgcmp find (x = 16, 38 views + coarse)', oursFind);
 row('Pillow draft + phash, 2 processes', pillow, ours);
 console.log(`  imgcmp find vs Pillow draft + phash: find is ${(pillow.seconds / oursFind.seconds).toFixed(2)}× as fast`);
 // What every run pays whatever its size: Node's start, loading the code, HDF5's WebAssembly.
