@@ -77,6 +77,34 @@ describe('candidate pairs from exact-key blocks', () => {
     assert.deepEqual(pairsOf(verifiedPairsWithin(set.upright, set.views, set.coarse, K, 64, 20)), exact);
   });
 
+  it('matches a strip view (the last `self` views) only with the same strip view of the other picture', () => {
+    // Random pictures; for some pairs the second's strip view 31 is the first's strip view 31 with a
+    // few bits changed (a banner over either: the rest differs), for others the second's
+    // upright is the first's strip view 30 (a strip view is not compared with an upright one).
+    const set = pictures(1500, 5, () => 0);
+    const next = splitmix32(11);
+    const strip: string[] = [];
+    const crossed: string[] = [];
+    const n = set.upright.count;
+    const related = new Set(set.planted.flatMap(([i, j]) => [i, j]));
+    for (let j = 1; j < n; j += 2) {
+      const i = j - 1;
+      if (related.has(i) || related.has(j)) continue; // pictures with a planted copy match anyway
+      const [v, at] = next() % 2 ? [31, (j * K + 31) * 8] : [30, j * K * 8];
+      set.views.data.copyWithin(at, (i * K + v) * 8, (i * K + v) * 8 + 8);
+      set.views.data[at]! ^= 1 << next() % 32;
+      const cat = v === 31 ? (j * K + 31) * 2 : j * K * 2;
+      set.coarse.data.copyWithin(cat, (i * K + v) * 2, (i * K + v) * 2 + 2);
+      if (v === 30) set.upright.data.set(set.views.data.subarray(at, at + 8), j * 8);
+      (v === 31 ? strip : crossed).push(`${i},${j}`);
+    }
+    const got = new Set(pairsOf(verifiedPairsWithin(set.upright, set.views, set.coarse, K, 32, 10, 2)));
+    const exact = new Set(pairsOf(exactVerifiedPairsWithin(set.upright, set.views, set.coarse, K, 32, 10, 2)));
+    for (const p of strip) assert.ok(got.has(p) && exact.has(p), `strip pair ${p} missed`);
+    for (const p of crossed) assert.ok(!got.has(p) && !exact.has(p), `a strip view matched an upright one: ${p}`);
+    assert.ok(strip.length > 10 && crossed.length > 10);
+  });
+
   it('finds copies a few bits apart through any view, and only pairs whose views are within the cut', () => {
     const set = pictures(1500, 1, (next) => next() % 17); // 0–16 of 256 bits
     const found = blockPairsWithin(set.upright, set.views, K, 32);

@@ -10,6 +10,7 @@ import { after, describe, it } from 'node:test';
 import { ImgcmpError, openIndex } from '../src/api/index.js';
 import { readDb } from '../src/db/database.js';
 import { encodeOp, readJournal } from '../src/db/journal.js';
+import { viewsPerFile } from '../src/hash/views.js';
 import { findSettings } from '../src/stages/find.js';
 import { fillUp, withTmpfs } from './helpers/disk.js';
 import { imgcmp, SAMPLES, tempDir } from './helpers/env.js';
@@ -139,7 +140,7 @@ describe('the journal', () => {
   const add = (id: string): Buffer => {
     const x = settings.x * settings.x;
     const words = Math.ceil(x / 32);
-    const k = 32; // find's views: 8 orientations × (whole, two crops, frame)
+    const k = viewsPerFile(settings); // find's views: 8 orientations × (whole, two crops, frame), and the edit views
     return encodeOp({ add: { file: id, bits: new Uint32Array(words), views: new Uint32Array(k * words), coarse: new Uint32Array(k * 2), flat: false, size: 1, mtime: 2 }, metadata: '{"a":1}' });
   };
   /** A frame with a correct check around any payload: length, CRC-32 of the length field and the payload, payload. */

@@ -72,8 +72,10 @@ describe('imgcmp find on samples/', () => {
     assert.equal(db.fps.nbits, 256);
     assert.equal(db.settings.coarseX, 8);
     assert.equal(db.settings.borders, true);
-    assert.equal(db.views!.count, db.files.length * 32);
-    assert.equal(db.coarse!.count, db.files.length * 32);
+    assert.equal(db.settings.edits, true);
+    // 8 orientations × (whole, 2 crops, framed) + 4 turns + 2 strips
+    assert.equal(db.views!.count, db.files.length * 38);
+    assert.equal(db.coarse!.count, db.files.length * 38);
     assert.ok(!fs.existsSync(path.join(home, 'fingerprints.hdf')), "imgcmp's fingerprints.hdf is not find's");
   });
 
@@ -185,5 +187,92 @@ describe('one distance: find, search and compare agree', () => {
     // And an unrelated pair is "different pictures".
     const other = imgcmp(['compare', path.join(SAMPLES, 'kites.jpg'), path.join(SAMPLES, 'moon.jpg')], { home });
     assert.match(other.stdout, /different pictures at threshold 0\.125/);
+  });
+});
+
+/**
+ * A 300 × 200 flag of four blocks (split at a third across and half down), colours [TL, TR, BL,
+ * BR], its edges softened as a drawn flag's are (antialiasing).
+ */
+async function writeFlag(file: string, colours: [number, number, number][]): Promise<void> {
+  const [w, h] = [300, 200];
+  const px = Buffer.alloc(w * h * 3);
+  for (let r = 0; r < h; r++) {
+    for (let c = 0; c < w; c++) {
+      const rgb = colours[(r < h / 2 ? 0 : 2) + (c < w / 3 ? 0 : 1)]!;
+      px.set(rgb, (r * w + c) * 3);
+    }
+  }
+  await sharp(px, { raw: { width: w, height: h, channels: 3 } }).blur(1).png().toFile(file);
+}
+
+describe("find: editors' edits (small turns, a banner) and pictures of low detail", () => {
+  it('groups a straightened, a turned and a bannered copy with their original; keeps two flags of one layout apart', async () => {
+    const dir = tempDir('find-edits');
+    const original = path.join(dir, 'kites.jpg');
+    fs.copyFileSync(path.join(SAMPLES, 'kites.jpg'), original);
+    const { width, height } = await sharp(original).metadata();
+    const [w, h] = [width!, height!];
+    // Turned by 3° and cropped to the largest upright part of the same aspect ("straighten").
+    const t = (3 * Math.PI) / 180;
+    const keep = Math.min(w / (w * Math.cos(t) + h * Math.sin(t)), h / (w * Math.sin(t) + h * Math.cos(t)));
+    const turned = await sharp(original).rotate(3, { background: '#ffffff' }).toBuffer({ resolveWithObject: true });
+    const [cw, ch] = [Math.round(w * keep), Math.round(h * keep)];
+    await sharp(turned.data)
+      .extract({ left: Math.round((turned.info.width - cw) / 2), top: Math.round((turned.info.height - ch) / 2), width: cw, height: ch })
+      .jpeg({ quality: 90 })
+      .toFile(path.join(dir, 'kites_straightened.jpg'));
+    // Turned by 5° on a grown canvas, corners white.
+    await sharp(original).rotate(-5, { background: '#ffffff' }).jpeg({ quality: 90 }).toFile(path.join(dir, 'kites_turned5.jpg'));
+    // An opaque banner over the bottom 12 %.
+    const bh = Math.round(h * 0.12);
+    await sharp(original)
+      .composite([{ input: { create: { width: w, height: bh, channels: 3, background: { r: 20, g: 30, b: 60 } } }, top: h - bh, left: 0 }])
+      .jpeg({ quality: 90 })
+      .toFile(path.join(dir, 'kites_banner.jpg'));
+    for (const f of ['chelsea.jpg', 'coffee.jpg', 'moon.jpg']) fs.copyFileSync(path.join(SAMPLES, f), path.join(dir, f));
+    // Two region flags whose grey levels make the same checker pattern (one flipped): different pictures.
+    // (The colours of two Slovak region flags of the negative pool, which collided at 0 bits.)
+    await writeFlag(path.join(dir, 'flag_a.png'), [[24, 56, 131], [255, 255, 255], [255, 255, 255], [218, 37, 28]]);
+    await writeFlag(path.join(dir, 'flag_b.png'), [[255, 255, 0], [206, 0, 53], [55, 55, 153], [255, 255, 0]]);
+
+    const r = imgcmp(['find', dir, '-q', '--no-tree', '--json', '-'], { home: dir });
+    assert.equal(r.status, 0, r.stderr);
+    const kites = ['kites.jpg', 'kites_banner.jpg', 'kites_straightened.jpg', 'kites_turned5.jpg'].map((f) => path.join(dir, f));
+    assert.deepEqual((JSON.parse(r.stdout) as FindJson).clusters, [kites]);
+
+    // Without the edit views the turned and bannered copies are not found, and the flags match
+    // (in a flipped orientation) as they did before pictures of low detail were matched upright only.
+    const plain = imgcmp(['find', dir, '-q', '--no-tree', '--no-edits', '-f', path.join(dir, 'plain.hdf'), '--json', '-'], { home: dir });
+    assert.equal(plain.status, 0, plain.stderr);
+    const grouped = (JSON.parse(plain.stdout) as FindJson).clusters;
+    assert.ok(!grouped.flat().includes(path.join(dir, 'kites_turned5.jpg')));
+    assert.ok(grouped.some((c) => c.includes(path.join(dir, 'flag_a.png')) && c.includes(path.join(dir, 'flag_b.png'))), JSON.stringify(grouped));
+
+    // compare measures as find does
+    const same = imgcmp(['compare', original, path.join(dir, 'kites_turned5.jpg'), '--json'], { home: dir });
+    assert.equal((JSON.parse(same.stdout) as { same: boolean }).same, true, same.stdout);
+    const flags = imgcmp(['compare', path.join(dir, 'flag_a.png'), path.join(dir, 'flag_b.png'), '--json'], { home: dir });
+    assert.equal((JSON.parse(flags.stdout) as { same: boolean }).same, false, flags.stdout);
+  });
+
+  it("fingerprints a database of an earlier find's settings again, and refuses other settings", async () => {
+    const dir = tempDir('find-earlier');
+    for (const f of ['kites.jpg', 'chelsea.jpg', 'coffee.jpg']) fs.copyFileSync(path.join(SAMPLES, f), path.join(dir, f));
+    const db = path.join(dir, 'find.hdf');
+    const old = imgcmp(['find', dir, '-q', '--no-tree', '--no-edits', '-f', db], { home: dir });
+    assert.equal(old.status, 0, old.stderr);
+    assert.equal((await readDb(db)).settings.edits, undefined);
+    const again = imgcmp(['find', dir, '--no-tree', '-f', db], { home: dir });
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stderr + again.stdout, /made by an earlier imgcmp's find \(edit views false vs true\): fingerprinting again/);
+    assert.match(again.stdout, /3 hashed, 0 unchanged/);
+    const now = await readDb(db);
+    assert.equal(now.settings.edits, true);
+    assert.equal(now.views!.count, 3 * 38);
+    // A database made with find's settings now is not replaced by a run asking for others.
+    const back = imgcmp(['find', dir, '-q', '--no-tree', '--no-edits', '-f', db], { home: dir });
+    assert.notEqual(back.status, 0);
+    assert.match(back.stderr, /made with other settings \(edit views true vs false\)/);
   });
 });

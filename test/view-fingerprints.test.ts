@@ -62,6 +62,7 @@ function syntheticPictures(): [string, Float64Array][] {
 
 const SETTINGS: [string, (s: HashSettings) => HashSettings][] = [
   ["find's default", (s) => s],
+  ['no edit views', (s) => ({ ...s, edits: false })],
   ['no borders', (s) => ({ ...s, borders: false })],
   ['no crops', (s) => ({ ...s, crops: false })],
   ['upright only', (s) => ({ ...s, orientations: false })],
@@ -84,6 +85,8 @@ function checkPicture(pixels: ArrayLike<number>, m: number, base: HashSettings, 
     const plain = plainViewFingerprints(pixels, m, s);
     assertSame(plain, fastViewFingerprints(pixels, m, s), `${what}, ${name}`);
     assertSame(plain, fastViewFingerprints(pixels, m, s, { wasm: false }), `${what}, ${name}, without WebAssembly`);
+    // The edit views are turned in the picture's aspect: a landscape picture's too.
+    if (s.edits) assertSame(plainViewFingerprints(pixels, m, s, 1.5), fastViewFingerprints(pixels, m, s, { aspect: 1.5 }), `${what}, ${name}, aspect 1.5`);
   }
 }
 

@@ -26,7 +26,7 @@ import { encodeOp, Journal, journalFileOf, readJournal, syncFolder, type Journal
 import { acquireLock } from '../db/lock.js';
 import { dbFromRecords, recordsOf } from '../db/records.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
-import { viewsPerFile } from '../hash/views.js';
+import { selfViewsPerFile, viewsPerFile } from '../hash/views.js';
 import { coarseCutFor, cutBits } from '../index/cut.js';
 import { distancesToQuery, type StoredPictures } from '../index/views.js';
 import { fingerprintFile } from '../pixels/fingerprint.js';
@@ -402,7 +402,7 @@ export class ImageIndex {
       const db = dbFromRecords(this.settings, this.records.values());
       this.pictures = {
         db,
-        stored: { upright: db.fps, views: db.views, coarse: db.coarse, perFile: viewsPerFile(this.settings) },
+        stored: { upright: db.fps, views: db.views, coarse: db.coarse, perFile: viewsPerFile(this.settings), selfViews: selfViewsPerFile(this.settings) },
         row: new Map(db.files.map((f, i) => [f, i])),
       };
     }
@@ -460,7 +460,7 @@ export class ImageIndex {
     const pair = dbFromRecords(this.settings, [
       { ...rb, file: 'b' },
     ]);
-    const stored: StoredPictures = { upright: pair.fps, views: pair.views, coarse: pair.coarse, perFile: viewsPerFile(this.settings) };
+    const stored: StoredPictures = { upright: pair.fps, views: pair.views, coarse: pair.coarse, perFile: viewsPerFile(this.settings), selfViews: selfViewsPerFile(this.settings) };
     const nbits = pair.fps.nbits;
     const [d] = distancesToQuery(stored, { upright: ra.bits, views: ra.views, coarse: ra.coarse }, nbits);
     const bits = d!.bits;
@@ -480,6 +480,7 @@ export class ImageIndex {
     return clusterFingerprints(db.files, db.fps, { cut, absolute: true, linkage: opts.linkage ?? 'average', includeFlat: opts.includeFlat ?? false }, {
       views: db.views,
       viewsPerFile: viewsPerFile(this.settings),
+      selfViews: selfViewsPerFile(this.settings),
       flat: db.flat,
       coarse: db.coarse,
     }).clusters;

@@ -22,7 +22,9 @@
  *                  API or `imgcmp serve` (src/api): the JSON text of each entry's metadata, ""
  *                  where it has none. Kept by path when another command rewrites the database
  *   attrs          method, x, nbits, orientations (0/1), crops (0/1), views (K), resample,
- *                  hash_version, format, creator; borders (1) and coarse_x where used
+ *                  hash_version, format, creator; borders (1), edits (1) and coarse_x where used
+ *                  (with edits, the last views are upright-only views of small turns and of the
+ *                  picture without a strip at its bottom and top: see src/hash/views.ts)
  *
  * Databases written by the Python imgcmp (files as fixed-length byte strings, fps as int64 or
  * int32, no attributes) are read too: phash with x = √nbits, resampled by Pillow.
@@ -41,8 +43,12 @@ import { ImgcmpError } from '../util/errors.js';
 import { realTarget, withTemporary } from '../util/safe-write.js';
 import { escapeForDb, hasEscapes, unescapeFromDb } from '../walk/fspath.js';
 
-/** Version of the layout written here; bumped when datasets or attribute meanings change. */
-const DB_FORMAT = 2;
+/**
+ * Version of the layout written here; bumped when datasets or attribute meanings change. 3: the
+ * edit views (attribute edits); written only where they are, so that older imgcmp versions refuse
+ * such a file instead of misreading its views.
+ */
+const DB_FORMAT = 3;
 
 /** The recipe of databases written before the recipe was recorded: sharp's, with libvips' linear kernel. */
 export const RESAMPLE = 'libvips-linear';
@@ -249,6 +255,7 @@ function readOpen(file: H5File, dbfile: string, fileBytes: number): FingerprintD
   // Frame views and coarse fingerprints (format 2) only where the file has them, so that the
   // settings of a format-1 file read exactly as they were written.
   if (Number(attr('borders') ?? 0) === 1) settings.borders = true;
+  if (Number(attr('edits') ?? 0) === 1) settings.edits = true;
   if (attr('coarse_x') !== undefined) settings.coarseX = Number(attr('coarse_x'));
   if (written && Number(attr('format')) > DB_FORMAT) {
     throw new ImgcmpError('database', `${dbfile}: written by a newer imgcmp (format ${String(attr('format'))}); update imgcmp`);
@@ -442,12 +449,13 @@ export async function writeDb(dbfile: string, db: FingerprintDb): Promise<void> 
       file.create_attribute('crops', settings.crops ? 1 : 0);
       file.create_attribute('views', k);
       if (settings.borders) file.create_attribute('borders', 1);
+      if (settings.edits) file.create_attribute('edits', 1);
       if (settings.coarseX) file.create_attribute('coarse_x', settings.coarseX);
       file.create_attribute('resample', settings.resample);
       file.create_attribute('hash_version', settings.hashVersion);
       // Format 2 adds the frame views and coarse fingerprints; a file without them stays format 1,
       // readable by imgcmp versions that know only that.
-      file.create_attribute('format', settings.borders || settings.coarseX ? DB_FORMAT : 1);
+      file.create_attribute('format', settings.edits ? DB_FORMAT : settings.borders || settings.coarseX ? 2 : 1);
       file.create_attribute('creator', 'imgcmp (TypeScript)');
     } finally {
       file.close();

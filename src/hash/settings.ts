@@ -16,6 +16,12 @@ export interface HashSettings {
   /** Whether the picture inside a plain frame (border, letterbox, pillarbox) is a view too. */
   borders?: boolean;
   /**
+   * Whether the views of editors' edits are stored too (small turns, strips left out at the
+   * bottom and top; frames then taken as symmetric; pictures of low detail matched upright and
+   * whole only): see hash/views.ts and hash/detail.ts.
+   */
+  edits?: boolean;
+  /**
    * Hash size of the coarse fingerprints stored beside the views (0 or absent: none). They have
    * the same views at fewer bits, and serve to find candidate pairs fast; the views decide.
    */
@@ -47,18 +53,19 @@ function sameRecipe(a: number, b: number, s: HashSettings): boolean {
 
 /** The first setting in which two databases differ, said for a person; undefined if none. */
 export function settingsDifference(have: HashSettings, want: HashSettings): string | undefined {
-  const keys: (keyof HashSettings)[] = ['method', 'x', 'orientations', 'crops', 'borders', 'coarseX', 'resample', 'hashVersion'];
+  const keys: (keyof HashSettings)[] = ['method', 'x', 'orientations', 'crops', 'borders', 'edits', 'coarseX', 'resample', 'hashVersion'];
   const name: Record<keyof HashSettings, string> = {
     method: 'method',
     x: 'x',
     orientations: 'orientations',
     crops: 'crops',
     borders: 'borders',
+    edits: 'edit views',
     coarseX: 'coarse x',
     resample: 'resampling',
     hashVersion: 'hash version',
   };
-  const value = (s: HashSettings, k: keyof HashSettings): unknown => (k === 'borders' ? s.borders === true : k === 'coarseX' ? (s.coarseX ?? 0) : s[k]);
+  const value = (s: HashSettings, k: keyof HashSettings): unknown => (k === 'borders' ? s.borders === true : k === 'edits' ? s.edits === true : k === 'coarseX' ? (s.coarseX ?? 0) : s[k]);
   const differs = (k: keyof HashSettings): boolean =>
     k === 'hashVersion' ? !sameRecipe(have.hashVersion, want.hashVersion, want) : value(have, k) !== value(want, k);
   const diffs = keys.filter(differs).map((k) => `${name[k]} ${String(value(have, k))} vs ${String(value(want, k))}`);

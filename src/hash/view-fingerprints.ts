@@ -25,7 +25,8 @@ import { ORIENTATIONS } from './orient.js';
 import { cachedDctRows } from './phash.js';
 import type { HashSettings } from './settings.js';
 import { DctKernel, dctKernel } from './wasm/dct.js';
-import { centralRect, frameOf, halvedThumbnails, hashViews, needsSource, taps, viewClasses, viewThumbnails, type Rect } from './views.js';
+import { detailResidual, LOW_DETAIL } from './detail.js';
+import { centralRect, editThumbnails, frameOf, halvedThumbnails, hashViews, lowDetailViews, needsSource, taps, viewClasses, viewThumbnails, type Rect } from './views.js';
 
 /** The fingerprints of one picture's views, packed (bits.ts layout). */
 export interface ViewFingerprints {
@@ -39,9 +40,23 @@ export interface ViewFingerprints {
   coarse?: Uint32Array;
 }
 
-/** The fingerprints of the views of an `m` × `m` grey picture (the decoded source or thumbnail). */
-export function viewFingerprints(pixels: ArrayLike<number>, m: number, settings: HashSettings): ViewFingerprints {
-  return settings.method === 'phash' ? fastViewFingerprints(pixels, m, settings) : plainViewFingerprints(pixels, m, settings);
+/**
+ * The fingerprints of the views of an `m` × `m` grey picture (the decoded source or thumbnail);
+ * `aspect`: the picture's width / height, which the edit views are turned in.
+ */
+export function viewFingerprints(pixels: ArrayLike<number>, m: number, settings: HashSettings, aspect = 1): ViewFingerprints {
+  return settings.method === 'phash' ? fastViewFingerprints(pixels, m, settings, { aspect }) : plainViewFingerprints(pixels, m, settings, aspect);
+}
+
+/** With edit views, whether a picture (its whole view's thumbnail) is of low detail: matched upright and whole only (detail.ts). */
+function isLowDetail(whole: ArrayLike<number>, side: number, settings: HashSettings): boolean {
+  return settings.edits === true && detailResidual(whole, side) < LOW_DETAIL;
+}
+
+/** Every view's packed bits (K × words) made view 0's, as lowDetailViews makes them. */
+function allAsFirst(words: Uint32Array, w: number): Uint32Array {
+  for (let at = w; at < words.length; at += w) words.copyWithin(at, 0, w);
+  return words;
 }
 
 /** K views of x² bits each, packed one after the other. */
@@ -53,19 +68,22 @@ function packViews(views: readonly Uint8Array[], x: number): Uint32Array {
 }
 
 /** The straightforward composition: every view's thumbnail, every view's bits, then packed. */
-export function plainViewFingerprints(pixels: ArrayLike<number>, m: number, settings: HashSettings): ViewFingerprints {
+export function plainViewFingerprints(pixels: ArrayLike<number>, m: number, settings: HashSettings, aspect = 1): ViewFingerprints {
   const method = methodNamed(settings.method);
   const side = method.side(settings.x);
-  const thumbs = viewThumbnails(pixels, m, side, settings);
-  const views = hashViews(method, thumbs, settings.x, settings);
+  const thumbs = viewThumbnails(pixels, m, side, settings, aspect);
+  const lowDetail = isLowDetail(thumbs[0]!, side, settings);
+  const hashed = hashViews(method, thumbs, settings.x, settings);
+  const views = lowDetail ? lowDetailViews(hashed) : hashed;
   const out: ViewFingerprints = { bits: packBits(views[0]!), flat: isFlat(thumbs[0]!, views[0]!) };
   if (views.length > 1) out.views = packViews(views, settings.x);
   if (settings.coarseX) {
     // The coarse thumbnails are the views' at half the side where that is their size (find's x =
     // 16 and 8 for phash), else cut from the source again.
     const coarseSide = method.side(settings.coarseX);
-    const coarseThumbs = 2 * coarseSide === side && needsSource(settings) ? halvedThumbnails(thumbs, side) : viewThumbnails(pixels, m, coarseSide, settings);
-    out.coarse = packViews(hashViews(method, coarseThumbs, settings.coarseX, settings), settings.coarseX);
+    const coarseThumbs = 2 * coarseSide === side && needsSource(settings) ? halvedThumbnails(thumbs, side) : viewThumbnails(pixels, m, coarseSide, settings, aspect);
+    const coarse = hashViews(method, coarseThumbs, settings.coarseX, settings);
+    out.coarse = packViews(lowDetail ? lowDetailViews(coarse) : coarse, settings.coarseX);
   }
   return out;
 }
@@ -337,6 +355,19 @@ function viewWords(thumbs: readonly Float64Array[], same: readonly number[], sid
   return words;
 }
 
+/**
+ * The packed words of the oriented views followed by those of the edit views' thumbnails (each
+ * upright only; the bits of method.bits, as classBitsInto gives them for one orientation).
+ */
+function withEditViews(words: Uint32Array, edits: readonly Float64Array[], side: number, x: number, kernel: DctKernel | undefined): Uint32Array {
+  if (!edits.length) return words;
+  const w = wordsFor(x * x);
+  const out = new Uint32Array(words.length + edits.length * w);
+  out.set(words);
+  edits.forEach((t, i) => classBitsInto(t, side, x, false, out, words.length + i * w, kernel));
+  return out;
+}
+
 /** The 0/1 bits of the first `n` bits of packed `words`. */
 function unpacked(words: Uint32Array, n: number): Uint8Array {
   const out = new Uint8Array(n);
@@ -345,7 +376,7 @@ function unpacked(words: Uint32Array, n: number): Uint8Array {
 }
 
 /** plainViewFingerprints for phash, the same bits with less work (see the head of this file). */
-export function fastViewFingerprints(pixels: ArrayLike<number>, m: number, settings: HashSettings, opts: { wasm?: boolean } = {}): ViewFingerprints {
+export function fastViewFingerprints(pixels: ArrayLike<number>, m: number, settings: HashSettings, opts: { wasm?: boolean; aspect?: number } = {}): ViewFingerprints {
   if (settings.method !== 'phash') throw new Error(`the fast path is phash's, not ${settings.method}'s`);
   const kernel = opts.wasm === false ? undefined : dctKernel();
   const x = settings.x;
@@ -353,11 +384,16 @@ export function fastViewFingerprints(pixels: ArrayLike<number>, m: number, setti
   const src = pixels instanceof Float64Array ? pixels : Float64Array.from(pixels);
   if (src.length !== m * m) throw new Error(`expected ${m}×${m} pixels, got ${src.length}`);
   const sourced = needsSource(settings) || m !== side;
-  const frame = sourced && settings.borders ? frameOf(src, m) : undefined;
+  const frame = sourced && settings.borders ? frameOf(src, m, settings.edits === true) : undefined;
+  const aspect = opts.aspect ?? 1;
   // As viewThumbnails: the source itself when it is the thumbnail and no view is cut from it.
   const { thumbs, same } = sourced ? classThumbnails(src, m, side, settings, frame, 'view') : { thumbs: [src], same: [0] };
-  const all = viewWords(thumbs, same, side, x, settings.orientations, kernel);
+  // The edit views (upright, after the oriented ones) the plain way: a few per picture.
+  const edits = editThumbnails(src, m, side, settings, aspect);
+  const all = withEditViews(viewWords(thumbs, same, side, x, settings.orientations, kernel), edits, side, x, kernel);
   const w = wordsFor(x * x);
+  const lowDetail = isLowDetail(thumbs[0]!, side, settings);
+  if (lowDetail) allAsFirst(all, w);
   const bits = all.slice(0, w);
   const out: ViewFingerprints = { bits, flat: isFlat(thumbs[0]!, unpacked(bits, x * x)) };
   if (all.length > w) out.views = all;
@@ -365,7 +401,9 @@ export function fastViewFingerprints(pixels: ArrayLike<number>, m: number, setti
     const cx = settings.coarseX;
     const coarseSide = 4 * cx;
     let coarse: { thumbs: Float64Array[]; same: number[] };
+    let coarseEdits: Float64Array[];
     if (2 * coarseSide === side && needsSource(settings)) {
+      coarseEdits = halvedThumbnails(edits, side);
       coarse = { thumbs: [], same };
       for (let i = 0; i < thumbs.length; i++) {
         if (same[i] !== i) {
@@ -378,10 +416,13 @@ export function fastViewFingerprints(pixels: ArrayLike<number>, m: number, setti
       }
     } else if (!needsSource(settings) && m === coarseSide) {
       coarse = { thumbs: [src], same: [0] };
+      coarseEdits = [];
     } else {
-      coarse = classThumbnails(src, m, coarseSide, settings, settings.borders ? frameOf(src, m) : undefined, 'coarse');
+      coarse = classThumbnails(src, m, coarseSide, settings, settings.borders ? frameOf(src, m, settings.edits === true) : undefined, 'coarse');
+      coarseEdits = editThumbnails(src, m, coarseSide, settings, aspect);
     }
-    out.coarse = viewWords(coarse.thumbs, coarse.same, coarseSide, cx, settings.orientations, kernel);
+    out.coarse = withEditViews(viewWords(coarse.thumbs, coarse.same, coarseSide, cx, settings.orientations, kernel), coarseEdits, coarseSide, cx, kernel);
+    if (lowDetail) allAsFirst(out.coarse, wordsFor(cx * cx));
   }
   return out;
 }

@@ -8,6 +8,16 @@
  * The views of a file come in classes (the whole picture, each crop, the picture inside its
  * frame), each in O orientations (8 or 1). View v is class ⌊v / O⌋ in orientation v mod O; view 0
  * is the whole picture, upright.
+ *
+ * With edits, the views of the edits people make with a picture editor follow, upright only (one
+ * view each; measured on the accuracy benchmarks, test/bench/views-research.mjs): the picture
+ * turned by ±2.5° and cropped as a "straighten" crops (a copy turned by 1–4° and cropped looks
+ * like one of them), turned back by ±5° and cut to the part that a copy turned by 5° with its
+ * canvas grown came from (so that copy's view looks like the original), and the picture without
+ * a strip of 12 % at its bottom or top (a banner or caption laid over it). The turned views are
+ * compared with the other picture's upright view as the other views are; a strip view only with
+ * the same strip view of the other picture (the strip, not the rest, differs between the two).
+ * These views are turned in the picture's true aspect (its width / height), not in the square.
  */
 import type { HashMethod } from './methods.js';
 import { ORIENTATIONS } from './orient.js';
@@ -31,6 +41,33 @@ export interface ViewOptions {
   crops: boolean;
   /** The picture inside a plain frame, when it has one (else the whole picture again). */
   borders?: boolean;
+  /** The views of small turns and of strips (see above); frames are then also taken as symmetric. */
+  edits?: boolean;
+}
+
+/** The edit views, in their order after the oriented classes. */
+type EditView = { turn: number; keep: 'straighten' | 'grown' } | { strip: 'bottom' | 'top' };
+const EDIT_VIEWS: readonly EditView[] = [
+  { turn: 2.5, keep: 'straighten' },
+  { turn: -2.5, keep: 'straighten' },
+  { turn: 5, keep: 'grown' },
+  { turn: -5, keep: 'grown' },
+  { strip: 'bottom' },
+  { strip: 'top' },
+];
+/** Share of the side a strip view leaves out: a banner or caption of up to about this height. */
+const STRIP = 0.12;
+
+function editViews(opts: ViewOptions): readonly EditView[] {
+  return opts.edits ? EDIT_VIEWS : [];
+}
+
+/**
+ * How many of a file's views (the last ones) are compared only with the same view of the other
+ * picture, not with its upright view: the strip views.
+ */
+export function selfViewsPerFile(opts: ViewOptions): number {
+  return editViews(opts).filter((e) => 'strip' in e).length;
 }
 
 /** The view classes: central fractions (1 = whole), then 'framed' for the picture inside its border. */
@@ -42,7 +79,7 @@ export function viewClasses(opts: ViewOptions): (number | 'framed')[] {
 
 /** K: the number of views stored per file. */
 export function viewsPerFile(opts: ViewOptions): number {
-  return (opts.orientations ? ORIENTATIONS : 1) * viewClasses(opts).length;
+  return (opts.orientations ? ORIENTATIONS : 1) * viewClasses(opts).length + editViews(opts).length;
 }
 
 /** Orientation o of orient.ts in words: what it does to the upright picture. */
@@ -57,6 +94,14 @@ const INVERSE_ORIENTATION = [0, 1, 2, 3, 4, 6, 5, 7];
  */
 export function viewInWords(opts: ViewOptions, v: number, ofOther: boolean): string {
   const o = opts.orientations ? ORIENTATIONS : 1;
+  const oriented = o * viewClasses(opts).length;
+  if (v >= oriented) {
+    const e = editViews(opts)[v - oriented];
+    if (!e) return '';
+    if ('strip' in e) return `but for a strip at the ${e.strip} (a banner or caption)`;
+    const by = Math.abs(e.turn);
+    return e.keep === 'straighten' ? (ofOther ? `turned by about ${by}° and cropped` : `turned back by about ${by}° (the other is straightened)`) : ofOther ? `turned by about ${by}°, its corners filled` : `turned back by about ${by}° (the other has filled corners)`;
+  }
   const cls = viewClasses(opts)[Math.floor(v / o)];
   const orientation = opts.orientations ? v % o : 0;
   const words: string[] = [];
@@ -72,7 +117,7 @@ export function viewInWords(opts: ViewOptions, v: number, ofOther: boolean): str
 
 /** Whether a file's pixels must be decoded at cropSourceSide (to cut crops or find a frame from). */
 export function needsSource(opts: ViewOptions): boolean {
-  return opts.crops || opts.borders === true;
+  return opts.crops || opts.borders === true || opts.edits === true;
 }
 
 /** A rectangle of a square source image, in source pixels: rows [top, bottom), columns [left, right). */
@@ -191,7 +236,7 @@ const FRAME_MAX = 0.3;
  * gently shaded sky is not cut at a place that depends on noise. The line where frame and
  * picture were blended by resampling is cut too. Returns undefined when no side has a frame.
  */
-export function frameOf(pixels: ArrayLike<number>, m: number): Rect | undefined {
+export function frameOf(pixels: ArrayLike<number>, m: number, symmetric = false): Rect | undefined {
   const at = (side: number, line: number, i: number): number => {
     // side 0: rows from the top, 1: rows from the bottom, 2: columns from the left, 3: from the right
     const k = side === 0 || side === 2 ? line : m - 1 - line;
@@ -202,9 +247,9 @@ export function frameOf(pixels: ArrayLike<number>, m: number): Rect | undefined 
     for (let i = 0; i < m; i++) if (Math.abs(at(side, line, i) - colour) <= FRAME_TOLERANCE) n++;
     return n / m;
   };
+  const colourOf = (side: number): number => Float64Array.from({ length: m }, (_, i) => at(side, 0, i)).sort()[m >> 1]!;
   const run = (side: number): number => {
-    const edge = Float64Array.from({ length: m }, (_, i) => at(side, 0, i)).sort();
-    const colour = edge[m >> 1]!;
+    const colour = colourOf(side);
     const limit = Math.floor(FRAME_MAX * m);
     let k = 0;
     while (k < limit && share(side, k, colour) >= FRAME_LINE_SHARE) k++;
@@ -212,22 +257,108 @@ export function frameOf(pixels: ArrayLike<number>, m: number): Rect | undefined 
     if (share(side, k + 2, colour) > 0.7) return 0;
     return k + 1;
   };
-  const [top, bottom, left, right] = [0, 1, 2, 3].map(run) as [number, number, number, number];
+  const depth = [0, 1, 2, 3].map(run);
+  if (symmetric) {
+    // A frame found on one side only is taken on the opposite side too where that side's outer
+    // lines are of the frame's colour as deep (less the blended line): letterbox bars and borders
+    // are symmetric, and a dark or light edge of the picture hides one of them.
+    for (const [a, b] of [[0, 1], [1, 0], [2, 3], [3, 2]] as const) {
+      if (depth[a]! > 0 && depth[b] === 0) {
+        const colour = colourOf(a);
+        let plain = true;
+        for (let line = 0; line < depth[a]! - 1 && plain; line++) plain = share(b, line, colour) >= FRAME_LINE_SHARE;
+        if (plain) depth[b] = depth[a]!;
+      }
+    }
+  }
+  const [top, bottom, left, right] = depth as [number, number, number, number];
   if (top + bottom + left + right === 0) return undefined;
   return { top, bottom: m - bottom, left, right: m - right };
 }
 
 /**
  * The thumbnails of every view class (the whole picture, then each crop, then the picture inside
- * its frame), each `side` × `side`, from a square `m` × `m` source. With neither crops nor
- * borders asked for and a source of the thumbnail's size, the source itself.
+ * its frame), each `side` × `side`, from a square `m` × `m` source; then those of the edit views.
+ * `aspect`: the picture's width / height (the source is squashed to a square), for the turns.
+ * With neither crops nor borders asked for and a source of the thumbnail's size, the source itself.
  */
-export function viewThumbnails(pixels: ArrayLike<number>, m: number, side: number, opts: ViewOptions): ArrayLike<number>[] {
+export function viewThumbnails(pixels: ArrayLike<number>, m: number, side: number, opts: ViewOptions, aspect = 1): ArrayLike<number>[] {
   if (!needsSource(opts) && m === side) return [pixels];
-  const frame = opts.borders ? frameOf(pixels, m) : undefined;
-  return viewClasses(opts).map((c) =>
+  const frame = opts.borders ? frameOf(pixels, m, opts.edits === true) : undefined;
+  const classes = viewClasses(opts).map((c) =>
     c === 'framed' ? (frame ? resampleRect(pixels, m, side, frame) : centralCrop(pixels, m, side, 1)) : centralCrop(pixels, m, side, c),
   );
+  return [...classes, ...editThumbnails(pixels, m, side, opts, aspect)];
+}
+
+/** The thumbnails of the edit views alone (none without edits), as viewThumbnails ends with them. */
+export function editThumbnails(pixels: ArrayLike<number>, m: number, side: number, opts: ViewOptions, aspect: number): Float64Array[] {
+  return editViews(opts).map((e) => {
+    if ('strip' in e) {
+      const cut = STRIP * m;
+      return resampleRect(pixels, m, side, { top: e.strip === 'top' ? cut : 0, bottom: e.strip === 'bottom' ? m - cut : m, left: 0, right: m });
+    }
+    const [fx, fy] = e.keep === 'straighten' ? straightenKeep(e.turn, aspect) : grownKeep(e.turn, aspect);
+    return turned(pixels, m, side, e.turn, aspect, fx, fy);
+  });
+}
+
+/** The central share (both axes) of a picture turned by `deg` that holds none of its corners, as a "straighten" crops. */
+export function straightenKeep(deg: number, aspect: number): [number, number] {
+  const t = (Math.abs(deg) * Math.PI) / 180;
+  const k = Math.min(aspect / (aspect * Math.cos(t) + Math.sin(t)), 1 / (aspect * Math.sin(t) + Math.cos(t)));
+  return [k, k];
+}
+
+/**
+ * The central shares (x, y) of a picture turned back by `deg` that were the picture before it was
+ * turned by `deg` with its canvas grown to hold it (`aspect`: the grown picture's): w cos + h sin
+ * = W and w sin + h cos = H solved for the original w × h.
+ */
+export function grownKeep(deg: number, aspect: number): [number, number] {
+  const t = (Math.abs(deg) * Math.PI) / 180;
+  const c2 = Math.cos(2 * t);
+  const w = (aspect * Math.cos(t) - Math.sin(t)) / c2;
+  const h = (Math.cos(t) - aspect * Math.sin(t)) / c2;
+  return [Math.max(0.5, w / aspect), Math.max(0.5, h)];
+}
+
+/**
+ * The picture turned by `deg` (counter-clockwise as seen) about its centre in its true aspect,
+ * and its central fx × fy share resampled to side × side: bilinear samples at twice the side,
+ * then 2 × 2 means.
+ */
+export function turned(pixels: ArrayLike<number>, m: number, side: number, deg: number, aspect: number, fx: number, fy: number): Float64Array {
+  const t = (deg * Math.PI) / 180;
+  const cos = Math.cos(t);
+  const sin = Math.sin(t);
+  const n = 2 * side;
+  const big = new Float64Array(n * n);
+  const c = m / 2;
+  const src = Float64Array.from(pixels);
+  for (let py = 0; py < n; py++) {
+    const y = ((py + 0.5) / n - 0.5) * fy; // in heights
+    for (let px = 0; px < n; px++) {
+      const x = ((px + 0.5) / n - 0.5) * fx * aspect;
+      // y grows downwards: a visible counter-clockwise turn by t takes (X, Y) to (X cos + Y sin, −X sin + Y cos)
+      const sx = x * cos - y * sin;
+      const sy = x * sin + y * cos;
+      // bilinear sample at (u, v) in pixel-centre coordinates, clamped to the image
+      let u = (sx / aspect) * m + c - 0.5;
+      let v = sy * m + c - 0.5;
+      u = u < 0 ? 0 : u > m - 1 ? m - 1 : u;
+      v = v < 0 ? 0 : v > m - 1 ? m - 1 : v;
+      let u0 = Math.floor(u);
+      let v0 = Math.floor(v);
+      if (u0 > m - 2) u0 = m - 2;
+      if (v0 > m - 2) v0 = m - 2;
+      const fu = u - u0;
+      const fv = v - v0;
+      const k = v0 * m + u0;
+      big[py * n + px] = (src[k]! * (1 - fu) + src[k + 1]! * fu) * (1 - fv) + (src[k + m]! * (1 - fu) + src[k + m + 1]! * fu) * fv;
+    }
+  }
+  return halved(big, n);
 }
 
 /**
@@ -241,9 +372,19 @@ export function halvedThumbnails(thumbs: readonly ArrayLike<number>[], side: num
 /** The bits of every view (viewsPerFile(opts) of them, view 0 first) of the class thumbnails `thumbs`. */
 export function hashViews(method: HashMethod, thumbs: readonly ArrayLike<number>[], x: number, opts: ViewOptions): Uint8Array[] {
   const views: Uint8Array[] = [];
-  for (const t of thumbs) {
-    if (opts.orientations) views.push(...method.oriented(t, x));
+  const oriented = thumbs.length - editViews(opts).length; // the edit views are upright only
+  thumbs.forEach((t, k) => {
+    if (opts.orientations && k < oriented) views.push(...method.oriented(t, x));
     else views.push(method.bits(t, x));
-  }
+  });
   return views;
+}
+
+/**
+ * The views of a picture of low detail (hash/detail.ts): every one its upright whole view, so
+ * that such a picture is matched upright and whole only — its few edges cannot tell its
+ * orientations, crops and turns apart from other pictures of the same layout.
+ */
+export function lowDetailViews(views: readonly Uint8Array[]): Uint8Array[] {
+  return views.map(() => views[0]!);
 }

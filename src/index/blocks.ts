@@ -338,7 +338,7 @@ function onTwoThreads(upright: PackedFingerprints, views: PackedFingerprints, ta
 }
 
 /** Each pair of the lists once, ordered by (i, j), its distance 0 (candidates: the caller measures them). */
-function uniquePairs(lists: readonly Found[], n: number): PairList {
+export function uniquePairs(lists: readonly Found[], n: number): PairList {
   const keys = new Float64Array(lists.reduce((s, l) => s + l.length, 0));
   let at = 0;
   for (const l of lists) for (let p = 0; p < l.length; p++) keys[at++] = l.a[p]! * n + l.b[p]!; // < 2^53 for n < 9·10^7

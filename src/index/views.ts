@@ -3,20 +3,24 @@
  * smallest distance between one picture's upright fingerprint and any of the other's views (its
  * orientations, its central crops; see src/hash/views.ts), in either direction — so the distance
  * is symmetric even where views are not exact permutations of the bits, as phash's median makes
- * them. `views` holds K rows per picture: row K·i + v is view v of picture i. Pure computation.
+ * them. `views` holds K rows per picture: row K·i + v is view v of picture i. The last `self`
+ * views of each picture (the strip views of hash/views.ts; 0 without them) are compared only with
+ * the same view of the other picture: d(view v of i, view v of j). Pure computation.
  */
 import { hamming, hammingRows, selectRows, type PackedFingerprints } from '../hash/bits.js';
-import { blockPairsWithin, MAX_TABLES, tablesFor } from './blocks.js';
+import { blockPairsWithin, MAX_TABLES, tablesFor, uniquePairs } from './blocks.js';
 import { bestChunking, buildIndex, searchWithin } from './mih.js';
 import { PairBuilder, type PairList } from './pairs.js';
 
 /** The view-invariant distance of pictures i and j. */
-function viewDistance(upright: PackedFingerprints, views: PackedFingerprints, perFile: number): (i: number, j: number) => number {
+function viewDistance(upright: PackedFingerprints, views: PackedFingerprints, perFile: number, self = 0): (i: number, j: number) => number {
+  const any = perFile - self;
   return (i, j) => {
     let best = Infinity;
-    for (let v = 0; v < perFile && best > 0; v++) {
+    for (let v = 0; v < any && best > 0; v++) {
       best = Math.min(best, hammingRows(upright, i, views, perFile * j + v), hammingRows(views, perFile * i + v, upright, j));
     }
+    for (let v = any; v < perFile && best > 0; v++) best = Math.min(best, hammingRows(views, perFile * i + v, views, perFile * j + v));
     return best;
   };
 }
@@ -25,37 +29,45 @@ function viewDistance(upright: PackedFingerprints, views: PackedFingerprints, pe
  * The distance of pictures i and j that clustering uses: over their views where views are
  * stored (perFile > 1), else the Hamming distance of their fingerprints.
  */
-export function pictureDistance(upright: PackedFingerprints, views: PackedFingerprints | undefined, perFile: number): (i: number, j: number) => number {
-  return views && perFile > 1 ? viewDistance(upright, views, perFile) : (i, j) => hammingRows(upright, i, upright, j);
+export function pictureDistance(upright: PackedFingerprints, views: PackedFingerprints | undefined, perFile: number, self = 0): (i: number, j: number) => number {
+  return views && perFile > 1 ? viewDistance(upright, views, perFile, self) : (i, j) => hammingRows(upright, i, upright, j);
 }
 
 /**
  * How picture j matches picture i: the distance (the same number as pictureDistance's), the view
  * that gave it, and whose view it is — `of: 'i'` when j's upright fingerprint matched view `view`
  * of i (j looks like that view of i), `of: 'j'` when i's upright matched view `view` of j. View 0
- * (the two upright) wins ties; without views, always view 0.
+ * (the two upright) wins ties; without views, always view 0. A strip view (the last `self`)
+ * matches view for view: `of: 'i'`.
  */
 export function bestView(
   upright: PackedFingerprints,
   views: PackedFingerprints | undefined,
   perFile: number,
+  self = 0,
 ): (i: number, j: number) => { bits: number; view: number; of: 'i' | 'j' } {
   if (!views || perFile <= 1) return (i, j) => ({ bits: hammingRows(upright, i, upright, j), view: 0, of: 'i' });
+  const any = perFile - self;
   return (i, j) => {
     let best = { bits: Infinity, view: 0, of: 'i' as 'i' | 'j' };
-    for (let v = 0; v < perFile && best.bits > 0; v++) {
+    for (let v = 0; v < any && best.bits > 0; v++) {
       const ofI = hammingRows(upright, j, views, perFile * i + v);
       const ofJ = hammingRows(views, perFile * j + v, upright, i);
       if (ofI < best.bits) best = { bits: ofI, view: v, of: 'i' };
       if (ofJ < best.bits) best = { bits: ofJ, view: v, of: 'j' };
+    }
+    for (let v = any; v < perFile && best.bits > 0; v++) {
+      const both = hammingRows(views, perFile * i + v, views, perFile * j + v);
+      if (both < best.bits) best = { bits: both, view: v, of: 'i' };
     }
     return best;
   };
 }
 
 /** Every pair i < j whose view-invariant distance is at most cutBits, ordered by (i, j). */
-export function viewPairsWithin(upright: PackedFingerprints, views: PackedFingerprints, perFile: number, cutBits: number): PairList {
+export function viewPairsWithin(upright: PackedFingerprints, views: PackedFingerprints, perFile: number, cutBits: number, self = 0): PairList {
   const n = upright.count;
+  const any = perFile - self;
   const best = new Map<number, number>(); // i * n + j → smallest distance seen
   const note = (i: number, j: number, d: number): void => {
     if (i === j) return;
@@ -70,11 +82,17 @@ export function viewPairsWithin(upright: PackedFingerprints, views: PackedFinger
     const index = buildIndex(views, plan.m, cutBits);
     for (let i = 0; i < n; i++) {
       searchWithin(index, upright.data, i * upright.words, cutBits, -1, (r, d) => {
-        note(i, Math.floor(r / perFile), d);
+        if (r % perFile < any) note(i, Math.floor(r / perFile), d);
       });
+      // A strip view finds the same strip view of the other picture (both ways round at once).
+      for (let v = any; v < perFile; v++) {
+        searchWithin(index, views.data, (perFile * i + v) * views.words, cutBits, -1, (r, d) => {
+          if (r % perFile === v) note(i, Math.floor(r / perFile), d);
+        });
+      }
     }
   } else if (cutBits >= 0) {
-    const dist = viewDistance(upright, views, perFile);
+    const dist = viewDistance(upright, views, perFile, self);
     for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) {
       const d = dist(i, j);
       if (d <= cutBits) note(i, j, d);
@@ -104,21 +122,31 @@ export function verifiedPairsWithin(
   perFile: number,
   cutBits: number,
   coarseCutBits: number,
+  self = 0,
 ): PairList {
-  if (tablesFor(cutBits, views.nbits) > MAX_TABLES) return exactVerifiedPairsWithin(upright, views, coarseViews, perFile, cutBits, coarseCutBits);
-  const candidates = blockPairsWithin(upright, views, perFile, cutBits);
+  if (tablesFor(cutBits, views.nbits) > MAX_TABLES) return exactVerifiedPairsWithin(upright, views, coarseViews, perFile, cutBits, coarseCutBits, self);
+  const n = upright.count;
+  // Views against uprights; each strip view (the last `self`) against the same strip view of the
+  // others: those rows indexed on their own, as uprights with no other views.
+  const lists = [blockPairsWithin(upright, views, perFile, cutBits)];
+  for (let v = perFile - self; v < perFile; v++) {
+    const strips = selectRows(views, Array.from({ length: n }, (_, i) => i * perFile + v));
+    lists.push(blockPairsWithin(strips, strips, 1, cutBits));
+  }
   const coarseLimit = Math.floor(coarseCutBits);
   const cw = coarseViews.words;
-  const dist = viewDistance(upright, views, perFile);
+  const dist = viewDistance(upright, views, perFile, self);
   const out = new PairBuilder();
+  const candidates = lists.length === 1 ? lists[0]! : uniquePairs(lists, n);
   for (let p = 0; p < candidates.length; p++) {
     const i = candidates.a[p]!;
     const j = candidates.b[p]!;
-    if (viewMin(coarseViews.data, i * perFile * cw, coarseViews.data, j * perFile * cw, perFile, cw, coarseLimit) > coarseLimit) continue;
+    if (viewMin(coarseViews.data, i * perFile * cw, coarseViews.data, j * perFile * cw, perFile, cw, coarseLimit, self) > coarseLimit) continue;
     out.push(i, j, dist(i, j));
   }
   return out.build();
 }
+
 
 /**
  * The same pairs as verifiedPairsWithin would find with keys that never miss: every pair within
@@ -133,11 +161,12 @@ export function exactVerifiedPairsWithin(
   perFile: number,
   cutBits: number,
   coarseCutBits: number,
+  self = 0,
 ): PairList {
   const n = upright.count;
   const coarseUpright = selectRows(coarseViews, Array.from({ length: n }, (_, i) => i * perFile));
-  const candidates = viewPairsWithin(coarseUpright, coarseViews, perFile, Math.floor(coarseCutBits));
-  const dist = viewDistance(upright, views, perFile);
+  const candidates = viewPairsWithin(coarseUpright, coarseViews, perFile, Math.floor(coarseCutBits), self);
+  const dist = viewDistance(upright, views, perFile, self);
   const out = new PairBuilder();
   for (let p = 0; p < candidates.length; p++) {
     const i = candidates.a[p]!;
@@ -149,8 +178,8 @@ export function exactVerifiedPairsWithin(
 }
 
 /** The largest view-invariant distance between any two pictures (every pair is looked at). */
-export function viewLargestDistance(upright: PackedFingerprints, views: PackedFingerprints, perFile: number): number {
-  const dist = viewDistance(upright, views, perFile);
+export function viewLargestDistance(upright: PackedFingerprints, views: PackedFingerprints, perFile: number, self = 0): number {
+  const dist = viewDistance(upright, views, perFile, self);
   let max = 0;
   for (let i = 0; i < upright.count; i++) for (let j = i + 1; j < upright.count; j++) max = Math.max(max, dist(i, j));
   return max;
@@ -162,6 +191,8 @@ export interface StoredPictures {
   views?: PackedFingerprints;
   coarse?: PackedFingerprints;
   perFile: number;
+  /** The last views of each picture that match view for view only (strip views); 0 when absent. */
+  selfViews?: number;
 }
 
 /** A picture that is not stored: its upright bits, its K views and their coarse form (as a record holds them). */
@@ -172,12 +203,14 @@ export interface QueryPicture {
 }
 
 /** The smallest distance between one picture's view 0 and the other's views, either way round (K views each, at `at`). */
-function viewMin(q: Uint32Array, qAt: number, s: Uint32Array, sAt: number, perFile: number, words: number, limit: number): number {
+function viewMin(q: Uint32Array, qAt: number, s: Uint32Array, sAt: number, perFile: number, words: number, limit: number, self = 0): number {
   let best = Infinity;
-  for (let v = 0; v < perFile && best > 0; v++) {
+  const any = perFile - self;
+  for (let v = 0; v < any && best > 0; v++) {
     const bound = Math.min(best, limit);
     best = Math.min(best, hamming(q, qAt, s, sAt + v * words, words, bound), hamming(q, qAt + v * words, s, sAt, words, bound));
   }
+  for (let v = any; v < perFile && best > 0; v++) best = Math.min(best, hamming(q, qAt + v * words, s, sAt + v * words, words, Math.min(best, limit)));
   return best;
 }
 
@@ -190,13 +223,14 @@ function viewMin(q: Uint32Array, qAt: number, s: Uint32Array, sAt: number, perFi
  */
 export function distancesToQuery(stored: StoredPictures, query: QueryPicture, cutBits: number, coarseCutBits = Infinity): { row: number; bits: number }[] {
   const { upright, views, coarse, perFile } = stored;
+  const self = stored.selfViews ?? 0;
   const out: { row: number; bits: number }[] = [];
   const useViews = views && perFile > 1 && query.views;
   const useCoarse = useViews && coarse && query.coarse && Number.isFinite(coarseCutBits);
   for (let row = 0; row < upright.count; row++) {
-    if (useCoarse && viewMin(query.coarse!, 0, coarse.data, row * perFile * coarse.words, perFile, coarse.words, coarseCutBits) > coarseCutBits) continue;
+    if (useCoarse && viewMin(query.coarse!, 0, coarse.data, row * perFile * coarse.words, perFile, coarse.words, coarseCutBits, self) > coarseCutBits) continue;
     const bits = useViews
-      ? viewMin(query.views!, 0, views.data, row * perFile * views.words, perFile, views.words, cutBits)
+      ? viewMin(query.views!, 0, views.data, row * perFile * views.words, perFile, views.words, cutBits, self)
       : hamming(query.upright, 0, upright.data, row * upright.words, upright.words, cutBits);
     if (bits <= cutBits) out.push({ row, bits });
   }

@@ -9,7 +9,7 @@ import { fsPath, hasEscapes, toBytes } from '../walk/fspath.js';
 import { JpegDecoder, timeLimitReason } from './jpeg.js';
 import { decoderMissing, type JpegDecoderName } from './recipe.js';
 import { applyOrientation } from './orientation.js';
-import { specialFormat, specialGreyThumbnail } from './formats.js';
+import { aspectOf, specialFormat, specialGreySource } from './formats.js';
 
 let sharpLoaded: Promise<typeof SharpModule> | undefined;
 /**
@@ -123,28 +123,41 @@ let helpers: JpegDecoder | undefined;
  * imgcmp does), by the recipe of `decoder` (see recipe.ts).
  */
 export async function greyThumbnail(path: string, side: number, decoder: JpegDecoderName = 'sharp'): Promise<ArrayLike<number>> {
+  return (await greySource(path, side, decoder, false)).pixels;
+}
+
+/**
+ * As greyThumbnail, with the aspect (width / height) of the upright picture, which the square
+ * thumbnail does not keep; `withAspect` false: 1 (and no header read for it).
+ */
+export async function greySource(path: string, side: number, decoder: JpegDecoderName = 'sharp', withAspect = true): Promise<{ pixels: ArrayLike<number>; aspect: number }> {
   // HEIC/HEIF, camera RAW and BMP, which sharp cannot read: see formats.ts.
   const special = specialFormat(path);
-  if (special) return specialGreyThumbnail(path, special, side).catch((err: unknown) => explainFailure(path, err));
+  if (special) return specialGreySource(path, special, side).catch((err: unknown) => explainFailure(path, err));
   if (decoder === 'libjpeg') {
     const missing = decoderMissing(decoder);
     if (missing) throw new Error(missing);
     helpers ??= new JpegDecoder(MAX_INPUT_PIXELS, decodeTimeLimit());
     const reply = await helpers.decode(hasEscapes(path) ? toBytes(path) : Buffer.from(path), side);
-    if (reply.ok) return applyOrientation({ width: side, height: side, pixels: reply.thumbnail }, reply.orientation).pixels;
+    if (reply.ok) {
+      return { pixels: applyOrientation({ width: side, height: side, pixels: reply.thumbnail }, reply.orientation).pixels, aspect: aspectOf(reply.width, reply.height, reply.orientation) };
+    }
   }
-  return sharpThumbnail(path, side);
+  return sharpThumbnail(path, side, withAspect);
 }
 
 /** The libvips-linear recipe: one sharp pipeline, with JPEG shrink-on-load. */
-async function sharpThumbnail(path: string, side: number): Promise<Uint8Array> {
+async function sharpThumbnail(path: string, side: number, withAspect: boolean): Promise<{ pixels: Uint8Array; aspect: number }> {
   const sharp = await loadSharp();
-  const { data, info } = await withTimeLimit(sharp(await sharpSource(path).catch((err: unknown) => explainFailure(path, err)), {
+  const image = sharp(await sharpSource(path).catch((err: unknown) => explainFailure(path, err)), {
     autoOrient: true,
     failOn: 'error',
     limitInputPixels: MAX_INPUT_PIXELS,
     sequentialRead: true,
-  })
+  });
+  // The stored size and EXIF orientation, from the header (autoOrient turns the pixels, not the metadata).
+  const meta = withAspect ? await withTimeLimit(image.metadata()).catch((err: unknown) => explainFailure(path, err)) : undefined;
+  const { data, info } = await withTimeLimit(image
     .flatten({ background: '#ffffff' })
     .greyscale()
     .resize(side, side, { fit: 'fill', kernel: 'linear' })
@@ -154,5 +167,5 @@ async function sharpThumbnail(path: string, side: number): Promise<Uint8Array> {
   if (info.width !== side || info.height !== side || info.channels !== 1) {
     throw new Error(`decoder returned ${info.width}×${info.height}×${info.channels}, expected ${side}×${side}×1`);
   }
-  return new Uint8Array(data.buffer, data.byteOffset, data.length);
+  return { pixels: new Uint8Array(data.buffer, data.byteOffset, data.length), aspect: meta ? aspectOf(meta.width, meta.height, meta.orientation) : 1 };
 }

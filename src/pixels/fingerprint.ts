@@ -8,7 +8,7 @@ import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
 import { viewFingerprints } from '../hash/view-fingerprints.js';
 import { cropSourceSide, needsSource } from '../hash/views.js';
 import { fileError } from '../util/errors.js';
-import { greyThumbnail, regularFile } from './decode.js';
+import { greySource, regularFile } from './decode.js';
 import { decoderFor } from './recipe.js';
 
 /**
@@ -28,8 +28,9 @@ export async function fingerprintFile(
   // One decode: the method's thumbnail, or a larger square that the crop and frame views (and the
   // coarse fingerprints, from the same square) are cut from.
   const decoded = needsSource(settings) || settings.coarseX ? cropSourceSide(side) : side;
-  const pixels = await greyThumbnail(file, decoded, decoderFor(settings.resample));
-  const { bits, flat, views, coarse } = viewFingerprints(pixels, decoded, settings);
+  // The aspect only where views are turned (it costs sharp a header read).
+  const { pixels, aspect } = await greySource(file, decoded, decoderFor(settings.resample), settings.edits === true);
+  const { bits, flat, views, coarse } = viewFingerprints(pixels, decoded, settings, aspect);
   const record: FingerprintRecord = { file, bits, flat, size: st.size, mtime: st.mtimeMs };
   if (views) record.views = views;
   if (coarse) record.coarse = coarse;

@@ -76,10 +76,17 @@ async function decodeFor(file: string, format: SpecialFormat, minSide: number): 
  * decode.ts (white behind transparency, libvips' greyscale, its linear kernel), upright.
  */
 export async function specialGreyThumbnail(file: string, format: SpecialFormat, side: number): Promise<ArrayLike<number>> {
+  return (await specialGreySource(file, format, side)).pixels;
+}
+
+/** As specialGreyThumbnail, with the upright picture's aspect (width / height). */
+export async function specialGreySource(file: string, format: SpecialFormat, side: number): Promise<{ pixels: ArrayLike<number>; aspect: number }> {
   const d = await decodeFor(file, format, side);
   const sharp = await loadSharp();
+  const image = sharp(d.input, { ...d.options, failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS });
+  const meta = await withTimeLimit(image.metadata());
   const { data, info } = await withTimeLimit(
-    sharp(d.input, { ...d.options, failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS })
+    image
       .flatten({ background: '#ffffff' })
       .greyscale()
       .resize(side, side, { fit: 'fill', kernel: 'linear' })
@@ -90,7 +97,14 @@ export async function specialGreyThumbnail(file: string, format: SpecialFormat, 
     throw new Error(`decoder returned ${info.width}×${info.height}×${info.channels}, expected ${side}×${side}×1`);
   }
   const pixels = new Uint8Array(data.buffer, data.byteOffset, data.length);
-  return d.orientation > 1 ? applyOrientation({ width: side, height: side, pixels }, d.orientation).pixels : pixels;
+  const aspect = aspectOf(meta.width, meta.height, d.orientation);
+  return { pixels: d.orientation > 1 ? applyOrientation({ width: side, height: side, pixels }, d.orientation).pixels : pixels, aspect };
+}
+
+/** Width / height of a picture stored `width` × `height` that its EXIF `orientation` turns upright (1 when unknown). */
+export function aspectOf(width: number | undefined, height: number | undefined, orientation = 1): number {
+  if (!width || !height) return 1;
+  return orientation >= 5 ? height / width : width / height;
 }
 
 /**

@@ -25,7 +25,7 @@ export const HELPER_PATH = fileURLToPath(new URL('../../native/imgcmp-jpeg-grey'
  * A JPEG's square thumbnail as stored (not yet upright), with the EXIF orientation that turns it
  * upright; or the helper's reason to leave the file to sharp.
  */
-export type JpegReply = { ok: true; thumbnail: Float64Array; orientation: number } | { ok: false; reason: string };
+export type JpegReply = { ok: true; thumbnail: Float64Array; orientation: number; width: number; height: number } | { ok: false; reason: string };
 
 const STATUS_OK = 0;
 const HEADER_BYTES = 20; // a reply's head: status, width, height, orientation, length (u32 each)
@@ -120,7 +120,14 @@ class Helper {
           ? { ok: false, reason: body.toString('utf8') }
           : length % 8
             ? { ok: false, reason: 'the JPEG decoder sent a malformed thumbnail' }
-            : { ok: true, thumbnail: new Float64Array(body.buffer, body.byteOffset, length / 8), orientation: head.readUInt32LE(12) };
+            : {
+                ok: true,
+                thumbnail: new Float64Array(body.buffer, body.byteOffset, length / 8),
+                orientation: head.readUInt32LE(12),
+                // the size it was decoded at (before the EXIF orientation): its aspect is the file's
+                width: head.readUInt32LE(4),
+                height: head.readUInt32LE(8),
+              };
       this.pending.shift()?.resolve(reply);
       this.arm();
       if (!this.pending.length) this.idle();

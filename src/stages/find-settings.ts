@@ -23,7 +23,7 @@ export const SIMILARITY = {
 export type Similarity = keyof typeof SIMILARITY;
 
 /** The hash settings find uses unless told otherwise. */
-export function findSettings(decoder: JpegDecoderName, tuning: Partial<Pick<HashSettings, 'x' | 'orientations' | 'crops' | 'borders'>> = {}): HashSettings {
+export function findSettings(decoder: JpegDecoderName, tuning: Partial<Pick<HashSettings, 'x' | 'orientations' | 'crops' | 'borders' | 'edits'>> = {}): HashSettings {
   const x = tuning.x ?? 16;
   return {
     method: 'phash',
@@ -31,6 +31,8 @@ export function findSettings(decoder: JpegDecoderName, tuning: Partial<Pick<Hash
     orientations: tuning.orientations ?? true,
     crops: tuning.crops ?? true,
     borders: tuning.borders ?? true,
+    // Small turns, banners and captions, symmetric frames; low-detail pictures upright only.
+    edits: tuning.edits ?? true,
     // Candidates come from 64-bit fingerprints of the same views; no coarse set below 16 × 16.
     coarseX: x >= 16 ? 8 : 0,
     resample: RECIPE[decoder],

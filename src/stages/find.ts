@@ -8,7 +8,7 @@
 import type { KeepRule } from '../actions/keep.js';
 import type { Clustering } from '../cluster/cluster.js';
 import type { Linkage } from '../cluster/linkage.js';
-import type { HashSettings } from '../hash/settings.js';
+import { settingsDifference, type HashSettings } from '../hash/settings.js';
 import { writeClusterTree } from '../output/layout.js';
 import type { JpegDecoderName } from '../pixels/recipe.js';
 import type { Shard } from '../walk/shard.js';
@@ -17,6 +17,17 @@ import { dbRedundancy } from './redundancy.js';
 import { runFingerprint, type FingerprintReport } from './fingerprint.js';
 
 export { SIMILARITY, findSettings, type Similarity } from './find-settings.js';
+
+/**
+ * Whether a database made with `have` is one that an earlier imgcmp's find wrote with its
+ * defaults of then (the same settings as `want` but for the edit views and the hash version):
+ * find fingerprints such a database again instead of refusing it. Any other difference (x,
+ * method, orientations, crops, frames, recipe) is the user's choice and is refused.
+ */
+export function earlierFindSettings(have: HashSettings, want: HashSettings): boolean {
+  const older = have.hashVersion <= want.hashVersion && (have.edits !== true || want.edits === true);
+  return older && settingsDifference({ ...have, edits: want.edits, hashVersion: want.hashVersion }, want) === undefined;
+}
 
 export interface FindJob {
   paths: readonly string[];
@@ -42,6 +53,8 @@ export interface FindJob {
   onStart?: (files: number) => void;
   onDone?: () => void;
   onFailed?: (file: string, reason: string) => void;
+  /** Called when the database, made by an earlier find, is fingerprinted again (earlierFindSettings). */
+  onReplaced?: (difference: string) => void;
   /** Called when the report is being made, with its number of pictures. */
   onReportStart?: (pictures: number) => void;
   onReportDone?: () => void;
@@ -58,7 +71,8 @@ export interface FindResult {
 }
 
 /**
- * Runs find. Throws an ImgcmpError when the database is locked or made with other settings, no
+ * Runs find. Throws an ImgcmpError when the database is locked or made with other settings (but
+ * for an earlier find's, which is fingerprinted again: earlierFindSettings), no
  * image was found, or the tree folder or report page is not imgcmp's to replace; files that
  * fail are reported through `onFailed` and the rest goes on.
  */
@@ -77,6 +91,8 @@ export async function runFind(job: FindJob): Promise<FindResult> {
     onStart: (n) => job.onStart?.(n),
     onDone: () => job.onDone?.(),
     onFailed: job.onFailed,
+    replaceIf: earlierFindSettings,
+    onReplaced: job.onReplaced,
   });
   const result: FindResult = { fingerprint, redundantFiles: 0, redundantBytes: 0 };
   if (fingerprint.interrupted || job.shard) return result;

@@ -38,6 +38,13 @@ export interface FingerprintJob {
   /** Checkpoint after this many new fingerprints (and not more often than the write takes ×10). */
   checkpointEvery: number;
   stopped?: () => boolean;
+  /**
+   * Whether a database made with settings `have` (which differ from `want`) is fingerprinted
+   * again from scratch with `want` instead of refused (its "not duplicates" decisions are kept);
+   * `onReplaced` is then told why. Absent: refused.
+   */
+  replaceIf?: (have: HashSettings, want: HashSettings) => boolean;
+  onReplaced?: (difference: string) => void;
   /** Called once the files are known, before any is hashed. */
   onStart?: (files: number, settings: HashSettings) => void;
   onDone?: (file: string) => void;
@@ -71,10 +78,13 @@ export async function runFingerprint(job: FingerprintJob): Promise<FingerprintRe
   try {
     removeStaleTemporaries(realTarget(dbfile));
     const found = await existingDbOrNone(dbfile);
-    const existing = found?.files.length ? found : undefined;
+    let existing = found?.files.length ? found : undefined;
     const settings = job.settings(existing ? decoderFor(existing.settings.resample) : undefined);
     const differs = existing ? settingsDifference(existing.settings, settings) : undefined;
-    if (differs) {
+    if (differs && job.replaceIf?.(existing!.settings, settings)) {
+      job.onReplaced?.(differs);
+      existing = undefined;
+    } else if (differs) {
       throw new ImgcmpError('database', `${dbfile}: made with other settings (${differs}); fingerprints made differently are never mixed: use another --dbfile`);
     }
     const discovered = await discover(job.paths, { exclude: job.exclude, followLinks: job.followLinks });

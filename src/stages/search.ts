@@ -3,7 +3,7 @@
  * database's own settings, through the same code as the fingerprint stage.
  */
 import type { HashSettings } from '../hash/settings.js';
-import { viewsPerFile } from '../hash/views.js';
+import { selfViewsPerFile, viewsPerFile } from '../hash/views.js';
 import { readDb } from '../db/database.js';
 import { coarseCutFor, cutBits } from '../index/cut.js';
 import { nearest, nearestIndex } from '../index/nearest.js';
@@ -55,7 +55,7 @@ export async function runSearch(job: SearchJob): Promise<{ settings: HashSetting
       const self = rowOf.get(image); // the query itself, when it is in the database, is not its own match
       const found = index
         ? nearest(index, [record.bits], job.k + (self === undefined ? 0 : 1), within)
-        : distancesToQuery({ upright: fps, views: db.views, coarse: db.coarse, perFile }, { upright: record.bits, views: record.views, coarse: record.coarse }, within, coarseWithin);
+        : distancesToQuery({ upright: fps, views: db.views, coarse: db.coarse, perFile, selfViews: selfViewsPerFile(settings) }, { upright: record.bits, views: record.views, coarse: record.coarse }, within, coarseWithin);
       const matches = found
         .filter((n) => n.row !== self)
         .sort((a, b) => a.bits - b.bits || a.row - b.row)

@@ -17,6 +17,7 @@
  * get-negatives.sh OUT --corpus CORPUS; its images are OUT/images). Systems:
  *   find       imgcmp find at each --presets value (one fingerprinting per set; the presets
  *              re-use the database)
+ *   find-no-edits  the same without the edit views (find --no-edits: find's default before them)
  *   imgcmp-x8  the earlier recommendation: fingerprint --orientations --crops, cluster 0.15 --absolute
  *   python     the Python imgcmp (../shared/reference/imgcmp-reference.py: phash x = 8, cluster 0.2)
  */
@@ -113,9 +114,10 @@ function clustersOf(system, setting, name, dir) {
   const images = path.join(dir, 'images');
   const json = path.join(work, `${system}-${setting}-${name}.json`);
   const t0 = Date.now();
-  if (system === 'find') {
-    const db = path.join(work, `find-${name}.hdf`);
-    run(process.execPath, [bin, 'find', images, '-q', '-f', db, '--no-tree', '--similarity', setting, '--json', json]);
+  if (system === 'find' || system === 'find-no-edits') {
+    const db = path.join(work, `${system}-${name}.hdf`);
+    const extra = system === 'find-no-edits' ? ['--no-edits'] : [];
+    run(process.execPath, [bin, 'find', images, '-q', '-f', db, '--no-tree', '--similarity', setting, '--json', json, ...extra]);
   } else if (system === 'imgcmp-x8') {
     const db = path.join(work, `x8-${name}.hdf`);
     if (!fs.existsSync(db)) run(process.execPath, [bin, 'fingerprint', images, '-q', '--orientations', '--crops', '-f', db]);
@@ -131,7 +133,7 @@ function clustersOf(system, setting, name, dir) {
   return { json, clusters: Array.isArray(parsed) ? parsed : parsed.clusters, seconds };
 }
 
-const settingsOf = (system) => (system === 'find' ? presets : [system === 'python' ? 'sim 0.2' : '0.15 absolute']);
+const settingsOf = (system) => (system === 'find' ? presets : system === 'find-no-edits' ? ['default'] : [system === 'python' ? 'sim 0.2' : '0.15 absolute']);
 const results = [];
 for (const system of systems) {
   for (const setting of settingsOf(system)) {

@@ -12,7 +12,7 @@
  * after SECONDS (default 900) and says so; --keep leaves the find- databases in the temporary
  * folder (for profiling) and prints their path.
  *
- * The `find-` cases have `imgcmp find`'s layout (findSettings('libjpeg'): 32 views of 256 bits
+ * The `find-` cases have `imgcmp find`'s layout (findSettings('libjpeg'): 38 views of 256 bits
  * per file and their 64-bit coarse views, made as makeFindDb says) and are clustered as find
  * clusters: single linkage at 32 of 256 bits, candidates from exact-key blocks of the views
  * (src/index/blocks.ts). Their planted groups must come back whole. Target: 1,000,000 files in
@@ -30,7 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { RESAMPLE, readDb, writeDb } from '../../dist/src/db/database.js';
 import { HASH_VERSION } from '../../dist/src/hash/settings.js';
 import { packRows, selectRows, wordsFor } from '../../dist/src/hash/bits.js';
-import { viewsPerFile } from '../../dist/src/hash/views.js';
+import { selfViewsPerFile, viewsPerFile } from '../../dist/src/hash/views.js';
 import { findSettings } from '../../dist/src/stages/find.js';
 import { clusterFingerprints } from '../../dist/src/cluster/cluster.js';
 import { blockPairsWithin } from '../../dist/src/index/blocks.js';
@@ -121,8 +121,8 @@ function orient(base, at, o, out, outAt) {
 }
 
 /**
- * A database in find's layout (findSettings('libjpeg'): K = 32 views of 256 bits per file and
- * their 64-bit coarse views), shaped as find's fingerprints are, not as independent random
+ * A database in find's layout (findSettings('libjpeg'): K = 38 views of 256 bits per file — 32
+ * oriented, then 6 upright edit views — and their 64-bit coarse views), shaped as find's fingerprints are, not as independent random
  * bits: each file has a whole-picture hash (random bits) and crop hashes 90 % and 80 % (the
  * whole one with 15 % and 25 % of the bits changed: a crop resembles its picture); the framed
  * view is the whole picture again for 9 files in 10 (no frame found), else its own; every class
@@ -139,7 +139,7 @@ function orient(base, at, o, out, outAt) {
 async function makeFindDb(name, n, seed) {
   const settings = findSettings('libjpeg');
   const k = viewsPerFile(settings);
-  if (settings.x !== 16 || settings.coarseX !== 8 || k !== 32) throw new Error('makeFindDb models x = 16, coarse_x = 8 and 32 views');
+  if (settings.x !== 16 || settings.coarseX !== 8 || k !== 38) throw new Error('makeFindDb models x = 16, coarse_x = 8 and 38 views (32 oriented, 6 edit views)');
   const views = new Uint32Array(n * k * 8);
   const coarse = new Uint32Array(n * k * 2);
   const next = rng(seed);
@@ -147,7 +147,19 @@ async function makeFindDb(name, n, seed) {
   fs.mkdirSync(dir);
   const files = Array.from({ length: n }, (_, i) => path.join(dir, `img${String(i).padStart(7, '0')}.jpg`));
   const groups = [];
-  const base = new Uint32Array(4 * 8); // the four classes of one file, upright
+  const base = new Uint32Array(5 * 8); // the four classes of one file, upright, and an edit view
+  // coarse bit 8u + v = full bit 16u + v, for u, v < 8
+  const coarseOf = (row) => {
+    let lo = 0;
+    let hi = 0;
+    for (let u = 0; u < 8; u++) {
+      const byte = (views[row * 8 + (u >>> 1)] >>> (16 * (u & 1))) & 0xff;
+      if (u < 4) lo |= byte << (8 * u);
+      else hi |= byte << (8 * (u - 4));
+    }
+    coarse[row * 2] = lo >>> 0;
+    coarse[row * 2 + 1] = hi >>> 0;
+  };
   const flip = (at, count) => {
     for (let f = 0; f < count; f++) {
       const b = next() % 256;
@@ -177,17 +189,17 @@ async function makeFindDb(name, n, seed) {
         for (let o = 0; o < 8; o++) {
           const row = i * k + cls * 8 + o;
           orient(base, cls * 8, o, views, row * 8);
-          // coarse bit 8u + v = full bit 16u + v, for u, v < 8
-          let lo = 0;
-          let hi = 0;
-          for (let u = 0; u < 8; u++) {
-            const byte = (views[row * 8 + (u >>> 1)] >>> (16 * (u & 1))) & 0xff;
-            if (u < 4) lo |= byte << (8 * u);
-            else hi |= byte << (8 * (u - 4));
-          }
-          coarse[row * 2] = lo >>> 0;
-          coarse[row * 2 + 1] = hi >>> 0;
+          coarseOf(row);
         }
+      }
+      // The 6 edit views, upright: 4 turned views (a fifth of the bits changed from the whole
+      // picture's) and 2 strip views (a tenth).
+      for (let e = 0; e < 6; e++) {
+        base.set(base.subarray(0, 8), 32);
+        flip(32, e < 4 ? 51 : 26);
+        const row = i * k + 32 + e;
+        views.set(base.subarray(32, 40), row * 8);
+        coarseOf(row);
       }
     }
     if (i - first > 1) groups.push(files.slice(first, i));
@@ -289,7 +301,7 @@ async function inProcess(file, theirs) {
   const db = await readDb(file);
   lap('read');
   const k = viewsPerFile(db.settings);
-  const clustering = clusterFingerprints(db.files, db.fps, { cut: 0.125, absolute: true, linkage: 'single' }, { views: db.views, viewsPerFile: k, coarse: db.coarse, flat: db.flat });
+  const clustering = clusterFingerprints(db.files, db.fps, { cut: 0.125, absolute: true, linkage: 'single' }, { views: db.views, viewsPerFile: k, selfViews: selfViewsPerFile(db.settings), coarse: db.coarse, flat: db.flat });
   lap('cluster');
   const split = {};
   const candidates = blockPairsWithin(db.fps, db.views, k, 32, undefined, split);
@@ -297,7 +309,7 @@ async function inProcess(file, theirs) {
   let line = `in this process, CPU s: ${parts.join(', ')}; max RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`;
   if (theirs) {
     const t0 = cpu();
-    const pairs = exactVerifiedPairsWithin(db.fps, db.views, db.coarse, k, 32, toCutBits(coarseCutFor(0.125), 64));
+    const pairs = exactVerifiedPairsWithin(db.fps, db.views, db.coarse, k, 32, toCutBits(coarseCutFor(0.125), 64), selfViewsPerFile(db.settings));
     const reference = components(db.files, pairs);
     const same = JSON.stringify(reference) === JSON.stringify(theirs.map((c) => [...c].sort()).sort((x, y) => (x[0] < y[0] ? -1 : 1)));
     line += `; exact search ${(cpu() - t0).toFixed(1)} s: ${same ? 'the same clusters' : `DIFFERENT clusters (${reference.length} against ${theirs.length})`}`;

@@ -11,6 +11,7 @@ interface CompareOptions {
   orientations: boolean;
   crops: boolean;
   borders: boolean;
+  edits: boolean;
   decoder?: string;
   dbfile?: string;
   similarity: Similarity;
@@ -34,6 +35,7 @@ export function compareCommand(_messages: Messages): Command {
     .option('--no-orientations', 'upright only: rotated and mirrored copies count as different')
     .option('--no-crops', 'no central crop views')
     .option('--no-borders', 'no view of the picture inside a frame')
+    .option('--no-edits', 'no views of small turns and of the picture without a strip at its bottom or top')
     .addOption(decoderOption())
     .option('-f, --dbfile <file>', "measure with this database's settings instead (method, x, views, decoder)")
     .addOption(new Option('-s, --similarity <preset>', 'the threshold as imgcmp find names it').choices(Object.keys(SIMILARITY)).default('default'))
@@ -63,7 +65,7 @@ Examples:
         settings = (await readDb(opts.dbfile)).settings;
         chosenDecoder(undefined, (await import('../../pixels/recipe.js')).decoderFor(settings.resample)); // refused if not built here
       } else {
-        settings = { ...findSettings(chosenDecoder(opts.decoder), { x: opts.x, orientations: opts.orientations, crops: opts.crops, borders: opts.borders }), method: opts.method };
+        settings = { ...findSettings(chosenDecoder(opts.decoder), { x: opts.x, orientations: opts.orientations, crops: opts.crops, borders: opts.borders, edits: opts.edits }), method: opts.method };
       }
       const threshold = opts.threshold ?? SIMILARITY[opts.similarity];
       const [image1, image2] = [path.resolve(a), path.resolve(b)];

@@ -26,6 +26,7 @@ interface FindOptions {
   orientations: boolean;
   crops: boolean;
   borders: boolean;
+  edits: boolean;
   linkage: Linkage;
   includeFlat?: boolean;
   decoder?: string;
@@ -56,6 +57,7 @@ export function findCommand(messages: Messages): Command {
     .option('--no-orientations', 'do not find rotated and mirrored copies')
     .option('--no-crops', 'do not find cropped copies')
     .option('--no-borders', 'do not find copies inside a border, letterbox or pillarbox')
+    .option('--no-edits', 'do not find copies turned by a few degrees or with a banner or caption over their bottom or top')
     .addOption(linkageOption().default('single'))
     .option('--include-flat', 'group flat (uniform) pictures too')
     .addOption(decoderOption())
@@ -95,7 +97,7 @@ Examples:
           paths,
           dbfile,
           settings: (implied) =>
-            findSettings(chosenDecoder(opts.decoder, implied), { x: opts.x, orientations: opts.orientations, crops: opts.crops, borders: opts.borders }),
+            findSettings(chosenDecoder(opts.decoder, implied), { x: opts.x, orientations: opts.orientations, crops: opts.crops, borders: opts.borders, edits: opts.edits }),
           exclude: opts.exclude,
           followLinks: !!opts.followLinks,
           shard,
@@ -113,6 +115,7 @@ Examples:
             progress?.tick();
             messages.problem(file, reason);
           },
+          onReplaced: (difference) => messages.info(`find: ${dbfile} was made by an earlier imgcmp's find (${difference}): fingerprinting again`),
           onReportStart: (n) => {
             progress?.stop();
             progress = startProgress('report', n, !opts.quiet);
@@ -157,6 +160,7 @@ Examples:
           orientations: fp.settings.orientations,
           crops: fp.settings.crops,
           borders: fp.settings.borders === true,
+          edits: fp.settings.edits === true,
           redundantFiles: result.redundantFiles,
           redundantBytes: result.redundantBytes,
           clusters,
