@@ -138,7 +138,7 @@ export interface QueryPicture {
 }
 
 /** The smallest distance between one picture's view 0 and the other's views, either way round (K views each, at `at`). */
-function viewMin(q: Uint32Array, qAt: number, s: Uint32Array, sAt: number, perFile: number, words: number, limit: number): number {
+export function viewMin(q: Uint32Array, qAt: number, s: Uint32Array, sAt: number, perFile: number, words: number, limit: number): number {
   let best = Infinity;
   for (let v = 0; v < perFile && best > 0; v++) {
     const bound = Math.min(best, limit);

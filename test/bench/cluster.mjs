@@ -23,10 +23,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RESAMPLE, writeDb } from '../../dist/src/db/database.js';
 import { HASH_VERSION } from '../../dist/src/hash/settings.js';
-import { packRows, selectRows, wordsFor } from '../../dist/src/hash/bits.js';
-import { viewsPerFile } from '../../dist/src/hash/views.js';
-import { findSettings } from '../../dist/src/stages/find.js';
-import { option, splitmix32, timed } from './lib.mjs';
+import { packRows } from '../../dist/src/hash/bits.js';
+import { findLayoutDb, option, splitmix32, timed } from './lib.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = path.join(root, 'bin', 'imgcmp');
@@ -85,64 +83,9 @@ async function makeDb(name, n, nbits, seed, reversed = false) {
   return file;
 }
 
-/**
- * A database in find's layout: n files of K views (full and coarse), a fifth of them in planted
- * groups of 2–6 copies of a random file whose every view has 1–4 % of its bits flipped (full and
- * coarse alike, so each copy is within find's cut of the group's first file), the rest random.
- * Returns the file and the planted groups (file names).
- */
+/** A database in find's layout with planted groups (lib.mjs, findLayoutDb), in the work folder. */
 async function makeFindDb(name, n, seed) {
-  const settings = findSettings('libjpeg');
-  const k = viewsPerFile(settings);
-  const full = { nbits: settings.x * settings.x };
-  const coarse = { nbits: settings.coarseX * settings.coarseX };
-  for (const s of [full, coarse]) {
-    s.words = wordsFor(s.nbits);
-    s.data = new Uint32Array(n * k * s.words);
-    s.flipMax = Math.max(1, Math.round(0.04 * s.nbits));
-  }
-  const next = rng(seed);
-  const files = Array.from({ length: n }, (_, i) => `/bench/${name}/img${String(i).padStart(7, '0')}.jpg`);
-  const groups = [];
-  let i = 0;
-  while (i < n) {
-    const size = i < n / 5 ? 2 + (next() % 5) : 1;
-    const first = i;
-    for (let c = 0; c < size && i < n; c++, i++) {
-      for (const s of [full, coarse]) {
-        const rowWords = k * s.words;
-        const at = i * rowWords;
-        if (c === 0) {
-          for (let w = 0; w < rowWords; w++) s.data[at + w] = next();
-        } else {
-          s.data.copyWithin(at, first * rowWords, (first + 1) * rowWords);
-          for (let v = 0; v < k; v++) {
-            for (let f = 1 + (next() % s.flipMax); f > 0; f--) {
-              const b = next() % s.nbits;
-              s.data[at + v * s.words + (b >>> 5)] ^= 1 << (b & 31);
-            }
-          }
-        }
-      }
-    }
-    if (i - first > 1) groups.push(files.slice(first, i));
-  }
-  const packed = (s) => ({ count: n * k, nbits: s.nbits, words: s.words, data: s.data });
-  const views = packed(full);
-  const file = path.join(work, `${name}.hdf`);
-  const t0 = process.hrtime.bigint();
-  await writeDb(file, {
-    settings,
-    files,
-    fps: selectRows(views, Array.from({ length: n }, (_, r) => r * k)),
-    views,
-    coarse: packed(coarse),
-    flat: new Uint8Array(n),
-    size: new Float64Array(n).fill(1000),
-    mtime: new Float64Array(n),
-  });
-  const writeSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { file, groups, writeSeconds, bytes: fs.statSync(file).size };
+  return findLayoutDb(path.join(work, `${name}.hdf`), name, n, seed);
 }
 
 /** How many planted groups came back as a cluster of their own, and how many clusters are something else. */
