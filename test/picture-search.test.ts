@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { hamming } from '../src/hash/bits.js';
+import { bestChunking, buildIndex, searchWithin } from '../src/index/mih.js';
 import { PictureSearch } from '../src/index/picture-search.js';
 import { distancesToQuery, type QueryPicture, type StoredPictures } from '../src/index/views.js';
 import { splitmix32 } from './helpers/random.js';
@@ -76,5 +78,27 @@ describe('PictureSearch', () => {
     const q = queryOf(stored, 10);
     assert.deepEqual(new PictureSearch(bare).distances(q, 32, 10), distancesToQuery(bare, q, 32, 10));
     assert.deepEqual(new PictureSearch(stored).distances({ upright: q.upright }, 32), distancesToQuery(stored, { upright: q.upright }, 32));
+  });
+
+  it('tables of wide chunks (22 bits, as the views table uses at a million pictures) find every row within the cut', () => {
+    const stored = pictures(2000, 3);
+    const coarse = stored.coarse!; // 64,000 rows of 64 bits
+    assert.equal(bestChunking(40_000_000, 64, 10, 22).m, 3, 'three chunks of 21–22 bits at 40 million rows');
+    const index = buildIndex(coarse, 3, 10);
+    assert.deepEqual(index.chunks.map((c) => c.bits), [22, 21, 21]);
+    let found = 0;
+    for (let q = 0; q < 60; q++) {
+      const row = (q * 1031) % coarse.count;
+      const got: [number, number][] = [];
+      searchWithin(index, coarse.data, row * 2, 10, -1, (j, d) => void got.push([j, d]));
+      const want: [number, number][] = [];
+      for (let j = 0; j < coarse.count; j++) {
+        const d = hamming(coarse.data, row * 2, coarse.data, j * 2, 2);
+        if (d <= 10) want.push([j, d]);
+      }
+      assert.deepEqual(got.sort((a, b) => a[0] - b[0]), want);
+      found += want.length;
+    }
+    assert.ok(found > 60, `near rows exist beyond the query itself (${found})`);
   });
 });
