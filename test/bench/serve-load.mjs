@@ -275,6 +275,19 @@ if (only.includes('adds')) {
     console.log(`   searches by upload, HTTP, 8 clients: ${searchSeconds.toFixed(1)} s, ${searchRate.toFixed(1)} images/s = ${(searchRate / fpRate).toFixed(2)} × fingerprint (goal ≥ 0.8); ${found} of ${files.length} found themselves first`);
     await s.stop();
   }
+  {
+    // The same adds with --thumbnails: a JPEG thumbnail made (with sharp) of every picture added.
+    const s = await serve(['-f', path.join(work, 'thumbs.hdf'), '--thumbnails']);
+    let failed = 0;
+    const addSeconds = await loops(8, files.length, async (i) => {
+      const e = await envelope(await fetch(`${s.url}/add`, { method: 'POST', body: upload({ filepath: path.basename(files[i]) }, path.basename(files[i]), bytes[i]) }));
+      if (e.status !== 200) failed++;
+    });
+    const made = fs.readdirSync(path.join(work, 'thumbs.hdf.thumbnails')).length;
+    const addRate = files.length / addSeconds;
+    console.log(`   adds with --thumbnails, 8 clients: ${addSeconds.toFixed(1)} s, ${addRate.toFixed(1)} images/s = ${(addRate / fpRate).toFixed(2)} × fingerprint; ${made} thumbnails; ${failed} failed`);
+    await s.stop();
+  }
 }
 
 // ─── 3. 64 clients, good and bad requests mixed ────────────────────────────────────────────────
