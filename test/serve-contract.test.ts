@@ -13,7 +13,7 @@ import sharp from 'sharp';
 import { openIndex } from '../src/api/index.js';
 import { createServer } from '../src/serve/server.js';
 import { SAMPLES, tempDir } from './helpers/env.js';
-import { call, sample, serve, upload, type Envelope, type Served } from './helpers/serve.js';
+import { call, sample, startServe as serve, upload, type Envelope, type Served } from './helpers/serve.js';
 
 /** The envelope of match's server.py: these keys, in this order; status ok, no error, the method's name. */
 function ok(body: Envelope, method: string): unknown[] {

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SAMPLES, tempDir } from './helpers/env.js';
-import { call, sample, serve, upload, type Served } from './helpers/serve.js';
+import { call, sample, startServe as serve, upload, type Served } from './helpers/serve.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'open sesame';

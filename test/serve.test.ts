@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { readDb } from '../src/db/database.js';
 import { isPrivateAddress } from '../src/serve/fetch-url.js';
 import { ROOT, SAMPLES, tempDir } from './helpers/env.js';
-import { call, sample, serve, upload, type Served } from './helpers/serve.js';
+import { call, sample, startServe as serve, upload, type Served } from './helpers/serve.js';
 
 describe('imgcmp serve', () => {
   const home = tempDir('serve');
@@ -88,14 +88,14 @@ describe('imgcmp serve', () => {
     assert.deepEqual((await call(`${s.url}/count`)).body.result, [2]);
   });
 
-  it('saves on SIGTERM: the database reads back with its entries, the metadata beside it', async () => {
+  it('saves on SIGTERM: the database reads back with its entries and their metadata, the journal folded', async () => {
     s.child.kill('SIGTERM');
     assert.equal(await s.exited, 0, s.stderr());
     const back = await readDb(db);
     assert.deepEqual(back.files, ['chelsea.jpg', 'rocket.jpg']);
-    const meta = JSON.parse(fs.readFileSync(`${db}.metadata.json`, 'utf8')) as { metadata: Record<string, unknown> };
-    assert.deepEqual(meta.metadata, { 'chelsea.jpg': { cat: true }, 'rocket.jpg': { n: 4 } });
+    assert.deepEqual(back.metadata?.map((m) => JSON.parse(m) as unknown), [{ cat: true }, { n: 4 }]);
     assert.ok(!fs.existsSync(`${db}.lock`));
+    assert.ok(!fs.existsSync(`${db}.journal`));
   });
 });
 

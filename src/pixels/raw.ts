@@ -12,7 +12,7 @@
  * not found: such files are reported as having no preview.
  */
 import fs from 'node:fs';
-import exifr from 'exifr';
+import type Exifr from 'exifr';
 import { fsPath } from '../walk/fspath.js';
 
 /** A RAW's largest embedded JPEG preview, and the RAW's EXIF orientation (1–8) that turns it upright. */
@@ -94,6 +94,13 @@ async function readIfd(fh: fs.promises.FileHandle, offset: number, little: boole
 /** Whether `b` starts as a JPEG does. */
 const isJpeg = (b: Uint8Array): boolean => b.length > 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
 
+let exifrLoaded: Promise<{ default: typeof Exifr }> | undefined;
+/** exifr, loaded on the first RAW file: a run without one (most) never pays for it. */
+function loadExifr(): Promise<{ default: typeof Exifr }> {
+  exifrLoaded ??= import('exifr');
+  return exifrLoaded;
+}
+
 /**
  * The largest embedded JPEG preview of a RAW file, and its orientation. Throws with a one-line
  * reason when the file is no TIFF-based RAW (or RAF) or holds no JPEG preview.
@@ -114,6 +121,7 @@ export async function rawPreview(path: string): Promise<RawPreview> {
       if (order !== 'II' && order !== 'MM') throw new Error('not a TIFF-based RAW file (no TIFF header)');
       const little = order === 'II';
       const data = await readAt(fh, 0, Math.min(size, 1 << 20)); // IFD0 and IFD1 lie in the first megabyte
+      const { default: exifr } = await loadExifr();
       const tiff = (await exifr.parse(data, {
         tiff: true,
         ifd0: true,
@@ -126,7 +134,7 @@ export async function rawPreview(path: string): Promise<RawPreview> {
         translateValues: false,
         reviveValues: false,
         mergeOutput: false,
-      } as unknown as Parameters<typeof exifr.parse>[1]).catch(() => undefined)) as { ifd0?: Ifd; ifd1?: Ifd } | undefined;
+      } as unknown as Parameters<typeof Exifr.parse>[1]).catch(() => undefined)) as { ifd0?: Ifd; ifd1?: Ifd } | undefined;
       if (!tiff?.ifd0) throw new Error('not a TIFF-based RAW file (its IFD0 cannot be read)');
       const o = first(tiff.ifd0[TAG.orientation]);
       if (o !== undefined && o >= 1 && o <= 8) orientation = o;

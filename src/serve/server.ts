@@ -4,8 +4,9 @@
  * /count, /list, /ping; parameters as a form (urlencoded or multipart) or JSON; every answer the
  * envelope {"status": "ok"|"fail", "error": [...], "method": NAME, "result": [...]}.
  *
- * An add or delete is answered after the database (and the metadata beside it) is saved:
- * acknowledged changes survive a crash. Saves asked for together are written together.
+ * An add or delete is answered once the index has it in its journal, flushed to disk (src/api,
+ * db/journal.ts): acknowledged changes survive a crash, and the database is rewritten only at
+ * checkpoints, not per change.
  */
 import { timingSafeEqual } from 'node:crypto';
 import multipart from '@fastify/multipart';
@@ -221,15 +222,13 @@ export async function createServer(index: ImageIndex, opts: ServeOptions = {}): 
       await index.add(bytes, { id: filepath, metadata });
       await thumbs?.put(filepath, bytes);
     });
-    await index.save();
     return [];
   });
 
   route(['DELETE', 'POST'], '/delete', async (p) => {
     const filepath = requiredText(p, 'filepath');
-    index.remove(filepath);
+    await index.remove(filepath);
     thumbs?.remove(filepath);
-    await index.save();
     return [];
   });
 

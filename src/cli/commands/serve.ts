@@ -9,6 +9,12 @@ function port(value: string): number {
   return n;
 }
 
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a positive number of seconds');
+  return n;
+}
+
 function megabytes(value: string): number {
   const n = Number(value);
   if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a positive number of megabytes');
@@ -26,6 +32,8 @@ interface ServeCliOptions {
   log?: boolean;
   allowPrivateUrls?: boolean;
   thumbnails?: boolean;
+  checkpoint: number;
+  checkpointSeconds: number;
 }
 
 /**
@@ -37,19 +45,22 @@ export function serveCommand(messages: Messages): Command {
   return withDbfile(new Command('serve').description('serve the database as an image index over HTTP (the API of match: /add, /search, /delete, /compare, /count, /list, /ping; /duplicates, /openapi.json, a search page at /)'))
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port to listen on (0: any free one)', port, 8888)
-    .option('--token <token>', 'require "Authorization: Bearer TOKEN" on every endpoint but /ping (default: $IMGCMP_TOKEN)')
+    .option('--token <token>', 'require "Authorization: Bearer TOKEN" on every endpoint but /ping and the page at / (default: $IMGCMP_TOKEN)')
     .option('--max-size <MB>', 'largest request or upload, in megabytes', megabytes, 50)
     .option('--decodes <n>', 'images decoded at once', positiveInt, 4)
     .option('--queue <n>', 'images that may wait to be decoded before requests are refused (503)', positiveInt, 32)
     .option('--allow-private-urls', 'fetch url parameters from loopback, private and link-local addresses too')
     .option('--thumbnails', 'keep a small JPEG of each added picture in DB.thumbnails/ for the page at / (costs about one more decode per add)')
+    .option('--checkpoint <n>', 'fold the journal into the database every n changes', positiveInt, 1000)
+    .option('--checkpoint-seconds <s>', '... or this many seconds after the first change not yet folded', seconds, 60)
     .option('--log', 'log each request to standard error')
     .addHelpText(
       'after',
       `
-The database is created with find's settings when absent, and locked while served.
-Metadata is kept beside it in DB.metadata.json. An add or delete is answered once
-the database is saved. Answers: {"status": "ok"|"fail", "error": [...],
+The database is created with find's settings when absent, and locked while served;
+metadata is stored in it. An add or delete is answered once it is in the journal
+DB.journal, flushed to disk; the journal is folded into the database at
+checkpoints and on SIGTERM, and replayed after a crash. Answers: {"status": "ok"|"fail", "error": [...],
 "method": NAME, "result": [...]}; 400 bad parameter, 401 token, 404 unknown
 filepath, 413 too large, 415 not an image, 503 busy. Open http://HOST:PORT/
 in a browser to search by picture and see the clusters; /openapi.json
@@ -62,12 +73,25 @@ Examples:
   $ curl 'localhost:8888/duplicates?cut=0.1'`,
     )
     .action(async (opts: ServeCliOptions) => {
+      // Signals are taken from the start: one that comes while the index opens (or just after the
+      // first line is read by whoever started us) stops the server once it is up, cleanly.
+      const stopped = new Promise<string>((resolve) => {
+        const stop = (signal: string): void => {
+          process.off('SIGTERM', onTerm);
+          process.off('SIGINT', onInt);
+          resolve(signal);
+        };
+        const onTerm = (): void => stop('SIGTERM');
+        const onInt = (): void => stop('SIGINT');
+        process.on('SIGTERM', onTerm);
+        process.on('SIGINT', onInt);
+      });
       const { openIndex } = await import('../../api/index.js');
       const { createServer } = await import('../../serve/server.js');
       const { thumbnailFolderOf } = await import('../../serve/thumbnails.js');
       const dbfile = dbPath(opts);
       const token = opts.token ?? (process.env['IMGCMP_TOKEN'] || undefined);
-      const index = await openIndex(dbfile);
+      const index = await openIndex(dbfile, { checkpointChanges: opts.checkpoint, checkpointSeconds: opts.checkpointSeconds });
       let app;
       try {
         app = await createServer(index, { token, maxBytes: Math.round(opts.maxSize * 1024 * 1024), decodes: opts.decodes, queue: opts.queue, log: opts.log, allowPrivateUrls: opts.allowPrivateUrls, thumbnails: opts.thumbnails ? thumbnailFolderOf(dbfile) : undefined });
@@ -80,18 +104,7 @@ Examples:
       const bound = typeof address === 'object' && address ? address.port : opts.port;
       const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
       process.stdout.write(`imgcmp serve: listening on http://${host}:${bound} (${path.resolve(dbfile)}, ${index.count()} images${token ? ', token required' : ''})\n`);
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string): void => {
-          process.off('SIGTERM', onTerm);
-          process.off('SIGINT', onInt);
-          messages.info(`serve: ${signal}: finishing the requests in flight and saving`);
-          resolve();
-        };
-        const onTerm = (): void => stop('SIGTERM');
-        const onInt = (): void => stop('SIGINT');
-        process.on('SIGTERM', onTerm);
-        process.on('SIGINT', onInt);
-      });
+      messages.info(`serve: ${await stopped}: finishing the requests in flight and saving`);
       try {
         await app.close();
       } finally {
