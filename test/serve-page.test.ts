@@ -136,7 +136,7 @@ describe('imgcmp serve: the page at /', () => {
       await tab.waitForSelector('#found figure', { timeout: 20000 });
       assert.deepEqual(await tab.locator('#found figcaption a.path').allTextContents(), ['chelsea.jpg']);
 
-      const shot = path.join(tempDir('serve-page-shot'), 'page.png');
+      const shot = path.join(home, 'page.png');
       await tab.screenshot({ path: shot });
       assert.ok(fs.statSync(shot).size > 10000, 'a screenshot with content');
       t.diagnostic(`screenshot: ${shot}`);
