@@ -3,7 +3,7 @@
  * Load benchmark of `imgcmp serve` (the real binary; clients in this process, on the same machine):
  *
  *  1. search at N entries (default 1,000,000; a synthetic database in find's layout with planted
- *     near copies, built as test/bench/cluster.mjs builds its find- cases): by an indexed filepath
+ *     near copies, lib.mjs findLayoutDb): by an indexed filepath
  *     over HTTP with 16 concurrent clients (p50, p99, worst, requests/s), and by a fingerprint in
  *     process (the same search without HTTP: PictureSearch, and the scan of every row it replaces);
  *  2. adds over HTTP with 8 concurrent clients, and searches by upload, against `imgcmp
