@@ -14,7 +14,8 @@ function dctRows(rows: number, n: number): Float64Array {
 }
 
 const dctCache = new Map<string, Float64Array>();
-function cachedDctRows(rows: number, n: number): Float64Array {
+/** dctRows(rows, n), computed once per size. */
+export function cachedDctRows(rows: number, n: number): Float64Array {
   const key = `${rows}:${n}`;
   let m = dctCache.get(key);
   if (!m) dctCache.set(key, (m = dctRows(rows, n)));

@@ -34,7 +34,7 @@ export interface ViewOptions {
 }
 
 /** The view classes: central fractions (1 = whole), then 'framed' for the picture inside its border. */
-function viewClasses(opts: ViewOptions): (number | 'framed')[] {
+export function viewClasses(opts: ViewOptions): (number | 'framed')[] {
   const classes: (number | 'framed')[] = opts.crops ? [...CROPS] : [1];
   if (opts.borders) classes.push('framed');
   return classes;
@@ -84,7 +84,7 @@ export interface Rect {
 }
 
 /** Area-averaging taps along one axis: output o sums weight[k] × source[index[k]] for k in [first[o], first[o + 1]). */
-interface Taps {
+export interface Taps {
   first: Int32Array;
   index: Int32Array;
   weight: Float64Array;
@@ -93,7 +93,7 @@ interface Taps {
 const tapsCache = new Map<string, Taps>();
 
 /** The taps that average source positions [a0, a1) of an axis of m pixels into `side` outputs (cached: crops repeat). */
-function taps(m: number, side: number, a0: number, a1: number): Taps {
+export function taps(m: number, side: number, a0: number, a1: number): Taps {
   const key = `${m}:${side}:${a0}:${a1}`;
   const known = tapsCache.get(key);
   if (known) return known;
@@ -164,8 +164,13 @@ function halved(pixels: Float64Array, side: number): Float64Array {
 
 /** The central `fraction` of a square `m` × `m` grey image, resampled to `side` × `side` by area averaging. */
 export function centralCrop(pixels: ArrayLike<number>, m: number, side: number, fraction: number): Float64Array {
+  return resampleRect(pixels, m, side, centralRect(m, fraction));
+}
+
+/** The central `fraction` of a square `m` × `m` image, in source pixels. */
+export function centralRect(m: number, fraction: number): Rect {
   const start = (m - m * fraction) / 2;
-  return resampleRect(pixels, m, side, { top: start, bottom: m - start, left: start, right: m - start });
+  return { top: start, bottom: m - start, left: start, right: m - start };
 }
 
 /** Grey levels (0–255) a frame line may stray from the frame's colour (JPEG noise, antialiasing). */

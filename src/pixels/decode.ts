@@ -74,19 +74,23 @@ export function notRegular(st: fs.Stats): string | undefined {
  * The stats of `path`, which must be a regular file: stat'ed first (a FIFO, socket or device is
  * refused without being opened), then opened without blocking and fstat'ed, so that a file
  * swapped for a FIFO in between cannot block either. Decoders read only files that pass.
+ *
+ * Synchronous calls, though the function is async for its callers: each is one short system
+ * call, and the promise API's file handles cost ten times their CPU time (0.15 ms a file, a
+ * sixth of what imgcmp itself spends on a JPEG under find's settings). Errors come as rejections.
  */
 export async function regularFile(path: string): Promise<fs.Stats> {
-  const first = await fs.promises.stat(fsPath(path));
-  const why = notRegular(first);
+  const p = fsPath(path);
+  const why = notRegular(fs.statSync(p));
   if (why) throw new Error(why);
-  const fh = await fs.promises.open(fsPath(path), fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   try {
-    const st = await fh.stat();
+    const st = fs.fstatSync(fd);
     const again = notRegular(st);
     if (again) throw new Error(again);
     return st;
   } finally {
-    await fh.close();
+    fs.closeSync(fd);
   }
 }
 

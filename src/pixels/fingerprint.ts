@@ -3,10 +3,10 @@
  * square that crop views are cut from), then hashed in every view the settings ask for.
  */
 import fs from 'node:fs';
-import { packBits, wordsFor } from '../hash/bits.js';
-import { isFlat, methodNamed } from '../hash/methods.js';
+import { methodNamed } from '../hash/methods.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
-import { cropSourceSide, halvedThumbnails, hashViews, needsSource, viewThumbnails } from '../hash/views.js';
+import { viewFingerprints } from '../hash/view-fingerprints.js';
+import { cropSourceSide, needsSource } from '../hash/views.js';
 import { fileError } from '../util/errors.js';
 import { greyThumbnail, regularFile } from './decode.js';
 import { decoderFor } from './recipe.js';
@@ -29,26 +29,11 @@ export async function fingerprintFile(
   // coarse fingerprints, from the same square) are cut from.
   const decoded = needsSource(settings) || settings.coarseX ? cropSourceSide(side) : side;
   const pixels = await greyThumbnail(file, decoded, decoderFor(settings.resample));
-  const thumbs = viewThumbnails(pixels, decoded, side, settings);
-  const views = hashViews(method, thumbs, settings.x, settings);
-  const record: FingerprintRecord = { file, bits: packBits(views[0]!), flat: isFlat(thumbs[0]!, views[0]!), size: st.size, mtime: st.mtimeMs };
-  if (views.length > 1) record.views = packViews(views, settings.x);
-  if (settings.coarseX) {
-    // The coarse thumbnails are the views' at half the side where that is their size (find's x =
-    // 16 and 8 for phash), else cut from the source again.
-    const coarseSide = method.side(settings.coarseX);
-    const coarseThumbs = 2 * coarseSide === side && needsSource(settings) ? halvedThumbnails(thumbs, side) : viewThumbnails(pixels, decoded, coarseSide, settings);
-    record.coarse = packViews(hashViews(method, coarseThumbs, settings.coarseX, settings), settings.coarseX);
-  }
+  const { bits, flat, views, coarse } = viewFingerprints(pixels, decoded, settings);
+  const record: FingerprintRecord = { file, bits, flat, size: st.size, mtime: st.mtimeMs };
+  if (views) record.views = views;
+  if (coarse) record.coarse = coarse;
   return record;
-}
-
-/** K views of x² bits each, packed one after the other. */
-function packViews(views: readonly Uint8Array[], x: number): Uint32Array {
-  const words = wordsFor(x * x);
-  const out = new Uint32Array(views.length * words);
-  views.forEach((bits, v) => out.set(packBits(bits), v * words));
-  return out;
 }
 
 /** As fingerprintFile, failing with an ImgcmpError that names the file and the reason. */

@@ -98,39 +98,49 @@ class Helper {
     }, this.timeLimit);
   }
 
-  /** Replies arrive in pipe-sized chunks: each reply is joined from them once, when complete. */
+  /**
+   * Replies arrive in pipe-sized chunks (a 128-pixel thumbnail is 128 KiB: two or three of them):
+   * each reply's body is copied once, when complete, straight into its own buffer.
+   */
   private take(chunk: Buffer): void {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     while (this.buffered >= HEADER_BYTES) {
-      let head = this.chunks[0]!.length >= HEADER_BYTES ? this.chunks[0]! : this.joined();
+      const head = Buffer.alloc(HEADER_BYTES);
+      this.copyOut(head, false);
       const length = head.readUInt32LE(16);
       if (this.buffered < HEADER_BYTES + length) return;
-      if (head.length < HEADER_BYTES + length) head = this.joined();
-      const body = head.subarray(HEADER_BYTES, HEADER_BYTES + length);
+      this.copyOut(head, true);
+      // Its own buffer (a Float64Array needs an 8-byte-aligned one), not zeroed first: every
+      // byte is copied in next.
+      const body = Buffer.allocUnsafeSlow(length);
+      this.copyOut(body, true);
       const reply: JpegReply =
-        head.readUInt32LE(0) === STATUS_OK
-          ? {
-              ok: true,
-              // Copied out: a Float64Array needs its own 8-byte-aligned buffer.
-              thumbnail: new Float64Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.length)),
-              orientation: head.readUInt32LE(12),
-            }
-          : { ok: false, reason: body.toString('utf8') };
-      const rest = head.subarray(HEADER_BYTES + length);
-      if (rest.length) this.chunks[0] = rest;
-      else this.chunks.shift();
-      this.buffered -= HEADER_BYTES + length;
+        head.readUInt32LE(0) !== STATUS_OK
+          ? { ok: false, reason: body.toString('utf8') }
+          : length % 8
+            ? { ok: false, reason: 'the JPEG decoder sent a malformed thumbnail' }
+            : { ok: true, thumbnail: new Float64Array(body.buffer, body.byteOffset, length / 8), orientation: head.readUInt32LE(12) };
       this.pending.shift()?.resolve(reply);
       this.arm();
       if (!this.pending.length) this.idle();
     }
   }
 
-  private joined(): Buffer {
-    const all = Buffer.concat(this.chunks, this.buffered);
-    this.chunks = [all];
-    return all;
+  /** Copies the first `to.length` bytes buffered into `to`; with `consume`, drops them. */
+  private copyOut(to: Uint8Array, consume: boolean): void {
+    let done = 0;
+    let i = 0;
+    while (done < to.length) {
+      const c = this.chunks[i]!;
+      const n = Math.min(c.length, to.length - done);
+      to.set(n === c.length ? c : c.subarray(0, n), done);
+      done += n;
+      if (!consume) i++;
+      else if (n === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(n);
+    }
+    if (consume) this.buffered -= to.length;
   }
 
   // While a helper has no work, it must not keep imgcmp running; while it has, it must.

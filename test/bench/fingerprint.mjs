@@ -12,10 +12,15 @@
  * path as a ratio to it.
  *
  *   node test/bench/fingerprint.mjs FOLDER [--jpeg] [--fraction 0.2] [--repeat N] [--no-python-imgcmp]
+ *                                    [--find-only] [--before CHECKOUT] [--runs N]
  *
  * --jpeg keeps only JPEG files (the decoder comparison the target is stated for). --repeat N
  * takes every file N times (under other names: each is decoded again), for the speed of a long
- * run, where the fixed cost of starting one is spread over many images.
+ * run, where the fixed cost of starting one is spread over many images. --find-only measures
+ * `imgcmp find` and Pillow's draft path alone. --before CHECKOUT also runs the `find` of another
+ * built checkout of imgcmp (a git worktree of an earlier commit, say), for before/after figures
+ * from one run. --runs N runs find (before and after) and Pillow N times, interleaved, and
+ * takes each one's fastest run: on a shared machine, the run least slowed by others.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -31,7 +36,10 @@ const bin = path.join(root, 'bin', 'imgcmp');
 const reference = path.resolve(root, '..', 'shared', 'reference', 'imgcmp-reference.py');
 const args = process.argv.slice(2);
 const jpegOnly = flag(args, '--jpeg');
-const skipPythonImgcmp = flag(args, '--no-python-imgcmp');
+const findOnly = flag(args, '--find-only');
+const skipPythonImgcmp = findOnly || flag(args, '--no-python-imgcmp');
+const beforeCheckout = option(args, '--before', undefined);
+const runs = Math.max(1, Number(option(args, '--runs', '1')));
 const fraction = option(args, '--fraction', '0.2');
 const repeat = Number(option(args, '--repeat', '1'));
 const folder = path.resolve(args[0] ?? path.join(root, 'samples'));
@@ -84,34 +92,80 @@ const n = files.length;
 const rate = (r) => n / r.seconds;
 console.log(`fingerprint benchmark: ${n} ${jpegOnly ? "JPEG " : ""}files in ${folder}${repeat > 1 ? ` (each of ${found.length} taken ${repeat} times)` : ""} (${os.cpus().length} cores, node ${process.version})`);
 const home = path.join(work, 'home');
-const ours = timed(process.execPath, [bin, 'fingerprint', linkDir, '-L', '-q', '-f', path.join(work, 'ours.hdf')], { IMGCMP_HOME: home });
-const oursSharp = timed(process.execPath, [bin, 'fingerprint', linkDir, '-L', '-q', '--decoder', 'sharp', '-f', path.join(work, 'ours-sharp.hdf')], { IMGCMP_HOME: home });
-const oursOrient = timed(process.execPath, [bin, 'fingerprint', linkDir, '-L', '-q', '--orientations', '-f', path.join(work, 'ours-o.hdf')], { IMGCMP_HOME: home });
-const oursViews = timed(process.execPath, [bin, 'fingerprint', linkDir, '-L', '-q', '--orientations', '--crops', '-f', path.join(work, 'ours-oc.hdf')], { IMGCMP_HOME: home });
-const oursFind = timed(process.execPath, [bin, 'find', linkDir, '-L', '-q', '--no-tree', '-f', path.join(work, 'find.hdf')], { IMGCMP_HOME: home });
-const pillow = timed('/usr/bin/python3', [pyScript, list]);
 const row = (name, r, base) =>
   console.log(
     `${name.padEnd(44)} ${r.seconds.toFixed(2).padStart(7)} s ${rate(r).toFixed(1).padStart(7)} images/s  peak RSS ${r.rssMb.toFixed(0).padStart(5)} MB` +
       (base ? `  imgcmp is ${(r.seconds / base.seconds).toFixed(2)}× as fast` : ''),
   );
-row('imgcmp fingerprint (phash, x = 8)', ours);
-row('imgcmp fingerprint --decoder sharp', oursSharp);
-row('imgcmp fingerprint --orientations', oursOrient);
-row('imgcmp fingerprint --orientations --crops', oursViews);
-row('imgcmp find (x = 16, 32 views + coarse)', oursFind);
-row('Pillow draft + phash, 2 processes', pillow, ours);
-console.log(`  imgcmp find vs Pillow draft + phash: find is ${(pillow.seconds / oursFind.seconds).toFixed(2)}× as fast`);
-// What every run pays whatever its size: Node's start, loading the code, HDF5's WebAssembly.
-const one = timed(process.execPath, [bin, 'fingerprint', files[0], '-q', '-f', path.join(work, 'one.hdf')], { IMGCMP_HOME: home });
-console.log(`${'imgcmp fingerprint of one file (fixed cost)'.padEnd(44)} ${one.seconds.toFixed(2).padStart(7)} s`);
-// The native decoder's helper processes (one per core) are not imgcmp's children when it exits,
-// so the peak RSS above is imgcmp's own: the helper's is measured here, on the same files.
-if (JpegDecoder.available()) {
-  const request = Buffer.concat(files.map((f) => helperRequest(Buffer.from(f), 32)));
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', HELPER_PATH, String(MAX_INPUT_PIXELS)], { input: request, maxBuffer: 1 << 30 });
-  const kb = Number(r.stderr.toString().trim().split('\n').pop());
-  console.log(`${'  native JPEG decoder, each of its processes'.padEnd(44)} peak RSS ${(kb / 1024).toFixed(0).padStart(5)} MB (${os.availableParallelism()} of them)`);
+let ours;
+if (!findOnly) {
+  ours = timed(process.execPath, [bin, 'fingerprint', linkDir, '-L', '-q', '-f', path.join(work, 'ours.hdf')], { IMGCMP_HOME: home });
+  const oursSharp = timed(process.execPath, [bin, 'fingerprint', linkDir, '-L', '-q', '--decoder', 'sharp', '-f', path.join(work, 'ours-sharp.hdf')], { IMGCMP_HOME: home });
+  const oursOrient = timed(process.execPath, [bin, 'fingerprint', linkDir, '-L', '-q', '--orientations', '-f', path.join(work, 'ours-o.hdf')], { IMGCMP_HOME: home });
+  const oursViews = timed(process.execPath, [bin, 'fingerprint', linkDir, '-L', '-q', '--orientations', '--crops', '-f', path.join(work, 'ours-oc.hdf')], { IMGCMP_HOME: home });
+  row('imgcmp fingerprint (phash, x = 8)', ours);
+  row('imgcmp fingerprint --decoder sharp', oursSharp);
+  row('imgcmp fingerprint --orientations', oursOrient);
+  row('imgcmp fingerprint --orientations --crops', oursViews);
+}
+// find (this checkout's, and another's with --before) and Pillow, interleaved, the fastest of
+// `runs`. Where perf runs, each run's CPU time too, of all its processes (perf stat counts the
+// JPEG helpers and Pillow's workers with their parent): on a shared machine, a figure that the
+// other users do not change as much as the wall time.
+const perfWorks = spawnSync('perf', ['stat', '-x,', '-e', 'task-clock', 'true'], { encoding: 'utf8' }).status === 0;
+const statFile = path.join(work, 'perf-stat.csv');
+const measured = (cmd, cmdArgs, env) => {
+  if (!perfWorks) return timed(cmd, cmdArgs, env);
+  const r = timed('perf', ['stat', '-x,', '-e', 'task-clock', '-o', statFile, '--', cmd, ...cmdArgs], env);
+  const line = fs.readFileSync(statFile, 'utf8').split('\n').find((l) => l.includes('task-clock'));
+  return { ...r, cpuSeconds: line ? Number(line.split(',')[0]) / 1000 : undefined };
+};
+const findOf = (binary, k) => () => {
+  const db = path.join(work, `find-${k}.hdf`);
+  fs.rmSync(db, { force: true }); // a first run each time, into a new database
+  return measured(process.execPath, [binary, 'find', linkDir, '-L', '-q', '--no-tree', '-f', db], { IMGCMP_HOME: home });
+};
+const contenders = {
+  ...(beforeCheckout ? { before: findOf(path.join(path.resolve(beforeCheckout), 'bin', 'imgcmp'), 'before') } : {}),
+  find: findOf(bin, 'after'),
+  pillow: () => measured('/usr/bin/python3', [pyScript, list]),
+};
+const best = {};
+const leastCpu = {};
+for (let r = 0; r < runs; r++) {
+  for (const [name, run] of Object.entries(contenders)) {
+    const t = run();
+    if (!best[name] || t.seconds < best[name].seconds) best[name] = t;
+    if (t.cpuSeconds !== undefined && !(leastCpu[name] <= t.cpuSeconds)) leastCpu[name] = t.cpuSeconds;
+  }
+}
+const of = runs > 1 ? `, fastest of ${runs}` : '';
+const cpu = (name) => (leastCpu[name] !== undefined ? `  CPU ${leastCpu[name].toFixed(2)} s (all processes${runs > 1 ? ', least' : ''})` : '');
+const withCpu = (name, label, r, base) => {
+  row(label, r, base);
+  if (cpu(name)) console.log(`${''.padEnd(44)} ${cpu(name)}`);
+};
+if (best.before) withCpu('before', `imgcmp find before (${path.basename(path.resolve(beforeCheckout))})${of}`, best.before);
+withCpu('find', `imgcmp find (x = 16, 32 views + coarse)${of}`, best.find);
+withCpu('pillow', `Pillow draft + phash, 2 processes${of}`, best.pillow, ours);
+if (best.before) console.log(`  imgcmp find before vs Pillow draft + phash: find is ${(best.pillow.seconds / best.before.seconds).toFixed(2)}× as fast`);
+console.log(`  imgcmp find vs Pillow draft + phash: find is ${(best.pillow.seconds / best.find.seconds).toFixed(2)}× as fast`);
+if (best.before) console.log(`  imgcmp find now vs before: ${(best.before.seconds / best.find.seconds).toFixed(2)}× as fast`);
+if (leastCpu.find && leastCpu.pillow) {
+  console.log(`  CPU time, Pillow draft + phash / imgcmp find: ${(leastCpu.pillow / leastCpu.find).toFixed(2)}` + (leastCpu.before ? `; before: ${(leastCpu.pillow / leastCpu.before).toFixed(2)}` : ''));
+}
+if (!findOnly) {
+  // What every run pays whatever its size: Node's start, loading the code, HDF5's WebAssembly.
+  const one = timed(process.execPath, [bin, 'fingerprint', files[0], '-q', '-f', path.join(work, 'one.hdf')], { IMGCMP_HOME: home });
+  console.log(`${'imgcmp fingerprint of one file (fixed cost)'.padEnd(44)} ${one.seconds.toFixed(2).padStart(7)} s`);
+  // The native decoder's helper processes (one per core) are not imgcmp's children when it exits,
+  // so the peak RSS above is imgcmp's own: the helper's is measured here, on the same files.
+  if (JpegDecoder.available()) {
+    const request = Buffer.concat(files.map((f) => helperRequest(Buffer.from(f), 32)));
+    const r = spawnSync('/usr/bin/time', ['-f', '%M', HELPER_PATH, String(MAX_INPUT_PIXELS)], { input: request, maxBuffer: 1 << 30 });
+    const kb = Number(r.stderr.toString().trim().split('\n').pop());
+    console.log(`${'  native JPEG decoder, each of its processes'.padEnd(44)} peak RSS ${(kb / 1024).toFixed(0).padStart(5)} MB (${os.availableParallelism()} of them)`);
+  }
 }
 if (!skipPythonImgcmp) {
   const convert = path.join(work, 'convert');

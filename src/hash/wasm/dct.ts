@@ -1,0 +1,107 @@
+/**
+ * phash's low DCT block on the WebAssembly kernel of dct.wat: the same numbers as phash.ts
+ * lowDct (each SIMD lane does the scalar code's operations in its order), about ten times as
+ * fast. Where WebAssembly or its SIMD is not available (node --jitless, say), callers use the
+ * JavaScript code instead: `dctKernel()` is then undefined.
+ */
+import { cachedDctRows } from '../phash.js';
+import { DCT_WASM_BASE64 } from './dct-wasm.js';
+
+interface Exports {
+  rows(p: number, c: number, t: number, side: number, x: number): void;
+  cols(t: number, ct: number, low: number, side: number, x: number): void;
+  absSum(p: number, n: number): number;
+}
+
+/** Where one size's matrices and work areas lie in the kernel's memory (in doubles). */
+interface Layout {
+  p: number;
+  t: number;
+  low: number;
+  c: number;
+  ct: number;
+}
+
+const PAGE = 65536;
+
+/** The kernel: one instance, its memory, and a layout per (side, x), laid out on first use. */
+export class DctKernel {
+  private heap: Float64Array;
+  private used = 0;
+  private readonly layouts = new Map<number, Layout>();
+
+  private constructor(
+    private readonly memory: WebAssembly.Memory,
+    private readonly exports: Exports,
+  ) {
+    this.heap = new Float64Array(memory.buffer);
+  }
+
+  static create(): DctKernel | undefined {
+    try {
+      // Compiled the usual way, baseline first: V8 optimizes the kernel's functions once they run
+      // hot, within the first pictures. (Not with --no-liftoff as index/wasm/scan.ts compiles its
+      // one long call: flags are global, and HDF5's large module, compiling in the background at
+      // that moment, would be compiled optimized too — a second of CPU.)
+      const module = new WebAssembly.Module(Buffer.from(DCT_WASM_BASE64, 'base64'));
+      const memory = new WebAssembly.Memory({ initial: 1 });
+      const instance = new WebAssembly.Instance(module, { env: { memory } });
+      return new DctKernel(memory, instance.exports as unknown as Exports);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Whether the kernel takes this size: 8 columns and 8 coefficients at a time. */
+  static fits(side: number, x: number): boolean {
+    return side % 8 === 0 && x % 8 === 0 && x <= side;
+  }
+
+  private layout(side: number, x: number): Layout {
+    const key = side * 65536 + x;
+    let l = this.layouts.get(key);
+    if (l) return l;
+    const at = (n: number): number => {
+      const start = this.used;
+      this.used += n + (-n & 1); // 16-byte alignment for the vector loads
+      return start;
+    };
+    l = { p: at(side * side), t: at(x * side), low: at(x * x), c: at(x * side), ct: at(side * x) };
+    const bytes = this.used * 8;
+    if (bytes > this.memory.buffer.byteLength) {
+      this.memory.grow(Math.ceil((bytes - this.memory.buffer.byteLength) / PAGE));
+      this.heap = new Float64Array(this.memory.buffer);
+    }
+    const c = cachedDctRows(x, side);
+    this.heap.set(c, l.c);
+    for (let j = 0; j < side; j++) for (let k = 0; k < x; k++) this.heap[l.ct + j * x + k] = c[k * side + j]!;
+    this.layouts.set(key, l);
+    return l;
+  }
+
+  /**
+   * lowDct(pixels, side, x) into `low` (x × x): the same coefficients, the same noise bound and
+   * zeroing. DctKernel.fits(side, x) must hold.
+   */
+  lowDct(pixels: Float64Array, side: number, x: number, low: Float64Array): void {
+    const l = this.layout(side, x);
+    const heap = this.heap;
+    heap.set(pixels.subarray(0, side * side), l.p);
+    this.exports.rows(l.p * 8, l.c * 8, l.t * 8, side, x);
+    this.exports.cols(l.t * 8, l.ct * 8, l.low * 8, side, x);
+    const scale = this.exports.absSum(l.p * 8, side * side);
+    const noise = 4 * scale * 1e-10;
+    for (let i = 0; i < x * x; i++) {
+      const v = heap[l.low + i]!;
+      low[i] = Math.abs(v) <= noise ? 0 : v;
+    }
+  }
+}
+
+let kernel: DctKernel | undefined | null = null;
+
+/** The kernel, made on first use; undefined where WebAssembly SIMD cannot run. */
+export function dctKernel(): DctKernel | undefined {
+  if (kernel === null) kernel = DctKernel.create();
+  return kernel;
+}

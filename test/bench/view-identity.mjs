@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+/**
+ * The fast phash path against the plain one on every image of some folders: each image is
+ * decoded once (to the 128-pixel source, by the default recipe: the native decoder for JPEGs,
+ * sharp for the rest), then fingerprinted both ways under find's settings and a few others, and
+ * every word of every view compared. Prints the number of images whose bits differ (it must be
+ * 0) and exits with 1 if any does. For corpora too large for the unit test
+ * (test/view-fingerprints.test.ts), e.g. the benchmarks' negative pool.
+ *
+ *   node test/bench/view-identity.mjs DIR... [--limit N]
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fastViewFingerprints, plainViewFingerprints } from '../../dist/src/hash/view-fingerprints.js';
+import { greyThumbnail } from '../../dist/src/pixels/decode.js';
+import { defaultJpegDecoder } from '../../dist/src/pixels/recipe.js';
+import { findSettings } from '../../dist/src/stages/find.js';
+import { mapLimited } from '../../dist/src/util/pool.js';
+import { option } from './lib.mjs';
+
+const args = process.argv.slice(2);
+const limit = Number(option(args, '--limit', '1000000'));
+const files = args
+  .flatMap((d) => fs.readdirSync(d, { recursive: true }).map((f) => path.join(d, String(f))))
+  .filter((f) => /\.(jpe?g|png|webp|tiff?|gif|bmp|heic|heif|avif)$/i.test(f) && fs.statSync(f).isFile())
+  .sort()
+  .slice(0, limit);
+const decoder = defaultJpegDecoder();
+const base = findSettings(decoder);
+const variants = {
+  "find's default": base,
+  'no borders': { ...base, borders: false },
+  'x = 8, upright, whole': { ...base, x: 8, orientations: false, crops: false, borders: false, coarseX: 0 },
+};
+const same = (a, b) => a === b || (a !== undefined && b !== undefined && a.length === b.length && a.every((v, k) => v === b[k]));
+const differs = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
+let decoded = 0;
+let failed = 0;
+const t0 = performance.now();
+await mapLimited(files, 4, async (file) => {
+  let pixels;
+  try {
+    pixels = await greyThumbnail(file, 128, decoder);
+  } catch {
+    failed++;
+    return;
+  }
+  decoded++;
+  for (const [name, s] of Object.entries(variants)) {
+    const a = plainViewFingerprints(pixels, 128, s);
+    const b = fastViewFingerprints(pixels, 128, s);
+    if (!(same(a.bits, b.bits) && same(a.views, b.views) && same(a.coarse, b.coarse) && a.flat === b.flat)) differs[name].push(file);
+  }
+});
+console.log(`fast vs plain phash views: ${decoded} images decoded (${failed} could not be), ${decoder} recipe, ${((performance.now() - t0) / 1000).toFixed(0)} s (${os.cpus().length} cores)`);
+let any = 0;
+for (const [name, list] of Object.entries(differs)) {
+  console.log(`  ${name.padEnd(24)} bits differ on ${list.length} of ${decoded}${list.length ? `: ${list.slice(0, 5).join(', ')}` : ''}`);
+  any += list.length;
+}
+process.exit(any ? 1 : 0);
