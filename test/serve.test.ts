@@ -7,34 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { readDb } from '../src/db/database.js';
 import { isPrivateAddress } from '../src/serve/fetch-url.js';
 import { ROOT, SAMPLES, tempDir } from './helpers/env.js';
-import { startServe, type Served } from './helpers/serve.js';
-
-/** Starts `imgcmp serve --port 0 ARGS` and reads the bound port from its first line. */
-const serve = startServe;
-
-function upload(fields: Record<string, string | { file: string }>): FormData {
-  const form = new FormData();
-  for (const [k, v] of Object.entries(fields)) {
-    if (typeof v === 'string') form.append(k, v);
-    else form.append(k, new Blob([fs.readFileSync(v.file)]), path.basename(v.file));
-  }
-  return form;
-}
-
-interface Envelope {
-  status: 'ok' | 'fail';
-  error: string[];
-  method: string;
-  result: unknown[];
-}
-
-async function call(url: string, init: RequestInit = {}): Promise<{ status: number; body: Envelope; type: string | null }> {
-  const res = await fetch(url, init);
-  const type = res.headers.get('content-type');
-  return { status: res.status, body: (await res.json()) as Envelope, type };
-}
-
-const sample = (name: string): { file: string } => ({ file: path.join(SAMPLES, name) });
+import { call, sample, startServe as serve, upload, type Served } from './helpers/serve.js';
 
 describe('imgcmp serve', () => {
   const home = tempDir('serve');
@@ -82,8 +55,9 @@ describe('imgcmp serve', () => {
     const same = await call(`${s.url}/compare`, { method: 'POST', body: upload({ image1: sample('chelsea.jpg'), image2: sample('edited/chelsea_small.jpg') }) });
     const other = await call(`${s.url}/compare`, { method: 'POST', body: upload({ image1: sample('chelsea.jpg'), image2: sample('coffee.jpg') }) });
     assert.equal(same.body.method, 'compare');
-    assert.ok((same.body.result[0] as number) > (other.body.result[0] as number));
-    assert.ok((same.body.result[0] as number) > 80);
+    const score = (r: { body: { result: unknown[] } }): number => (r.body.result[0] as { score: number }).score;
+    assert.ok(score(same) > score(other));
+    assert.ok(score(same) > 80);
   });
 
   it('answers a bad parameter 400, an unknown filepath 404, a non-image 415, with the envelope', async () => {
@@ -191,7 +165,7 @@ describe('imgcmp serve --allow-private-urls', () => {
     const found = await call(`${s.url}/search`, { method: 'POST', body: new URLSearchParams({ url: `${base}/to/edited/chelsea_q25.jpg` }) });
     assert.deepEqual(found.body.result.map((r) => (r as { filepath: string; metadata: unknown }).metadata), [{ via: 'url' }]);
     const cmp = await call(`${s.url}/compare`, { method: 'POST', body: new URLSearchParams({ url1: `${base}/coffee.jpg`, url2: `${base}/edited/coffee_brighter.jpg` }) });
-    assert.ok((cmp.body.result[0] as number) > 80);
+    assert.ok((cmp.body.result[0] as { score: number }).score > 80);
     assert.deepEqual((await call(`${s.url}/count`)).body.result, [2]);
     const loop = await call(`${s.url}/search`, { method: 'POST', body: new URLSearchParams({ url: `${base}/loop` }) });
     assert.equal(loop.status, 400);

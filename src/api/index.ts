@@ -28,6 +28,7 @@ import { dbFromRecords, recordsOf } from '../db/records.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
 import { selfViewsPerFile, viewsPerFile } from '../hash/views.js';
 import { coarseCutFor, cutBits } from '../index/cut.js';
+import { PictureSearch } from '../index/picture-search.js';
 import { distancesToQuery, type StoredPictures } from '../index/views.js';
 import { fingerprintFile } from '../pixels/fingerprint.js';
 import { decoderFor, decoderMissing, defaultJpegDecoder, type JpegDecoderName } from '../pixels/recipe.js';
@@ -240,7 +241,7 @@ interface IndexOptions {
 }
 
 export class ImageIndex {
-  private pictures?: { db: FingerprintDb; stored: StoredPictures; row: Map<string, number> };
+  private pictures?: { db: FingerprintDb; stored: StoredPictures; row: Map<string, number>; search: PictureSearch };
   private closed = false;
   private closing?: Promise<void>;
   private saving: Promise<void> = Promise.resolve();
@@ -397,14 +398,11 @@ export class ImageIndex {
     return m === undefined ? undefined : JSON.parse(m);
   }
 
-  private view(): { db: FingerprintDb; stored: StoredPictures; row: Map<string, number> } {
+  private view(): { db: FingerprintDb; stored: StoredPictures; row: Map<string, number>; search: PictureSearch } {
     if (!this.pictures) {
       const db = dbFromRecords(this.settings, this.records.values());
-      this.pictures = {
-        db,
-        stored: { upright: db.fps, views: db.views, coarse: db.coarse, perFile: viewsPerFile(this.settings), selfViews: selfViewsPerFile(this.settings) },
-        row: new Map(db.files.map((f, i) => [f, i])),
-      };
+      const stored: StoredPictures = { upright: db.fps, views: db.views, coarse: db.coarse, perFile: viewsPerFile(this.settings), selfViews: selfViewsPerFile(this.settings) };
+      this.pictures = { db, stored, row: new Map(db.files.map((f, i) => [f, i])), search: new PictureSearch(stored) };
     }
     return this.pictures;
   }
@@ -430,12 +428,13 @@ export class ImageIndex {
     if (!Number.isInteger(k) || k < 0) throw new IndexError('invalid', `k must be a whole number ≥ 0, not ${String(k)}`);
     if (typeof maxDistance !== 'number' || !(maxDistance >= 0 && maxDistance <= 1)) throw new IndexError('invalid', `maxDistance must be from 0 to 1, not ${String(maxDistance)}`);
     const { record, self } = await this.query(source);
-    const { db, stored } = this.view();
+    const { db, search } = this.view();
     const nbits = db.fps.nbits;
     const within = Math.floor(cutBits(maxDistance, nbits));
     const upright = opts.allOrientations === false;
     const coarseWithin = db.coarse && !upright ? Math.floor(cutBits(coarseCutFor(maxDistance), db.coarse.nbits)) : Infinity;
-    const found = distancesToQuery(stored, upright ? { upright: record.bits } : { upright: record.bits, views: record.views, coarse: record.coarse }, within, coarseWithin);
+    // Through the coarse fingerprints' tables where they pay (index/picture-search.ts): the same rows as distancesToQuery.
+    const found = search.distances(upright ? { upright: record.bits } : { upright: record.bits, views: record.views, coarse: record.coarse }, within, coarseWithin);
     const out: Neighbour[] = [];
     for (const n of found.sort((a, b) => a.bits - b.bits || a.row - b.row)) {
       if (out.length >= k) break;

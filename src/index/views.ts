@@ -203,7 +203,7 @@ export interface QueryPicture {
 }
 
 /** The smallest distance between one picture's view 0 and the other's views, either way round (K views each, at `at`). */
-function viewMin(q: Uint32Array, qAt: number, s: Uint32Array, sAt: number, perFile: number, words: number, limit: number, self = 0): number {
+export function viewMin(q: Uint32Array, qAt: number, s: Uint32Array, sAt: number, perFile: number, words: number, limit: number, self = 0): number {
   let best = Infinity;
   const any = perFile - self;
   for (let v = 0; v < any && best > 0; v++) {

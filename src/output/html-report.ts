@@ -53,6 +53,31 @@ export interface ReportModel {
 /** Marks a page written by imgcmp report (and so replaceable). */
 export const REPORT_MARK = '<!-- written by imgcmp report -->';
 
+/**
+ * The report's look: its header, clusters and picture tiles (figure, figcaption, .missing), also
+ * used by the page of imgcmp serve (src/serve/page.ts).
+ */
+export const REPORT_STYLE = `body { font: 14px/1.4 system-ui, sans-serif; margin: 0 1.5rem 2rem; color: #222; background: #fafafa; }
+header { position: sticky; top: 0; background: #fafafa; padding: .8rem 0; border-bottom: 1px solid #ddd; z-index: 1; }
+h1 { font-size: 1.3rem; margin: 0 0 .3rem; } h2 { font-size: 1rem; margin: 1.2rem 0 .5rem; font-weight: 600; }
+h2 .name { font-weight: normal; color: #666; font-family: monospace; } h2 label { font-weight: normal; margin-left: .6rem; }
+#filter { width: min(40rem, 100%); padding: .4rem; font-size: 1rem; }
+main { display: flex; flex-wrap: wrap; gap: 0 2.5rem; align-items: flex-start; }
+section.cluster { max-width: 100%; }
+.members { display: flex; flex-wrap: wrap; gap: .8rem; }
+figure { margin: 0; width: 210px; background: #fff; border: 2px solid #ddd; border-radius: 6px; padding: 5px; }
+figure.keep { border-color: #2a8a3a; }
+figure.stays { border-style: dashed; }
+figure img, .missing { width: 200px; height: 150px; object-fit: contain; background: #eee; display: block; }
+.missing { display: flex; align-items: center; justify-content: center; color: #a33; }
+figcaption { font-size: 12px; word-break: break-all; display: flex; flex-direction: column; gap: 2px; margin-top: 4px; }
+figcaption a.path { color: #124; text-decoration: none; } .keep .dist { color: #2a8a3a; font-weight: bold; }
+.same { color: #1a5fb4; } .beyond { color: #b45309; font-weight: bold; }
+.choice { margin-top: 3px; word-break: normal; }
+section.apart figure { opacity: .45; } section.apart .choice { visibility: hidden; }
+.hidden { display: none; }
+`;
+
 const escapeHtml = (s: string): string =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
@@ -114,26 +139,7 @@ ${REPORT_MARK}
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(model.title)}</title>
 <style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 0 1.5rem 2rem; color: #222; background: #fafafa; }
-header { position: sticky; top: 0; background: #fafafa; padding: .8rem 0; border-bottom: 1px solid #ddd; z-index: 1; }
-h1 { font-size: 1.3rem; margin: 0 0 .3rem; } h2 { font-size: 1rem; margin: 1.2rem 0 .5rem; font-weight: 600; }
-h2 .name { font-weight: normal; color: #666; font-family: monospace; } h2 label { font-weight: normal; margin-left: .6rem; }
-#filter { width: min(40rem, 100%); padding: .4rem; font-size: 1rem; }
-main { display: flex; flex-wrap: wrap; gap: 0 2.5rem; align-items: flex-start; }
-section.cluster { max-width: 100%; }
-.members { display: flex; flex-wrap: wrap; gap: .8rem; }
-figure { margin: 0; width: 210px; background: #fff; border: 2px solid #ddd; border-radius: 6px; padding: 5px; }
-figure.keep { border-color: #2a8a3a; }
-figure.stays { border-style: dashed; }
-figure img, .missing { width: 200px; height: 150px; object-fit: contain; background: #eee; display: block; }
-.missing { display: flex; align-items: center; justify-content: center; color: #a33; }
-figcaption { font-size: 12px; word-break: break-all; display: flex; flex-direction: column; gap: 2px; margin-top: 4px; }
-figcaption a.path { color: #124; text-decoration: none; } .keep .dist { color: #2a8a3a; font-weight: bold; }
-.same { color: #1a5fb4; } .beyond { color: #b45309; font-weight: bold; }
-.choice { margin-top: 3px; word-break: normal; }
-section.apart figure { opacity: .45; } section.apart .choice { visibility: hidden; }
-.hidden { display: none; }
-</style></head><body>
+${REPORT_STYLE}</style></head><body>
 <header><h1>${escapeHtml(model.title)}</h1>
 <div>${model.clusters.length} clusters, ${pictures} pictures · ${model.redundantFiles} redundant files (${size(model.redundantBytes)}) · ${escapeHtml(model.source)} · green: the picture to keep</div>
 <input id="filter" type="search" placeholder="filter by path…" autocomplete="off"> <span id="shown"></span>

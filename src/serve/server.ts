@@ -14,6 +14,9 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { IndexError, type ImageIndex, type QuerySource } from '../api/index.js';
 import { ImgcmpError } from '../util/errors.js';
 import { fetchImage, UrlError, type FetchOptions } from './fetch-url.js';
+import { openApiDocument, type ServedRoute } from './openapi.js';
+import { PAGE_HEADERS, PAGE_HTML } from './page.js';
+import { ThumbnailStore } from './thumbnails.js';
 
 export interface ServeOptions {
   /** Largest request (and upload) in bytes (default 50 MB). */
@@ -27,6 +30,8 @@ export interface ServeOptions {
   allowPrivateUrls?: boolean;
   /** Log requests (fastify's logger) to standard error. */
   log?: boolean;
+  /** A folder for a small JPEG thumbnail of each entry, made when it is added (src/serve/thumbnails.ts); undefined: none. */
+  thumbnails?: string;
 }
 
 /** A failure with its HTTP status. */
@@ -164,7 +169,9 @@ export async function createServer(index: ImageIndex, opts: ServeOptions = {}): 
   if (opts.token) {
     const want = Buffer.from(`Bearer ${opts.token}`);
     app.addHook('onRequest', async (req, reply) => {
-      if (req.url.split('?')[0] === '/ping') return;
+      // /ping, and the page at / (static HTML without data: its token field is how a token is given).
+      const where = req.url.split('?')[0];
+      if (where === '/ping' || where === '/') return;
       const got = Buffer.from(req.headers.authorization ?? '');
       if (got.length !== want.length || !timingSafeEqual(got, want)) {
         await reply
@@ -175,6 +182,13 @@ export async function createServer(index: ImageIndex, opts: ServeOptions = {}): 
       }
     });
   }
+
+  /** Every route as fastify registers it: what /openapi.json describes (so that it cannot drift). */
+  const served: ServedRoute[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) served.push({ method, url: r.url });
+  });
+  const thumbs = opts.thumbnails ? new ThumbnailStore(opts.thumbnails) : undefined;
 
   /** The parameters of a request: its query string, overridden by its body's fields. */
   const params = (req: FastifyRequest): Params => {
@@ -204,12 +218,17 @@ export async function createServer(index: ImageIndex, opts: ServeOptions = {}): 
     const filepath = requiredText(p, 'filepath');
     const metadata = metadataOf(p);
     const bytes = await upload(p, 'image', 'url');
-    await gate.run(() => index.add(bytes, { id: filepath, metadata }));
+    await gate.run(async () => {
+      await index.add(bytes, { id: filepath, metadata });
+      await thumbs?.put(filepath, bytes);
+    });
     return [];
   });
 
   route(['DELETE', 'POST'], '/delete', async (p) => {
-    await index.remove(requiredText(p, 'filepath'));
+    const filepath = requiredText(p, 'filepath');
+    await index.remove(filepath);
+    thumbs?.remove(filepath);
     return [];
   });
 
@@ -228,11 +247,25 @@ export async function createServer(index: ImageIndex, opts: ServeOptions = {}): 
   route(['POST'], '/compare', async (p) => {
     const [a, b] = await Promise.all([upload(p, 'image1', 'url1'), upload(p, 'image2', 'url2')]);
     const c = await gate.run(() => index.compare(a, b));
-    return [Math.round(c.score * 100) / 100];
+    return [{ score: Math.round(c.score * 100) / 100 }]; // match's shape: [{"score": 99.0}]
   });
 
   route(['GET', 'POST'], '/count', async () => [index.count()]);
   route(['GET', 'POST'], '/list', async (p) => index.list({ offset: wholeNumber(p, 'offset', 0), limit: wholeNumber(p, 'limit', 20) }));
   route(['GET', 'POST'], '/ping', async () => []);
+
+  // Beyond match: the clusters of the index (lists of filepaths, as find groups them).
+  route(['GET', 'POST'], '/duplicates', async (p) => index.duplicates({ cut: fraction(p, 'cut') }));
+
+  // The page, its thumbnails and the API's description.
+  app.get('/', async (_req, reply) => reply.headers(PAGE_HEADERS).type('text/html; charset=utf-8').send(PAGE_HTML));
+  app.get('/thumbnail', async (req, reply) => {
+    const filepath = requiredText(params(req), 'filepath');
+    if (!index.has(filepath)) throw new HttpError(404, `${filepath}: no such entry`);
+    const jpeg = thumbs?.get(filepath);
+    if (!jpeg) throw new HttpError(404, `${filepath}: no thumbnail (${thumbs ? 'none could be made of it' : 'the server keeps none: --thumbnails'})`);
+    return reply.type('image/jpeg').header('cache-control', 'private, no-cache').send(jpeg);
+  });
+  app.get('/openapi.json', async (_req, reply) => reply.type('application/json').send(openApiDocument(served)));
   return app;
 }

@@ -1,7 +1,13 @@
 /** What the benchmark scripts share: argument parsing and timing a command's run and peak memory. */
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { writeDb } from '../../dist/src/db/database.js';
+import { selectRows, wordsFor } from '../../dist/src/hash/bits.js';
+import { viewsPerFile } from '../../dist/src/hash/views.js';
+import { findSettings } from '../../dist/src/stages/find.js';
+import { splitmix32 } from '../../dist/test/helpers/random.js';
 
-export { splitmix32 } from '../../dist/test/helpers/random.js';
+export { splitmix32 };
 
 /** Removes `--name VALUE` from args and returns VALUE (or the default). */
 export function option(args, name, dflt) {
@@ -39,4 +45,63 @@ export function timed(cmd, cmdArgs, env = {}, limitSeconds = undefined) {
   if (limitSeconds && r.status === 124) return { seconds, rssMb, cpuSeconds, stdout: r.stdout, stderr: lines.join('\n'), timedOut: true };
   if (r.status !== 0 && r.status !== 2) throw new Error(`${cmd} ${cmdArgs.join(' ')} failed (${r.status}): ${lines.slice(-5).join('\n')}`);
   return { seconds, rssMb, cpuSeconds, stdout: r.stdout, stderr: lines.join('\n') };
+}
+
+/**
+ * A database in find's layout: n files of K views (full and coarse), a fifth of them in planted
+ * groups of 2–6 copies of a random file whose every view has 1–4 % of its bits flipped (full and
+ * coarse alike, so each copy is within find's cut of the group's first file), the rest random.
+ * Written to `file`; returns the file, the planted groups (file names), the write time and size.
+ */
+export async function findLayoutDb(file, name, n, seed) {
+  const settings = findSettings('libjpeg');
+  const k = viewsPerFile(settings);
+  const full = { nbits: settings.x * settings.x };
+  const coarse = { nbits: settings.coarseX * settings.coarseX };
+  for (const s of [full, coarse]) {
+    s.words = wordsFor(s.nbits);
+    s.data = new Uint32Array(n * k * s.words);
+    s.flipMax = Math.max(1, Math.round(0.04 * s.nbits));
+  }
+  const next = splitmix32(seed);
+  const files = Array.from({ length: n }, (_, i) => `/bench/${name}/img${String(i).padStart(7, '0')}.jpg`);
+  const groups = [];
+  let i = 0;
+  while (i < n) {
+    const size = i < n / 5 ? 2 + (next() % 5) : 1;
+    const first = i;
+    for (let c = 0; c < size && i < n; c++, i++) {
+      for (const s of [full, coarse]) {
+        const rowWords = k * s.words;
+        const at = i * rowWords;
+        if (c === 0) {
+          for (let w = 0; w < rowWords; w++) s.data[at + w] = next();
+        } else {
+          s.data.copyWithin(at, first * rowWords, (first + 1) * rowWords);
+          for (let v = 0; v < k; v++) {
+            for (let f = 1 + (next() % s.flipMax); f > 0; f--) {
+              const b = next() % s.nbits;
+              s.data[at + v * s.words + (b >>> 5)] ^= 1 << (b & 31);
+            }
+          }
+        }
+      }
+    }
+    if (i - first > 1) groups.push(files.slice(first, i));
+  }
+  const packed = (s) => ({ count: n * k, nbits: s.nbits, words: s.words, data: s.data });
+  const views = packed(full);
+  const t0 = process.hrtime.bigint();
+  await writeDb(file, {
+    settings,
+    files,
+    fps: selectRows(views, Array.from({ length: n }, (_, r) => r * k)),
+    views,
+    coarse: packed(coarse),
+    flat: new Uint8Array(n),
+    size: new Float64Array(n).fill(1000),
+    mtime: new Float64Array(n),
+  });
+  const writeSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  return { file, groups, writeSeconds, bytes: fs.statSync(file).size };
 }

@@ -6,7 +6,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { BIN, DEBIAN_PYTHON, ROOT } from './env.js';
+import path from 'node:path';
+import { BIN, DEBIAN_PYTHON, ROOT, SAMPLES } from './env.js';
 import { splitmix32 } from './random.js';
 
 export interface Served {
@@ -54,10 +55,25 @@ export interface Envelope {
   result: unknown[];
 }
 
-export async function call(url: string, init: RequestInit = {}): Promise<{ status: number; body: Envelope }> {
+/** A request and its answer: status, envelope, Content-Type. */
+export async function call(url: string, init: RequestInit = {}): Promise<{ status: number; body: Envelope; type: string | null }> {
   const res = await fetch(url, init);
-  return { status: res.status, body: (await res.json()) as Envelope };
+  const type = res.headers.get('content-type');
+  return { status: res.status, body: (await res.json()) as Envelope, type };
 }
+
+/** A multipart form: text fields, and files ({file}) uploaded under their base name. */
+export function upload(fields: Record<string, string | { file: string }>): FormData {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) {
+    if (typeof v === 'string') form.append(k, v);
+    else form.append(k, new Blob([fs.readFileSync(v.file)]), path.basename(v.file));
+  }
+  return form;
+}
+
+/** A picture of samples/, for upload(). */
+export const sample = (name: string): { file: string } => ({ file: path.join(SAMPLES, name) });
 
 /** Every filepath the server holds (/list), and its /count. */
 export async function listAll(url: string): Promise<{ ids: string[]; count: number }> {

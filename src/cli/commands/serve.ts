@@ -31,6 +31,7 @@ interface ServeCliOptions {
   queue: number;
   log?: boolean;
   allowPrivateUrls?: boolean;
+  thumbnails?: boolean;
   checkpoint: number;
   checkpointSeconds: number;
 }
@@ -41,14 +42,15 @@ interface ServeCliOptions {
  * and releases the lock. The first line on standard output names the address it listens on.
  */
 export function serveCommand(messages: Messages): Command {
-  return withDbfile(new Command('serve').description('serve the database as an image index over HTTP (the API of match: /add, /search, /delete, /compare, /count, /list, /ping)'))
+  return withDbfile(new Command('serve').description('serve the database as an image index over HTTP (the API of match: /add, /search, /delete, /compare, /count, /list, /ping; /duplicates, /openapi.json, a search page at /)'))
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port to listen on (0: any free one)', port, 8888)
-    .option('--token <token>', 'require "Authorization: Bearer TOKEN" on every endpoint but /ping (default: $IMGCMP_TOKEN)')
+    .option('--token <token>', 'require "Authorization: Bearer TOKEN" on every endpoint but /ping and the page at / (default: $IMGCMP_TOKEN)')
     .option('--max-size <MB>', 'largest request or upload, in megabytes', megabytes, 50)
     .option('--decodes <n>', 'images decoded at once', positiveInt, 4)
     .option('--queue <n>', 'images that may wait to be decoded before requests are refused (503)', positiveInt, 32)
     .option('--allow-private-urls', 'fetch url parameters from loopback, private and link-local addresses too')
+    .option('--thumbnails', 'keep a small JPEG of each added picture in DB.thumbnails/ for the page at / (costs about one more decode per add)')
     .option('--checkpoint <n>', 'fold the journal into the database every n changes', positiveInt, 1000)
     .option('--checkpoint-seconds <s>', '... or this many seconds after the first change not yet folded', seconds, 60)
     .option('--log', 'log each request to standard error')
@@ -60,12 +62,15 @@ metadata is stored in it. An add or delete is answered once it is in the journal
 DB.journal, flushed to disk; the journal is folded into the database at
 checkpoints and on SIGTERM, and replayed after a crash. Answers: {"status": "ok"|"fail", "error": [...],
 "method": NAME, "result": [...]}; 400 bad parameter, 401 token, 404 unknown
-filepath, 413 too large, 415 not an image, 503 busy.
+filepath, 413 too large, 415 not an image, 503 busy. Open http://HOST:PORT/
+in a browser to search by picture and see the clusters; /openapi.json
+describes every endpoint.
 
 Examples:
   $ imgcmp serve -f photos.hdf --port 8888
   $ curl -F image=@a.jpg -F filepath=a.jpg -F metadata='{"id": 1}' localhost:8888/add
-  $ curl -F image=@b.jpg localhost:8888/search`,
+  $ curl -F image=@b.jpg localhost:8888/search
+  $ curl 'localhost:8888/duplicates?cut=0.1'`,
     )
     .action(async (opts: ServeCliOptions) => {
       // Signals are taken from the start: one that comes while the index opens (or just after the
@@ -83,12 +88,13 @@ Examples:
       });
       const { openIndex } = await import('../../api/index.js');
       const { createServer } = await import('../../serve/server.js');
+      const { thumbnailFolderOf } = await import('../../serve/thumbnails.js');
       const dbfile = dbPath(opts);
       const token = opts.token ?? (process.env['IMGCMP_TOKEN'] || undefined);
       const index = await openIndex(dbfile, { checkpointChanges: opts.checkpoint, checkpointSeconds: opts.checkpointSeconds });
       let app;
       try {
-        app = await createServer(index, { token, maxBytes: Math.round(opts.maxSize * 1024 * 1024), decodes: opts.decodes, queue: opts.queue, log: opts.log, allowPrivateUrls: opts.allowPrivateUrls });
+        app = await createServer(index, { token, maxBytes: Math.round(opts.maxSize * 1024 * 1024), decodes: opts.decodes, queue: opts.queue, log: opts.log, allowPrivateUrls: opts.allowPrivateUrls, thumbnails: opts.thumbnails ? thumbnailFolderOf(dbfile) : undefined });
         await app.listen({ host: opts.host, port: opts.port });
       } catch (err) {
         await index.close();

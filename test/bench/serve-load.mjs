@@ -1,0 +1,361 @@
+#!/usr/bin/env node
+/**
+ * Load benchmark of `imgcmp serve` (the real binary; clients in this process, on the same machine):
+ *
+ *  1. search at N entries (default 1,000,000; a synthetic database in find's layout with planted
+ *     near copies, lib.mjs findLayoutDb): by an indexed filepath
+ *     over HTTP with 16 concurrent clients (p50, p99, worst, requests/s), and by a fingerprint in
+ *     process (the same search without HTTP: PictureSearch, and the scan of every row it replaces);
+ *  2. adds over HTTP with 8 concurrent clients, and searches by upload, against `imgcmp
+ *     fingerprint` with find's settings on the same files (images/s; goal: ≥ 0.8 ×);
+ *  3. 64 concurrent clients for --seconds (60) mixing good uploads, truncated files, non-images,
+ *     100-megapixel pictures (PNG and JPEG) and bodies over --max-size: every answer checked (good:
+ *     200 and the ok envelope; bad: its 4xx and the fail envelope), the server still up, the peak
+ *     RSS of the server and its decoder processes.
+ *
+ *   node test/bench/serve-load.mjs [--n 1000000] [--queries 3000] [--images DIR] [--files 60] [--seconds 60] [--only search,adds,mixed]
+ *
+ * Bounded: the N-entry part stops after --queries searches or 120 s; the mixed part after --seconds.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { readDb } from '../../dist/src/db/database.js';
+import { viewsPerFile } from '../../dist/src/hash/views.js';
+import { coarseCutFor, cutBits } from '../../dist/src/index/cut.js';
+import { PictureSearch } from '../../dist/src/index/picture-search.js';
+import { distancesToQuery } from '../../dist/src/index/views.js';
+import { SIMILARITY } from '../../dist/src/stages/find.js';
+import { findLayoutDb, flag, option, splitmix32 } from './lib.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const bin = path.join(root, 'bin', 'imgcmp');
+const args = process.argv.slice(2);
+const n = Number(option(args, '--n', '1000000'));
+const queries = Number(option(args, '--queries', '3000'));
+const imagesDir = option(args, '--images', fs.existsSync('/tmp/bench/corpus/images') ? '/tmp/bench/corpus/images' : path.join(root, 'samples'));
+const fileCount = Number(option(args, '--files', '60'));
+const seconds = Number(option(args, '--seconds', '60'));
+const only = option(args, '--only', 'search,adds,mixed').split(',');
+const skipBig = flag(args, '--skip-big') || !only.includes('search');
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'imgcmp-serve-load-'));
+const home = path.join(work, 'home');
+fs.mkdirSync(home);
+
+const ms = (x) => `${x.toFixed(1)} ms`;
+function percentiles(times) {
+  const s = Float64Array.from(times).sort();
+  const at = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
+  return { p50: at(0.5), p99: at(0.99), max: s[s.length - 1], count: s.length };
+}
+
+/** Peak resident memory (MB) of a process and its descendants, sampled every 250 ms until stop(). */
+function rssSampler(pid) {
+  let peak = 0;
+  const tree = (p) => {
+    const kids = spawnSync('pgrep', ['-P', String(p)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+    return [p, ...kids.flatMap(tree)];
+  };
+  const rssOf = (p) => {
+    try {
+      return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    } catch {
+      return 0;
+    }
+  };
+  const timer = setInterval(() => {
+    peak = Math.max(peak, tree(pid).reduce((s, p) => s + rssOf(p), 0));
+  }, 250);
+  return {
+    stop: () => (clearInterval(timer), peak),
+    hwm: () => Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024,
+  };
+}
+
+/** Starts `imgcmp serve --port 0 ARGS`; resolves with its URL once it listens. */
+async function serve(serveArgs) {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', ...serveArgs], {
+    env: { ...process.env, IMGCMP_HOME: home, IMGCMP_TOKEN: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening on (http:\/\/[^ ]+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited (${code}): ${err}`)));
+  });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  return {
+    url,
+    child,
+    startSeconds: (performance.now() - t0) / 1000,
+    stderr: () => err,
+    stop: async () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** A form POST over a keep-alive connection (node:http: lighter on the client side than fetch): status and parsed body. */
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+function postForm(url, fields) {
+  const body = new URLSearchParams(fields).toString();
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode, body: JSON.parse(text) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Runs `count` jobs on `clients` concurrent loops (or until `until` ms); returns the elapsed seconds. */
+async function loops(clients, count, job, until = Infinity) {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      while (next < count && performance.now() < until) await job(next++, c);
+    }),
+  );
+  return (performance.now() - t0) / 1000;
+}
+
+async function envelope(res) {
+  const type = res.headers.get('content-type') ?? '';
+  const body = await res.text();
+  try {
+    return { status: res.status, type, body: JSON.parse(body) };
+  } catch {
+    return { status: res.status, type, body: undefined, text: body.slice(0, 200) };
+  }
+}
+
+console.log(`imgcmp serve load benchmark (${os.cpus().length} cores, node ${process.version}; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')})`);
+
+// ─── 1. Search at N entries ────────────────────────────────────────────────────────────────────
+if (!skipBig) {
+  const db = path.join(work, `n${n}.hdf`);
+  const made = await findLayoutDb(db, 'load', n, 2026);
+  console.log(`\n1. search at ${n.toLocaleString('en')} entries (find's layout: 32 views of 256 bits + 64-bit coarse views; ${made.groups.length} planted groups; db ${(made.bytes / 2 ** 20).toFixed(0)} MiB, written in ${made.writeSeconds.toFixed(1)} s)`);
+  const rng = splitmix32(7);
+  const ids = Array.from({ length: queries }, (_, q) => (q % 2 ? made.groups[rng() % made.groups.length][0] : `/bench/load/img${String(rng() % n).padStart(7, '0')}.jpg`));
+
+  // By fingerprint, in process: the stored pictures' own fingerprints as queries, through
+  // PictureSearch (what serve runs) and through the scan of every row, same answers.
+  {
+    const t0 = performance.now();
+    const back = await readDb(db);
+    const stored = { upright: back.fps, views: back.views, coarse: back.coarse, perFile: viewsPerFile(back.settings) };
+    const readSeconds = (performance.now() - t0) / 1000;
+    const within = Math.floor(cutBits(SIMILARITY.default, 256));
+    const coarseWithin = Math.floor(cutBits(coarseCutFor(SIMILARITY.default), 64));
+    const row = new Map(back.files.map((f, i) => [f, i]));
+    const k = stored.perFile;
+    const queryOf = (id) => {
+      const i = row.get(id);
+      return { upright: back.fps.data.subarray(i * 8, i * 8 + 8), views: back.views.data.subarray(i * k * 8, (i + 1) * k * 8), coarse: back.coarse.data.subarray(i * k * 2, (i + 1) * k * 2) };
+    };
+    const search = new PictureSearch(stored);
+    const t1 = performance.now();
+    search.distances(queryOf(ids[0]), within, coarseWithin);
+    const buildSeconds = (performance.now() - t1) / 1000;
+    const indexed = [];
+    const scanned = [];
+    let same = 0;
+    const deadline = performance.now() + 60_000;
+    for (let q = 0; q < Math.min(queries, 1000) && performance.now() < deadline; q++) {
+      const query = queryOf(ids[q]);
+      let t = performance.now();
+      const a = search.distances(query, within, coarseWithin);
+      indexed.push(performance.now() - t);
+      if (q < 20) {
+        t = performance.now();
+        const b = distancesToQuery(stored, query, within, coarseWithin);
+        scanned.push(performance.now() - t);
+        if (JSON.stringify(a) === JSON.stringify(b)) same++;
+      }
+    }
+    const pi = percentiles(indexed);
+    const ps = percentiles(scanned);
+    console.log(`   by fingerprint, in process, one at a time: read ${readSeconds.toFixed(1)} s, tables built in ${buildSeconds.toFixed(1)} s; ${pi.count} queries: p50 ${ms(pi.p50)}, p99 ${ms(pi.p99)}, worst ${ms(pi.max)}`);
+    console.log(`   the scan of every row it replaces (distancesToQuery): p50 ${ms(ps.p50)} over ${ps.count} queries; same answers: ${same} of ${ps.count}`);
+  }
+
+  // By indexed filepath, over HTTP, 16 clients.
+  const s = await serve(['-f', db, '--queue', '64']);
+  const mem = rssSampler(s.child.pid);
+  let t = performance.now();
+  let r = await envelope(await fetch(`${s.url}/search`, { method: 'POST', body: new URLSearchParams({ filepath: ids[1] }) }));
+  console.log(`   serve: started in ${s.startSeconds.toFixed(1)} s; first search (tables built) ${((performance.now() - t) / 1000).toFixed(1)} s: ${JSON.stringify(r.body).slice(0, 160)}`);
+  const times = [];
+  let bad = 0;
+  let hits = 0;
+  const elapsed = await loops(
+    16,
+    queries,
+    async (q) => {
+      const t0 = performance.now();
+      const e = await postForm(`${s.url}/search`, { filepath: ids[q] });
+      times.push(performance.now() - t0);
+      if (e.status !== 200 || e.body?.status !== 'ok') bad++;
+      else hits += e.body.result.length;
+    },
+    performance.now() + 120_000,
+  );
+  const p = percentiles(times);
+  console.log(`   by indexed filepath, HTTP, 16 clients: ${p.count} searches in ${elapsed.toFixed(1)} s (${(p.count / elapsed).toFixed(0)}/s): p50 ${ms(p.p50)}, p99 ${ms(p.p99)}, worst ${ms(p.max)} (goal: p99 < 20 ms); ${hits} matches, ${bad} failed`);
+  await s.stop();
+  console.log(`   server peak RSS ${mem.stop().toFixed(0)} MB (with its decoder processes)`);
+  fs.rmSync(db, { force: true });
+  fs.rmSync(`${db}.metadata.json`, { force: true });
+}
+
+// ─── 2. Adds and searches by upload vs imgcmp fingerprint ──────────────────────────────────────
+if (!only.includes('adds') && !only.includes('mixed')) {
+  fs.rmSync(work, { recursive: true, force: true });
+  process.exit(0);
+}
+const files = fs
+  .readdirSync(imagesDir)
+  .filter((f) => /\.(jpe?g|png)$/i.test(f))
+  .sort()
+  .slice(0, fileCount)
+  .map((f) => path.join(imagesDir, f));
+const bytes = files.map((f) => fs.readFileSync(f));
+const fpArgs = ['fingerprint', '-x', '16', '--orientations', '--crops', '--borders', '--coarse', '8', '-q'];
+function fingerprintRun(list, name) {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [bin, ...fpArgs, '-f', path.join(work, name), ...list], { env: { ...process.env, IMGCMP_HOME: home }, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`imgcmp fingerprint failed: ${r.stderr}`);
+  return (performance.now() - t0) / 1000;
+}
+/** A multipart form: fields, and `data` as the file `image`. */
+function upload(fields, name, data) {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  if (data) form.append('image', new Blob([data]), name);
+  return form;
+}
+if (only.includes('adds')) {
+  const one = fingerprintRun(files.slice(0, 1), 'fp1.hdf');
+  const all = fingerprintRun(files, 'fpN.hdf');
+  const fpRate = (files.length - 1) / (all - one);
+  console.log(`\n2. ${files.length} files of ${imagesDir} (${(bytes.reduce((s, b) => s + b.length, 0) / 2 ** 20).toFixed(0)} MiB)`);
+  console.log(`   imgcmp fingerprint with find's settings: ${all.toFixed(1)} s for ${files.length}, ${one.toFixed(1)} s for 1: ${fpRate.toFixed(1)} images/s beyond start-up`);
+  {
+    const s = await serve(['-f', path.join(work, 'adds.hdf')]);
+    let failed = 0;
+    const addSeconds = await loops(8, files.length, async (i) => {
+      const e = await envelope(await fetch(`${s.url}/add`, { method: 'POST', body: upload({ filepath: path.basename(files[i]) }, path.basename(files[i]), bytes[i]) }));
+      if (e.status !== 200) failed++;
+    });
+    const addRate = files.length / addSeconds;
+    console.log(`   adds, HTTP, 8 clients: ${addSeconds.toFixed(1)} s, ${addRate.toFixed(1)} images/s = ${(addRate / fpRate).toFixed(2)} × fingerprint (goal ≥ 0.8); ${failed} failed`);
+    let found = 0;
+    const searchSeconds = await loops(8, files.length, async (i) => {
+      const e = await envelope(await fetch(`${s.url}/search`, { method: 'POST', body: upload({ limit: '1' }, path.basename(files[i]), bytes[i]) }));
+      if (e.body?.result?.[0]?.filepath === path.basename(files[i])) found++;
+    });
+    const searchRate = files.length / searchSeconds;
+    console.log(`   searches by upload, HTTP, 8 clients: ${searchSeconds.toFixed(1)} s, ${searchRate.toFixed(1)} images/s = ${(searchRate / fpRate).toFixed(2)} × fingerprint (goal ≥ 0.8); ${found} of ${files.length} found themselves first`);
+    await s.stop();
+  }
+  {
+    // The same adds with --thumbnails: a JPEG thumbnail made (with sharp) of every picture added.
+    const s = await serve(['-f', path.join(work, 'thumbs.hdf'), '--thumbnails']);
+    let failed = 0;
+    const addSeconds = await loops(8, files.length, async (i) => {
+      const e = await envelope(await fetch(`${s.url}/add`, { method: 'POST', body: upload({ filepath: path.basename(files[i]) }, path.basename(files[i]), bytes[i]) }));
+      if (e.status !== 200) failed++;
+    });
+    const made = fs.readdirSync(path.join(work, 'thumbs.hdf.thumbnails')).length;
+    const addRate = files.length / addSeconds;
+    console.log(`   adds with --thumbnails, 8 clients: ${addSeconds.toFixed(1)} s, ${addRate.toFixed(1)} images/s = ${(addRate / fpRate).toFixed(2)} × fingerprint; ${made} thumbnails; ${failed} failed`);
+    await s.stop();
+  }
+}
+
+// ─── 3. 64 clients, good and bad requests mixed ────────────────────────────────────────────────
+if (only.includes('mixed')) {
+  const maxMb = 8;
+  const bombPng = await sharp({ create: { width: 10000, height: 10000, channels: 3, background: '#808080' } }).png({ compressionLevel: 9 }).toBuffer();
+  const bombJpeg = await sharp({ create: { width: 10000, height: 10000, channels: 3, background: '#406080' } }).jpeg({ quality: 50 }).toBuffer();
+  const jpegs = bytes.filter((b) => b[0] === 0xff && b[1] === 0xd8);
+  const kinds = [
+    { name: 'good upload', weight: 8, body: (i) => upload({ limit: '3' }, 'good.jpg', bytes[i % bytes.length]), want: 200 },
+    { name: 'truncated JPEG', weight: 2, body: (i) => upload({}, 'cut.jpg', jpegs[i % jpegs.length].subarray(0, 600)), want: 415 },
+    { name: 'not an image', weight: 2, body: (i) => upload({}, 'text.jpg', Buffer.from(`not a picture ${i} `.repeat(500))), want: 415 },
+    { name: '100-megapixel PNG', weight: 1, body: () => upload({}, 'bomb.png', bombPng), want: 'answer' },
+    { name: '100-megapixel JPEG', weight: 1, body: () => upload({}, 'bomb.jpg', bombJpeg), want: 'answer' },
+    { name: `body over ${maxMb} MB`, weight: 1, body: () => upload({}, 'huge.jpg', Buffer.alloc((maxMb + 1) * 2 ** 20, 0xff)), want: 413 },
+  ];
+  const total = kinds.reduce((s, k) => s + k.weight, 0);
+  const rng = splitmix32(64);
+  const pick = () => {
+    let r = rng() % total;
+    for (const k of kinds) if ((r -= k.weight) < 0) return k;
+  };
+  const s = await serve(['-f', path.join(work, 'mixed.hdf'), '--max-size', String(maxMb), '--queue', '64']);
+  const mem = rssSampler(s.child.pid);
+  const tally = new Map(kinds.map((k) => [k.name, { sent: 0, right: 0, statuses: new Map(), times: [] }]));
+  const wrong = [];
+  const until = performance.now() + seconds * 1000;
+  let i = 0;
+  await loops(
+    64,
+    Infinity,
+    async () => {
+      const k = pick();
+      const t = tally.get(k.name);
+      t.sent++;
+      const t0 = performance.now();
+      let e;
+      try {
+        e = await envelope(await fetch(`${s.url}/search`, { method: 'POST', body: k.body(i++) }));
+      } catch (err) {
+        e = { status: `connection: ${err.cause?.code ?? err.message}` };
+      }
+      t.times.push(performance.now() - t0);
+      t.statuses.set(e.status, (t.statuses.get(e.status) ?? 0) + 1);
+      const isEnvelope = e.body && /^application\/json/.test(e.type) && Array.isArray(e.body.error) && Array.isArray(e.body.result) && e.body.method === 'search';
+      const right =
+        isEnvelope &&
+        (k.want === 200
+          ? e.status === 200 && e.body.status === 'ok'
+          : k.want === 'answer'
+            ? (e.status === 200 && e.body.status === 'ok') || (e.status >= 400 && e.status < 500 && e.body.status === 'fail')
+            : e.status === k.want && e.body.status === 'fail' && e.body.error.length > 0);
+      if (right) t.right++;
+      else if (wrong.length < 5) wrong.push(`${k.name}: ${e.status} ${JSON.stringify(e.body ?? e.text)}`.slice(0, 200));
+    },
+    until,
+  );
+  const alive = await envelope(await fetch(`${s.url}/ping`)).catch(() => ({ status: 'down' }));
+  const peak = mem.stop();
+  const hwm = mem.hwm();
+  await s.stop();
+  console.log(`\n3. 64 clients for ${seconds} s, mixed (--max-size ${maxMb}, --decodes 4, --queue 64):`);
+  for (const [name, t] of tally) {
+    const p = percentiles(t.times.length ? t.times : [0]);
+    console.log(`   ${name.padEnd(20)} ${String(t.sent).padStart(5)} sent, ${String(t.right).padStart(5)} answered as they should; statuses ${[...t.statuses].map(([k, v]) => `${k}×${v}`).join(' ')}; p50 ${ms(p.p50)}, p99 ${ms(p.p99)}`);
+  }
+  console.log(`   server up afterwards: ${alive.status === 200 ? 'yes' : `NO (${alive.status})`}; peak RSS ${hwm.toFixed(0)} MB (server), ${peak.toFixed(0)} MB (server and decoder processes, sampled)`);
+  if (wrong.length) console.log(`   wrong answers (first ${wrong.length}):\n     ${wrong.join('\n     ')}`);
+}
+console.log(`\nload average at the end: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+fs.rmSync(work, { recursive: true, force: true });
