@@ -4,13 +4,14 @@
  * /count, /list, /ping; parameters as a form (urlencoded or multipart) or JSON; every answer the
  * envelope {"status": "ok"|"fail", "error": [...], "method": NAME, "result": [...]}.
  *
- * An add or delete is answered after the database (and the metadata beside it) is saved:
- * acknowledged changes survive a crash. Saves asked for together are written together.
+ * An add or delete is answered after the database (and the metadata beside it) is saved, or,
+ * for an index on PostgreSQL, committed: acknowledged changes survive a crash. Saves asked for
+ * together are written together.
  */
 import { timingSafeEqual } from 'node:crypto';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { IndexError, type ImageIndex, type QuerySource } from '../api/index.js';
+import { IndexError, type Index, type QuerySource } from '../api/index.js';
 import { ImgcmpError } from '../util/errors.js';
 import { fetchImage, UrlError, type FetchOptions } from './fetch-url.js';
 
@@ -141,7 +142,7 @@ function metadataOf(params: Params): unknown {
 }
 
 /** The server for `index` (not yet listening). */
-export async function createServer(index: ImageIndex, opts: ServeOptions = {}): Promise<FastifyInstance> {
+export async function createServer(index: Index, opts: ServeOptions = {}): Promise<FastifyInstance> {
   const maxBytes = opts.maxBytes ?? 50 * 1024 * 1024;
   const fetchOpts: FetchOptions = { maxBytes, allowPrivate: opts.allowPrivateUrls ?? false };
   const gate = new Gate(opts.decodes ?? 4, opts.queue ?? 32);
@@ -209,7 +210,7 @@ export async function createServer(index: ImageIndex, opts: ServeOptions = {}): 
   });
 
   route(['DELETE', 'POST'], '/delete', async (p) => {
-    index.remove(requiredText(p, 'filepath'));
+    await index.remove(requiredText(p, 'filepath'));
     await index.save();
     return [];
   });
