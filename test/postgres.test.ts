@@ -13,8 +13,9 @@ import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { IndexError, openIndex } from '../src/api/index.js';
 import { redactUrl, SCHEMA_VERSION, type PostgresIndex } from '../src/api/postgres.js';
-import { SAMPLES, tempDir } from './helpers/env.js';
+import { imgcmp, SAMPLES, tempDir } from './helpers/env.js';
 import { startPostgres, type TempPostgres } from './helpers/postgres.js';
+import { call, serve, upload, type Served } from './helpers/serve.js';
 
 const sample = (name: string): string => path.join(SAMPLES, name);
 const started = await startPostgres('test', { fsync: 'off' });
@@ -124,5 +125,80 @@ describe('the index on PostgreSQL (library)', { skip }, () => {
   it('says a URL without its password', () => {
     assert.equal(redactUrl('postgres://me:secret@db.example:5432/images?sslmode=require'), 'postgres://me@db.example:5432/images?sslmode=require');
     assert.equal(redactUrl('postgresql://db.example/images'), 'postgresql://db.example/images');
+  });
+});
+
+describe('imgcmp serve --store postgres://… (replicas of one index)', { skip }, () => {
+  const home = tempDir('pg-serve');
+  const running: Served[] = [];
+  const start = async (url: string): Promise<Served> => {
+    const s = await serve(['--store', url], home);
+    running.push(s);
+    assert.ok(!s.first.includes(server!.password), s.first);
+    assert.match(s.first, /postgres:\/\/imgcmp@127\.0\.0\.1/);
+    return s;
+  };
+  after(() => {
+    for (const s of running) if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+  const add = (s: Served, name: string, id = name, metadata?: unknown): Promise<{ status: number }> =>
+    call(`${s.url}/add`, { method: 'POST', body: upload({ image: { file: sample(name) }, filepath: id, ...(metadata === undefined ? {} : { metadata: JSON.stringify(metadata) }) }) });
+  const search = async (s: Served, name: string): Promise<{ filepath: string; metadata: unknown }[]> =>
+    (await call(`${s.url}/search`, { method: 'POST', body: upload({ image: { file: sample(name) } }) })).body.result as { filepath: string; metadata: unknown }[];
+  const list = async (s: Served): Promise<unknown[]> => (await call(`${s.url}/list?limit=100`)).body.result;
+
+  it('an add through one replica is found through another within a second; kill -9 loses nothing acknowledged; a late replica catches up', async () => {
+    const { url } = database(server!);
+    const a = await start(url);
+    const b = await start(url);
+
+    assert.equal((await add(a, 'chelsea.jpg', 'cat', { who: 'chelsea' })).status, 200);
+    const acknowledged = Date.now();
+    let seen: { filepath: string; metadata: unknown }[] = [];
+    while (!seen.length && Date.now() - acknowledged < 5000) seen = await search(b, 'edited/chelsea_q25.jpg');
+    const took = Date.now() - acknowledged;
+    assert.equal(seen[0]?.filepath, 'cat');
+    assert.deepEqual(seen[0]!.metadata, { who: 'chelsea' });
+    assert.ok(took < 1000, `found through the other replica after ${took} ms`);
+
+    // Several adds at once through a; kill -9 as soon as the first is answered.
+    const names = ['coffee.jpg', 'rocket.jpg', 'pizza.jpg', 'sunset.jpg', 'astronaut.jpg'];
+    const answers = names.map((n) => add(a, n).then((r) => r.status, () => 0));
+    await Promise.race(answers);
+    a.child.kill('SIGKILL');
+    const statuses = await Promise.all(answers);
+    const acked = names.filter((_, i) => statuses[i] === 200);
+    assert.ok(acked.length >= 1);
+    await a.exited;
+    // b has every acknowledged add (each committed before it was answered), and so has a replica started now.
+    const deadline = Date.now() + 5000;
+    let onB = await list(b);
+    while (acked.some((n) => !onB.includes(n)) && Date.now() < deadline) onB = await list(b);
+    for (const n of acked) assert.ok(onB.includes(n), `${n} was acknowledged by the killed replica but is not on the other (${onB.join(', ')})`);
+    const c = await start(url);
+    assert.deepEqual(await list(c), onB);
+    c.child.kill('SIGTERM');
+    assert.equal(await c.exited, 0);
+
+    // Changes while c is down; started again later, it has them all.
+    assert.equal((await add(b, 'moon.jpg', 'moon', [1, 2])).status, 200);
+    assert.equal((await call(`${b.url}/delete`, { method: 'DELETE', body: new URLSearchParams({ filepath: 'cat' }) })).status, 200);
+    const late = await start(url);
+    assert.deepEqual(await list(late), await list(b));
+    assert.ok(!(await list(late)).includes('cat'));
+    assert.deepEqual((await search(late, 'moon.jpg'))[0]!.metadata, [1, 2]);
+    assert.deepEqual((await call(`${late.url}/count`)).body.result, [(await list(b)).length]);
+  });
+
+  it('refuses -f with --store, and says an unreachable server in one line without the password', () => {
+    const both = imgcmp(['serve', '-f', path.join(home, 'x.hdf'), '--store', server!.url], { home });
+    assert.equal(both.status, 1);
+    assert.match(both.stderr, /not both/);
+    const unreachable = imgcmp(['serve', '--port', '0', '--store', 'postgres://someone:s3cret-pw@127.0.0.1:1/none'], { home });
+    assert.equal(unreachable.status, 1);
+    assert.equal(unreachable.stderr.trim().split('\n').length, 1, unreachable.stderr);
+    assert.match(unreachable.stderr, /postgres:\/\/someone@127\.0\.0\.1:1\/none/);
+    assert.ok(!unreachable.stderr.includes('s3cret-pw'));
   });
 });

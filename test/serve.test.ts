@@ -1,74 +1,13 @@
 /** imgcmp serve through the real binary: match's API over HTTP with uploads of the sample photos. */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readDb } from '../src/db/database.js';
 import { isPrivateAddress } from '../src/serve/fetch-url.js';
-import { BIN, ROOT, SAMPLES, tempDir } from './helpers/env.js';
-
-interface Served {
-  child: ChildProcess;
-  url: string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-/** Starts `imgcmp serve --port 0 ARGS` and reads the bound port from its first line. */
-async function serve(args: readonly string[], home: string, env: Record<string, string> = {}): Promise<Served> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, IMGCMP_HOME: home, NO_COLOR: '1', IMGCMP_TOKEN: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const first = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 60_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const nl = out.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(timer);
-        resolve(out.slice(0, nl));
-      }
-    });
-    child.on('exit', () => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited: ${err}`));
-    });
-  });
-  const m = /listening on (http:\/\/127\.0\.0\.1:(\d+))/.exec(first);
-  assert.ok(m, first);
-  assert.notEqual(Number(m[2]), 0);
-  return { child, url: m[1]!, stderr: () => err, exited };
-}
-
-function upload(fields: Record<string, string | { file: string }>): FormData {
-  const form = new FormData();
-  for (const [k, v] of Object.entries(fields)) {
-    if (typeof v === 'string') form.append(k, v);
-    else form.append(k, new Blob([fs.readFileSync(v.file)]), path.basename(v.file));
-  }
-  return form;
-}
-
-interface Envelope {
-  status: 'ok' | 'fail';
-  error: string[];
-  method: string;
-  result: unknown[];
-}
-
-async function call(url: string, init: RequestInit = {}): Promise<{ status: number; body: Envelope; type: string | null }> {
-  const res = await fetch(url, init);
-  const type = res.headers.get('content-type');
-  return { status: res.status, body: (await res.json()) as Envelope, type };
-}
+import { ROOT, SAMPLES, tempDir } from './helpers/env.js';
+import { call, serve, upload, type Served } from './helpers/serve.js';
 
 const sample = (name: string): { file: string } => ({ file: path.join(SAMPLES, name) });
 
