@@ -5,10 +5,118 @@
  * with distancesToQuery over the slots, so distances are the ones every other imgcmp search
  * measures; freed slots are passed over and reused. Pure computation.
  */
-import { wordsFor, type PackedFingerprints } from '../hash/bits.js';
+import { hamming, wordsFor, type PackedFingerprints } from '../hash/bits.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
 import { viewsPerFile } from '../hash/views.js';
+import { chunkValue, masksWithin } from './mih.js';
 import { distancesToQuery, type QueryPicture } from './views.js';
+
+/** The widest chunk of a ChunkTable: 2^16 buckets per chunk. */
+const CHUNK_BITS = 16;
+
+/**
+ * An incremental multi-index (mih.ts's rule, kept current row by row): rows of packed bits cut
+ * into chunks of at most 16 bits, a bucket of keys per chunk value. A row within r bits of a
+ * query agrees within ⌊r/m⌋ bits on one of its m chunks, so probing the buckets of the values
+ * that near the query's chunks finds every such row (and others, which the caller measures).
+ */
+class ChunkTable {
+  readonly chunks: { offset: number; bits: number }[] = [];
+  private readonly keys: (Int32Array | undefined)[][];
+  private readonly lengths: Int32Array[];
+
+  constructor(nbits: number) {
+    const m = Math.ceil(nbits / CHUNK_BITS);
+    for (let c = 0, offset = 0; c < m; c++) {
+      const bits = Math.floor(nbits / m) + (c < nbits % m ? 1 : 0);
+      this.chunks.push({ offset, bits });
+      offset += bits;
+    }
+    this.keys = this.chunks.map((c) => new Array<Int32Array | undefined>(2 ** c.bits).fill(undefined)); // filled: packed elements, not a dictionary
+    this.lengths = this.chunks.map((c) => new Int32Array(2 ** c.bits));
+  }
+
+  add(key: number, data: Uint32Array, at: number): void {
+    this.chunks.forEach(({ offset, bits }, c) => {
+      const value = chunkValue(data, at, offset, bits);
+      const n = this.lengths[c]![value]!;
+      let bucket = this.keys[c]![value];
+      if (!bucket || bucket.length === n) {
+        const grown = new Int32Array(Math.max(4, n * 2));
+        if (bucket) grown.set(bucket);
+        bucket = this.keys[c]![value] = grown;
+      }
+      bucket[n] = key;
+      this.lengths[c]![value] = n + 1;
+    });
+  }
+
+  remove(key: number, data: Uint32Array, at: number): void {
+    this.chunks.forEach(({ offset, bits }, c) => {
+      const value = chunkValue(data, at, offset, bits);
+      const bucket = this.keys[c]![value]!;
+      const n = this.lengths[c]![value]!;
+      const i = bucket.subarray(0, n).indexOf(key);
+      bucket[i] = bucket[n - 1]!;
+      this.lengths[c]![value] = n - 1;
+    });
+  }
+
+  /** Probes per query row for a search within `r` bits. */
+  probes(r: number): number {
+    return this.chunks.reduce((sum, c) => sum + ballSize(c.bits, Math.floor(r / this.chunks.length)), 0);
+  }
+
+  /**
+   * Every row within `r` bits of the query row q[qAt..]: probes the buckets near the query's
+   * chunks and measures each key's row (data[key × stride ..], `words` words); the slot of a row
+   * within `r` (key / perSlot) is pushed to `out` unless `marks` has it at `mark` already.
+   */
+  probeWithin(q: Uint32Array, qAt: number, r: number, data: Uint32Array, stride: number, perSlot: number, marks: Uint32Array, mark: number, out: number[]): void {
+    const radius = Math.floor(r / this.chunks.length);
+    const words = stride / perSlot;
+    for (let c = 0; c < this.chunks.length; c++) {
+      const { offset, bits } = this.chunks[c]!;
+      const lengths = this.lengths[c]!;
+      const keys = this.keys[c]!;
+      const qv = chunkValue(q, qAt, offset, bits);
+      const masks = masksFor(bits, radius);
+      for (let mi = 0; mi < masks.length; mi++) {
+        const value = qv ^ masks[mi]!;
+        const bucket = keys[value];
+        if (!bucket) continue;
+        for (let i = 0, n = lengths[value]!; i < n; i++) {
+          const key = bucket[i]!;
+          const slot = perSlot === 1 ? key : (key / perSlot) | 0;
+          if (marks[slot] === mark) continue;
+          const at = perSlot === 1 ? key * stride : slot * stride + (key - slot * perSlot) * words;
+          if (hamming(q, qAt, data, at, words, r) <= r) {
+            marks[slot] = mark;
+            out.push(slot);
+          }
+        }
+      }
+    }
+  }
+}
+
+const MASKS = new Map<string, Int32Array>();
+function masksFor(bits: number, r: number): Int32Array {
+  const key = `${bits}/${r}`;
+  let masks = MASKS.get(key);
+  if (!masks) MASKS.set(key, (masks = masksWithin(bits, r)));
+  return masks;
+}
+
+function ballSize(bits: number, r: number): number {
+  let total = 0;
+  let term = 1;
+  for (let k = 0; k <= Math.min(r, bits); k++) {
+    total += term;
+    term = (term * (bits - k)) / (k + 1);
+  }
+  return total;
+}
 
 export class LivePictures {
   readonly nbits: number;
@@ -30,6 +138,13 @@ export class LivePictures {
   private readonly slotOf = new Map<string, number>();
   private readonly free: number[] = [];
   private sorted?: string[];
+  /** Multi-indexes: of the upright fingerprints; of the coarse upright views and of all coarse views (keys: slots). */
+  private readonly uprightTable: ChunkTable;
+  private readonly coarseUprightTable?: ChunkTable;
+  private readonly coarseViewsTable?: ChunkTable;
+  /** Slot marks of the current search (a candidate is measured once). */
+  private marks = new Uint32Array(0);
+  private mark = 0;
 
   constructor(settings: HashSettings) {
     this.nbits = settings.x * settings.x;
@@ -37,6 +152,22 @@ export class LivePictures {
     this.perFile = viewsPerFile(settings);
     this.coarseBits = settings.coarseX ? settings.coarseX * settings.coarseX : 0;
     this.coarseWords = wordsFor(this.coarseBits);
+    this.uprightTable = new ChunkTable(this.nbits);
+    if (this.coarseBits && this.perFile > 1) {
+      this.coarseUprightTable = new ChunkTable(this.coarseBits);
+      this.coarseViewsTable = new ChunkTable(this.coarseBits);
+    }
+  }
+
+  private index(slot: number, add: boolean): void {
+    const act = (t: ChunkTable, data: Uint32Array, at: number): void => (add ? t.add(slot, data, at) : t.remove(slot, data, at));
+    act(this.uprightTable, this.upright, slot * this.words);
+    if (this.coarseUprightTable && this.coarseViewsTable) {
+      const base = slot * this.perFile * this.coarseWords;
+      act(this.coarseUprightTable, this.coarse, base);
+      // Keys of the views' table name the view too (slot × K + v), so that a probe measures that view alone.
+      for (let v = 0; v < this.perFile; v++) (add ? this.coarseViewsTable.add(slot * this.perFile + v, this.coarse, base + v * this.coarseWords) : this.coarseViewsTable.remove(slot * this.perFile + v, this.coarse, base + v * this.coarseWords));
+    }
   }
 
   get count(): number {
@@ -68,6 +199,7 @@ export class LivePictures {
     this.flat = copy(this.flat, (n) => new Uint8Array(n), 1);
     this.size = copy(this.size, (n) => new Float64Array(n), 1);
     this.mtime = copy(this.mtime, (n) => new Float64Array(n), 1);
+    this.marks = copy(this.marks, (n) => new Uint32Array(n), 1);
     this.capacity = capacity;
   }
 
@@ -85,19 +217,21 @@ export class LivePictures {
       this.slotOf.set(id, slot);
       this.ids[slot] = id;
       this.sorted = undefined;
-    }
+    } else this.index(slot, false);
     this.upright.set(record.bits, slot * this.words);
     if (this.perFile > 1) this.views.set(record.views!, slot * this.perFile * this.words);
     if (this.coarseBits) this.coarse.set(record.coarse!, slot * this.perFile * this.coarseWords);
     this.flat[slot] = record.flat ? 1 : 0;
     this.size[slot] = record.size;
     this.mtime[slot] = record.mtime;
+    this.index(slot, true);
   }
 
   /** Removes `id`; false when there was none. */
   delete(id: string): boolean {
     const slot = this.slotOf.get(id);
     if (slot === undefined) return false;
+    this.index(slot, false);
     this.slotOf.delete(id);
     this.ids[slot] = undefined;
     this.free.push(slot);
@@ -134,22 +268,63 @@ export class LivePictures {
 
   /**
    * The entries within `cutBits` of a query (and, with coarse views, within `coarseCutBits` on
-   * those), as distancesToQuery measures them; nearest first, ties by id.
+   * those), as distancesToQuery measures them — it measures them, on the candidate rows that the
+   * multi-indexes give (every row that can be within the cuts), or on every row where probing
+   * would cost more than reading them all; nearest first, ties by id.
    */
   within(query: QueryPicture, cutBits: number, coarseCutBits = Infinity): { id: string; bits: number }[] {
+    const useViews = this.perFile > 1 && query.views !== undefined;
+    const useCoarse = useViews && this.coarseBits > 0 && query.coarse !== undefined && Number.isFinite(coarseCutBits);
     const n = this.end;
-    const packed = (data: Uint32Array, rows: number, nbits: number): PackedFingerprints => ({ count: rows, nbits, words: wordsFor(nbits), data: data.subarray(0, rows * wordsFor(nbits)) });
-    const stored = {
-      upright: packed(this.upright, n, this.nbits),
-      views: this.perFile > 1 ? packed(this.views, n * this.perFile, this.nbits) : undefined,
-      coarse: this.coarseBits ? packed(this.coarse, n * this.perFile, this.coarseBits) : undefined,
-      perFile: this.perFile,
-    };
+    let rows: number[] | undefined;
+    // Probing pays while it looks up fewer buckets than a scan measures rows (2K views each with views).
+    if (useCoarse && this.coarseUprightTable!.probes(coarseCutBits) * (this.perFile + 1) < n * this.perFile) {
+      // Coarse views within the coarse cut: the query's upright one near a stored view, or one of its views near a stored upright one.
+      const q = query.coarse!;
+      const cw = this.coarseWords;
+      const k = this.perFile;
+      const mark = this.nextMark();
+      rows = [];
+      this.coarseViewsTable!.probeWithin(q, 0, coarseCutBits, this.coarse, k * cw, k, this.marks, mark, rows);
+      // The upright view of a slot is its view 0: stride K × cw, one key per slot.
+      for (let v = 0; v < k; v++) this.coarseUprightTable!.probeWithin(q, v * cw, coarseCutBits, this.coarse, k * cw, 1, this.marks, mark, rows);
+    } else if (!useViews && this.uprightTable.probes(cutBits) < n) {
+      rows = [];
+      this.uprightTable.probeWithin(query.upright, 0, cutBits, this.upright, this.words, 1, this.marks, this.nextMark(), rows);
+    }
     const out: { id: string; bits: number }[] = [];
-    for (const { row, bits } of distancesToQuery(stored, query, cutBits, coarseCutBits)) {
+    const found = rows ? distancesToQuery(this.select(rows), query, cutBits, coarseCutBits).map((d) => ({ row: rows[d.row]!, bits: d.bits })) : distancesToQuery(this.select(), query, cutBits, coarseCutBits);
+    for (const { row, bits } of found) {
       const id = this.ids[row];
       if (id !== undefined) out.push({ id, bits });
     }
     return out.sort((a, b) => a.bits - b.bits || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** A fresh mark for the slots of one search. */
+  private nextMark(): number {
+    if (++this.mark === 0xffffffff) {
+      this.marks.fill(0);
+      this.mark = 1;
+    }
+    return this.mark;
+  }
+
+  /** The stored pictures of `rows` (default: every slot), as distancesToQuery reads them. */
+  private select(rows?: number[]): { upright: PackedFingerprints; views?: PackedFingerprints; coarse?: PackedFingerprints; perFile: number } {
+    const k = this.perFile;
+    const pick = (data: Uint32Array, per: number, nbits: number, count: number): PackedFingerprints => {
+      const words = wordsFor(nbits);
+      if (!rows) return { count: this.end * count, nbits, words, data: data.subarray(0, this.end * per) };
+      const out = new Uint32Array(rows.length * per);
+      rows.forEach((r, i) => out.set(data.subarray(r * per, (r + 1) * per), i * per));
+      return { count: rows.length * count, nbits, words, data: out };
+    };
+    return {
+      upright: pick(this.upright, this.words, this.nbits, 1),
+      views: k > 1 ? pick(this.views, k * this.words, this.nbits, k) : undefined,
+      coarse: this.coarseBits ? pick(this.coarse, k * this.coarseWords, this.coarseBits, k) : undefined,
+      perFile: k,
+    };
   }
 }
