@@ -59,8 +59,15 @@ describe('LivePictures', () => {
     const db = dbFromRecords(settings, [...truth].map(([id, r]) => ({ ...r, file: id })));
     const stored = { upright: db.fps, views: db.views, coarse: db.coarse, perFile: K };
     let found = 0;
-    for (let q = 0; q < 40; q++) {
-      const query = near(originals[q]!, q % 30);
+    /** A picture whose view v is a stored one's upright picture (as a crop of it shows it): found only the other way round. */
+    const showing = (r: FingerprintRecord, v: number): FingerprintRecord => {
+      const q = random();
+      q.views!.set(r.views!.subarray(0, 8), v * 8);
+      q.coarse!.set(r.coarse!.subarray(0, 2), v * 2);
+      return near({ ...q, bits: q.views!.slice(0, 8) }, 2);
+    };
+    for (let q = 0; q < 60; q++) {
+      const query = q < 40 ? near(originals[q]!, q % 30) : showing(originals[q]!, 1 + (q % (K - 1)));
       for (const [cut, coarse, upright] of [[32, 10, false], [24, 10, false], [40, 12, false], [32, Infinity, true], [20, Infinity, true]] as const) {
         const picture = upright ? { upright: query.bits } : { upright: query.bits, views: query.views, coarse: query.coarse };
         const want = distancesToQuery(stored, picture, cut, coarse).map((d) => ({ id: db.files[d.row]!, bits: d.bits }));
@@ -70,5 +77,7 @@ describe('LivePictures', () => {
       }
     }
     assert.ok(found > 200, `${found} found in all`);
+    const other = showing(originals[3]!, 9);
+    assert.ok(live.within({ upright: other.bits, views: other.views, coarse: other.coarse }, 32, 10).length > 0, 'a query showing a stored picture as one of its views finds it');
   });
 });

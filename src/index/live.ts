@@ -68,13 +68,13 @@ class ChunkTable {
   }
 
   /**
-   * Every row within `r` bits of the query row q[qAt..]: probes the buckets near the query's
-   * chunks and measures each key's row (data[key × stride ..], `words` words); the slot of a row
-   * within `r` (key / perSlot) is pushed to `out` unless `marks` has it at `mark` already.
+   * Every row within `r` bits of the query row q[qAt..] (`words` words): probes the buckets near
+   * the query's chunks and measures each key's row — key k is view k mod perSlot of slot
+   * ⌊k / perSlot⌋, at data[slot × stride + view × words]; the slot of a row within `r` is pushed
+   * to `out` unless `marks` has it at `mark` already.
    */
-  probeWithin(q: Uint32Array, qAt: number, r: number, data: Uint32Array, stride: number, perSlot: number, marks: Uint32Array, mark: number, out: number[]): void {
+  probeWithin(q: Uint32Array, qAt: number, words: number, r: number, data: Uint32Array, stride: number, perSlot: number, marks: Uint32Array, mark: number, out: number[]): void {
     const radius = Math.floor(r / this.chunks.length);
-    const words = stride / perSlot;
     for (let c = 0; c < this.chunks.length; c++) {
       const { offset, bits } = this.chunks[c]!;
       const lengths = this.lengths[c]!;
@@ -89,7 +89,7 @@ class ChunkTable {
           const key = bucket[i]!;
           const slot = perSlot === 1 ? key : (key / perSlot) | 0;
           if (marks[slot] === mark) continue;
-          const at = perSlot === 1 ? key * stride : slot * stride + (key - slot * perSlot) * words;
+          const at = slot * stride + (key - slot * perSlot) * words;
           if (hamming(q, qAt, data, at, words, r) <= r) {
             marks[slot] = mark;
             out.push(slot);
@@ -285,12 +285,12 @@ export class LivePictures {
       const k = this.perFile;
       const mark = this.nextMark();
       rows = [];
-      this.coarseViewsTable!.probeWithin(q, 0, coarseCutBits, this.coarse, k * cw, k, this.marks, mark, rows);
+      this.coarseViewsTable!.probeWithin(q, 0, cw, coarseCutBits, this.coarse, k * cw, k, this.marks, mark, rows);
       // The upright view of a slot is its view 0: stride K × cw, one key per slot.
-      for (let v = 0; v < k; v++) this.coarseUprightTable!.probeWithin(q, v * cw, coarseCutBits, this.coarse, k * cw, 1, this.marks, mark, rows);
+      for (let v = 0; v < k; v++) this.coarseUprightTable!.probeWithin(q, v * cw, cw, coarseCutBits, this.coarse, k * cw, 1, this.marks, mark, rows);
     } else if (!useViews && this.uprightTable.probes(cutBits) < n) {
       rows = [];
-      this.uprightTable.probeWithin(query.upright, 0, cutBits, this.upright, this.words, 1, this.marks, this.nextMark(), rows);
+      this.uprightTable.probeWithin(query.upright, 0, this.words, cutBits, this.upright, this.words, 1, this.marks, this.nextMark(), rows);
     }
     const out: { id: string; bits: number }[] = [];
     const found = rows ? distancesToQuery(this.select(rows), query, cutBits, coarseCutBits).map((d) => ({ row: rows[d.row]!, bits: d.bits })) : distancesToQuery(this.select(), query, cutBits, coarseCutBits);
