@@ -149,7 +149,7 @@ describe('imgcmp serve --store postgres://… (replicas of one index)', { skip }
   const list = async (s: Served): Promise<unknown[]> => (await call(`${s.url}/list?limit=100`)).body.result;
 
   it('an add through one replica is found through another within a second; kill -9 loses nothing acknowledged; a late replica catches up', async () => {
-    const { url } = database(server!);
+    const { url, name } = database(server!);
     const a = await start(url);
     const b = await start(url);
 
@@ -189,6 +189,15 @@ describe('imgcmp serve --store postgres://… (replicas of one index)', { skip }
     assert.ok(!(await list(late)).includes('cat'));
     assert.deepEqual((await search(late, 'moon.jpg'))[0]!.metadata, [1, 2]);
     assert.deepEqual((await call(`${late.url}/count`)).body.result, [(await list(b)).length]);
+
+    // A replica that was down while changes were made and then pruned reads the whole index again.
+    late.child.kill('SIGSTOP');
+    assert.equal((await add(b, 'kites.jpg', 'kites')).status, 200);
+    server!.psql('DELETE FROM imgcmp_changes', name);
+    late.child.kill('SIGCONT');
+    const until = Date.now() + 10_000;
+    while (!(await list(late)).includes('kites') && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(await list(late), await list(b));
   });
 
   it('refuses -f with --store, and says an unreachable server in one line without the password', () => {

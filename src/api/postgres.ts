@@ -420,7 +420,11 @@ export class PostgresIndex implements Index {
           } else if (row.id !== null) this.applyRow(row); // else replaced or removed by a later change
           this.applied = Number(row.seq);
         }
-        if (rows.length < 5000) break;
+        if (rows.length === 5000) continue;
+        // Caught up, unless changes came meanwhile or the ones after this replica's were all pruned (one snapshot: the counter and its change row commit together).
+        const head = await this.pool.query<{ seq: string; next: boolean }>('SELECT (SELECT seq FROM imgcmp_counter) AS seq, EXISTS (SELECT 1 FROM imgcmp_changes WHERE seq = $1) AS next', [this.applied + 1]);
+        if (Number(head.rows[0]?.seq ?? 0) <= this.applied) break;
+        if (!head.rows[0]!.next) await this.reload();
       }
       if (this.failing) this.note(`${this.location}: reading changes again`);
       this.failing = false;

@@ -13,6 +13,8 @@ import { distancesToQuery, type QueryPicture } from './views.js';
 
 /** The widest chunk of a ChunkTable: 2^16 buckets per chunk. */
 const CHUNK_BITS = 16;
+/** Keys per block of a bucket's chain. */
+const BLOCK = 16;
 
 /**
  * An incremental multi-index (mih.ts's rule, kept current row by row): rows of packed bits cut
@@ -22,8 +24,18 @@ const CHUNK_BITS = 16;
  */
 class ChunkTable {
   readonly chunks: { offset: number; bits: number }[] = [];
-  private readonly keys: (Int32Array | undefined)[][];
-  private readonly lengths: Int32Array[];
+  /**
+   * Buckets are chains of blocks of BLOCK keys in one pool (no object per bucket: a million
+   * small typed arrays cost more to make and to collect than the keys themselves). Per chunk
+   * and value: the first and last block of its chain (−1: empty) and the keys in the last one.
+   */
+  private readonly head: Int32Array[];
+  private readonly tail: Int32Array[];
+  private readonly fill: Int32Array[];
+  private pool = new Int32Array(BLOCK * 1024);
+  private next = new Int32Array(1024);
+  private blocks = 0;
+  private readonly freeBlocks: number[] = [];
 
   constructor(nbits: number) {
     const m = Math.ceil(nbits / CHUNK_BITS);
@@ -32,34 +44,76 @@ class ChunkTable {
       this.chunks.push({ offset, bits });
       offset += bits;
     }
-    this.keys = this.chunks.map((c) => new Array<Int32Array | undefined>(2 ** c.bits).fill(undefined)); // filled: packed elements, not a dictionary
-    this.lengths = this.chunks.map((c) => new Int32Array(2 ** c.bits));
+    this.head = this.chunks.map((c) => new Int32Array(2 ** c.bits).fill(-1));
+    this.tail = this.chunks.map((c) => new Int32Array(2 ** c.bits).fill(-1));
+    this.fill = this.chunks.map((c) => new Int32Array(2 ** c.bits));
+  }
+
+  private newBlock(): number {
+    const reused = this.freeBlocks.pop();
+    if (reused !== undefined) return reused;
+    if (this.blocks === this.next.length) {
+      const next = new Int32Array(this.next.length * 2);
+      next.set(this.next);
+      this.next = next;
+      const pool = new Int32Array(this.pool.length * 2);
+      pool.set(this.pool);
+      this.pool = pool;
+    }
+    return this.blocks++;
   }
 
   add(key: number, data: Uint32Array, at: number): void {
-    this.chunks.forEach(({ offset, bits }, c) => {
+    for (let c = 0; c < this.chunks.length; c++) {
+      const { offset, bits } = this.chunks[c]!;
       const value = chunkValue(data, at, offset, bits);
-      const n = this.lengths[c]![value]!;
-      let bucket = this.keys[c]![value];
-      if (!bucket || bucket.length === n) {
-        const grown = new Int32Array(Math.max(4, n * 2));
-        if (bucket) grown.set(bucket);
-        bucket = this.keys[c]![value] = grown;
+      const tail = this.tail[c]!;
+      const fill = this.fill[c]!;
+      let block = tail[value]!;
+      if (block < 0 || fill[value] === BLOCK) {
+        const fresh = this.newBlock();
+        this.next[fresh] = -1;
+        if (block < 0) this.head[c]![value] = fresh;
+        else this.next[block] = fresh;
+        tail[value] = block = fresh;
+        fill[value] = 0;
       }
-      bucket[n] = key;
-      this.lengths[c]![value] = n + 1;
-    });
+      this.pool[block * BLOCK + fill[value]!] = key;
+      fill[value]!++;
+    }
   }
 
   remove(key: number, data: Uint32Array, at: number): void {
-    this.chunks.forEach(({ offset, bits }, c) => {
+    for (let c = 0; c < this.chunks.length; c++) {
+      const { offset, bits } = this.chunks[c]!;
       const value = chunkValue(data, at, offset, bits);
-      const bucket = this.keys[c]![value]!;
-      const n = this.lengths[c]![value]!;
-      const i = bucket.subarray(0, n).indexOf(key);
-      bucket[i] = bucket[n - 1]!;
-      this.lengths[c]![value] = n - 1;
-    });
+      const head = this.head[c]!;
+      const tail = this.tail[c]!;
+      const fill = this.fill[c]!;
+      const last = tail[value]!;
+      let found = -1;
+      search: for (let block = head[value]!; block >= 0; block = this.next[block]!) {
+        for (let i = block * BLOCK, end = i + (block === last ? fill[value]! : BLOCK); i < end; i++) {
+          if (this.pool[i] === key) {
+            found = i;
+            break search;
+          }
+        }
+      }
+      if (found < 0) continue;
+      // The chain's last key takes the removed one's place.
+      const lastAt = last * BLOCK + fill[value]! - 1;
+      this.pool[found] = this.pool[lastAt]!;
+      if (--fill[value]! > 0) continue;
+      // The last block is empty: free it; the block before it (found from the head) becomes the last.
+      this.freeBlocks.push(last);
+      let before = -1;
+      for (let block = head[value]!; block !== last; block = this.next[block]!) before = block;
+      if (before < 0) head[value] = -1;
+      else this.next[before] = -1;
+      tail[value] = before;
+      fill[value] = before < 0 ? 0 : BLOCK;
+    }
   }
 
   /** Probes per query row for a search within `r` bits. */
@@ -77,22 +131,25 @@ class ChunkTable {
     const radius = Math.floor(r / this.chunks.length);
     for (let c = 0; c < this.chunks.length; c++) {
       const { offset, bits } = this.chunks[c]!;
-      const lengths = this.lengths[c]!;
-      const keys = this.keys[c]!;
+      const head = this.head[c]!;
+      const tail = this.tail[c]!;
+      const fill = this.fill[c]!;
+      const pool = this.pool;
+      const next = this.next;
       const qv = chunkValue(q, qAt, offset, bits);
       const masks = masksFor(bits, radius);
       for (let mi = 0; mi < masks.length; mi++) {
         const value = qv ^ masks[mi]!;
-        const bucket = keys[value];
-        if (!bucket) continue;
-        for (let i = 0, n = lengths[value]!; i < n; i++) {
-          const key = bucket[i]!;
-          const slot = perSlot === 1 ? key : (key / perSlot) | 0;
-          if (marks[slot] === mark) continue;
-          const at = slot * stride + (key - slot * perSlot) * words;
-          if (hamming(q, qAt, data, at, words, r) <= r) {
-            marks[slot] = mark;
-            out.push(slot);
+        const last = tail[value]!;
+        for (let block = head[value]!; block >= 0; block = next[block]!) {
+          for (let i = block * BLOCK, end = i + (block === last ? fill[value]! : BLOCK); i < end; i++) {
+            const key = pool[i]!;
+            const slot = perSlot === 1 ? key : (key / perSlot) | 0;
+            if (marks[slot] === mark) continue;
+            if (hamming(q, qAt, data, slot * stride + (key - slot * perSlot) * words, words, r) <= r) {
+              marks[slot] = mark;
+              out.push(slot);
+            }
           }
         }
       }
