@@ -34,6 +34,7 @@ export { ImgcmpError, type ErrorCode } from '../util/errors.js';
 export { SIMILARITY } from '../stages/find.js';
 
 export { IndexError, type IndexErrorKind } from './errors.js';
+export type { PostgresIndex, PostgresOptions } from './postgres.js';
 
 /** An image: a file's path, or its bytes. */
 export type ImageSource = string | Uint8Array;

@@ -23,6 +23,10 @@
  *    a second database of M entries with imgcmp_views loaded (COPY, indexes built after), p50/p99
  *    with C concurrent searches through the library.
  *
+ * With --memory N: only the replicas' in-memory search (index/live.ts) at N synthetic entries, no
+ * PostgreSQL: its CPU time per search (what a search costs, whatever the machine's load).
+ *
+ *   node test/bench/pg-store.mjs --memory 1000000
  *   node test/bench/pg-store.mjs [--n 1000000] [--adds 100000] [--api-seconds 60] [--clients 16] [--seconds 20] [--writers 16] [--sql-n 100000]
  */
 import { spawn } from 'node:child_process';
@@ -52,24 +56,6 @@ const settings = findSettings('libjpeg');
 const say = (line) => console.log(line);
 const since = (t0) => (performance.now() - t0) / 1000;
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-say(`pg-store bench: N = ${N}, adds = ${ADDS}, ${CLIENTS} search clients, ${WRITERS} writers; ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-
-const pgServer = await startPostgres('bench', { shared_buffers: '1GB', max_wal_size: '8GB', checkpoint_timeout: '30min', max_connections: '100' });
-if (typeof pgServer === 'string') {
-  say(`no PostgreSQL server: ${pgServer}`);
-  process.exit(1);
-}
-const cleanups = [() => pgServer.stop()];
-const cleanup = () => {
-  for (const f of cleanups.reverse()) {
-    try {
-      f();
-    } catch {}
-  }
-};
-process.on('exit', cleanup);
-process.on('SIGINT', () => process.exit(130));
-
 /** Synthetic entries: entry i is random when i % 4 == 0, else a near copy of entry i - i % 4. */
 const next = splitmix32(2026);
 function randomRecord() {
@@ -106,6 +92,51 @@ function bitText(words, at, nwords) {
   return s;
 }
 const hex = (words) => `\\\\x${Buffer.from(words.buffer, words.byteOffset, words.byteLength).toString('hex')}`;
+
+// --memory N: the replicas' in-memory search alone (index/live.ts), no PostgreSQL: the CPU time of a search at N entries.
+const MEMORY = Number(option(argv, '--memory', '0'));
+if (MEMORY > 0) {
+  const { LivePictures } = await import('../../dist/src/index/live.js');
+  const live = new LivePictures(settings);
+  const t0 = performance.now();
+  for (const e of entries(MEMORY, 'e')) live.set(e.id, { file: e.id, bits: e.views.slice(0, 8), views: e.views, coarse: e.coarse, flat: false, size: 1, mtime: 0 });
+  const filled = since(t0);
+  const query = (q) => live.record(`e${String((q * 7919) % MEMORY).padStart(8, '0')}`);
+  for (let q = 0; q < 20; q++) live.within({ upright: query(q).bits, views: query(q).views, coarse: query(q).coarse }, 32, 10);
+  for (const [label, cut, coarse, upright] of [['all orientations (coarse rule)', 32, 10, false], ['upright only', 32, Infinity, true]]) {
+    const times = [];
+    let found = 0;
+    const cpu = process.cpuUsage();
+    for (let q = 0; q < 200; q++) {
+      const r = query(q);
+      const t = performance.now();
+      found += live.within(upright ? { upright: r.bits } : { upright: r.bits, views: r.views, coarse: r.coarse }, cut, coarse).length - 1;
+      times.push(performance.now() - t);
+    }
+    const used = process.cpuUsage(cpu);
+    times.sort((a, b) => a - b);
+    say(`in memory, ${MEMORY} entries (filled in ${filled.toFixed(1)} s, RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB), ${label}: CPU time ${((used.user + used.system) / 1000 / 200).toFixed(2)} ms per search; wall p50 ${pct(times, 50).toFixed(1)} ms, p99 ${pct(times, 99).toFixed(1)} ms; ${(found / 200).toFixed(2)} matches per search; load ${os.loadavg()[0].toFixed(1)}`);
+  }
+  process.exit(0);
+}
+
+say(`pg-store bench: N = ${N}, adds = ${ADDS}, ${CLIENTS} search clients, ${WRITERS} writers; ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+
+const pgServer = await startPostgres('bench', { shared_buffers: '1GB', max_wal_size: '8GB', checkpoint_timeout: '30min', max_connections: '100' });
+if (typeof pgServer === 'string') {
+  say(`no PostgreSQL server: ${pgServer}`);
+  process.exit(1);
+}
+const cleanups = [() => pgServer.stop()];
+const cleanup = () => {
+  for (const f of cleanups.reverse()) {
+    try {
+      f();
+    } catch {}
+  }
+};
+process.on('exit', cleanup);
+process.on('SIGINT', () => process.exit(130));
 
 /** COPY of n entries into imgcmp_entries (and, with views, imgcmp_views), through files of 20,000 entries. */
 async function bulkLoad(url, n, prefix, withViews) {
@@ -259,13 +290,16 @@ say(
   const r = await loadTest(CLIENTS, SECONDS, async (x) => reader.nearest({ id: `e${String(x % N).padStart(8, '0')}` }));
   say(`   the same through the library in one process (no HTTP), ${CLIENTS} concurrent: ${r.times.length} searches (${(r.times.length / SECONDS).toFixed(1)}/s), p50 ${pct(r.times, 50).toFixed(1)} ms, p99 ${pct(r.times, 99).toFixed(1)} ms`);
   const alone = [];
+  const cpu = process.cpuUsage();
   for (let q = 0; q < 200; q++) {
     const t = performance.now();
     await reader.nearest({ id: `e${String((q * 7919) % N).padStart(8, '0')}` });
     alone.push(performance.now() - t);
   }
+  const used = process.cpuUsage(cpu);
   alone.sort((a, b) => a - b);
-  say(`   one search at a time through the library: p50 ${pct(alone, 50).toFixed(2)} ms, p99 ${pct(alone, 99).toFixed(2)} ms`);
+  // CPU time per search does not count the time the process waited for a core on a shared machine.
+  say(`   one search at a time through the library: p50 ${pct(alone, 50).toFixed(2)} ms, p99 ${pct(alone, 99).toFixed(2)} ms; CPU time ${((used.user + used.system) / 1000 / 200).toFixed(2)} ms per search`);
   await reader.close();
 }
 
