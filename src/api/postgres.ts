@@ -331,6 +331,10 @@ export class PostgresIndex implements Index {
       this.scheduleReconnect(250);
     });
     await client.connect();
+    if (this.closed) {
+      await client.end(); // closed while reconnecting
+      return;
+    }
     await client.query(`LISTEN ${CHANNEL}`);
     this.listener = client;
   }

@@ -25,19 +25,26 @@ const BLOCK = 16;
 class ChunkTable {
   readonly chunks: { offset: number; bits: number }[] = [];
   /**
-   * Buckets are chains of blocks of BLOCK keys in one pool (no object per bucket: a million
-   * small typed arrays cost more to make and to collect than the keys themselves). Per chunk
-   * and value: the first and last block of its chain (−1: empty) and the keys in the last one.
+   * Buckets are chains of blocks of BLOCK entries in one pool (no object per bucket: a million
+   * small typed arrays cost more to make and to collect than the keys themselves). An entry is
+   * its key and, with `width`, a copy of the key's row (`width` words), so that a probe measures
+   * it where it lies instead of fetching the row from elsewhere in memory. Per chunk and value:
+   * the first and last block of its chain (−1: empty) and the entries in the last one.
    */
   private readonly head: Int32Array[];
   private readonly tail: Int32Array[];
   private readonly fill: Int32Array[];
-  private pool = new Int32Array(BLOCK * 1024);
+  /** Words per entry: the key, then the row's copy. */
+  private readonly entry: number;
+  private pool: Uint32Array;
   private next = new Int32Array(1024);
   private blocks = 0;
   private readonly freeBlocks: number[] = [];
 
-  constructor(nbits: number) {
+  constructor(
+    nbits: number,
+    private readonly width = 0,
+  ) {
     const m = Math.ceil(nbits / CHUNK_BITS);
     for (let c = 0, offset = 0; c < m; c++) {
       const bits = Math.floor(nbits / m) + (c < nbits % m ? 1 : 0);
@@ -47,6 +54,8 @@ class ChunkTable {
     this.head = this.chunks.map((c) => new Int32Array(2 ** c.bits).fill(-1));
     this.tail = this.chunks.map((c) => new Int32Array(2 ** c.bits).fill(-1));
     this.fill = this.chunks.map((c) => new Int32Array(2 ** c.bits));
+    this.entry = 1 + width;
+    this.pool = new Uint32Array(BLOCK * 1024 * this.entry);
   }
 
   private newBlock(): number {
@@ -56,7 +65,7 @@ class ChunkTable {
       const next = new Int32Array(this.next.length * 2);
       next.set(this.next);
       this.next = next;
-      const pool = new Int32Array(this.pool.length * 2);
+      const pool = new Uint32Array(this.pool.length * 2);
       pool.set(this.pool);
       this.pool = pool;
     }
@@ -64,6 +73,7 @@ class ChunkTable {
   }
 
   add(key: number, data: Uint32Array, at: number): void {
+    const e = this.entry;
     for (let c = 0; c < this.chunks.length; c++) {
       const { offset, bits } = this.chunks[c]!;
       const value = chunkValue(data, at, offset, bits);
@@ -78,12 +88,15 @@ class ChunkTable {
         tail[value] = block = fresh;
         fill[value] = 0;
       }
-      this.pool[block * BLOCK + fill[value]!] = key;
+      const where = (block * BLOCK + fill[value]!) * e;
+      this.pool[where] = key;
+      for (let w = 0; w < this.width; w++) this.pool[where + 1 + w] = data[at + w]!;
       fill[value]!++;
     }
   }
 
   remove(key: number, data: Uint32Array, at: number): void {
+    const e = this.entry;
     for (let c = 0; c < this.chunks.length; c++) {
       const { offset, bits } = this.chunks[c]!;
       const value = chunkValue(data, at, offset, bits);
@@ -93,7 +106,7 @@ class ChunkTable {
       const last = tail[value]!;
       let found = -1;
       search: for (let block = head[value]!; block >= 0; block = this.next[block]!) {
-        for (let i = block * BLOCK, end = i + (block === last ? fill[value]! : BLOCK); i < end; i++) {
+        for (let i = block * BLOCK * e, end = i + (block === last ? fill[value]! : BLOCK) * e; i < end; i += e) {
           if (this.pool[i] === key) {
             found = i;
             break search;
@@ -101,9 +114,9 @@ class ChunkTable {
         }
       }
       if (found < 0) continue;
-      // The chain's last key takes the removed one's place.
-      const lastAt = last * BLOCK + fill[value]! - 1;
-      this.pool[found] = this.pool[lastAt]!;
+      // The chain's last entry takes the removed one's place.
+      const lastAt = (last * BLOCK + fill[value]! - 1) * e;
+      this.pool.copyWithin(found, lastAt, lastAt + e);
       if (--fill[value]! > 0) continue;
       // The last block is empty: free it; the block before it (found from the head) becomes the last.
       this.freeBlocks.push(last);
@@ -136,17 +149,20 @@ class ChunkTable {
       const fill = this.fill[c]!;
       const pool = this.pool;
       const next = this.next;
+      const e = this.entry;
+      const inline = this.width === words;
       const qv = chunkValue(q, qAt, offset, bits);
       const masks = masksFor(bits, radius);
       for (let mi = 0; mi < masks.length; mi++) {
         const value = qv ^ masks[mi]!;
         const last = tail[value]!;
         for (let block = head[value]!; block >= 0; block = next[block]!) {
-          for (let i = block * BLOCK, end = i + (block === last ? fill[value]! : BLOCK); i < end; i++) {
+          for (let i = block * BLOCK * e, end = i + (block === last ? fill[value]! : BLOCK) * e; i < end; i += e) {
             const key = pool[i]!;
             const slot = perSlot === 1 ? key : (key / perSlot) | 0;
             if (marks[slot] === mark) continue;
-            if (hamming(q, qAt, data, slot * stride + (key - slot * perSlot) * words, words, r) <= r) {
+            const d = inline ? hamming(q, qAt, pool, i + 1, words, r) : hamming(q, qAt, data, slot * stride + (key - slot * perSlot) * words, words, r);
+            if (d <= r) {
               marks[slot] = mark;
               out.push(slot);
             }
@@ -211,8 +227,9 @@ export class LivePictures {
     this.coarseWords = wordsFor(this.coarseBits);
     this.uprightTable = new ChunkTable(this.nbits);
     if (this.coarseBits && this.perFile > 1) {
-      this.coarseUprightTable = new ChunkTable(this.coarseBits);
-      this.coarseViewsTable = new ChunkTable(this.coarseBits);
+      // The coarse views are short (2 words for 64 bits): their tables keep a copy beside each key.
+      this.coarseUprightTable = new ChunkTable(this.coarseBits, this.coarseWords);
+      this.coarseViewsTable = new ChunkTable(this.coarseBits, this.coarseWords);
     }
   }
 
