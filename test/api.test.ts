@@ -4,9 +4,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { IndexError, ImgcmpError, SIMILARITY, metadataFileOf, openIndex } from '../src/api/index.js';
-import { readDb } from '../src/db/database.js';
+import { spawn } from 'node:child_process';
+import { readDb, writeDb } from '../src/db/database.js';
+import { dbFromRecords, recordsOf } from '../src/db/records.js';
 import { runSearch } from '../src/stages/search.js';
 import { ROOT, SAMPLES, tempDir } from './helpers/env.js';
+import { readWithH5py } from './helpers/serve.js';
 
 const sample = (name: string): string => path.join(SAMPLES, name);
 
@@ -91,12 +94,15 @@ describe('openIndex', () => {
     await index.close();
     await index.close(); // twice is fine
     await rejectsWith(async () => index.count() && index.list(), 'closed');
+    await rejectsWith(index.save(), 'closed');
 
     const back = await readDb(dbfile);
     assert.deepEqual(back.files, ['cat', 'cup', 'cup-bright', 'rocket']);
     assert.ok(!fs.existsSync(`${dbfile}.lock`));
-    const sidecar = JSON.parse(fs.readFileSync(metadataFileOf(dbfile), 'utf8')) as { metadata: Record<string, unknown> };
-    assert.deepEqual(sidecar.metadata, { cat: { who: 'chelsea', tags: ['cat'] }, 'cup-bright': { edited: true }, rocket: { replaced: true } });
+    // Metadata in the database itself, one JSON text per entry ("" for none); no sidecar, no journal left.
+    assert.deepEqual(back.metadata, [JSON.stringify({ who: 'chelsea', tags: ['cat'] }), '', JSON.stringify({ edited: true }), JSON.stringify({ replaced: true })]);
+    assert.ok(!fs.existsSync(metadataFileOf(dbfile)));
+    assert.ok(!fs.existsSync(`${dbfile}.journal`));
   });
 
   it('throws IndexErrors with codes: bad arguments, unknown ids, things that are not images', async () => {
@@ -131,5 +137,83 @@ describe('openIndex', () => {
     await assert.rejects(openIndex(file), (err: unknown) => err instanceof ImgcmpError && err.code === 'database');
     assert.deepEqual(fs.readFileSync(file), fs.readFileSync(sample('moon.jpg')));
     assert.ok(!fs.existsSync(`${file}.lock`));
+  });
+
+  it('keeps acknowledged changes when its process is killed: the next openIndex replays the journal', async () => {
+    const dbfile = path.join(dir, 'crash.hdf');
+    const api = path.join(ROOT, 'dist', 'src', 'api', 'index.js');
+    const script = `
+      import { openIndex } from ${JSON.stringify(api)};
+      const index = await openIndex(process.argv[1], { checkpointChanges: 1000, checkpointSeconds: 3600 });
+      await index.add(process.argv[2], { id: 'cat', metadata: { n: 1 } });
+      await index.add(process.argv[3], { id: 'cup' });
+      await index.add(process.argv[4], { id: 'moon' });
+      await index.remove('cup');
+      process.stdout.write('acknowledged\\n');
+      setInterval(() => undefined, 1000);`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, dbfile, sample('chelsea.jpg'), sample('coffee.jpg'), sample('moon.jpg')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => d.toString().includes('acknowledged') && resolve());
+      child.on('exit', (code) => reject(new Error(`exited ${code}`)));
+    });
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.on('exit', resolve));
+    // Only the empty database (written at creation) and the journal are on disk.
+    assert.deepEqual((await readDb(dbfile)).files, []);
+    assert.ok(fs.statSync(`${dbfile}.journal`).size > 100);
+    const index = await openIndex(dbfile);
+    assert.deepEqual(index.list(), ['cat', 'moon']);
+    assert.deepEqual(index.metadataOf('cat'), { n: 1 });
+    assert.equal((await index.nearest(sample('edited/chelsea_q25.jpg'), { k: 1 }))[0]?.id, 'cat');
+    // Replayed changes are saved at once.
+    assert.deepEqual((await readDb(dbfile)).files, ['cat', 'moon']);
+    await index.close();
+  });
+
+  it('checkpoints by itself after checkpointChanges changes', async () => {
+    const dbfile = path.join(dir, 'checkpoint.hdf');
+    const index = await openIndex(dbfile, { checkpointChanges: 2, checkpointSeconds: 3600 });
+    try {
+      await index.add(sample('chelsea.jpg'), { id: 'a' });
+      assert.deepEqual((await readDb(dbfile)).files, []);
+      await index.add(sample('coffee.jpg'), { id: 'b' });
+      for (let i = 0; i < 200 && (await readDb(dbfile)).files.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual((await readDb(dbfile)).files, ['a', 'b']);
+    } finally {
+      await index.close();
+    }
+  });
+
+  it("reads an older index's metadata sidecar and moves it into the database at the next save", async () => {
+    const old = path.join(dir, 'old.hdf');
+    const made = await openIndex(path.join(dir, 'made.hdf'));
+    await made.add(sample('chelsea.jpg'), { id: 'cat' });
+    await made.add(sample('coffee.jpg'), { id: 'cup' });
+    await made.close();
+    // The layout of earlier versions: no metadata dataset, DB.metadata.json beside it.
+    const db = await readDb(path.join(dir, 'made.hdf'));
+    delete db.metadata;
+    await writeDb(old, db);
+    assert.equal((await readDb(old)).metadata, undefined);
+    fs.writeFileSync(metadataFileOf(old), JSON.stringify({ format: 'imgcmp-metadata', database: 'old.hdf', metadata: { cat: { who: 'chelsea' } } }));
+    const index = await openIndex(old);
+    assert.deepEqual(index.metadataOf('cat'), { who: 'chelsea' });
+    assert.ok(fs.existsSync(metadataFileOf(old)));
+    await index.close();
+    assert.deepEqual((await readDb(old)).metadata, ['{"who":"chelsea"}', '']);
+    assert.ok(!fs.existsSync(metadataFileOf(old)));
+    const disk = readWithH5py(old);
+    if (typeof disk !== 'string') assert.deepEqual(disk.metadata, [{ who: 'chelsea' }, null]);
+  });
+
+  it('keeps the metadata, by path, when another command rewrites the database', async () => {
+    const dbfile = path.join(dir, 'index.hdf');
+    const db = await readDb(dbfile);
+    assert.deepEqual(db.files, ['cat', 'cup', 'cup-bright', 'rocket']);
+    // As fingerprint writes it: records, no metadata given; one entry gone.
+    const records = recordsOf(db);
+    records.delete('cup');
+    await writeDb(dbfile, dbFromRecords(db.settings, records.values()));
+    assert.deepEqual((await readDb(dbfile)).metadata, [JSON.stringify({ who: 'chelsea', tags: ['cat'] }), JSON.stringify({ edited: true }), JSON.stringify({ replaced: true })]);
   });
 });

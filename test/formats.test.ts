@@ -3,8 +3,8 @@
  * JPEG preview) and BMP — decoded upright, everywhere (fingerprint, find, report, resize), and
  * bad files reported one line each. The HEIC files are made here with heif-enc (Debian's
  * libheif-examples; those tests are skipped with a message without it) from samples/; the RAW
- * files are minimal DNG containers built here around a real JPEG from samples/; the BMPs are
- * written here from samples/ pixels.
+ * files are DNG, ORF and CR3 containers built here per their specifications (test/helpers/raw-files.ts)
+ * around real JPEGs from samples/; the BMPs are written here from samples/ pixels.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
+import { openIndex } from '../src/api/index.js';
 import { inspect } from '../src/actions/inspect.js';
 import { greyThumbnail } from '../src/pixels/decode.js';
 import { decodeBmp } from '../src/pixels/bmp.js';
@@ -20,8 +21,11 @@ import { decodeHeifBytes } from '../src/pixels/heif.js';
 import { rawPreview } from '../src/pixels/raw.js';
 import { imgcmp, SAMPLES, tempDir } from './helpers/env.js';
 import { STORED_FOR_ORIENTATION } from './helpers/pictures.js';
+import { buildCr3, buildDng, buildOrf } from './helpers/raw-files.js';
 
 const SIDE = 64;
+const noPerl = spawnSync('perl', ['-MDigest::MD5', '-e', '1']).status === 0 ? undefined : 'perl not installed (apt-get install perl): ExifTool (ORF and CR3 previews) tests skipped';
+if (noPerl) console.log(`# ${noPerl}`);
 const dir = tempDir('formats');
 after(async () => {
   await heifPool().close();
@@ -38,53 +42,6 @@ function meanDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 /** The upright grey thumbnail of a sample JPEG. */
 const upright = (name: string): Promise<ArrayLike<number>> => greyThumbnail(path.join(SAMPLES, name), SIDE, 'sharp');
-
-/**
- * A minimal DNG: a TIFF header, IFD0 (NewSubFileType, Orientation, DNGVersion, a SubIFD offset,
- * and optionally its own small JPEGInterchangeFormat preview), and a SubIFD whose
- * JPEGInterchangeFormat/Length point at `preview` (none when `preview` is undefined).
- */
-export function buildDng(preview: Buffer | undefined, orientation: number, small?: Buffer): Buffer {
-  type Entry = [tag: number, type: number, count: number, value: number];
-  const ifdBytes = (n: number): number => 2 + n * 12 + 4;
-  const ifd0: Entry[] = [[254, 4, 1, 1], [274, 3, 1, orientation], [50706, 1, 4, 0x01040000]];
-  if (preview) ifd0.push([330, 4, 1, 0]);
-  if (small) ifd0.push([513, 4, 1, 0], [514, 4, 1, small.length]);
-  ifd0.sort((a, b) => a[0] - b[0]);
-  const sub: Entry[] = preview ? [[254, 4, 1, 1], [259, 3, 1, 7], [513, 4, 1, 0], [514, 4, 1, preview.length]] : [];
-  const ifd0At = 8;
-  const subAt = ifd0At + ifdBytes(ifd0.length);
-  const previewAt = subAt + (preview ? ifdBytes(sub.length) : 0);
-  const smallAt = previewAt + (preview?.length ?? 0);
-  for (const e of ifd0) {
-    if (e[0] === 330) e[3] = subAt;
-    if (e[0] === 513) e[3] = smallAt;
-  }
-  for (const e of sub) if (e[0] === 513) e[3] = previewAt;
-  const buf = Buffer.alloc(smallAt + (small?.length ?? 0));
-  buf.write('II', 0, 'latin1');
-  buf.writeUInt16LE(42, 2);
-  buf.writeUInt32LE(ifd0At, 4);
-  const write = (at: number, entries: Entry[]): void => {
-    buf.writeUInt16LE(entries.length, at);
-    entries.forEach(([tag, type, count, value], k) => {
-      const p = at + 2 + 12 * k;
-      buf.writeUInt16LE(tag, p);
-      buf.writeUInt16LE(type, p + 2);
-      buf.writeUInt32LE(count, p + 4);
-      if (type === 3) buf.writeUInt16LE(value, p + 8);
-      else if (type === 1) buf.writeUInt32BE(value, p + 8);
-      else buf.writeUInt32LE(value, p + 8);
-    });
-  };
-  write(ifd0At, ifd0);
-  if (preview) {
-    write(subAt, sub);
-    preview.copy(buf, previewAt);
-  }
-  small?.copy(buf, smallAt);
-  return buf;
-}
 
 /** A 24-bit bottom-up BMP of `file`'s upright pixels. */
 async function bmpOf(file: string): Promise<Buffer> {
@@ -139,7 +96,7 @@ describe('formats: BMP', () => {
   });
 });
 
-describe('formats: camera RAW (DNG built around a real JPEG preview)', () => {
+describe('formats: camera RAW (DNG, ORF and CR3 built around a real JPEG preview)', () => {
   let big: Buffer;
   let small: Buffer;
   before(async () => {
@@ -178,6 +135,39 @@ describe('formats: camera RAW (DNG built around a real JPEG preview)', () => {
     assert.deepEqual([b.width, b.height], [width, height]);
   });
 
+  it('finds the preview an Olympus ORF keeps in its maker note (ExifTool), not the small IFD1 thumbnail, turned by IFD0 orientation', { skip: noPerl }, async () => {
+    const want = await upright('coffee.jpg');
+    for (const o of [1, 6, 3]) {
+      const preview = await STORED_FOR_ORIENTATION[o]!(sharp(big)).jpeg({ quality: 92 }).toBuffer();
+      const file = path.join(dir, `coffee_o${o}.orf`);
+      fs.writeFileSync(file, buildOrf(preview, o, small));
+      assert.equal((await rawPreview(file)).jpeg.length, preview.length, 'the maker-note preview');
+      assert.equal((await rawPreview(file)).orientation, o);
+      const d = meanDiff(await greyThumbnail(file, SIDE), want);
+      assert.ok(d < 3, `ORF orientation ${o}: ${d}`);
+    }
+  });
+
+  it('finds the PRVW preview of a Canon CR3 (ExifTool), not its THMB thumbnail, turned by CMT1 orientation', { skip: noPerl }, async () => {
+    const want = await upright('coffee.jpg');
+    const thumb = { jpeg: small, width: 96, height: 64 };
+    for (const o of [1, 8]) {
+      const preview = await STORED_FOR_ORIENTATION[o]!(sharp(big)).jpeg({ quality: 92 }).toBuffer();
+      const { width = 0, height = 0 } = await sharp(preview).metadata();
+      const file = path.join(dir, `coffee_o${o}.cr3`);
+      fs.writeFileSync(file, buildCr3({ jpeg: preview, width, height }, o, thumb));
+      const found = await rawPreview(file);
+      assert.equal(found.jpeg.length, preview.length, 'the PRVW preview');
+      assert.equal(found.orientation, o);
+      const d = meanDiff(await greyThumbnail(file, SIDE), want);
+      assert.ok(d < 3, `CR3 orientation ${o}: ${d}`);
+    }
+    // Only THMB: the thumbnail is what there is.
+    const onlyThumb = path.join(dir, 'thumb_only.cr3');
+    fs.writeFileSync(onlyThumb, buildCr3(undefined, 1, thumb));
+    assert.equal((await rawPreview(onlyThumb)).jpeg.length, small.length);
+  });
+
   it('names a RAW without a preview and random bytes under a RAW name', async () => {
     const none = path.join(dir, 'none.nef');
     fs.writeFileSync(none, buildDng(undefined, 1));
@@ -185,6 +175,17 @@ describe('formats: camera RAW (DNG built around a real JPEG preview)', () => {
     const random = path.join(dir, 'random.cr2');
     fs.writeFileSync(random, Buffer.from(Array.from({ length: 4096 }, (_, k) => (k * 7919 + 13) % 251)));
     await assert.rejects(greyThumbnail(random, SIDE), /not a TIFF-based RAW/);
+  });
+
+  it('names an ORF or CR3 without a preview and random bytes under the CR3 name (ExifTool)', { skip: noPerl }, async () => {
+    for (const [name, bytes] of [['none.orf', buildOrf(undefined, 1)], ['none.cr3', buildCr3(undefined, 1)]] as const) {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, bytes);
+      await assert.rejects(greyThumbnail(file, SIDE), /without an embedded JPEG preview/, name);
+    }
+    const randomCr3 = path.join(dir, 'random.cr3');
+    fs.writeFileSync(randomCr3, Buffer.from(Array.from({ length: 4096 }, (_, k) => (k * 7919 + 13) % 251)));
+    await assert.rejects(greyThumbnail(randomCr3, SIDE), /not a RAW file ExifTool can read/);
   });
 });
 
@@ -241,7 +242,7 @@ describe('formats: HEIC', { skip: noHeifEnc }, () => {
     assert.throws(() => decodeHeifBytes(bytes, 0, 1000), /more than the limit/);
   });
 
-  it('find groups HEIC and RAW copies with their JPEG originals; bad files get one line each; report and resize write JPEGs', () => {
+  it('find groups HEIC and RAW copies with their JPEG originals; bad files get one line each; report and resize write JPEGs; compare, fingerprint and search read them', { skip: noPerl }, async () => {
     const photos = path.join(dir, 'photos');
     fs.mkdirSync(photos);
     const names = ['chelsea', 'coffee', 'astronaut', 'rocket'];
@@ -249,10 +250,13 @@ describe('formats: HEIC', { skip: noHeifEnc }, () => {
       fs.copyFileSync(path.join(SAMPLES, `${n}.jpg`), path.join(photos, `${n}.jpg`));
       heic(path.join(SAMPLES, `${n}.jpg`), path.join(photos, `${n}.HEIC`), n === 'coffee' ? ['-t', '320'] : []);
       fs.writeFileSync(path.join(photos, `${n}.dng`), buildDng(fs.readFileSync(path.join(SAMPLES, `${n}.jpg`)), 1));
+      fs.writeFileSync(path.join(photos, `${n}.orf`), buildOrf(fs.readFileSync(path.join(SAMPLES, `${n}.jpg`)), 1));
     }
+    const bmp = await bmpOf(path.join(SAMPLES, 'chelsea.jpg'));
     const whole = fs.readFileSync(path.join(photos, 'chelsea.HEIC'));
     fs.writeFileSync(path.join(photos, 'truncated.heic'), whole.subarray(0, whole.length >> 1));
     fs.writeFileSync(path.join(photos, 'nopreview.nef'), buildDng(undefined, 1));
+    fs.writeFileSync(path.join(photos, 'nopreview.cr3'), buildCr3(undefined, 1));
     fs.writeFileSync(path.join(photos, 'random.arw'), Buffer.alloc(3000, 0x5a));
     const home = path.join(dir, 'home');
     const json = path.join(dir, 'groups.json');
@@ -260,22 +264,57 @@ describe('formats: HEIC', { skip: noHeifEnc }, () => {
     const r = imgcmp(['find', photos, '-q', '--json', json, '--report', page], { home });
     assert.equal(r.status, 2, r.stderr); // some files failed
     const lines = r.stderr.split('\n').filter((l) => l.startsWith('imgcmp find: '));
-    for (const bad of ['truncated.heic', 'nopreview.nef', 'random.arw']) {
+    for (const bad of ['truncated.heic', 'nopreview.nef', 'nopreview.cr3', 'random.arw']) {
       assert.equal(lines.filter((l) => l.includes(bad)).length, 1, `one line for ${bad}:\n${r.stderr}`);
     }
     assert.doesNotMatch(r.stderr, /at .*\.js:\d+|Error:/);
     const clusters = (JSON.parse(fs.readFileSync(json, 'utf8')) as { clusters: string[][] }).clusters.map((c) => c.map((f) => path.basename(f)).sort());
-    for (const n of names) assert.ok(clusters.some((c) => c.join() === [`${n}.HEIC`, `${n}.dng`, `${n}.jpg`].sort().join()), `${n}: ${JSON.stringify(clusters)}`);
+    for (const n of names) assert.ok(clusters.some((c) => c.join() === [`${n}.HEIC`, `${n}.dng`, `${n}.jpg`, `${n}.orf`].sort().join()), `${n}: ${JSON.stringify(clusters)}`);
     // The report's thumbnails are JPEGs (browsers do not show HEIC).
     const thumbs = fs.readdirSync(page.replace(/\.html$/, '_files')).filter((t) => /^t\d+\.jpg$/.test(t));
-    assert.equal(thumbs.length, names.length * 3);
+    assert.equal(thumbs.length, names.length * 4);
     for (const t of thumbs) assert.equal(fs.readFileSync(path.join(page.replace(/\.html$/, '_files'), t)).readUInt16BE(0), 0xffd8);
-    // resize writes a JPEG copy named after the source: name.heic.jpg.
+    // resize writes a JPEG copy named after the source: name.heic.jpg (also of RAW and BMP, which
+    // sharp cannot write).
+    fs.writeFileSync(path.join(photos, 'chelsea.bmp'), bmp);
     const out = path.join(dir, 'convert');
-    const rs = imgcmp(['resize', '0.5', path.join(photos, 'chelsea.HEIC'), path.join(photos, 'chelsea.dng'), '-t', out], { home });
+    const sources = ['chelsea.HEIC', 'chelsea.dng', 'chelsea.orf', 'chelsea.bmp'];
+    const rs = imgcmp(['resize', '0.5', ...sources.map((f) => path.join(photos, f)), '-t', out], { home });
     assert.equal(rs.status, 0, rs.stderr);
     const copies = fs.readdirSync(out).sort();
-    assert.deepEqual(copies.map((c) => c.replace(/^.*photos_/, '')), ['chelsea.HEIC.jpg', 'chelsea.dng.jpg']);
+    assert.deepEqual(copies.map((c) => c.replace(/^.*photos_/, '')), sources.map((f) => `${f}.jpg`).sort());
+    // compare measures a HEIC and a RAW against the JPEG as find does.
+    for (const other of ['chelsea.HEIC', 'chelsea.orf']) {
+      const cmp = imgcmp(['compare', path.join(photos, 'chelsea.jpg'), path.join(photos, other)], { home });
+      assert.equal(cmp.status, 0, `${other}: ${cmp.stderr}`);
+      assert.match(cmp.stdout, /same picture/i, `${other}: ${cmp.stdout}`);
+    }
+    // fingerprint stores them; search finds the JPEG from a HEIC and a CR3 query.
+    const db = path.join(dir, 'formats.hdf');
+    const fp = imgcmp(['fingerprint', photos, '-q', '-f', db], { home });
+    assert.equal(fp.status, 2, fp.stderr); // the bad files
+    const cr3 = path.join(dir, 'query.cr3');
+    fs.writeFileSync(cr3, buildCr3({ jpeg: fs.readFileSync(path.join(SAMPLES, 'rocket.jpg')), width: 0, height: 0 }, 1));
+    const sr = imgcmp(['search', '-f', db, '-k', '1', '--json', path.join(photos, 'coffee.HEIC'), cr3], { home });
+    assert.equal(sr.status, 0, sr.stderr);
+    const results = (JSON.parse(sr.stdout) as { results: { matches: { file: string }[] }[] }).results;
+    assert.match(path.basename(results[0]!.matches[0]!.file), /^coffee\./);
+    assert.match(path.basename(results[1]!.matches[0]!.file), /^rocket\./);
     for (const c of copies) assert.equal(fs.readFileSync(path.join(out, c)).readUInt16BE(0), 0xffd8);
+  });
+  it('the library API takes HEIC, CR3 and ORF files as bytes (recognised by their magic numbers)', { skip: noPerl }, async () => {
+    const index = await openIndex(path.join(dir, 'api.hdf'));
+    try {
+      const jpeg = fs.readFileSync(path.join(SAMPLES, 'chelsea.jpg'));
+      const heicBytes = fs.readFileSync(heic(path.join(SAMPLES, 'chelsea.jpg'), path.join(dir, 'api.heic'), ['-t', '320']));
+      await index.add(path.join(SAMPLES, 'chelsea.jpg'), { id: 'chelsea' });
+      await index.add(path.join(SAMPLES, 'coffee.jpg'), { id: 'coffee' });
+      for (const bytes of [heicBytes, buildCr3({ jpeg, width: 451, height: 300 }, 1), buildOrf(jpeg, 1)]) {
+        const found = await index.nearest(bytes, { k: 1 });
+        assert.equal(found[0]?.id, 'chelsea');
+      }
+    } finally {
+      await index.close();
+    }
   });
 });

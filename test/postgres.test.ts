@@ -15,9 +15,18 @@ import { IndexError, openIndex } from '../src/api/index.js';
 import { redactUrl, SCHEMA_VERSION, type PostgresIndex } from '../src/api/postgres.js';
 import { imgcmp, SAMPLES, tempDir } from './helpers/env.js';
 import { startPostgres, type TempPostgres } from './helpers/postgres.js';
-import { call, serve, upload, type Served } from './helpers/serve.js';
+import { call, startServe as serve, type Served } from './helpers/serve.js';
 
 const sample = (name: string): string => path.join(SAMPLES, name);
+
+function upload(fields: Record<string, string | { file: string }>): FormData {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) {
+    if (typeof v === 'string') form.append(k, v);
+    else form.append(k, new Blob([fs.readFileSync(v.file)]), path.basename(v.file));
+  }
+  return form;
+}
 const started = await startPostgres('test', { fsync: 'off' });
 const skip = typeof started === 'string' ? `no PostgreSQL server: ${started}` : false;
 if (skip) process.stderr.write(`postgres.test: skipped: ${skip}\n`);

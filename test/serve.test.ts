@@ -7,7 +7,32 @@ import { after, before, describe, it } from 'node:test';
 import { readDb } from '../src/db/database.js';
 import { isPrivateAddress } from '../src/serve/fetch-url.js';
 import { ROOT, SAMPLES, tempDir } from './helpers/env.js';
-import { call, serve, upload, type Served } from './helpers/serve.js';
+import { startServe, type Served } from './helpers/serve.js';
+
+/** Starts `imgcmp serve --port 0 ARGS` and reads the bound port from its first line. */
+const serve = startServe;
+
+function upload(fields: Record<string, string | { file: string }>): FormData {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) {
+    if (typeof v === 'string') form.append(k, v);
+    else form.append(k, new Blob([fs.readFileSync(v.file)]), path.basename(v.file));
+  }
+  return form;
+}
+
+interface Envelope {
+  status: 'ok' | 'fail';
+  error: string[];
+  method: string;
+  result: unknown[];
+}
+
+async function call(url: string, init: RequestInit = {}): Promise<{ status: number; body: Envelope; type: string | null }> {
+  const res = await fetch(url, init);
+  const type = res.headers.get('content-type');
+  return { status: res.status, body: (await res.json()) as Envelope, type };
+}
 
 const sample = (name: string): { file: string } => ({ file: path.join(SAMPLES, name) });
 
@@ -89,14 +114,14 @@ describe('imgcmp serve', () => {
     assert.deepEqual((await call(`${s.url}/count`)).body.result, [2]);
   });
 
-  it('saves on SIGTERM: the database reads back with its entries, the metadata beside it', async () => {
+  it('saves on SIGTERM: the database reads back with its entries and their metadata, the journal folded', async () => {
     s.child.kill('SIGTERM');
     assert.equal(await s.exited, 0, s.stderr());
     const back = await readDb(db);
     assert.deepEqual(back.files, ['chelsea.jpg', 'rocket.jpg']);
-    const meta = JSON.parse(fs.readFileSync(`${db}.metadata.json`, 'utf8')) as { metadata: Record<string, unknown> };
-    assert.deepEqual(meta.metadata, { 'chelsea.jpg': { cat: true }, 'rocket.jpg': { n: 4 } });
+    assert.deepEqual(back.metadata?.map((m) => JSON.parse(m) as unknown), [{ cat: true }, { n: 4 }]);
     assert.ok(!fs.existsSync(`${db}.lock`));
+    assert.ok(!fs.existsSync(`${db}.journal`));
   });
 });
 

@@ -5,9 +5,14 @@
  * measured exactly as `imgcmp find` and `imgcmp search` measure them (index/views.ts,
  * distancesToQuery), and grouped into clusters as find groups them (clusterFingerprints).
  *
- * Metadata (any JSON value per id) lives in a sidecar file beside the database,
- * `DB.metadata.json`, written atomically (util/safe-write.ts) whenever the database is saved:
- * the database layout, which other imgcmp versions and h5py read, is left as it is.
+ * Metadata (any JSON value per id) is stored in the database itself, in its `metadata` dataset
+ * (db/database.ts). Indexes written before that kept it in a sidecar file, `DB.metadata.json`:
+ * it is read when the database has no metadata dataset, and moved into it at the next save.
+ *
+ * Nothing acknowledged is lost: an add or remove resolves only once its record is in the
+ * journal beside the database and flushed to disk (db/journal.ts). The journal is folded into
+ * the database at checkpoints (every `checkpointChanges` changes or `checkpointSeconds` after the
+ * first unsaved one, on save() and on close()) and replayed by the next openIndex after a crash.
  *
  * Every failure is thrown as an ImgcmpError (an IndexError, with `kind`, for the index's own).
  */
@@ -16,6 +21,7 @@ import path from 'node:path';
 import { clusterFingerprints } from '../cluster/cluster.js';
 import type { Linkage } from '../cluster/linkage.js';
 import { existingDbOrNone, writeDb, type FingerprintDb } from '../db/database.js';
+import { encodeOp, Journal, journalFileOf, readJournal, syncFolder, type JournalOp } from '../db/journal.js';
 import { acquireLock } from '../db/lock.js';
 import { dbFromRecords, recordsOf } from '../db/records.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
@@ -25,7 +31,7 @@ import { distancesToQuery, type StoredPictures } from '../index/views.js';
 import { decoderFor, decoderMissing, defaultJpegDecoder, type JpegDecoderName } from '../pixels/recipe.js';
 import { SIMILARITY, findSettings } from '../stages/find.js';
 import { ImgcmpError, reasonOf } from '../util/errors.js';
-import { writeFileSafely } from '../util/safe-write.js';
+import { checkOurs, realTarget, removeStaleTemporaries } from '../util/safe-write.js';
 import { IndexError } from './errors.js';
 import { comparePictures, fingerprintImage } from './measure.js';
 import type { PostgresOptions } from './postgres.js';
@@ -46,9 +52,16 @@ export interface OpenOptions {
   decoder?: JpegDecoderName;
   /** The hash settings of a database created now (default: find's). */
   settings?: HashSettings;
-  /** Told, in one line, of a damaged lock taken over (default: standard error). */
+  /** Told, in one line, of a damaged lock taken over, a torn journal, a failed checkpoint (default: standard error). */
   note?: (line: string) => void;
+  /** Fold the journal into the database after this many changes (default 1000). */
+  checkpointChanges?: number;
+  /** ... or this many seconds after the first change not yet folded (default 60). */
+  checkpointSeconds?: number;
 }
+
+const CHECKPOINT_CHANGES = 1000;
+const CHECKPOINT_SECONDS = 60;
 
 export interface AddOptions {
   id: string;
@@ -102,7 +115,7 @@ export interface Index {
   readonly location: string;
   fingerprint(source: ImageSource, name?: string): Promise<FingerprintRecord>;
   add(source: ImageSource, opts: AddOptions): Promise<void>;
-  remove(id: string): void | Promise<void>;
+  remove(id: string): Promise<void>;
   has(id: string): boolean;
   count(): number;
   list(opts?: { offset?: number; limit?: number }): string[];
@@ -122,26 +135,50 @@ export function isDatabaseUrl(location: string): boolean {
 
 /**
  * Opens the index of `dbfile`, creating the database (with find's settings) when absent. Holds the
- * database's lock until close(). A postgres:// URL opens the index kept in PostgreSQL instead
- * (api/postgres.ts), shared with every other process that opens it.
+ * database's lock until close(). Changes left in the journal by a crash are replayed and saved.
  */
 export async function openIndex(dbfile: string, opts: OpenOptions & PostgresOptions = {}): Promise<Index> {
   if (typeof dbfile !== 'string' || !dbfile) throw new IndexError('invalid', 'openIndex: dbfile must be a file name');
+  // A postgres:// URL opens the index kept in PostgreSQL (api/postgres.ts), shared by every process that opens it.
   if (isDatabaseUrl(dbfile)) return (await import('./postgres.js')).openPostgresIndex(dbfile, opts);
+  const note = opts.note ?? ((line: string) => process.stderr.write(`imgcmp: ${line}\n`));
+  const checkpointChanges = opts.checkpointChanges ?? CHECKPOINT_CHANGES;
+  const checkpointSeconds = opts.checkpointSeconds ?? CHECKPOINT_SECONDS;
+  if (!Number.isInteger(checkpointChanges) || checkpointChanges < 1) throw new IndexError('invalid', `checkpointChanges must be a whole number ≥ 1, not ${String(checkpointChanges)}`);
+  if (typeof checkpointSeconds !== 'number' || !(checkpointSeconds > 0)) throw new IndexError('invalid', `checkpointSeconds must be a number > 0, not ${String(checkpointSeconds)}`);
   const release = acquireLock(dbfile, opts.note);
   try {
+    const journalFile = journalFileOf(dbfile);
+    removeStaleTemporaries(realTarget(dbfile));
+    removeStaleTemporaries(journalFile);
     const existing = await existingDbOrNone(dbfile);
     const settings = existing?.settings ?? opts.settings ?? findSettings(opts.decoder ?? defaultJpegDecoder());
     const missing = decoderMissing(decoderFor(settings.resample));
     if (missing) throw new ImgcmpError('usage', missing);
-    const metadata = readSidecar(dbfile);
-    const index = new ImageIndex(dbfile, settings, existing ? recordsOf(existing) : new Map(), metadata, release);
-    if (!existing) await index.save();
+    const sidecar = fs.existsSync(metadataFileOf(dbfile));
+    const metadata = existing?.metadata ? new Map(existing.files.map((id, i) => [id, existing.metadata![i]!] as const).filter(([, m]) => m !== '')) : readSidecar(dbfile);
+    const records = existing ? recordsOf(existing) : new Map<string, FingerprintRecord>();
+    const replay = readJournal(journalFile, settings, note);
+    for (const op of replay.ops) applyOp(records, metadata, op);
+    const index = new ImageIndex(dbfile, settings, records, metadata, release, { sidecar, note, checkpointChanges, checkpointSeconds });
+    await index.begin(!existing || replay.ops.length > 0 || replay.tornBytes > 0, journalFile);
     return index;
   } catch (err) {
     release();
     throw err;
   }
+}
+
+/** Applies a change to the entries (idempotent: an add sets, a remove drops what is there). */
+function applyOp(records: Map<string, FingerprintRecord>, metadata: Map<string, string>, op: JournalOp): void {
+  if ('remove' in op) {
+    records.delete(op.remove);
+    metadata.delete(op.remove);
+    return;
+  }
+  records.set(op.add.file, op.add);
+  if (op.metadata === undefined) metadata.delete(op.add.file);
+  else metadata.set(op.add.file, op.metadata);
 }
 
 function readSidecar(dbfile: string): Map<string, string> {
@@ -167,11 +204,26 @@ function readSidecar(dbfile: string): Map<string, string> {
 }
 
 
+interface IndexOptions {
+  /** A sidecar metadata file of an older imgcmp is beside the database: removed once the database holds its metadata. */
+  sidecar: boolean;
+  note: (line: string) => void;
+  checkpointChanges: number;
+  checkpointSeconds: number;
+}
+
 export class ImageIndex implements Index {
   private pictures?: { db: FingerprintDb; stored: StoredPictures; row: Map<string, number> };
   private closed = false;
+  private closing?: Promise<void>;
   private saving: Promise<void> = Promise.resolve();
   private pending?: Promise<void>;
+  private journal?: Journal;
+  /** The checkpoint due checkpointSeconds after the first change not yet folded. */
+  private timer?: NodeJS.Timeout;
+  private autoSaving = false;
+  /** The lock is released: nothing may be written any more. */
+  private released = false;
 
   /** @internal Use openIndex. */
   constructor(
@@ -180,7 +232,48 @@ export class ImageIndex implements Index {
     private readonly records: Map<string, FingerprintRecord>,
     private readonly metadata: Map<string, string>,
     private readonly release: () => void,
+    private readonly options: IndexOptions = { sidecar: false, note: () => undefined, checkpointChanges: CHECKPOINT_CHANGES, checkpointSeconds: CHECKPOINT_SECONDS },
   ) {}
+
+  /** @internal Saves the entries as opened when `save` (a new database, changes replayed), then starts an empty journal. */
+  async begin(save: boolean, journalFile: string): Promise<void> {
+    if (save) await this.save();
+    this.journal = await Journal.start(journalFile);
+  }
+
+  /** Appends a change to the journal: its promise resolves once the change is on disk. Throws (nothing changed) when it cannot be taken. */
+  private journalled(op: JournalOp, id: string): Promise<void> {
+    let frame: Buffer;
+    try {
+      frame = encodeOp(op);
+    } catch (err) {
+      throw new IndexError('invalid', `${id}: ${reasonOf(err)}`, { cause: err });
+    }
+    if (!this.journal) throw new IndexError('closed', `${this.dbfile}: the index is not open`);
+    return this.journal.append(frame);
+  }
+
+  /** After a change: a checkpoint once checkpointChanges are unfolded, or checkpointSeconds after the first. */
+  private changed(): void {
+    this.pictures = undefined;
+    if ((this.journal?.unfolded ?? 0) >= this.options.checkpointChanges) this.checkpointSoon();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.checkpointSoon();
+      }, this.options.checkpointSeconds * 1000);
+      this.timer.unref();
+    }
+  }
+
+  /** A checkpoint in the background: a failure is told in one line; the changes stay in the journal. */
+  private checkpointSoon(): void {
+    if (this.autoSaving || this.closed) return;
+    this.autoSaving = true;
+    this.save()
+      .catch((err) => this.options.note(`${this.dbfile}: checkpoint failed (${reasonOf(err)}); the changes stay in the journal`))
+      .finally(() => (this.autoSaving = false));
+  }
 
   get location(): string {
     return path.resolve(this.dbfile);
@@ -200,7 +293,10 @@ export class ImageIndex implements Index {
     if (typeof id !== 'string' || !id) throw new IndexError('invalid', 'an id is a non-empty string');
   }
 
-  /** Adds (or replaces) the entry `id`. Saved by save() or close(). */
+  /**
+   * Adds (or replaces) the entry `id`. Resolves once the change is durable (in the journal,
+   * flushed to disk); searches see it from the moment the image is hashed.
+   */
   async add(source: ImageSource, opts: AddOptions): Promise<void> {
     this.open();
     this.checkId(opts?.id);
@@ -216,19 +312,24 @@ export class ImageIndex implements Index {
     const record = await this.fingerprint(source);
     this.open();
     const size = typeof source === 'string' ? record.size : source.length;
-    this.records.set(opts.id, { ...record, file: opts.id, size, mtime: typeof source === 'string' ? record.mtime : Date.now() });
-    if (meta === undefined) this.metadata.delete(opts.id);
-    else this.metadata.set(opts.id, meta);
-    this.pictures = undefined;
+    const op: JournalOp = { add: { ...record, file: opts.id, size, mtime: typeof source === 'string' ? record.mtime : Date.now() }, metadata: meta };
+    // Journalled and applied in one step, so that the journal's order is the order of the changes.
+    const durable = this.journalled(op, opts.id);
+    applyOp(this.records, this.metadata, op);
+    this.changed();
+    await durable;
   }
 
-  /** Removes the entry `id`; an IndexError ('not-found') when there is none. */
-  remove(id: string): void {
+  /** Removes the entry `id`, resolving once that is durable; an IndexError ('not-found') when there is none. */
+  async remove(id: string): Promise<void> {
     this.open();
     this.checkId(id);
-    if (!this.records.delete(id)) throw new IndexError('not-found', `${id}: no such entry`);
-    this.metadata.delete(id);
-    this.pictures = undefined;
+    if (!this.records.has(id)) throw new IndexError('not-found', `${id}: no such entry`);
+    const op: JournalOp = { remove: id };
+    const durable = this.journalled(op, id);
+    applyOp(this.records, this.metadata, op);
+    this.changed();
+    await durable;
   }
 
   has(id: string): boolean {
@@ -333,11 +434,13 @@ export class ImageIndex implements Index {
   }
 
   /**
-   * Writes the database (atomically) and the metadata beside it. Saves asked for while one is
-   * being written are done together by the next one; the promise resolves once the entries as
-   * they were when it was asked for are on disk.
+   * A checkpoint: writes the database with its metadata (atomically, a new file renamed over the
+   * old one) and empties the journal of the changes it holds. Saves asked for while one is being
+   * written are done together by the next one; the promise resolves once the entries as they
+   * were when it was asked for are in the database on disk.
    */
   save(): Promise<void> {
+    if (this.released) return Promise.reject(new IndexError('closed', `${this.dbfile}: the index is closed`));
     if (this.pending) return this.pending;
     const next = this.saving.then(() => {
       this.pending = undefined;
@@ -349,25 +452,46 @@ export class ImageIndex implements Index {
   }
 
   private async writeNow(): Promise<void> {
+    // The changes up to `upTo` are all applied to the entries (journalled and applied in one step).
+    const upTo = this.journal?.last ?? 0;
+    clearTimeout(this.timer);
+    this.timer = undefined;
     const { db } = this.view();
-    const metadata: Record<string, unknown> = {};
-    for (const id of db.files) {
-      const m = this.metadata.get(id);
-      if (m !== undefined) metadata[id] = JSON.parse(m);
+    await writeDb(this.dbfile, { ...db, metadata: db.files.map((id) => this.metadata.get(id) ?? '') });
+    // The new database's name must be on disk before the journal that it replaces is emptied.
+    syncFolder(path.dirname(realTarget(this.dbfile)));
+    if (this.options.sidecar) {
+      const sidecar = metadataFileOf(this.dbfile);
+      checkOurs(sidecar, (head) => head.includes(SIDECAR_FORMAT));
+      fs.rmSync(sidecar, { force: true });
+      this.options.sidecar = false;
     }
-    const sidecar = `${JSON.stringify({ format: SIDECAR_FORMAT, database: path.basename(this.dbfile), metadata })}\n`;
-    await writeDb(this.dbfile, db);
-    writeFileSafely(metadataFileOf(this.dbfile), sidecar, (head) => head.includes(SIDECAR_FORMAT), 'imgcmp');
+    await this.journal?.reset(upTo);
   }
 
-  /** Saves and releases the database's lock; the index is unusable afterwards. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    try {
-      await this.save();
-    } finally {
+  /**
+   * Finishes the changes in flight, saves (a checkpoint), removes the emptied journal and
+   * releases the database's lock; the index is unusable afterwards. When the save fails the
+   * journal stays, and the next openIndex replays it.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
       this.closed = true;
-      this.release();
-    }
+      clearTimeout(this.timer);
+      let saved = false;
+      try {
+        await this.journal?.settled();
+        await this.save();
+        saved = true;
+      } finally {
+        try {
+          await this.journal?.close(saved);
+        } finally {
+          this.released = true;
+          this.release();
+        }
+      }
+    })();
+    return this.closing;
   }
 }

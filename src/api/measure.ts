@@ -25,10 +25,28 @@ process.once('exit', () => {
   if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
 });
 
-/** A file name extension for image bytes, for the decoders that go by the name (HEIC/HEIF, BMP). */
+/**
+ * A file name extension for image bytes, for the decoders that go by the name (HEIC/HEIF, camera
+ * RAW, BMP), from the magic numbers of their containers; sharp finds its own formats (AVIF too).
+ */
 function extensionOf(bytes: Uint8Array): string {
   const ascii = (from: number, to: number): string => Buffer.from(bytes.subarray(from, to)).toString('latin1');
-  if (bytes.length >= 12 && ascii(4, 8) === 'ftyp' && /^(heic|heix|heim|heis|hevc|hevx|mif1|msf1|avif)$/.test(ascii(8, 12))) return '.heic';
+  if (bytes.length >= 12 && ascii(4, 8) === 'ftyp') {
+    const brand = ascii(8, 12);
+    const size = Math.min(bytes.length, Buffer.from(bytes.subarray(0, 4)).readUInt32BE(0), 64);
+    const compatible = Array.from({ length: Math.max(0, (size - 16) >> 2) }, (_, k) => ascii(16 + 4 * k, 20 + 4 * k));
+    // AVIF (AV1 in HEIF, often branded mif1) is sharp's.
+    if (brand === 'avif' || brand === 'avis' || (brand === 'mif1' && compatible.includes('avif') && !compatible.includes('heic'))) return '.img';
+    if (/^(heic|heix|heim|heis|hevc|hevx|mif1|msf1)$/.test(brand)) return '.heic';
+    if (brand === 'crx ') return '.cr3';
+    return '.img';
+  }
+  if (bytes.length >= 8 && ascii(0, 8) === 'FUJIFILM') return '.raf';
+  if (bytes.length >= 4 && /^(IIRO|MMOR|IIRS)$/.test(ascii(0, 4))) return '.orf';
+  if (bytes.length >= 4 && ascii(0, 4) === 'IIU\0') return '.rw2';
+  // Other TIFF-based RAWs (DNG, NEF, ARW, PEF, …) look like any TIFF and go to sharp, which reads
+  // their IFD0 (a small thumbnail in a DNG); CR2 says what it is at byte 8. Pass a path for those.
+  if (bytes.length >= 10 && (ascii(0, 4) === 'II*\0' || ascii(0, 4) === 'MM\0*') && ascii(8, 10) === 'CR') return '.cr2';
   if (bytes.length >= 2 && ascii(0, 2) === 'BM') return '.bmp';
   return '.img';
 }

@@ -18,6 +18,9 @@
  *                  paths the user marked "not duplicates" (report page → dedupe --plan --apply);
  *                  such a pair is never joined by clustering. Paths with escapes are written as in
  *                  /files, flagged in /not_duplicates_escaped (m × 2 uint8)
+ *   /metadata      n UTF-8 strings (variable length), only in a database written by the library
+ *                  API or `imgcmp serve` (src/api): the JSON text of each entry's metadata, ""
+ *                  where it has none. Kept by path when another command rewrites the database
  *   attrs          method, x, nbits, orientations (0/1), crops (0/1), views (K), resample,
  *                  hash_version, format, creator; borders (1) and coarse_x where used
  *
@@ -65,6 +68,12 @@ export interface FingerprintDb {
    * the files', and survive every rewrite (a fingerprint run, a checkpoint); [] clears them.
    */
   notDuplicates?: [string, string][];
+  /**
+   * The JSON text of each entry's metadata ("" for none), one per file, when the database has
+   * them (written by src/api). On write, undefined keeps those of the file being replaced, by path
+   * (a fingerprint run over an index keeps its metadata); absent from a database without them.
+   */
+  metadata?: string[];
 }
 
 type H5 = typeof h5wasmModule;
@@ -99,10 +108,10 @@ export function preloadHdf5(): void {
  * declared ASCII but hold UTF-8 bytes, which h5wasm hands back one character per byte:
  * those are decoded as the UTF-8 they are.
  */
-function asStrings(value: unknown, byteStrings: boolean, dbfile: string): string[] {
+function asStrings(value: unknown, byteStrings: boolean, dbfile: string, name = 'files'): string[] {
   const list = typeof value === 'string' ? [value] : value;
   if (!Array.isArray(list) || !list.every((v) => typeof v === 'string')) {
-    throw new ImgcmpError('database', `${dbfile}: dataset "files" does not hold strings`);
+    throw new ImgcmpError('database', `${dbfile}: dataset "${name}" does not hold strings`);
   }
   if (!byteStrings) return list as string[];
   return (list as string[]).map((s) => Buffer.from(s, 'latin1').toString('utf8'));
@@ -207,7 +216,7 @@ function readOpen(file: H5File, dbfile: string, fileBytes: number): FingerprintD
     if (!keys.includes(name)) throw new ImgcmpError('database', `${dbfile}: no dataset "${name}" (not an imgcmp fingerprint database)`);
   }
   // Every dataset's declared size first: nothing is read from a file that cannot hold it.
-  for (const name of ['files', 'fps', 'escaped', 'flat', 'size', 'mtime', 'views', 'coarse', 'not_duplicates', 'not_duplicates_escaped']) {
+  for (const name of ['files', 'fps', 'escaped', 'flat', 'size', 'mtime', 'views', 'coarse', 'not_duplicates', 'not_duplicates_escaped', 'metadata']) {
     if (keys.includes(name)) checkedDataset(file, name, dbfile, fileBytes);
   }
   const filesDs = file.get('files') as H5Dataset;
@@ -299,7 +308,26 @@ function readOpen(file: H5File, dbfile: string, fileBytes: number): FingerprintD
     db.coarse = unpackBytes(count > 0 ? packedBytes(ds.value, 'coarse', dbfile) : new Uint8Array(0), count * k, coarseBits);
   }
   if (keys.includes('not_duplicates')) db.notDuplicates = readPairs(file, dbfile);
+  if (keys.includes('metadata')) db.metadata = readMetadata(file, count, dbfile);
   return db;
+}
+
+/** The dataset metadata: n strings, each "" or a JSON text (checked: it is parsed wherever it is used). */
+function readMetadata(file: H5File, n: number, dbfile: string): string[] {
+  const ds = file.get('metadata') as H5Dataset;
+  const shape = ds.shape ?? [];
+  if (shape.length !== 1 || shape[0] !== n) throw new ImgcmpError('database', `${dbfile}: dataset "metadata" has shape [${shape.join(', ')}], expected [${n}]`);
+  const list = n ? asStrings(ds.value, false, dbfile, 'metadata') : [];
+  if (list.length !== n) throw new ImgcmpError('database', `${dbfile}: dataset "metadata" does not hold ${n} strings`);
+  list.forEach((m, i) => {
+    if (m === '') return;
+    try {
+      JSON.parse(m);
+    } catch {
+      throw new ImgcmpError('database', `${dbfile}: dataset "metadata" row ${i} is not JSON`);
+    }
+  });
+  return list;
 }
 
 /** The dataset not_duplicates: m × 2 paths. */
@@ -339,6 +367,30 @@ function unpackBytes(packed: Uint8Array, count: number, nbits: number): PackedFi
   return fromPackbits(packed, count, nbits);
 }
 
+/** The newest of the recorded modification times (ms), or 0 when none is. */
+function newestTime(mtime: Float64Array): number {
+  let newest = 0;
+  for (const t of mtime) if (Number.isFinite(t) && t > newest) newest = t;
+  return newest;
+}
+
+/**
+ * Runs `work` (synchronous: nothing else runs meanwhile) with the clock that HDF5 reads (through
+ * Emscripten's Date.now) standing at `ms`. HDF5 stamps each dataset's header with the time it was
+ * written, and h5wasm offers no way to turn that off (H5Pset_obj_track_times); stamped with the
+ * newest file time the database records instead, the same entries give the same bytes — the
+ * shards of a folder merged are byte-identical to one run over it.
+ */
+function withClockAt<T>(ms: number, work: () => T): T {
+  const now = Date.now;
+  Date.now = () => ms;
+  try {
+    return work();
+  } finally {
+    Date.now = now;
+  }
+}
+
 /**
  * Writes a database atomically: a new temporary file beside `dbfile` (created exclusively under
  * an unpredictable name, src/util/safe-write.ts), then a rename over it. When `dbfile` is a link,
@@ -353,7 +405,10 @@ export async function writeDb(dbfile: string, db: FingerprintDb): Promise<void> 
   const n = files.length;
   if (n !== fps.count) throw new Error(`${n} files but ${fps.count} fingerprints`);
   const pairs = db.notDuplicates ?? keptPairs(lib, target);
-  const write = (tmp: string): void => {
+  const metadata = db.metadata ?? keptMetadata(lib, target, files);
+  if (metadata && metadata.length !== n) throw new Error(`${n} files but ${metadata.length} metadata`);
+  const write = (tmp: string): void => withClockAt(newestTime(db.mtime), () => writeTo(tmp));
+  const writeTo = (tmp: string): void => {
     const file = new lib.File(tmp, 'w');
     try {
       const escaped = Uint8Array.from(files, (f) => (hasEscapes(f) ? 1 : 0));
@@ -379,6 +434,7 @@ export async function writeDb(dbfile: string, db: FingerprintDb): Promise<void> 
         file.create_dataset({ name: 'not_duplicates', data: flat.map((f, i) => (esc[i] ? escapeForDb(f) : f)), shape: [pairs.length, 2], dtype: 'S' });
         if (esc.some((e) => e)) file.create_dataset({ name: 'not_duplicates_escaped', data: esc, shape: [pairs.length, 2], dtype: '<B' });
       }
+      if (metadata) file.create_dataset({ name: 'metadata', data: metadata, shape: [n], dtype: 'S' });
       file.create_attribute('method', settings.method);
       file.create_attribute('x', settings.x);
       file.create_attribute('nbits', fps.nbits);
@@ -411,6 +467,33 @@ function keptPairs(lib: H5, dbfile: string): [string, string][] {
     return readPairs(file, dbfile);
   } catch {
     return []; // not a database that could be read: it has nothing to keep
+  } finally {
+    file?.close();
+  }
+}
+
+/**
+ * The metadata of the database at `dbfile` for `files`, by path ("" for a path it does not
+ * have), when it is a database with a metadata dataset; else undefined.
+ */
+function keptMetadata(lib: H5, dbfile: string, files: readonly string[]): string[] | undefined {
+  if (!fs.existsSync(dbfile) || !hasHdf5Signature(dbfile)) return undefined;
+  let file: H5File | undefined;
+  try {
+    file = new lib.File(dbfile, 'r');
+    const keys = file.keys();
+    if (!keys.includes('metadata') || !keys.includes('files')) return undefined;
+    const bytes = fs.statSync(dbfile).size;
+    for (const name of ['files', 'escaped', 'metadata']) if (keys.includes(name)) checkedDataset(file, name, dbfile, bytes);
+    const filesDs = file.get('files') as H5Dataset;
+    const old = (filesDs.shape ?? [])[0] ? asStrings(filesDs.value, !filesDs.metadata.vlen && filesDs.metadata.cset === 0, dbfile) : [];
+    const escaped = optionalVector(file, 'escaped', old.length, dbfile, bytes);
+    if (escaped) escaped.forEach((e, i) => e && (old[i] = unescapeFromDb(old[i]!)));
+    const meta = readMetadata(file, old.length, dbfile);
+    const byPath = new Map(old.map((f, i) => [f, meta[i]!]));
+    return files.map((f) => byPath.get(f) ?? '');
+  } catch {
+    return undefined; // not a database that could be read: it has nothing to keep
   } finally {
     file?.close();
   }

@@ -58,7 +58,7 @@ interface Decoded {
 async function decodeFor(file: string, format: SpecialFormat, minSide: number): Promise<Decoded> {
   await regularFile(file); // a FIFO, socket or device could block or never end
   if (format === 'raw') {
-    const { jpeg, orientation } = await rawPreview(file);
+    const { jpeg, orientation } = await rawPreview(file, decodeTimeLimit());
     return { input: jpeg, options: { autoOrient: false }, orientation };
   }
   const bytes = await fs.promises.readFile(fsPath(file));

@@ -4,9 +4,9 @@
  * /count, /list, /ping; parameters as a form (urlencoded or multipart) or JSON; every answer the
  * envelope {"status": "ok"|"fail", "error": [...], "method": NAME, "result": [...]}.
  *
- * An add or delete is answered after the database (and the metadata beside it) is saved, or,
- * for an index on PostgreSQL, committed: acknowledged changes survive a crash. Saves asked for
- * together are written together.
+ * An add or delete is answered once the index has it in its journal, flushed to disk (src/api,
+ * db/journal.ts): acknowledged changes survive a crash, and the database is rewritten only at
+ * checkpoints, not per change; an index on PostgreSQL (api/postgres.ts) answers once committed.
  */
 import { timingSafeEqual } from 'node:crypto';
 import multipart from '@fastify/multipart';
@@ -205,13 +205,11 @@ export async function createServer(index: Index, opts: ServeOptions = {}): Promi
     const metadata = metadataOf(p);
     const bytes = await upload(p, 'image', 'url');
     await gate.run(() => index.add(bytes, { id: filepath, metadata }));
-    await index.save();
     return [];
   });
 
   route(['DELETE', 'POST'], '/delete', async (p) => {
     await index.remove(requiredText(p, 'filepath'));
-    await index.save();
     return [];
   });
 

@@ -8,46 +8,15 @@
 import type { KeepRule } from '../actions/keep.js';
 import type { Clustering } from '../cluster/cluster.js';
 import type { Linkage } from '../cluster/linkage.js';
-import { HASH_VERSION, type HashSettings } from '../hash/settings.js';
+import type { HashSettings } from '../hash/settings.js';
 import { writeClusterTree } from '../output/layout.js';
-import { RECIPE, type JpegDecoderName } from '../pixels/recipe.js';
+import type { JpegDecoderName } from '../pixels/recipe.js';
 import type { Shard } from '../walk/shard.js';
 import { loadClusters, type ClusterSource } from './clusters.js';
 import { dbRedundancy } from './redundancy.js';
 import { runFingerprint, type FingerprintReport } from './fingerprint.js';
-import { runReport } from './report.js';
 
-/**
- * The similarity presets, as cuts on find's 256-bit fingerprints (a fraction of the bits that may
- * differ between two copies of one picture). Chosen on the three accuracy benchmarks
- * (test/bench/accuracy-find.mjs; figures in the README): `default` found every copy of the
- * library and make-variants benchmarks with no false pair there.
- */
-export const SIMILARITY = {
-  /** 24 of 256 bits: fewer false matches, misses more strongly edited copies. */
-  strict: 24 / 256,
-  /** 32 of 256 bits. */
-  default: 32 / 256,
-  /** 40 of 256 bits: finds more edited copies, at more false matches among low-detail pictures. */
-  loose: 40 / 256,
-} as const;
-export type Similarity = keyof typeof SIMILARITY;
-
-/** The hash settings find uses unless told otherwise. */
-export function findSettings(decoder: JpegDecoderName, tuning: Partial<Pick<HashSettings, 'x' | 'orientations' | 'crops' | 'borders'>> = {}): HashSettings {
-  const x = tuning.x ?? 16;
-  return {
-    method: 'phash',
-    x,
-    orientations: tuning.orientations ?? true,
-    crops: tuning.crops ?? true,
-    borders: tuning.borders ?? true,
-    // Candidates come from 64-bit fingerprints of the same views; no coarse set below 16 × 16.
-    coarseX: x >= 16 ? 8 : 0,
-    resample: RECIPE[decoder],
-    hashVersion: HASH_VERSION,
-  };
-}
+export { SIMILARITY, findSettings, type Similarity } from './find-settings.js';
 
 export interface FindJob {
   paths: readonly string[];
@@ -132,6 +101,8 @@ export async function runFind(job: FindJob): Promise<FindResult> {
   }
   if (job.outdir) await writeClusterTree(job.outdir, result.clustering.clusters, known ?? [...fingerprint.files]);
   if (job.report && result.clustering.clusters.length) {
+    // The report's modules (sharp for the thumbnails, the dendrogram order) load only for a report.
+    const { runReport } = await import('./report.js');
     const page = await runReport({
       source,
       output: job.report.output,

@@ -91,7 +91,10 @@ async function imagesUnder(dir: string, walk: Walk): Promise<string[]> {
   for (const e of entries) {
     const name = fromBytes(e.name);
     if (name.startsWith('.')) continue;
-    const p = path.join(dir, name);
+    // `dir` is absolute and normalised, and a listed name holds no separator and is no "." or
+    // "..": plain concatenation is path.join's result, at a fraction of its cost (every shard of
+    // a sharded run walks the whole folder).
+    const p = dir === path.sep ? dir + name : dir + path.sep + name;
     const tooLong = Buffer.byteLength(p) >= PATH_MAX;
     if (e.isFile()) {
       if (!isImageName(p)) continue;
@@ -158,7 +161,7 @@ export async function discover(args: readonly string[], opts: DiscoverOptions = 
       st = undefined;
     }
     if (st?.isDirectory()) {
-      for (const f of await imagesUnder(abs, walk)) found.add(path.normalize(f));
+      for (const f of await imagesUnder(abs, walk)) found.add(f); // normalised as they are built
     } else if (st?.isFile()) {
       found.add(abs);
     } else if (st) {

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ImgcmpError } from '../util/errors.js';
-import { toBytes } from './fspath.js';
+import { hasEscapes, toBytes } from './fspath.js';
 
 export interface Shard {
   /** 0 ≤ index < count. */
@@ -30,7 +30,8 @@ export const SCHEDULER_VARIABLES = ['JOB_COMPLETION_INDEX', 'AWS_BATCH_JOB_ARRAY
 
 /** The 32-bit key of an absolute path (a string as walk/fspath.ts holds it): sha256 of its bytes, first 4 bytes, big-endian. */
 export function shardKey(file: string): number {
-  return createHash('sha256').update(toBytes(file)).digest().readUInt32BE(0);
+  // A path without escaped bytes is its UTF-8 encoding: hashed as the string, with no copy.
+  return createHash('sha256').update(hasEscapes(file) ? toBytes(file) : file).digest().readUInt32BE(0);
 }
 
 /** The shard (0 … count − 1) of an absolute path among `count`. */

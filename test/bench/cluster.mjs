@@ -13,19 +13,29 @@
  * folder (for profiling) and prints their path.
  *
  * The `find-` cases have `imgcmp find`'s layout (findSettings('libjpeg'): 32 views of 256 bits
- * per file and their 64-bit coarse views) and are clustered as find clusters: single linkage at
- * 32 of 256 bits, candidates from the coarse views. Their planted groups must come back whole.
+ * per file and their 64-bit coarse views, made as makeFindDb says) and are clustered as find
+ * clusters: single linkage at 32 of 256 bits, candidates from exact-key blocks of the views
+ * (src/index/blocks.ts). Their planted groups must come back whole. Target: 1,000,000 files in
+ * under 60 s and 4 GiB on 2 cores. Printed per case: wall time, peak RSS and CPU time of the
+ * binary; then (unless --no-phases) the CPU time of its parts in this process (reading the
+ * database, clustering, the key search alone); up to --exact-up-to files (default 10,000;
+ * --no-exact: never) the clusters of the exact search (index/views.ts exactVerifiedPairsWithin,
+ * the rule before the keys), which must be the same.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RESAMPLE, writeDb } from '../../dist/src/db/database.js';
+import { RESAMPLE, readDb, writeDb } from '../../dist/src/db/database.js';
 import { HASH_VERSION } from '../../dist/src/hash/settings.js';
 import { packRows, selectRows, wordsFor } from '../../dist/src/hash/bits.js';
 import { viewsPerFile } from '../../dist/src/hash/views.js';
 import { findSettings } from '../../dist/src/stages/find.js';
+import { clusterFingerprints } from '../../dist/src/cluster/cluster.js';
+import { blockPairsWithin } from '../../dist/src/index/blocks.js';
+import { coarseCutFor, cutBits as toCutBits } from '../../dist/src/index/cut.js';
+import { exactVerifiedPairsWithin } from '../../dist/src/index/views.js';
 import { option, splitmix32, timed } from './lib.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -35,7 +45,10 @@ const quick = argv.includes('--quick');
 const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
 const realDb = argv.includes('--real') ? argv[argv.indexOf('--real') + 1] : undefined;
 const limit = Number(option(argv, '--limit', '900'));
-const keep = argv.includes('--keep'); // leave the find- databases in place (for profiling), printing their path
+const keep = argv.includes('--keep');
+const phases = !argv.includes('--no-phases'); // find- cases: the clustering's parts, timed in this process
+const exact = !argv.includes('--no-exact'); // find- cases: the same clusters from the exact search?
+const exactUpTo = Number(option(argv, '--exact-up-to', '10000')); // leave the find- databases in place (for profiling), printing their path
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'imgcmp-cluster-bench-'));
 const haveScipy = spawnSync('/usr/bin/python3', ['-c', 'import scipy, h5py'], { encoding: 'utf8' }).status === 0;
 
@@ -86,63 +99,116 @@ async function makeDb(name, n, nbits, seed, reversed = false) {
 }
 
 /**
- * A database in find's layout: n files of K views (full and coarse), a fifth of them in planted
- * groups of 2–6 copies of a random file whose every view has 1–4 % of its bits flipped (full and
- * coarse alike, so each copy is within find's cut of the group's first file), the rest random.
- * Returns the file and the planted groups (file names).
+ * The D4 action on a 16 × 16 grid of DCT-sign bits (bit 16u + v: coefficient (u, v)), as phash's
+ * bits nearly transform when the picture is turned or mirrored: a mirror negates the odd
+ * columns (or rows) of coefficients, a quarter turn transposes them. Orientation o: bit 0 negates
+ * odd columns, bit 1 odd rows, bit 2 transposes first. Writes 8 words at `out`.
+ */
+function orient(base, at, o, out, outAt) {
+  if (o & 4) {
+    for (let w = 0; w < 8; w++) out[outAt + w] = 0;
+    for (let u = 0; u < 16; u++) {
+      for (let v = 0; v < 16; v++) {
+        const b = 16 * v + u; // transposed source
+        if ((base[at + (b >>> 5)] >>> (b & 31)) & 1) {
+          const d = 16 * u + v;
+          out[outAt + (d >>> 5)] |= 1 << (d & 31);
+        }
+      }
+    }
+  } else for (let w = 0; w < 8; w++) out[outAt + w] = base[at + w];
+  for (let w = 0; w < 8; w++) out[outAt + w] = (out[outAt + w] ^ (o & 1 ? 0xaaaaaaaa : 0) ^ (o & 2 ? 0xffff0000 : 0)) >>> 0;
+}
+
+/**
+ * A database in find's layout (findSettings('libjpeg'): K = 32 views of 256 bits per file and
+ * their 64-bit coarse views), shaped as find's fingerprints are, not as independent random
+ * bits: each file has a whole-picture hash (random bits) and crop hashes 90 % and 80 % (the
+ * whole one with 15 % and 25 % of the bits changed: a crop resembles its picture); the framed
+ * view is the whole picture again for 9 files in 10 (no frame found), else its own; every class
+ * comes in the 8 orientations of the D4 action above; the coarse view is the low-frequency
+ * 8 × 8 corner of the full one, as the coarse hash of the halved thumbnail nearly is. A fifth of
+ * the files are in planted groups of 2–6: copies of the group's first file, each turned or
+ * mirrored at random (and one in four showing its 90 % crop), with 1–10 of the 256 bits of its
+ * base changed — within find's cut of the first file through the view that undoes the turn.
+ * Left out of the model: the bias of real hashes (low-detail pictures crowd together) and
+ * copies that match only at the edge of the cut (the accuracy benchmarks measure those).
+ * Returns the file, the planted groups (file names) and the folder where the planted files exist
+ * (empty files: find leaves clusters of files that are gone out of its answer).
  */
 async function makeFindDb(name, n, seed) {
   const settings = findSettings('libjpeg');
   const k = viewsPerFile(settings);
-  const full = { nbits: settings.x * settings.x };
-  const coarse = { nbits: settings.coarseX * settings.coarseX };
-  for (const s of [full, coarse]) {
-    s.words = wordsFor(s.nbits);
-    s.data = new Uint32Array(n * k * s.words);
-    s.flipMax = Math.max(1, Math.round(0.04 * s.nbits));
-  }
+  if (settings.x !== 16 || settings.coarseX !== 8 || k !== 32) throw new Error('makeFindDb models x = 16, coarse_x = 8 and 32 views');
+  const views = new Uint32Array(n * k * 8);
+  const coarse = new Uint32Array(n * k * 2);
   const next = rng(seed);
-  const files = Array.from({ length: n }, (_, i) => `/bench/${name}/img${String(i).padStart(7, '0')}.jpg`);
+  const dir = path.join(work, `${name}-files`);
+  fs.mkdirSync(dir);
+  const files = Array.from({ length: n }, (_, i) => path.join(dir, `img${String(i).padStart(7, '0')}.jpg`));
   const groups = [];
+  const base = new Uint32Array(4 * 8); // the four classes of one file, upright
+  const flip = (at, count) => {
+    for (let f = 0; f < count; f++) {
+      const b = next() % 256;
+      base[at + (b >>> 5)] ^= 1 << (b & 31);
+    }
+  };
   let i = 0;
   while (i < n) {
     const size = i < n / 5 ? 2 + (next() % 5) : 1;
     const first = i;
     for (let c = 0; c < size && i < n; c++, i++) {
-      for (const s of [full, coarse]) {
-        const rowWords = k * s.words;
-        const at = i * rowWords;
-        if (c === 0) {
-          for (let w = 0; w < rowWords; w++) s.data[at + w] = next();
-        } else {
-          s.data.copyWithin(at, first * rowWords, (first + 1) * rowWords);
-          for (let v = 0; v < k; v++) {
-            for (let f = 1 + (next() % s.flipMax); f > 0; f--) {
-              const b = next() % s.nbits;
-              s.data[at + v * s.words + (b >>> 5)] ^= 1 << (b & 31);
-            }
+      if (c === 0) {
+        for (let w = 0; w < 8; w++) base[w] = next();
+      } else {
+        // The copy's whole picture is a turned (sometimes cropped) view of the first file, changed a little.
+        const v = (next() % 4 === 0 ? 8 : 0) + (next() % 8);
+        base.set(views.subarray((first * k + v) * 8, (first * k + v) * 8 + 8), 0);
+        flip(0, 1 + (next() % 10));
+      }
+      base.set(base.subarray(0, 8), 8);
+      flip(8, 38);
+      base.set(base.subarray(0, 8), 16);
+      flip(16, 64);
+      if (next() % 10 === 0) for (let w = 24; w < 32; w++) base[w] = next();
+      else base.set(base.subarray(0, 8), 24);
+      for (let cls = 0; cls < 4; cls++) {
+        for (let o = 0; o < 8; o++) {
+          const row = i * k + cls * 8 + o;
+          orient(base, cls * 8, o, views, row * 8);
+          // coarse bit 8u + v = full bit 16u + v, for u, v < 8
+          let lo = 0;
+          let hi = 0;
+          for (let u = 0; u < 8; u++) {
+            const byte = (views[row * 8 + (u >>> 1)] >>> (16 * (u & 1))) & 0xff;
+            if (u < 4) lo |= byte << (8 * u);
+            else hi |= byte << (8 * (u - 4));
           }
+          coarse[row * 2] = lo >>> 0;
+          coarse[row * 2 + 1] = hi >>> 0;
         }
       }
     }
     if (i - first > 1) groups.push(files.slice(first, i));
   }
-  const packed = (s) => ({ count: n * k, nbits: s.nbits, words: s.words, data: s.data });
-  const views = packed(full);
+  for (const g of groups) for (const f of g) fs.writeFileSync(f, '');
+  const packed = (data, nbits) => ({ count: n * k, nbits, words: nbits / 32, data });
+  const full = packed(views, 256);
   const file = path.join(work, `${name}.hdf`);
   const t0 = process.hrtime.bigint();
   await writeDb(file, {
     settings,
     files,
-    fps: selectRows(views, Array.from({ length: n }, (_, r) => r * k)),
-    views,
-    coarse: packed(coarse),
+    fps: selectRows(full, Array.from({ length: n }, (_, r) => r * k)),
+    views: full,
+    coarse: packed(coarse, 64),
     flat: new Uint8Array(n),
-    size: new Float64Array(n).fill(1000),
+    size: new Float64Array(n).fill(0),
     mtime: new Float64Array(n),
   });
   const writeSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { file, groups, writeSeconds, bytes: fs.statSync(file).size };
+  return { file, groups, dir, writeSeconds, bytes: fs.statSync(file).size };
 }
 
 /** How many planted groups came back as a cluster of their own, and how many clusters are something else. */
@@ -163,8 +229,10 @@ function ours(db, simArgs, name) {
   const out = path.join(work, `${name}-clusters`);
   const json = path.join(work, `${name}.json`);
   // JSON only, like the scipy reference run (writing the symlink tree is measured apart).
-  const r = timed(process.execPath, [bin, 'cluster', ...simArgs, '-f', db, '--no-tree', '--json', json], {}, limit);
+  const cpu = path.join(work, `${name}.cpu`);
+  const r = timed('/usr/bin/time', ['-o', cpu, '-f', '%U %S', process.execPath, bin, 'cluster', ...simArgs, '-f', db, '--no-tree', '--json', json], {}, limit);
   if (r.timedOut) return { ...r, clusters: undefined };
+  r.cpuSeconds = fs.readFileSync(cpu, 'utf8').trim().split('\n').pop().split(' ').reduce((t, x) => t + Number(x), 0);
   const clusters = JSON.parse(fs.readFileSync(json, 'utf8')).clusters;
   return { ...r, clusters };
 }
@@ -178,6 +246,63 @@ function scipy(db, sim, name) {
     .map((c) => [...c].sort())
     .sort((a, b) => (a[0] < b[0] ? -1 : 1));
   return { ...r, clusters };
+}
+
+/** Union-find components of pairs: single linkage's clusters (paths), as `cluster --json` lists them. */
+function components(files, pairs) {
+  const parent = Int32Array.from({ length: files.length }, (_, i) => i);
+  const find = (i) => {
+    while (parent[i] !== i) i = parent[i] = parent[parent[i]];
+    return i;
+  };
+  for (let p = 0; p < pairs.length; p++) {
+    const a = find(pairs.a[p]);
+    const b = find(pairs.b[p]);
+    if (a !== b) parent[Math.max(a, b)] = Math.min(a, b);
+  }
+  const groups = new Map();
+  files.forEach((f, i) => {
+    const r = find(i);
+    if (!groups.has(r)) groups.set(r, []);
+    groups.get(r).push(f);
+  });
+  return [...groups.values()].filter((g) => g.length > 1).map((g) => g.sort()).sort((x, y) => (x[0] < y[0] ? -1 : 1));
+}
+
+/**
+ * The parts of find's clustering timed in this process (read, order, key search, check,
+ * linkage: CPU seconds of both threads), and with `theirs` (the binary's clusters) the clusters
+ * of the exact search compared with them.
+ */
+async function inProcess(file, theirs) {
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
+  const parts = [];
+  let t = cpu();
+  const lap = (name) => {
+    const now = cpu();
+    parts.push(`${name} ${(now - t).toFixed(1)}`);
+    t = now;
+  };
+  const db = await readDb(file);
+  lap('read');
+  const k = viewsPerFile(db.settings);
+  const clustering = clusterFingerprints(db.files, db.fps, { cut: 0.125, absolute: true, linkage: 'single' }, { views: db.views, viewsPerFile: k, coarse: db.coarse, flat: db.flat });
+  lap('cluster');
+  const split = {};
+  const candidates = blockPairsWithin(db.fps, db.views, k, 32, undefined, split);
+  lap(`the key search alone, again (${split.threads} threads; ${candidates.length} candidates)`);
+  let line = `in this process, CPU s: ${parts.join(', ')}; max RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`;
+  if (theirs) {
+    const t0 = cpu();
+    const pairs = exactVerifiedPairsWithin(db.fps, db.views, db.coarse, k, 32, toCutBits(coarseCutFor(0.125), 64));
+    const reference = components(db.files, pairs);
+    const same = JSON.stringify(reference) === JSON.stringify(theirs.map((c) => [...c].sort()).sort((x, y) => (x[0] < y[0] ? -1 : 1)));
+    line += `; exact search ${(cpu() - t0).toFixed(1)} s: ${same ? 'the same clusters' : `DIFFERENT clusters (${reference.length} against ${theirs.length})`}`;
+  }
+  return line;
 }
 
 const cases = [
@@ -212,16 +337,20 @@ for (const c of cases) {
       console.log(`${c.name.padEnd(24)} ${String(c.n).padStart(8)}  > ${limit} s (stopped)  ${mine.rssMb.toFixed(0).padStart(6)} MB so far; ${size}`);
     } else {
       const { found, other } = recovered(made.groups, mine.clusters);
+      // Members of a cluster that are no planted file are not on disk: find names their count.
+      const gone = /(\d+) entr(?:y|ies) of .* missing on disk/.exec(mine.stderr)?.[1] ?? '0';
       console.log(
         `${c.name.padEnd(24)} ${String(c.n).padStart(8)}  ${mine.seconds.toFixed(2).padStart(7)}  ${mine.rssMb.toFixed(0).padStart(6)}   ${mine.clusters.length.toString().padStart(7)}   ` +
-          `planted groups recovered: ${found} of ${made.groups.length}, other clusters: ${other}; ${size}`,
+          `planted groups recovered: ${found} of ${made.groups.length}, other clusters: ${other}, unplanted members: ${gone}; cpu ${mine.cpuSeconds.toFixed(1)} s; ${size}`,
       );
+      if (phases) console.log(`  ${await inProcess(made.file, exact && c.n <= exactUpTo ? mine.clusters : undefined)}`);
     }
     if (keep) {
       const kept = path.join(os.tmpdir(), path.basename(made.file));
       fs.renameSync(made.file, kept);
       console.log(`  kept ${kept}`);
     } else fs.rmSync(made.file);
+    fs.rmSync(made.dir, { recursive: true, force: true });
     continue;
   }
   const db = await makeDb(c.name, c.n, c.nbits, c.n + c.nbits);

@@ -16,7 +16,9 @@ export function flag(args, name) {
 }
 
 /**
- * Runs a command under /usr/bin/time: wall seconds and peak RSS (MB). Exit statuses 0 and 2
+ * Runs a command under /usr/bin/time: wall seconds, peak RSS (MB) and CPU seconds (user + system,
+ * of the command and of the children it waited for; a child left to exit after it, such as the
+ * native JPEG decoder's helpers, is not counted). Exit statuses 0 and 2
  * (some inputs failed) count as a run; anything else throws with the command's last words.
  * With `limitSeconds`, the command is stopped (SIGTERM) after that long and the result says
  * `timedOut` (its peak RSS until then included).
@@ -24,15 +26,17 @@ export function flag(args, name) {
 export function timed(cmd, cmdArgs, env = {}, limitSeconds = undefined) {
   const t0 = process.hrtime.bigint();
   const run = limitSeconds ? ['timeout', String(limitSeconds), cmd, ...cmdArgs] : [cmd, ...cmdArgs];
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', ...run], {
+  const r = spawnSync('/usr/bin/time', ['-f', '%M %U %S', ...run], {
     encoding: 'utf8',
     env: { ...process.env, ...env },
     maxBuffer: 1 << 30,
   });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const lines = r.stderr.trim().split('\n');
-  const rssMb = Number(lines.pop()) / 1024;
-  if (limitSeconds && r.status === 124) return { seconds, rssMb, stdout: r.stdout, stderr: lines.join('\n'), timedOut: true };
+  const [maxKb, user, system] = (lines.pop() ?? '').split(' ').map(Number);
+  const rssMb = maxKb / 1024;
+  const cpuSeconds = user + system;
+  if (limitSeconds && r.status === 124) return { seconds, rssMb, cpuSeconds, stdout: r.stdout, stderr: lines.join('\n'), timedOut: true };
   if (r.status !== 0 && r.status !== 2) throw new Error(`${cmd} ${cmdArgs.join(' ')} failed (${r.status}): ${lines.slice(-5).join('\n')}`);
-  return { seconds, rssMb, stdout: r.stdout, stderr: lines.join('\n') };
+  return { seconds, rssMb, cpuSeconds, stdout: r.stdout, stderr: lines.join('\n') };
 }

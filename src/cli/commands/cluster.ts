@@ -1,6 +1,5 @@
 import { Command } from 'commander';
 import { summaryLines } from '../../output/layout.js';
-import { runCluster } from '../../stages/cluster.js';
 import type { Messages } from '../messages.js';
 import { humanBytes } from '../../output/units.js';
 import { checkOurs, writeFileSafely, type Ours } from '../../util/safe-write.js';
@@ -52,6 +51,7 @@ Examples:
       const src = clusterSource(cut, { ...opts, fromJson: undefined });
       // Refused before any work: a --json naming a photo or any file imgcmp did not write.
       if (opts.json && opts.json !== '-') checkOurs(opts.json, clusterJson, 'imgcmp cluster');
+      const { runCluster } = await import('../../stages/cluster.js');
       const { clustering, settings, redundancy } = await runCluster(src, outdir);
       // The JSON fields are the public interface: sim and t keep their names.
       const json = JSON.stringify({

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Command, Option, type OptionValues } from 'commander';
 import { METHODS } from '../../hash/methods.js';
-import { SIMILARITY, findSettings, type Similarity } from '../../stages/find.js';
+import { SIMILARITY, findSettings, type Similarity } from '../../stages/find-settings.js';
 import type { Messages } from '../messages.js';
 import { chosenDecoder, cutFraction, decoderOption, hashSize } from '../settings.js';
 

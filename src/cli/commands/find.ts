@@ -3,7 +3,7 @@ import type { KeepRule } from '../../actions/keep.js';
 import type { Linkage } from '../../cluster/linkage.js';
 import { bySize } from '../../output/layout.js';
 import { humanBytes } from '../../output/units.js';
-import { SIMILARITY, type Similarity } from '../../stages/find.js';
+import { SIMILARITY, findSettings, type Similarity } from '../../stages/find-settings.js';
 import { ImgcmpError } from '../../util/errors.js';
 import { writeFileSafely } from '../../util/safe-write.js';
 import { describeShard, resolveShard } from '../../walk/shard.js';
@@ -81,7 +81,7 @@ Examples:
     )
     .action(async (paths: string[], options: OptionValues) => {
       const opts = options as FindOptions;
-      const { runFind, findSettings } = await import('../../stages/find.js');
+      const { runFind } = await import('../../stages/find.js');
       const dbfile = opts.dbfile ?? defaults.findDbFile();
       const shard = opts.shard === undefined ? undefined : resolveShard(opts.shard, process.env);
       if (shard && (opts.json !== undefined || opts.report !== undefined)) {

@@ -9,6 +9,12 @@ function port(value: string): number {
   return n;
 }
 
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a positive number of seconds');
+  return n;
+}
+
 function storeUrl(value: string): string {
   if (!/^postgres(ql)?:\/\/./i.test(value)) throw new InvalidArgumentError('expected a postgres:// URL');
   return value;
@@ -31,6 +37,8 @@ interface ServeCliOptions {
   queue: number;
   log?: boolean;
   allowPrivateUrls?: boolean;
+  checkpoint: number;
+  checkpointSeconds: number;
 }
 
 /**
@@ -48,18 +56,21 @@ export function serveCommand(messages: Messages): Command {
     .option('--decodes <n>', 'images decoded at once', positiveInt, 4)
     .option('--queue <n>', 'images that may wait to be decoded before requests are refused (503)', positiveInt, 32)
     .option('--allow-private-urls', 'fetch url parameters from loopback, private and link-local addresses too')
+    .option('--checkpoint <n>', 'fold the journal into the database every n changes', positiveInt, 1000)
+    .option('--checkpoint-seconds <s>', '... or this many seconds after the first change not yet folded', seconds, 60)
     .option('--log', 'log each request to standard error')
     .addHelpText(
       'after',
       `
-The database is created with find's settings when absent, and locked while served.
-Metadata is kept beside it in DB.metadata.json. An add or delete is answered once
-the database is saved. With --store postgres://..., the index (entries, views,
-metadata) lives in PostgreSQL: any number of serve processes share it, each
-answering searches from its own copy in memory, kept current by LISTEN/NOTIFY;
-an add or delete is answered once committed. Answers: {"status": "ok"|"fail", "error": [...],
+The database is created with find's settings when absent, and locked while served;
+metadata is stored in it. An add or delete is answered once it is in the journal
+DB.journal, flushed to disk; the journal is folded into the database at
+checkpoints and on SIGTERM, and replayed after a crash. Answers: {"status": "ok"|"fail", "error": [...],
 "method": NAME, "result": [...]}; 400 bad parameter, 401 token, 404 unknown
-filepath, 413 too large, 415 not an image, 503 busy.
+filepath, 413 too large, 415 not an image, 503 busy. With --store postgres://...,
+the index (entries, views, metadata) lives in PostgreSQL: any number of serve
+processes share it, each answering searches from its own copy in memory, kept
+current by LISTEN/NOTIFY; an add or delete is answered once committed.
 
 Examples:
   $ imgcmp serve -f photos.hdf --port 8888
@@ -68,6 +79,19 @@ Examples:
   $ curl -F image=@b.jpg localhost:8888/search`,
     )
     .action(async (opts: ServeCliOptions) => {
+      // Signals are taken from the start: one that comes while the index opens (or just after the
+      // first line is read by whoever started us) stops the server once it is up, cleanly.
+      const stopped = new Promise<string>((resolve) => {
+        const stop = (signal: string): void => {
+          process.off('SIGTERM', onTerm);
+          process.off('SIGINT', onInt);
+          resolve(signal);
+        };
+        const onTerm = (): void => stop('SIGTERM');
+        const onInt = (): void => stop('SIGINT');
+        process.on('SIGTERM', onTerm);
+        process.on('SIGINT', onInt);
+      });
       const { isDatabaseUrl, openIndex } = await import('../../api/index.js');
       const { createServer } = await import('../../serve/server.js');
       const store = opts.store ?? (process.env['IMGCMP_STORE'] || undefined);
@@ -75,7 +99,10 @@ Examples:
       if (store && !isDatabaseUrl(store)) throw new ImgcmpError('usage', 'IMGCMP_STORE: expected a postgres:// URL');
       const dbfile = store ?? dbPath(opts);
       const token = opts.token ?? (process.env['IMGCMP_TOKEN'] || undefined);
-      const index = await openIndex(dbfile, store ? { note: (line) => messages.info(`imgcmp serve: ${line}`) } : {});
+      const index = await openIndex(
+        dbfile,
+        store ? { note: (line) => messages.info(`imgcmp serve: ${line}`) } : { checkpointChanges: opts.checkpoint, checkpointSeconds: opts.checkpointSeconds },
+      );
       let app;
       try {
         app = await createServer(index, { token, maxBytes: Math.round(opts.maxSize * 1024 * 1024), decodes: opts.decodes, queue: opts.queue, log: opts.log, allowPrivateUrls: opts.allowPrivateUrls });
@@ -88,18 +115,7 @@ Examples:
       const bound = typeof address === 'object' && address ? address.port : opts.port;
       const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
       process.stdout.write(`imgcmp serve: listening on http://${host}:${bound} (${index.location}, ${index.count()} images${token ? ', token required' : ''})\n`);
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string): void => {
-          process.off('SIGTERM', onTerm);
-          process.off('SIGINT', onInt);
-          messages.info(`serve: ${signal}: finishing the requests in flight and saving`);
-          resolve();
-        };
-        const onTerm = (): void => stop('SIGTERM');
-        const onInt = (): void => stop('SIGINT');
-        process.on('SIGTERM', onTerm);
-        process.on('SIGINT', onInt);
-      });
+      messages.info(`serve: ${await stopped}: finishing the requests in flight and saving`);
       try {
         await app.close();
       } finally {
