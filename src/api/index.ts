@@ -17,7 +17,6 @@
  * Every failure is thrown as an ImgcmpError (an IndexError, with `kind`, for the index's own).
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { clusterFingerprints } from '../cluster/cluster.js';
 import type { Linkage } from '../cluster/linkage.js';
@@ -29,39 +28,20 @@ import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
 import { selfViewsPerFile, viewsPerFile } from '../hash/views.js';
 import { coarseCutFor, cutBits } from '../index/cut.js';
 import { PictureSearch } from '../index/picture-search.js';
-import { distancesToQuery, type StoredPictures } from '../index/views.js';
-import { fingerprintFile } from '../pixels/fingerprint.js';
+import type { StoredPictures } from '../index/views.js';
 import { decoderFor, decoderMissing, defaultJpegDecoder, type JpegDecoderName } from '../pixels/recipe.js';
 import { SIMILARITY, findSettings } from '../stages/find.js';
-import { ImgcmpError, reasonOf, type ErrorCode } from '../util/errors.js';
+import { ImgcmpError, reasonOf } from '../util/errors.js';
 import { checkOurs, realTarget, removeStaleTemporaries } from '../util/safe-write.js';
+import { IndexError } from './errors.js';
+import { comparePictures, fingerprintImage } from './measure.js';
+import type { PostgresOptions } from './postgres.js';
 
 export { ImgcmpError, type ErrorCode } from '../util/errors.js';
 export { SIMILARITY } from '../stages/find.js';
 
-/** What went wrong in an index call, beyond the ImgcmpError code. */
-export type IndexErrorKind =
-  /** A bad argument (an empty id, a negative k, metadata that is not JSON). */
-  | 'invalid'
-  /** No entry has this id. */
-  | 'not-found'
-  /** The source could not be read or decoded as an image. */
-  | 'not-image'
-  /** The index was closed. */
-  | 'closed';
-
-/** An ImgcmpError of the index: `code` as everywhere in imgcmp, `kind` says which of the index's failures it is. */
-export class IndexError extends ImgcmpError {
-  constructor(
-    readonly kind: IndexErrorKind,
-    message: string,
-    options: { cause?: unknown } = {},
-  ) {
-    super(KIND_CODE[kind], message, options);
-  }
-}
-
-const KIND_CODE: Record<IndexErrorKind, ErrorCode> = { invalid: 'usage', 'not-found': 'usage', 'not-image': 'file', closed: 'usage' };
+export { IndexError, type IndexErrorKind } from './errors.js';
+export type { PostgresIndex, PostgresOptions } from './postgres.js';
 
 /** An image: a file's path, or its bytes. */
 export type ImageSource = string | Uint8Array;
@@ -127,11 +107,41 @@ export function metadataFileOf(dbfile: string): string {
 const SIDECAR_FORMAT = 'imgcmp-metadata';
 
 /**
+ * What every index offers, whatever keeps its entries: an HDF5 fingerprint database
+ * (ImageIndex) or PostgreSQL (api/postgres.ts, PostgresIndex).
+ */
+export interface Index {
+  readonly settings: HashSettings;
+  /** Where the entries are kept, said for a person: a file's absolute path, or a database URL without its password. */
+  readonly location: string;
+  fingerprint(source: ImageSource, name?: string): Promise<FingerprintRecord>;
+  add(source: ImageSource, opts: AddOptions): Promise<void>;
+  remove(id: string): Promise<void>;
+  has(id: string): boolean;
+  count(): number;
+  list(opts?: { offset?: number; limit?: number }): string[];
+  metadataOf(id: string): unknown;
+  nearest(source: QuerySource, opts?: NearestOptions): Promise<Neighbour[]>;
+  compare(a: QuerySource, b: QuerySource, opts?: { cut?: number }): Promise<Comparison>;
+  duplicates(opts?: { cut?: number; linkage?: Linkage; includeFlat?: boolean }): string[][];
+  /** Resolves once every change made so far is durable. */
+  save(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Whether `location` names a PostgreSQL database (postgres:// or postgresql://) rather than a file. */
+export function isDatabaseUrl(location: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(location);
+}
+
+/**
  * Opens the index of `dbfile`, creating the database (with find's settings) when absent. Holds the
  * database's lock until close(). Changes left in the journal by a crash are replayed and saved.
  */
-export async function openIndex(dbfile: string, opts: OpenOptions = {}): Promise<ImageIndex> {
+export async function openIndex(dbfile: string, opts: OpenOptions & PostgresOptions = {}): Promise<Index> {
   if (typeof dbfile !== 'string' || !dbfile) throw new IndexError('invalid', 'openIndex: dbfile must be a file name');
+  // A postgres:// URL opens the index kept in PostgreSQL (api/postgres.ts), shared by every process that opens it.
+  if (isDatabaseUrl(dbfile)) return (await import('./postgres.js')).openPostgresIndex(dbfile, opts);
   const note = opts.note ?? ((line: string) => process.stderr.write(`imgcmp: ${line}\n`));
   const checkpointChanges = opts.checkpointChanges ?? CHECKPOINT_CHANGES;
   const checkpointSeconds = opts.checkpointSeconds ?? CHECKPOINT_SECONDS;
@@ -194,43 +204,6 @@ function readSidecar(dbfile: string): Map<string, string> {
   return new Map(Object.entries(entries as Record<string, unknown>).map(([id, v]) => [id, JSON.stringify(v)]));
 }
 
-/** Where temporary copies of image bytes go while they are hashed. */
-let scratch: string | undefined;
-function scratchDir(): string {
-  scratch ??= fs.mkdtempSync(path.join(os.tmpdir(), 'imgcmp-api-'));
-  return scratch;
-}
-process.once('exit', () => {
-  if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
-});
-
-/**
- * A file name extension for image bytes, for the decoders that go by the name (HEIC/HEIF, camera
- * RAW, BMP), from the magic numbers of their containers; sharp finds its own formats (AVIF too).
- */
-function extensionOf(bytes: Uint8Array): string {
-  const ascii = (from: number, to: number): string => Buffer.from(bytes.subarray(from, to)).toString('latin1');
-  if (bytes.length >= 12 && ascii(4, 8) === 'ftyp') {
-    const brand = ascii(8, 12);
-    const size = Math.min(bytes.length, Buffer.from(bytes.subarray(0, 4)).readUInt32BE(0), 64);
-    const compatible = Array.from({ length: Math.max(0, (size - 16) >> 2) }, (_, k) => ascii(16 + 4 * k, 20 + 4 * k));
-    // AVIF (AV1 in HEIF, often branded mif1) is sharp's.
-    if (brand === 'avif' || brand === 'avis' || (brand === 'mif1' && compatible.includes('avif') && !compatible.includes('heic'))) return '.img';
-    if (/^(heic|heix|heim|heis|hevc|hevx|mif1|msf1)$/.test(brand)) return '.heic';
-    if (brand === 'crx ') return '.cr3';
-    return '.img';
-  }
-  if (bytes.length >= 8 && ascii(0, 8) === 'FUJIFILM') return '.raf';
-  if (bytes.length >= 4 && /^(IIRO|MMOR|IIRS)$/.test(ascii(0, 4))) return '.orf';
-  if (bytes.length >= 4 && ascii(0, 4) === 'IIU\0') return '.rw2';
-  // Other TIFF-based RAWs (DNG, NEF, ARW, PEF, …) look like any TIFF and go to sharp, which reads
-  // their IFD0 (a small thumbnail in a DNG); CR2 says what it is at byte 8. Pass a path for those.
-  if (bytes.length >= 10 && (ascii(0, 4) === 'II*\0' || ascii(0, 4) === 'MM\0*') && ascii(8, 10) === 'CR') return '.cr2';
-  if (bytes.length >= 2 && ascii(0, 2) === 'BM') return '.bmp';
-  return '.img';
-}
-
-let scratchCount = 0;
 
 interface IndexOptions {
   /** A sidecar metadata file of an older imgcmp is beside the database: removed once the database holds its metadata. */
@@ -240,7 +213,7 @@ interface IndexOptions {
   checkpointSeconds: number;
 }
 
-export class ImageIndex {
+export class ImageIndex implements Index {
   private pictures?: { db: FingerprintDb; stored: StoredPictures; row: Map<string, number>; search: PictureSearch };
   private closed = false;
   private closing?: Promise<void>;
@@ -303,6 +276,10 @@ export class ImageIndex {
       .finally(() => (this.autoSaving = false));
   }
 
+  get location(): string {
+    return path.resolve(this.dbfile);
+  }
+
   private open(): void {
     if (this.closed) throw new IndexError('closed', `${this.dbfile}: the index is closed`);
   }
@@ -310,24 +287,7 @@ export class ImageIndex {
   /** The fingerprint record of an image (hashed with the database's settings). `name` names it in errors. */
   async fingerprint(source: ImageSource, name = typeof source === 'string' ? source : 'image'): Promise<FingerprintRecord> {
     this.open();
-    if (typeof source === 'string') {
-      try {
-        return await fingerprintFile(source, this.settings);
-      } catch (err) {
-        throw new IndexError('not-image', `${name}: ${reasonOf(err)}`, { cause: err });
-      }
-    }
-    if (!(source instanceof Uint8Array)) throw new IndexError('invalid', 'an image is a path or a Buffer');
-    if (!source.length) throw new IndexError('not-image', `${name}: empty`);
-    const file = path.join(scratchDir(), `${process.pid}-${++scratchCount}${extensionOf(source)}`);
-    try {
-      fs.writeFileSync(file, source, { mode: 0o600 });
-      return await fingerprintFile(file, this.settings);
-    } catch (err) {
-      throw new IndexError('not-image', `${name}: ${reasonOf(err).replace(file, 'image')}`, { cause: err });
-    } finally {
-      fs.rmSync(file, { force: true });
-    }
+    return fingerprintImage(this.settings, source, name);
   }
 
   private checkId(id: unknown): asserts id is string {
@@ -454,19 +414,7 @@ export class ImageIndex {
     this.open();
     const cut = opts.cut ?? SIMILARITY.default;
     const [qa, qb] = await Promise.all([this.query(a), this.query(b)]);
-    const ra = qa.record;
-    const rb = qb.record;
-    const pair = dbFromRecords(this.settings, [
-      { ...rb, file: 'b' },
-    ]);
-    const stored: StoredPictures = { upright: pair.fps, views: pair.views, coarse: pair.coarse, perFile: viewsPerFile(this.settings), selfViews: selfViewsPerFile(this.settings) };
-    const nbits = pair.fps.nbits;
-    const [d] = distancesToQuery(stored, { upright: ra.bits, views: ra.views, coarse: ra.coarse }, nbits);
-    const bits = d!.bits;
-    const coarseWithin = pair.coarse ? Math.floor(cutBits(coarseCutFor(cut), pair.coarse.nbits)) : Infinity;
-    const same = distancesToQuery(stored, { upright: ra.bits, views: ra.views, coarse: ra.coarse }, Math.floor(cutBits(cut, nbits)), coarseWithin).length > 0;
-    const distance = bits / nbits;
-    return { distance, score: (1 - distance) * 100, bits, nbits, same };
+    return comparePictures(this.settings, qa.record, qb.record, cut);
   }
 
   /** The clusters of near-duplicate entries at `cut` (default SIMILARITY.default), as find groups them. */

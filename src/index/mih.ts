@@ -60,8 +60,8 @@ function ballSize(bits: number, r: number): number {
   return s;
 }
 
-/** All masks of `bits` bits with at most `r` ones, fewest ones first. */
-function masksWithin(bits: number, r: number): Int32Array {
+/** All masks of `bits` bits with at most `r` ones, fewest ones first (the values within `r` of v are v ^ each). */
+export function masksWithin(bits: number, r: number): Int32Array {
   const out: number[] = [0];
   let frontier = [0];
   for (let k = 1; k <= Math.min(r, bits); k++) {

@@ -6,12 +6,12 @@
  *
  * An add or delete is answered once the index has it in its journal, flushed to disk (src/api,
  * db/journal.ts): acknowledged changes survive a crash, and the database is rewritten only at
- * checkpoints, not per change.
+ * checkpoints, not per change; an index on PostgreSQL (api/postgres.ts) answers once committed.
  */
 import { timingSafeEqual } from 'node:crypto';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { IndexError, type ImageIndex, type QuerySource } from '../api/index.js';
+import { IndexError, type Index, type QuerySource } from '../api/index.js';
 import { ImgcmpError } from '../util/errors.js';
 import { fetchImage, UrlError, type FetchOptions } from './fetch-url.js';
 import { openApiDocument, type ServedRoute } from './openapi.js';
@@ -147,7 +147,7 @@ function metadataOf(params: Params): unknown {
 }
 
 /** The server for `index` (not yet listening). */
-export async function createServer(index: ImageIndex, opts: ServeOptions = {}): Promise<FastifyInstance> {
+export async function createServer(index: Index, opts: ServeOptions = {}): Promise<FastifyInstance> {
   const maxBytes = opts.maxBytes ?? 50 * 1024 * 1024;
   const fetchOpts: FetchOptions = { maxBytes, allowPrivate: opts.allowPrivateUrls ?? false };
   const gate = new Gate(opts.decodes ?? 4, opts.queue ?? 32);

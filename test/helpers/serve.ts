@@ -13,6 +13,8 @@ import { splitmix32 } from './random.js';
 export interface Served {
   child: ChildProcess;
   url: string;
+  /** Its first line on standard output. */
+  first: string;
   stderr: () => string;
   exited: Promise<number | null>;
 }
@@ -45,7 +47,7 @@ export async function startServe(args: readonly string[], home: string, env: Rec
   });
   const m = /listening on (http:\/\/127\.0\.0\.1:(\d+))/.exec(first);
   if (!m || m[2] === '0') throw new Error(`serve said: ${first}`);
-  return { child, url: m[1]!, stderr: () => err, exited };
+  return { child, url: m[1]!, first, stderr: () => err, exited };
 }
 
 export interface Envelope {

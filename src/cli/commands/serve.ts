@@ -1,5 +1,5 @@
-import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { ImgcmpError } from '../../util/errors.js';
 import type { Messages } from '../messages.js';
 import { dbPath, positiveInt, withDbfile } from '../settings.js';
 
@@ -15,6 +15,11 @@ function seconds(value: string): number {
   return n;
 }
 
+function storeUrl(value: string): string {
+  if (!/^postgres(ql)?:\/\/./i.test(value)) throw new InvalidArgumentError('expected a postgres:// URL');
+  return value;
+}
+
 function megabytes(value: string): number {
   const n = Number(value);
   if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a positive number of megabytes');
@@ -23,6 +28,7 @@ function megabytes(value: string): number {
 
 interface ServeCliOptions {
   dbfile?: string;
+  store?: string;
   host: string;
   port: number;
   token?: string;
@@ -43,6 +49,7 @@ interface ServeCliOptions {
  */
 export function serveCommand(messages: Messages): Command {
   return withDbfile(new Command('serve').description('serve the database as an image index over HTTP (the API of match: /add, /search, /delete, /compare, /count, /list, /ping; /duplicates, /openapi.json, a search page at /)'))
+    .option('--store <url>', 'keep the index in PostgreSQL instead of a database file, shared by every serve given the same URL (postgres://USER@HOST:PORT/DB; the password from $PGPASSWORD or ~/.pgpass; default: $IMGCMP_STORE)', storeUrl)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port to listen on (0: any free one)', port, 8888)
     .option('--token <token>', 'require "Authorization: Bearer TOKEN" on every endpoint but /ping and the page at / (default: $IMGCMP_TOKEN)')
@@ -64,10 +71,14 @@ checkpoints and on SIGTERM, and replayed after a crash. Answers: {"status": "ok"
 "method": NAME, "result": [...]}; 400 bad parameter, 401 token, 404 unknown
 filepath, 413 too large, 415 not an image, 503 busy. Open http://HOST:PORT/
 in a browser to search by picture and see the clusters; /openapi.json
-describes every endpoint.
+describes every endpoint. With --store postgres://...,
+the index (entries, views, metadata) lives in PostgreSQL: any number of serve
+processes share it, each answering searches from its own copy in memory, kept
+current by LISTEN/NOTIFY; an add or delete is answered once committed.
 
 Examples:
   $ imgcmp serve -f photos.hdf --port 8888
+  $ PGPASSWORD=... imgcmp serve --store postgres://imgcmp@db.internal/images --host 0.0.0.0
   $ curl -F image=@a.jpg -F filepath=a.jpg -F metadata='{"id": 1}' localhost:8888/add
   $ curl -F image=@b.jpg localhost:8888/search
   $ curl 'localhost:8888/duplicates?cut=0.1'`,
@@ -86,12 +97,19 @@ Examples:
         process.on('SIGTERM', onTerm);
         process.on('SIGINT', onInt);
       });
-      const { openIndex } = await import('../../api/index.js');
+      const { isDatabaseUrl, openIndex } = await import('../../api/index.js');
       const { createServer } = await import('../../serve/server.js');
       const { thumbnailFolderOf } = await import('../../serve/thumbnails.js');
-      const dbfile = dbPath(opts);
+      const store = opts.store ?? (process.env['IMGCMP_STORE'] || undefined);
+      if (store && opts.dbfile) throw new ImgcmpError('usage', 'give -f DB or --store URL, not both');
+      if (store && !isDatabaseUrl(store)) throw new ImgcmpError('usage', 'IMGCMP_STORE: expected a postgres:// URL');
+      if (store && opts.thumbnails) throw new ImgcmpError('usage', '--thumbnails keeps its files in a folder beside a database file, not with --store');
+      const dbfile = store ?? dbPath(opts);
       const token = opts.token ?? (process.env['IMGCMP_TOKEN'] || undefined);
-      const index = await openIndex(dbfile, { checkpointChanges: opts.checkpoint, checkpointSeconds: opts.checkpointSeconds });
+      const index = await openIndex(
+        dbfile,
+        store ? { note: (line) => messages.info(`imgcmp serve: ${line}`) } : { checkpointChanges: opts.checkpoint, checkpointSeconds: opts.checkpointSeconds },
+      );
       let app;
       try {
         app = await createServer(index, { token, maxBytes: Math.round(opts.maxSize * 1024 * 1024), decodes: opts.decodes, queue: opts.queue, log: opts.log, allowPrivateUrls: opts.allowPrivateUrls, thumbnails: opts.thumbnails ? thumbnailFolderOf(dbfile) : undefined });
@@ -103,13 +121,13 @@ Examples:
       const address = app.server.address();
       const bound = typeof address === 'object' && address ? address.port : opts.port;
       const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-      process.stdout.write(`imgcmp serve: listening on http://${host}:${bound} (${path.resolve(dbfile)}, ${index.count()} images${token ? ', token required' : ''})\n`);
+      process.stdout.write(`imgcmp serve: listening on http://${host}:${bound} (${index.location}, ${index.count()} images${token ? ', token required' : ''})\n`);
       messages.info(`serve: ${await stopped}: finishing the requests in flight and saving`);
       try {
         await app.close();
       } finally {
         await index.close();
       }
-      messages.info(`serve: saved ${path.resolve(dbfile)} (${index.count()} images)`);
+      messages.info(`serve: saved ${index.location} (${index.count()} images)`);
     });
 }
