@@ -335,7 +335,8 @@ export function turned(pixels: ArrayLike<number>, m: number, side: number, deg: 
   const n = 2 * side;
   const big = new Float64Array(n * n);
   const c = m / 2;
-  const src = Float64Array.from(pixels);
+  // (a copy only of what is not already a Float64Array: Float64Array.from walks an iterator)
+  const src = pixels instanceof Float64Array ? pixels : Float64Array.from(pixels);
   for (let py = 0; py < n; py++) {
     const y = ((py + 0.5) / n - 0.5) * fy; // in heights
     for (let px = 0; px < n; px++) {
