@@ -33,6 +33,7 @@ import { decoderFor, decoderMissing, defaultJpegDecoder, type JpegDecoderName } 
 import { SIMILARITY, findSettings } from '../stages/find.js';
 import { ImgcmpError, reasonOf } from '../util/errors.js';
 import { checkOurs, realTarget, removeStaleTemporaries } from '../util/safe-write.js';
+import { checkId, cutOf, nearestBounds, pageOf } from './arguments.js';
 import { IndexError } from './errors.js';
 import { comparePictures, fingerprintImage } from './measure.js';
 import type { PostgresOptions } from './postgres.js';
@@ -290,9 +291,6 @@ export class ImageIndex implements Index {
     return fingerprintImage(this.settings, source, name);
   }
 
-  private checkId(id: unknown): asserts id is string {
-    if (typeof id !== 'string' || !id) throw new IndexError('invalid', 'an id is a non-empty string');
-  }
 
   /**
    * Adds (or replaces) the entry `id`. Resolves once the change is durable (in the journal,
@@ -300,7 +298,7 @@ export class ImageIndex implements Index {
    */
   async add(source: ImageSource, opts: AddOptions): Promise<void> {
     this.open();
-    this.checkId(opts?.id);
+    checkId(opts?.id);
     let meta: string | undefined;
     if (opts.metadata !== undefined) {
       try {
@@ -324,7 +322,7 @@ export class ImageIndex implements Index {
   /** Removes the entry `id`, resolving once that is durable; an IndexError ('not-found') when there is none. */
   async remove(id: string): Promise<void> {
     this.open();
-    this.checkId(id);
+    checkId(id);
     if (!this.records.has(id)) throw new IndexError('not-found', `${id}: no such entry`);
     const op: JournalOp = { remove: id };
     const durable = this.journalled(op, id);
@@ -344,10 +342,7 @@ export class ImageIndex implements Index {
   /** Ids in order (sorted, as the database stores them), from `offset`, at most `limit` (default all). */
   list(opts: { offset?: number; limit?: number } = {}): string[] {
     this.open();
-    const offset = opts.offset ?? 0;
-    const limit = opts.limit ?? Infinity;
-    if (!Number.isInteger(offset) || offset < 0) throw new IndexError('invalid', `offset must be a whole number ≥ 0, not ${String(offset)}`);
-    if (limit !== Infinity && (!Number.isInteger(limit) || limit < 0)) throw new IndexError('invalid', `limit must be a whole number ≥ 0, not ${String(limit)}`);
+    const { offset, limit } = pageOf(opts);
     return this.view().db.files.slice(offset, offset + limit);
   }
 
@@ -369,7 +364,7 @@ export class ImageIndex implements Index {
 
   private async query(source: QuerySource): Promise<{ record: FingerprintRecord; self?: string }> {
     if (source && typeof source === 'object' && !(source instanceof Uint8Array)) {
-      this.checkId(source.id);
+      checkId(source.id);
       const record = this.records.get(source.id);
       if (!record) throw new IndexError('not-found', `${source.id}: no such entry`);
       return { record, self: source.id };
@@ -383,10 +378,7 @@ export class ImageIndex implements Index {
    */
   async nearest(source: QuerySource, opts: NearestOptions = {}): Promise<Neighbour[]> {
     this.open();
-    const k = opts.k ?? 10;
-    const maxDistance = opts.maxDistance ?? SIMILARITY.default;
-    if (!Number.isInteger(k) || k < 0) throw new IndexError('invalid', `k must be a whole number ≥ 0, not ${String(k)}`);
-    if (typeof maxDistance !== 'number' || !(maxDistance >= 0 && maxDistance <= 1)) throw new IndexError('invalid', `maxDistance must be from 0 to 1, not ${String(maxDistance)}`);
+    const { k, maxDistance } = nearestBounds(opts);
     const { record, self } = await this.query(source);
     const { db, search } = this.view();
     const nbits = db.fps.nbits;
@@ -420,8 +412,7 @@ export class ImageIndex implements Index {
   /** The clusters of near-duplicate entries at `cut` (default SIMILARITY.default), as find groups them. */
   duplicates(opts: { cut?: number; linkage?: Linkage; includeFlat?: boolean } = {}): string[][] {
     this.open();
-    const cut = opts.cut ?? SIMILARITY.default;
-    if (typeof cut !== 'number' || !(cut >= 0 && cut <= 1)) throw new IndexError('invalid', `cut must be from 0 to 1, not ${String(cut)}`);
+    const cut = cutOf(opts);
     const { db } = this.view();
     if (db.files.length < 2) return [];
     return clusterFingerprints(db.files, db.fps, { cut, absolute: true, linkage: opts.linkage ?? 'average', includeFlat: opts.includeFlat ?? false }, {

@@ -36,6 +36,7 @@ import { chunkValue, masksWithin } from '../index/mih.js';
 import { decoderFor, decoderMissing, defaultJpegDecoder } from '../pixels/recipe.js';
 import { SIMILARITY, findSettings } from '../stages/find.js';
 import { ImgcmpError, reasonOf } from '../util/errors.js';
+import { checkId, cutOf, nearestBounds, pageOf } from './arguments.js';
 import { IndexError } from './errors.js';
 import type { AddOptions, Comparison, ImageSource, Index, Neighbour, NearestOptions, OpenOptions, QuerySource } from './index.js';
 import { comparePictures, fingerprintImage } from './measure.js';
@@ -451,9 +452,6 @@ export class PostgresIndex implements Index {
     if (this.closed) throw new IndexError('closed', `${this.location}: the index is closed`);
   }
 
-  private checkId(id: unknown): asserts id is string {
-    if (typeof id !== 'string' || !id) throw new IndexError('invalid', 'an id is a non-empty string');
-  }
 
   async fingerprint(source: ImageSource, name?: string): Promise<FingerprintRecord> {
     this.open();
@@ -498,7 +496,7 @@ export class PostgresIndex implements Index {
   /** Adds (or replaces) the entry `id`; returns once it is committed and in this replica's copy. */
   async add(source: ImageSource, opts: AddOptions): Promise<void> {
     this.open();
-    this.checkId(opts?.id);
+    checkId(opts?.id);
     let meta: string | undefined;
     if (opts.metadata !== undefined) {
       try {
@@ -522,7 +520,7 @@ export class PostgresIndex implements Index {
   /** Writes an entry as add() does, from its record (the benchmark's loader and add() share it). */
   async put(id: string, record: FingerprintRecord, meta?: string): Promise<void> {
     this.open();
-    this.checkId(id);
+    checkId(id);
     const wrong = this.live.misfit(record);
     if (wrong) throw new IndexError('invalid', `${id}: ${wrong}`);
     const l = this.layout;
@@ -567,7 +565,7 @@ export class PostgresIndex implements Index {
   /** Removes the entry `id`; an IndexError ('not-found') when there is none. Returns once committed. */
   async remove(id: string): Promise<void> {
     this.open();
-    this.checkId(id);
+    checkId(id);
     const seq = await this.tracked(
       this.change(id, 'd', async (client) => {
         const gone = await client.query('DELETE FROM imgcmp_entries WHERE id = $1', [id]);
@@ -590,10 +588,7 @@ export class PostgresIndex implements Index {
 
   list(opts: { offset?: number; limit?: number } = {}): string[] {
     this.open();
-    const offset = opts.offset ?? 0;
-    const limit = opts.limit ?? Infinity;
-    if (!Number.isInteger(offset) || offset < 0) throw new IndexError('invalid', `offset must be a whole number ≥ 0, not ${String(offset)}`);
-    if (limit !== Infinity && (!Number.isInteger(limit) || limit < 0)) throw new IndexError('invalid', `limit must be a whole number ≥ 0, not ${String(limit)}`);
+    const { offset, limit } = pageOf(opts);
     return this.live.sortedIds().slice(offset, offset + limit);
   }
 
@@ -605,7 +600,7 @@ export class PostgresIndex implements Index {
 
   private async query(source: QuerySource): Promise<{ record: FingerprintRecord; self?: string }> {
     if (source && typeof source === 'object' && !(source instanceof Uint8Array)) {
-      this.checkId(source.id);
+      checkId(source.id);
       const record = this.live.record(source.id);
       if (!record) throw new IndexError('not-found', `${source.id}: no such entry`);
       return { record, self: source.id };
@@ -616,10 +611,7 @@ export class PostgresIndex implements Index {
   /** The entries nearest to an image (or to an entry, then not its own match), best first (ties by id), as imgcmp search measures them. */
   async nearest(source: QuerySource, opts: NearestOptions = {}): Promise<Neighbour[]> {
     this.open();
-    const k = opts.k ?? 10;
-    const maxDistance = opts.maxDistance ?? SIMILARITY.default;
-    if (!Number.isInteger(k) || k < 0) throw new IndexError('invalid', `k must be a whole number ≥ 0, not ${String(k)}`);
-    if (typeof maxDistance !== 'number' || !(maxDistance >= 0 && maxDistance <= 1)) throw new IndexError('invalid', `maxDistance must be from 0 to 1, not ${String(maxDistance)}`);
+    const { k, maxDistance } = nearestBounds(opts);
     const { record, self } = await this.query(source);
     const l = this.layout;
     const within = Math.floor(cutBits(maxDistance, l.nbits));
@@ -730,8 +722,7 @@ export class PostgresIndex implements Index {
 
   duplicates(opts: { cut?: number; linkage?: Linkage; includeFlat?: boolean } = {}): string[][] {
     this.open();
-    const cut = opts.cut ?? SIMILARITY.default;
-    if (typeof cut !== 'number' || !(cut >= 0 && cut <= 1)) throw new IndexError('invalid', `cut must be from 0 to 1, not ${String(cut)}`);
+    const cut = cutOf(opts);
     const db = dbFromRecords(this.settings, this.live.records());
     if (db.files.length < 2) return [];
     return clusterFingerprints(db.files, db.fps, { cut, absolute: true, linkage: opts.linkage ?? 'average', includeFlat: opts.includeFlat ?? false }, {
