@@ -12,8 +12,8 @@ import SwaggerParser from '@apidevtools/swagger-parser';
 import sharp from 'sharp';
 import { openIndex } from '../src/api/index.js';
 import { createServer } from '../src/serve/server.js';
-import { SAMPLES, tempDir } from './helpers/env.js';
-import { call, sample, startServe as serve, upload, type Envelope, type Served } from './helpers/serve.js';
+import { tempDir } from './helpers/env.js';
+import { call, sample, samplesServer, startServe as serve, upload, type Envelope, type Served } from './helpers/serve.js';
 
 /** The envelope of match's server.py: these keys, in this order; status ok, no error, the method's name. */
 function ok(body: Envelope, method: string): unknown[] {
@@ -42,13 +42,7 @@ describe("imgcmp serve: match's README, replayed", () => {
   let base = '';
   before(async () => {
     // The pictures, at URLs of a local web server (hence --allow-private-urls).
-    files = http.createServer((req, res) => {
-      const file = path.join(SAMPLES, path.normalize(decodeURIComponent(req.url ?? '/')).replace(/^\/+/, ''));
-      if (!file.startsWith(SAMPLES) || !fs.existsSync(file)) res.writeHead(404).end();
-      else res.writeHead(200, { 'content-type': 'image/jpeg' }).end(fs.readFileSync(file));
-    });
-    await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(files.address() as { port: number }).port}`;
+    ({ server: files, base } = await samplesServer());
     s = await serve(['-f', path.join(home, 'db.hdf'), '--allow-private-urls'], home);
   });
   after(() => {

@@ -6,8 +6,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readDb } from '../src/db/database.js';
 import { isPrivateAddress } from '../src/serve/fetch-url.js';
-import { ROOT, SAMPLES, tempDir } from './helpers/env.js';
-import { call, sample, startServe as serve, upload, type Served } from './helpers/serve.js';
+import { ROOT, tempDir } from './helpers/env.js';
+import { call, sample, samplesServer, startServe as serve, upload, type Served } from './helpers/serve.js';
 
 describe('imgcmp serve', () => {
   const home = tempDir('serve');
@@ -136,20 +136,12 @@ describe('imgcmp serve --allow-private-urls', () => {
   let base = '';
   before(async () => {
     // A local web server: the samples, a redirect to one, and a redirect loop.
-    files = http.createServer((req, res) => {
-      const url = req.url ?? '/';
-      if (url.startsWith('/to/')) {
-        res.writeHead(302, { location: `/${url.slice(4)}` }).end();
-      } else if (url === '/loop') {
-        res.writeHead(302, { location: '/loop' }).end();
-      } else {
-        const file = path.join(SAMPLES, path.normalize(decodeURIComponent(url)).replace(/^\/+/, ''));
-        if (!file.startsWith(SAMPLES) || !fs.existsSync(file)) res.writeHead(404).end();
-        else res.writeHead(200, { 'content-type': 'image/jpeg' }).end(fs.readFileSync(file));
-      }
-    });
-    await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(files.address() as { port: number }).port}`;
+    ({ server: files, base } = await samplesServer((url, res) => {
+      if (url.startsWith('/to/')) res.writeHead(302, { location: `/${url.slice(4)}` }).end();
+      else if (url === '/loop') res.writeHead(302, { location: '/loop' }).end();
+      else return false;
+      return true;
+    }));
     s = await serve(['-f', path.join(home, 'db.hdf'), '--allow-private-urls'], home);
   });
   after(() => {

@@ -6,6 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { BIN, DEBIAN_PYTHON, ROOT, SAMPLES } from './env.js';
 import { splitmix32 } from './random.js';
@@ -274,4 +275,21 @@ export async function crashLoop(opts: {
     const exit = await served.exited;
     return { rounds, exit, finalStderr: served.stderr() };
   }
+}
+
+/**
+ * A web server on 127.0.0.1 of the sample pictures by their path under samples/ (imgcmp serve
+ * fetches them with --allow-private-urls); `route`, when given, may answer a URL first (it returns
+ * true when it did).
+ */
+export async function samplesServer(route?: (url: string, res: http.ServerResponse) => boolean): Promise<{ server: http.Server; base: string }> {
+  const server = http.createServer((req, res) => {
+    const url = req.url ?? '/';
+    if (route?.(url, res)) return;
+    const file = path.join(SAMPLES, path.normalize(decodeURIComponent(url)).replace(/^\/+/, ''));
+    if (!file.startsWith(SAMPLES) || !fs.existsSync(file)) res.writeHead(404).end();
+    else res.writeHead(200, { 'content-type': 'image/jpeg' }).end(fs.readFileSync(file));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, base: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
 }
