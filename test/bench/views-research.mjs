@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { packBits } from '../../dist/src/hash/bits.js';
 import { isFlat, phash } from '../../dist/src/hash/methods.js';
-import { frameOf, halvedThumbnails, resampleRect } from '../../dist/src/hash/views.js';
+import { frameOf, grownKeep, halvedThumbnails, resampleRect, straightenKeep, turned } from '../../dist/src/hash/views.js';
 import { detailResidual } from '../../dist/src/hash/detail.js';
 import { option } from './lib.mjs';
 
@@ -51,64 +51,8 @@ function loadSet(name) {
 const M = 128; // source side
 const SIDE = 64; // thumbnail side for x = 16
 
-/** Bilinear sample of the m × m source at (u, v) in pixel-centre coordinates, clamped. */
-function sample(src, m, u, v) {
-  u = Math.min(m - 1, Math.max(0, u));
-  v = Math.min(m - 1, Math.max(0, v));
-  const u0 = Math.min(m - 2, Math.floor(u));
-  const v0 = Math.min(m - 2, Math.floor(v));
-  const fu = u - u0;
-  const fv = v - v0;
-  const a = src[v0 * m + u0];
-  const b = src[v0 * m + u0 + 1];
-  const c = src[(v0 + 1) * m + u0];
-  const d = src[(v0 + 1) * m + u0 + 1];
-  return (a * (1 - fu) + b * fu) * (1 - fv) + (c * (1 - fu) + d * fu) * fv;
-}
-
-/**
- * The picture turned by `deg` (counter-clockwise as seen) about its centre, in its true aspect
- * `aspect` (width / height; the source is squashed to a square), and its central fx × fy part
- * resampled to side × side: bilinear samples at the source's resolution, then 2 × 2 means.
- */
-function turned(src, m, side, deg, aspect, fx, fy) {
-  const t = (deg * Math.PI) / 180;
-  const cos = Math.cos(t);
-  const sin = Math.sin(t);
-  const n = 2 * side;
-  const big = new Float64Array(n * n);
-  const c = m / 2;
-  for (let py = 0; py < n; py++) {
-    // output y in physical units of the height (−0.5 … 0.5 over the crop)
-    const y = ((py + 0.5) / n - 0.5) * fy;
-    for (let px = 0; px < n; px++) {
-      const x = ((px + 0.5) / n - 0.5) * fx * aspect;
-      // inverse rotation (y down: a visual ccw turn by t maps source (X, Y) to (X cos + Y sin, −X sin + Y cos))
-      const X = x * cos - y * sin;
-      const Y = x * sin + y * cos;
-      big[py * n + px] = sample(src, m, (X / aspect) * m + c - 0.5, Y * m + c - 0.5);
-    }
-  }
-  return resampleRect(big, n, side, { top: 0, bottom: n, left: 0, right: n });
-}
-
-/** Largest central part (same fraction on both axes) of a picture turned by deg that holds no corner: as a "straighten" crops. */
-function straightenKeep(deg, aspect) {
-  const t = (Math.abs(deg) * Math.PI) / 180;
-  const a = aspect;
-  return Math.min(a / (a * Math.cos(t) + Math.sin(t)), 1 / (a * Math.sin(t) + Math.cos(t)));
-}
-
-/** The central part of a picture turned back by deg that was the picture before it was turned with its canvas grown (expand). */
-function unexpandKeep(deg, aspect) {
-  const t = (Math.abs(deg) * Math.PI) / 180;
-  const W = aspect;
-  const H = 1;
-  const c2 = Math.cos(2 * t);
-  const w = (W * Math.cos(t) - H * Math.sin(t)) / c2;
-  const h = (H * Math.cos(t) - W * Math.sin(t)) / c2;
-  return [Math.max(0.5, w / W), Math.max(0.5, h / H)];
-}
+// The turned views are hash/views.ts's own (turned, straightenKeep, grownKeep): the designs
+// measured here are the views find computes.
 
 /**
  * frameOf of hash/views.ts, and then a frame found on one side only is taken on the opposite side
@@ -169,7 +113,7 @@ const CLASS = {
     orient,
     make: (s, m, meta) => {
       const a = square ? 1 : meta.aspect;
-      const k = straightenKeep(deg, a);
+      const [k] = straightenKeep(deg, a);
       return turned(s, m, SIDE, deg, a, k, k);
     },
   }),
@@ -180,7 +124,7 @@ const CLASS = {
     orient,
     make: (s, m, meta) => {
       const a = square ? 1 : meta.aspect;
-      const [fx, fy] = unexpandKeep(deg, a);
+      const [fx, fy] = grownKeep(deg, a);
       return turned(s, m, SIDE, deg, a, fx, fy);
     },
   }),
