@@ -142,7 +142,10 @@ export function verifiedPairsWithin(
     const i = candidates.a[p]!;
     const j = candidates.b[p]!;
     if (viewMin(coarseViews.data, i * perFile * cw, coarseViews.data, j * perFile * cw, perFile, cw, coarseLimit, self) > coarseLimit) continue;
-    out.push(i, j, dist(i, j));
+    // A candidate is a view pair within the cut, but not always one the distance counts: the keys
+    // also meet a strip view (compared view for view only) with an upright one. Measured here.
+    const d = dist(i, j);
+    if (d <= cutBits) out.push(i, j, d);
   }
   return out.build();
 }
