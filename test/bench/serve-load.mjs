@@ -237,7 +237,7 @@ const files = fs
   .slice(0, fileCount)
   .map((f) => path.join(imagesDir, f));
 const bytes = files.map((f) => fs.readFileSync(f));
-const fpArgs = ['fingerprint', '-x', '16', '--orientations', '--crops', '--borders', '--coarse', '8', '-q'];
+const fpArgs = ['fingerprint', '-x', '16', '--orientations', '--crops', '--borders', '--edits', '--coarse', '8', '-q'];
 function fingerprintRun(list, name) {
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [bin, ...fpArgs, '-f', path.join(work, name), ...list], { env: { ...process.env, IMGCMP_HOME: home }, encoding: 'utf8' });
@@ -274,6 +274,10 @@ if (only.includes('adds')) {
     const searchRate = files.length / searchSeconds;
     console.log(`   searches by upload, HTTP, 8 clients: ${searchSeconds.toFixed(1)} s, ${searchRate.toFixed(1)} images/s = ${(searchRate / fpRate).toFixed(2)} × fingerprint (goal ≥ 0.8); ${found} of ${files.length} found themselves first`);
     await s.stop();
+    // A fair comparison hashes the same views: the server's database (find's settings) and fingerprint's.
+    const [served, fingerprinted] = [(await readDb(path.join(work, 'adds.hdf'))).settings, (await readDb(path.join(work, 'fpN.hdf'))).settings];
+    const same = JSON.stringify(served, Object.keys(served).sort()) === JSON.stringify(fingerprinted, Object.keys(served).sort()) && Object.keys(served).length === Object.keys(fingerprinted).length;
+    console.log(`   the same hash settings on both sides: ${same ? 'yes' : `NO: serve ${JSON.stringify(served)}, fingerprint ${JSON.stringify(fingerprinted)}`}`);
   }
   {
     // The same adds with --thumbnails: a JPEG thumbnail made (with sharp) of every picture added.
