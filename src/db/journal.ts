@@ -22,6 +22,7 @@
  * bound before anything is allocated for it, and every field against the database's settings.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { wordsFor } from '../hash/bits.js';
@@ -57,7 +58,11 @@ export function syncFolder(dir: string): void {
   }
 }
 
+const LITTLE_ENDIAN = os.endianness() === 'LE';
+
+/** Words as base64 of their little-endian bytes (on a little-endian machine, their own bytes: no copy). */
 const words32 = (a: Uint32Array): string => {
+  if (LITTLE_ENDIAN) return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
   const b = Buffer.alloc(a.length * 4);
   a.forEach((w, i) => b.writeUInt32LE(w, i * 4));
   return b.toString('base64');
