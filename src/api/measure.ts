@@ -6,7 +6,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { dbFromRecords } from '../db/records.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
 import { selfViewsPerFile, viewsPerFile } from '../hash/views.js';
@@ -53,8 +52,6 @@ function extensionOf(bytes: Uint8Array): string {
 }
 
 let scratchCount = 0;
-const writeFresh = promisify(fs.writeFile);
-const removeFile = promisify(fs.unlink);
 
 /** The fingerprint record of an image (a path or its bytes) with `settings`. `name` names it in errors. */
 export async function fingerprintImage(settings: HashSettings, source: string | Uint8Array, name = typeof source === 'string' ? source : 'image'): Promise<FingerprintRecord> {
@@ -69,14 +66,14 @@ export async function fingerprintImage(settings: HashSettings, source: string | 
   if (!source.length) throw new IndexError('not-image', `${name}: empty`);
   const file = path.join(scratchDir(), `${process.pid}-${++scratchCount}${extensionOf(source)}`);
   try {
-    // Written and removed on libuv's threads (the callback API: no FileHandle to pay for), so that
-    // the main thread, which hashes and serves the requests, only hands the bytes over.
-    await writeFresh(file, source, { mode: 0o600, flag: 'wx' });
+    // Written here, not on libuv's threads: those may all be decoding (sharp) while this image's
+    // decoder waits for its file; the write into the page cache takes a fraction of a millisecond.
+    fs.writeFileSync(file, source, { mode: 0o600, flag: 'wx' });
     return await fingerprintFile(file, settings);
   } catch (err) {
     throw new IndexError('not-image', `${name}: ${reasonOf(err).replace(file, 'image')}`, { cause: err });
   } finally {
-    await removeFile(file).catch(() => undefined);
+    fs.rmSync(file, { force: true });
   }
 }
 
