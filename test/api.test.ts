@@ -170,6 +170,40 @@ describe('openIndex', () => {
     await index.close();
   });
 
+  it('runs an add\'s hashing through its throttle, then waits for the journal outside it; a throttle that refuses adds nothing', async () => {
+    const dbfile = path.join(dir, 'throttle.hdf');
+    const index = await openIndex(dbfile);
+    try {
+      const events: string[] = [];
+      const throttle = async <T>(hash: () => Promise<T>): Promise<T> => {
+        events.push('slot taken');
+        try {
+          const record = await hash();
+          events.push(`hashed ${index.count()} entries in`);
+          return record;
+        } finally {
+          events.push('slot given back');
+        }
+      };
+      await index.add(sample('chelsea.jpg'), { id: 'cat', throttle });
+      events.push('durable');
+      // The entry is added (and journalled) only after the slot is given back.
+      assert.deepEqual(events, ['slot taken', 'hashed 0 entries in', 'slot given back', 'durable']);
+      assert.ok(index.has('cat'));
+      assert.equal((await index.nearest(sample('edited/chelsea_q25.jpg'), { k: 1 }))[0]!.id, 'cat');
+      const busy = async (): Promise<never> => {
+        throw new Error('busy: try again later');
+      };
+      await assert.rejects(index.add(sample('coffee.jpg'), { id: 'cup', throttle: busy }), /busy/);
+      assert.equal(index.has('cup'), false);
+      await rejectsWith(index.add(sample('coffee.jpg'), { id: 'cup', throttle: 5 as never }), 'invalid', 'usage');
+      assert.equal(index.count(), 1);
+    } finally {
+      await index.close();
+    }
+    assert.deepEqual((await readDb(dbfile)).files, ['cat']);
+  });
+
   it('checkpoints by itself after checkpointChanges changes', async () => {
     const dbfile = path.join(dir, 'checkpoint.hdf');
     const index = await openIndex(dbfile, { checkpointChanges: 2, checkpointSeconds: 3600 });

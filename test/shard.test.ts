@@ -191,6 +191,24 @@ describe('imgcmp merge', () => {
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   });
 
+  it("fingerprint -x 16 --orientations --crops --borders --edits --coarse 8 writes find's database: find on it hashes nothing", async () => {
+    const home = tempDir('fingerprint-as-find');
+    const byFind = path.join(home, 'by-find.hdf');
+    const byFingerprint = path.join(home, 'by-fingerprint.hdf');
+    const f = run(['find', SAMPLES, '-q', '--no-tree', '-f', byFind], home);
+    assert.equal(f.status, 0, f.stderr);
+    const fp = run(['fingerprint', SAMPLES, '-q', '-x', '16', '--orientations', '--crops', '--borders', '--edits', '--coarse', '8', '-f', byFingerprint], home);
+    assert.equal(fp.status, 0, fp.stderr);
+    assert.deepEqual(await readDb(byFingerprint), await readDb(byFind));
+    const after = run(['find', SAMPLES, '-q', '--no-tree', '-f', byFingerprint], home);
+    assert.equal(after.status, 0, after.stderr);
+    assert.match(after.stdout, /\(0 hashed, 26 unchanged\)/);
+    // Without --edits it is another database, which find refuses to mix with its own.
+    const plain = path.join(home, 'plain.hdf');
+    assert.equal(run(['fingerprint', SAMPLES, '-q', '-x', '16', '--orientations', '--crops', '--borders', '--coarse', '8', '-f', plain], home).status, 0);
+    assert.notDeepEqual((await readDb(plain)).settings, (await readDb(byFind)).settings);
+  });
+
   it('keeps the newest entry per file (by its recorded time, then the later input), and unions the not-duplicates pairs', async () => {
     const home = tempDir('merge-newest');
     const settings: HashSettings = { method: 'phash', x: 2, orientations: false, crops: false, resample: RESAMPLE, hashVersion: HASH_VERSION };

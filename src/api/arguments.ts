@@ -35,3 +35,11 @@ export function cutOf(opts: { cut?: number }): number {
   if (typeof cut !== 'number' || !(cut >= 0 && cut <= 1)) throw new IndexError('invalid', `cut must be from 0 to 1, not ${String(cut)}`);
   return cut;
 }
+
+/** add()'s throttle (default: none, the work runs as is): a function that runs the hashing it is given. */
+export function throttleOf(opts: { throttle?: unknown }): <T>(hash: () => Promise<T>) => Promise<T> {
+  const throttle = opts.throttle;
+  if (throttle === undefined) return (hash) => hash();
+  if (typeof throttle !== 'function') throw new IndexError('invalid', `throttle must be a function, not ${typeof throttle}`);
+  return throttle as <T>(hash: () => Promise<T>) => Promise<T>;
+}

@@ -33,7 +33,7 @@ import { decoderFor, decoderMissing, defaultJpegDecoder, type JpegDecoderName } 
 import { SIMILARITY, findSettings } from '../stages/find.js';
 import { ImgcmpError, reasonOf } from '../util/errors.js';
 import { checkOurs, realTarget, removeStaleTemporaries } from '../util/safe-write.js';
-import { checkId, cutOf, nearestBounds, pageOf } from './arguments.js';
+import { checkId, cutOf, nearestBounds, pageOf, throttleOf } from './arguments.js';
 import { IndexError } from './errors.js';
 import { comparePictures, fingerprintImage } from './measure.js';
 import type { PostgresOptions } from './postgres.js';
@@ -69,6 +69,11 @@ export interface AddOptions {
   id: string;
   /** Any JSON value; kept beside the entry and returned with it. */
   metadata?: unknown;
+  /**
+   * Runs the image's decode and hashing (the part that takes the CPU), e.g. under a limit on
+   * decodes at once; the wait for the change to be durable comes after it, outside (default: runs it as is).
+   */
+  throttle?: <T>(hash: () => Promise<T>) => Promise<T>;
 }
 
 export interface NearestOptions {
@@ -308,7 +313,7 @@ export class ImageIndex implements Index {
       }
       if (meta === undefined) throw new IndexError('invalid', `metadata of ${opts.id}: not JSON`);
     }
-    const record = await this.fingerprint(source);
+    const record = await throttleOf(opts)(() => this.fingerprint(source));
     this.open();
     const size = typeof source === 'string' ? record.size : source.length;
     const op: JournalOp = { add: { ...record, file: opts.id, size, mtime: typeof source === 'string' ? record.mtime : Date.now() }, metadata: meta };

@@ -36,7 +36,7 @@ import { chunkValue, masksWithin } from '../index/mih.js';
 import { decoderFor, decoderMissing, defaultJpegDecoder } from '../pixels/recipe.js';
 import { SIMILARITY, findSettings } from '../stages/find.js';
 import { ImgcmpError, reasonOf } from '../util/errors.js';
-import { checkId, cutOf, nearestBounds, pageOf } from './arguments.js';
+import { checkId, cutOf, nearestBounds, pageOf, throttleOf } from './arguments.js';
 import { IndexError } from './errors.js';
 import type { AddOptions, Comparison, ImageSource, Index, Neighbour, NearestOptions, OpenOptions, QuerySource } from './index.js';
 import { comparePictures, fingerprintImage } from './measure.js';
@@ -506,7 +506,7 @@ export class PostgresIndex implements Index {
       }
       if (meta === undefined) throw new IndexError('invalid', `metadata of ${opts.id}: not JSON`);
     }
-    const fingerprinted = await this.fingerprint(source);
+    const fingerprinted = await throttleOf(opts)(() => this.fingerprint(source));
     this.open();
     const record: FingerprintRecord = {
       ...fingerprinted,

@@ -95,7 +95,7 @@ export function decoderOption(): Option {
   return new Option('--decoder <name>', 'JPEG decoder: libjpeg (the native helper: fast; the default where it was built) or sharp').choices([...JPEG_DECODERS]);
 }
 
-/** The options that decide a fingerprint: --method, -x, --orientations, --crops, --decoder. */
+/** The options that decide a fingerprint: --method, -x, --orientations, --crops, --borders, --edits, --coarse, --decoder. */
 export function withHashOptions(cmd: Command, help: { x: string; orientations: string; crops: string }): Command {
   return cmd
     .addOption(new Option('--method <name>', 'hash method').choices([...METHODS.keys()]).default('phash'))
@@ -103,6 +103,7 @@ export function withHashOptions(cmd: Command, help: { x: string; orientations: s
     .option('--orientations', help.orientations)
     .option('--crops', help.crops)
     .option('--borders', 'also store the fingerprints of the picture inside a plain frame (border, letterbox, pillarbox): finds framed copies')
+    .option('--edits', "also store the views of editors' edits, as find does: turns of ±2.5° and ±5°, the picture without a strip of 12 % at its bottom or top (pictures of low detail: upright and whole only)")
     .option('--coarse <x>', 'also store coarse x-by-x fingerprints of the views, which find candidate pairs fast (find uses 8 with -x 16)', hashSize)
     .addOption(decoderOption());
 }
@@ -137,6 +138,7 @@ export interface HashOptions {
   orientations?: boolean;
   crops?: boolean;
   borders?: boolean;
+  edits?: boolean;
   coarse?: number;
   decoder?: string;
 }
@@ -158,6 +160,7 @@ export function hashSettings(opts: HashOptions, decoder: JpegDecoderName = chose
     orientations: !!opts.orientations,
     crops: !!opts.crops,
     ...(opts.borders ? { borders: true } : {}),
+    ...(opts.edits ? { edits: true } : {}),
     ...(opts.coarse ? { coarseX: opts.coarse } : {}),
     resample: RECIPE[decoder],
     hashVersion: HASH_VERSION,

@@ -218,10 +218,16 @@ export async function createServer(index: Index, opts: ServeOptions = {}): Promi
     const filepath = requiredText(p, 'filepath');
     const metadata = metadataOf(p);
     const bytes = await upload(p, 'image', 'url');
-    await gate.run(async () => {
-      await index.add(bytes, { id: filepath, metadata });
-      await thumbs?.put(filepath, bytes);
-    });
+    if (thumbs) {
+      // The thumbnail (a second decode) once the add is durable, in the same decode slot.
+      await gate.run(async () => {
+        await index.add(bytes, { id: filepath, metadata });
+        await thumbs.put(filepath, bytes);
+      });
+    } else {
+      // A decode slot for the decode and hashing only, not for the wait on the journal's flush.
+      await index.add(bytes, { id: filepath, metadata, throttle: (hash) => gate.run(hash) });
+    }
     return [];
   });
 
