@@ -25,8 +25,9 @@ import { ORIENTATIONS } from './orient.js';
 import { cachedDctRows } from './phash.js';
 import type { HashSettings } from './settings.js';
 import { DctKernel, dctKernel } from './wasm/dct.js';
-import { detailResidual, LOW_DETAIL } from './detail.js';
-import { centralRect, editThumbnails, frameOf, halvedThumbnails, hashViews, lowDetailViews, needsSource, taps, viewClasses, viewThumbnails, type Rect } from './views.js';
+import { TurnKernel, turnKernel } from './wasm/turn.js';
+import { detailResidual, detailResidualFast, LOW_DETAIL } from './detail.js';
+import { centralRect, editSamplings, frameOf, halvedThumbnails, hashViews, lowDetailViews, needsSource, taps, viewClasses, viewThumbnails, type Rect } from './views.js';
 
 /** The fingerprints of one picture's views, packed (bits.ts layout). */
 export interface ViewFingerprints {
@@ -174,6 +175,81 @@ function halveInto(src: Float64Array, side: number, out: Float64Array): void {
       out[y * h + x] = (src[a]! + src[a + 1]! + src[a + side]! + src[a + side + 1]!) / 4;
     }
   }
+}
+
+/**
+ * views.ts turned into `out`: the same bilinear samples (each from the same operations on the
+ * same values: a column's x·cos and x·sin and a row's y·sin and y·cos are the products turned
+ * forms per sample) and the same 2 × 2 means, two sample rows at a time, without the
+ * full-size array.
+ */
+function turnedInto(src: Float64Array, m: number, side: number, deg: number, aspect: number, fx: number, fy: number, out: Float64Array): void {
+  const t = (deg * Math.PI) / 180;
+  const cos = Math.cos(t);
+  const sin = Math.sin(t);
+  const n = 2 * side;
+  const c = m / 2;
+  const xCos = buffer('turnXCos', n);
+  const xSin = buffer('turnXSin', n);
+  for (let px = 0; px < n; px++) {
+    const x = ((px + 0.5) / n - 0.5) * fx * aspect;
+    xCos[px] = x * cos;
+    xSin[px] = x * sin;
+  }
+  const rows = buffer('turnRows', 2 * n);
+  const high = m - 1;
+  const lastStart = m - 2;
+  for (let h = 0; h < side; h++) {
+    for (let half = 0; half < 2; half++) {
+      const py = 2 * h + half;
+      const y = ((py + 0.5) / n - 0.5) * fy;
+      const ySin = y * sin;
+      const yCos = y * cos;
+      const at = half * n;
+      for (let px = 0; px < n; px++) {
+        const sx = xCos[px]! - ySin;
+        const sy = xSin[px]! + yCos;
+        let u = (sx / aspect) * m + c - 0.5;
+        let v = sy * m + c - 0.5;
+        u = u < 0 ? 0 : u > high ? high : u;
+        v = v < 0 ? 0 : v > high ? high : v;
+        // u, v ≥ 0 here (never −0: c − 0.5 is added last), so truncation is Math.floor
+        let u0 = u | 0;
+        let v0 = v | 0;
+        if (u0 > lastStart) u0 = lastStart;
+        if (v0 > lastStart) v0 = lastStart;
+        const fu = u - u0;
+        const fv = v - v0;
+        const k = v0 * m + u0;
+        rows[at + px] = (src[k]! * (1 - fu) + src[k + 1]! * fu) * (1 - fv) + (src[k + m]! * (1 - fu) + src[k + m + 1]! * fu) * fv;
+      }
+    }
+    const o = h * side;
+    for (let x = 0; x < side; x++) out[o + x] = (rows[2 * x]! + rows[2 * x + 1]! + rows[n + 2 * x]! + rows[n + 2 * x + 1]!) / 4;
+  }
+}
+
+/**
+ * views.ts editThumbnails into reused buffers (named by `prefix`): the strips resampled as
+ * resampleInto does, the turns on the WebAssembly kernel (wasm/turn.ts) where it is given and
+ * takes the size, else as turnedInto.
+ */
+function editThumbnailsInto(src: Float64Array, m: number, side: number, settings: HashSettings, aspect: number, prefix: string, kernel: TurnKernel | undefined): Float64Array[] {
+  const samplings = editSamplings(m, settings, aspect);
+  const onKernel = kernel && TurnKernel.fits(m, side) && samplings.some((e) => 'turn' in e) ? kernel : undefined;
+  onKernel?.load(src, m, side);
+  return samplings.map((e, i) => {
+    const out = buffer(`${prefix}${side}:edit${i}`, side * side);
+    if ('rect' in e) resampleInto(src, m, side, e.rect, out);
+    else if (onKernel) onKernel.turned(m, side, e.turn, aspect, e.fx, e.fy, out);
+    else turnedInto(src, m, side, e.turn, aspect, e.fx, e.fy, out);
+    return out;
+  });
+}
+
+/** editThumbnailsInto in fresh arrays (for the tests, which compare them with views.ts editThumbnails). */
+export function fastEditThumbnails(src: Float64Array, m: number, side: number, settings: HashSettings, aspect: number, opts: { wasm?: boolean } = {}): Float64Array[] {
+  return editThumbnailsInto(src, m, side, settings, aspect, 'test', opts.wasm === false ? undefined : turnKernel()).map((t) => t.slice());
 }
 
 /**
@@ -379,6 +455,7 @@ function unpacked(words: Uint32Array, n: number): Uint8Array {
 export function fastViewFingerprints(pixels: ArrayLike<number>, m: number, settings: HashSettings, opts: { wasm?: boolean; aspect?: number } = {}): ViewFingerprints {
   if (settings.method !== 'phash') throw new Error(`the fast path is phash's, not ${settings.method}'s`);
   const kernel = opts.wasm === false ? undefined : dctKernel();
+  const turns = opts.wasm === false ? undefined : turnKernel();
   const x = settings.x;
   const side = 4 * x;
   const src = pixels instanceof Float64Array ? pixels : Float64Array.from(pixels);
@@ -388,11 +465,11 @@ export function fastViewFingerprints(pixels: ArrayLike<number>, m: number, setti
   const aspect = opts.aspect ?? 1;
   // As viewThumbnails: the source itself when it is the thumbnail and no view is cut from it.
   const { thumbs, same } = sourced ? classThumbnails(src, m, side, settings, frame, 'view') : { thumbs: [src], same: [0] };
-  // The edit views (upright, after the oriented ones) the plain way: a few per picture.
-  const edits = editThumbnails(src, m, side, settings, aspect);
+  // The edit views (upright, after the oriented ones).
+  const edits = editThumbnailsInto(src, m, side, settings, aspect, 'view', turns);
   const all = withEditViews(viewWords(thumbs, same, side, x, settings.orientations, kernel), edits, side, x, kernel);
   const w = wordsFor(x * x);
-  const lowDetail = isLowDetail(thumbs[0]!, side, settings);
+  const lowDetail = settings.edits === true && detailResidualFast(thumbs[0]!, side, kernel) < LOW_DETAIL;
   if (lowDetail) allAsFirst(all, w);
   const bits = all.slice(0, w);
   const out: ViewFingerprints = { bits, flat: isFlat(thumbs[0]!, unpacked(bits, x * x)) };
@@ -403,7 +480,11 @@ export function fastViewFingerprints(pixels: ArrayLike<number>, m: number, setti
     let coarse: { thumbs: Float64Array[]; same: number[] };
     let coarseEdits: Float64Array[];
     if (2 * coarseSide === side && needsSource(settings)) {
-      coarseEdits = halvedThumbnails(edits, side);
+      coarseEdits = edits.map((t, i) => {
+        const half = buffer(`halfEdit${coarseSide}:${i}`, coarseSide * coarseSide);
+        halveInto(t, side, half);
+        return half;
+      });
       coarse = { thumbs: [], same };
       for (let i = 0; i < thumbs.length; i++) {
         if (same[i] !== i) {
@@ -419,7 +500,7 @@ export function fastViewFingerprints(pixels: ArrayLike<number>, m: number, setti
       coarseEdits = [];
     } else {
       coarse = classThumbnails(src, m, coarseSide, settings, settings.borders ? frameOf(src, m, settings.edits === true) : undefined, 'coarse');
-      coarseEdits = editThumbnails(src, m, coarseSide, settings, aspect);
+      coarseEdits = editThumbnailsInto(src, m, coarseSide, settings, aspect, 'coarse', turns);
     }
     out.coarse = withEditViews(viewWords(coarse.thumbs, coarse.same, coarseSide, cx, settings.orientations, kernel), coarseEdits, coarseSide, cx, kernel);
     if (lowDetail) allAsFirst(out.coarse, wordsFor(cx * cx));

@@ -1,0 +1,100 @@
+;; The turned views of hash/views.ts (turned): bilinear samples of the source at twice the side,
+;; then 2 × 2 means, with 128-bit SIMD: two doubles per instruction, each lane doing exactly the
+;; scalar code's operations on the same values in the same order (no fused multiply-add; pmin and
+;; pmax are the scalar code's conditional expressions), so the results are the same numbers, bit
+;; for bit. All addresses are byte addresses in the imported memory; images are row-major doubles.
+;;
+;; Regenerate src/hash/wasm/turn-wasm.ts after editing: node test/tools/build-wasm.mjs
+
+(module
+  (import "env" "memory" (memory 1))
+
+  ;; Two bilinear samples (lanes) of the $m × $m source at $src: for a sample at column terms
+  ;; xc = x·cos, xs = x·sin and row terms ys = y·sin, yc = y·cos, as views.ts turned computes:
+  ;;   sx = xc - ys, sy = xs + yc, u = (sx / aspect)·m + c - 0.5, v = sy·m + c - 0.5,
+  ;;   each clamped to [0, m - 1]; u0 = floor(u), v0 = floor(v), each at most m - 2; fu = u - u0, fv = v - v0;
+  ;;   (s[k]·(1 - fu) + s[k+1]·fu)·(1 - fv) + (s[k+m]·(1 - fu) + s[k+m+1]·fu)·fv, k = v0·m + u0.
+  (func $sample (param $xc v128) (param $xs v128) (param $ys v128) (param $yc v128)
+      (param $src i32) (param $row i32) (param $mv v128) (param $aspect v128) (param $c v128)
+      (param $high v128) (param $last v128) (result v128)
+    (local $u v128) (local $v v128) (local $u0 v128) (local $v0 v128) (local $fu v128) (local $fv v128)
+    (local $gu v128) (local $k v128) (local $a0 i32) (local $a1 i32) (local $half v128) (local $one v128)
+    (local.set $half (v128.const f64x2 0.5 0.5))
+    (local.set $one (v128.const f64x2 1 1))
+    (local.set $u (f64x2.sub (f64x2.add (f64x2.mul (f64x2.div (f64x2.sub (local.get $xc) (local.get $ys)) (local.get $aspect)) (local.get $mv)) (local.get $c)) (local.get $half)))
+    (local.set $v (f64x2.sub (f64x2.add (f64x2.mul (f64x2.add (local.get $xs) (local.get $yc)) (local.get $mv)) (local.get $c)) (local.get $half)))
+    ;; u < 0 ? 0 : u > high ? high : u   (pmax(a, b) = a < b ? b : a; pmin(a, b) = b < a ? b : a)
+    (local.set $u (f64x2.pmin (f64x2.pmax (local.get $u) (v128.const f64x2 0 0)) (local.get $high)))
+    (local.set $v (f64x2.pmin (f64x2.pmax (local.get $v) (v128.const f64x2 0 0)) (local.get $high)))
+    (local.set $u0 (f64x2.pmin (f64x2.floor (local.get $u)) (local.get $last)))
+    (local.set $v0 (f64x2.pmin (f64x2.floor (local.get $v)) (local.get $last)))
+    (local.set $fu (f64x2.sub (local.get $u) (local.get $u0)))
+    (local.set $fv (f64x2.sub (local.get $v) (local.get $v0)))
+    ;; k = v0·m + u0: small whole numbers, exact in doubles
+    (local.set $k (i32x4.trunc_sat_f64x2_s_zero (f64x2.add (f64x2.mul (local.get $v0) (local.get $mv)) (local.get $u0))))
+    (local.set $a0 (i32.add (local.get $src) (i32.shl (i32x4.extract_lane 0 (local.get $k)) (i32.const 3))))
+    (local.set $a1 (i32.add (local.get $src) (i32.shl (i32x4.extract_lane 1 (local.get $k)) (i32.const 3))))
+    (local.set $gu (f64x2.sub (local.get $one) (local.get $fu)))
+    (f64x2.add
+      (f64x2.mul
+        (f64x2.add
+          (f64x2.mul (v128.load64_lane 1 (local.get $a1) (v128.load64_zero (local.get $a0))) (local.get $gu))
+          (f64x2.mul (v128.load64_lane offset=8 1 (local.get $a1) (v128.load64_zero offset=8 (local.get $a0))) (local.get $fu)))
+        (f64x2.sub (local.get $one) (local.get $fv)))
+      (f64x2.mul
+        (f64x2.add
+          (f64x2.mul
+            (v128.load64_lane 1 (i32.add (local.get $a1) (local.get $row)) (v128.load64_zero (i32.add (local.get $a0) (local.get $row))))
+            (local.get $gu))
+          (f64x2.mul
+            (v128.load64_lane offset=8 1 (i32.add (local.get $a1) (local.get $row)) (v128.load64_zero offset=8 (i32.add (local.get $a0) (local.get $row))))
+            (local.get $fu)))
+        (local.get $fv))))
+
+  ;; The $side × $side turned thumbnail into $out: output (h, j) is the mean of the samples at rows
+  ;; 2h, 2h + 1 and columns 2j, 2j + 1, summed ((r0[2j] + r0[2j+1]) + r1[2j]) + r1[2j+1], then / 4.
+  ;; Column terms at $xc, $xs (2·$side each) in pairs of outputs: for outputs 2i, 2i + 1, the terms
+  ;; of columns 4i, 4i + 2 (even samples), then 4i + 1, 4i + 3 (odd samples); row terms at $ys,
+  ;; $yc (2·$side each, in row order). $side must be even.
+  (func (export "turned") (param $src i32) (param $m i32) (param $side i32) (param $xc i32) (param $xs i32)
+      (param $ys i32) (param $yc i32) (param $aspect f64) (param $out i32)
+    (local $row i32) (local $h i32) (local $i i32) (local $pairs i32) (local $o i32) (local $cp i32)
+    (local $mv v128) (local $av v128) (local $cv v128) (local $high v128) (local $last v128)
+    (local $ys0 v128) (local $yc0 v128) (local $ys1 v128) (local $yc1 v128)
+    (local $xce v128) (local $xco v128) (local $xse v128) (local $xso v128) (local $s v128)
+    (local.set $row (i32.shl (local.get $m) (i32.const 3)))
+    (local.set $mv (f64x2.splat (f64.convert_i32_s (local.get $m))))
+    (local.set $av (f64x2.splat (local.get $aspect)))
+    (local.set $cv (f64x2.splat (f64.div (f64.convert_i32_s (local.get $m)) (f64.const 2))))
+    (local.set $high (f64x2.splat (f64.convert_i32_s (i32.sub (local.get $m) (i32.const 1)))))
+    (local.set $last (f64x2.splat (f64.convert_i32_s (i32.sub (local.get $m) (i32.const 2)))))
+    (local.set $pairs (i32.shr_u (local.get $side) (i32.const 1)))
+    (local.set $o (local.get $out))
+    (local.set $h (i32.const 0))
+    (loop $hs
+      (local.set $ys0 (f64x2.splat (f64.load (i32.add (local.get $ys) (i32.shl (local.get $h) (i32.const 4))))))
+      (local.set $yc0 (f64x2.splat (f64.load (i32.add (local.get $yc) (i32.shl (local.get $h) (i32.const 4))))))
+      (local.set $ys1 (f64x2.splat (f64.load offset=8 (i32.add (local.get $ys) (i32.shl (local.get $h) (i32.const 4))))))
+      (local.set $yc1 (f64x2.splat (f64.load offset=8 (i32.add (local.get $yc) (i32.shl (local.get $h) (i32.const 4))))))
+      (local.set $i (i32.const 0))
+      (loop $is
+        (local.set $cp (i32.shl (local.get $i) (i32.const 5)))
+        (local.set $xce (v128.load (i32.add (local.get $xc) (local.get $cp))))
+        (local.set $xco (v128.load offset=16 (i32.add (local.get $xc) (local.get $cp))))
+        (local.set $xse (v128.load (i32.add (local.get $xs) (local.get $cp))))
+        (local.set $xso (v128.load offset=16 (i32.add (local.get $xs) (local.get $cp))))
+        (local.set $s (call $sample (local.get $xce) (local.get $xse) (local.get $ys0) (local.get $yc0)
+          (local.get $src) (local.get $row) (local.get $mv) (local.get $av) (local.get $cv) (local.get $high) (local.get $last)))
+        (local.set $s (f64x2.add (local.get $s) (call $sample (local.get $xco) (local.get $xso) (local.get $ys0) (local.get $yc0)
+          (local.get $src) (local.get $row) (local.get $mv) (local.get $av) (local.get $cv) (local.get $high) (local.get $last))))
+        (local.set $s (f64x2.add (local.get $s) (call $sample (local.get $xce) (local.get $xse) (local.get $ys1) (local.get $yc1)
+          (local.get $src) (local.get $row) (local.get $mv) (local.get $av) (local.get $cv) (local.get $high) (local.get $last))))
+        (local.set $s (f64x2.add (local.get $s) (call $sample (local.get $xco) (local.get $xso) (local.get $ys1) (local.get $yc1)
+          (local.get $src) (local.get $row) (local.get $mv) (local.get $av) (local.get $cv) (local.get $high) (local.get $last))))
+        (v128.store (local.get $o) (f64x2.div (local.get $s) (v128.const f64x2 4 4)))
+        (local.set $o (i32.add (local.get $o) (i32.const 16)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $is (i32.lt_u (local.get $i) (local.get $pairs))))
+      (local.set $h (i32.add (local.get $h) (i32.const 1)))
+      (br_if $hs (i32.lt_u (local.get $h) (local.get $side)))))
+)
