@@ -27,7 +27,7 @@ import type { HashSettings } from './settings.js';
 import { DctKernel, dctKernel } from './wasm/dct.js';
 import { TurnKernel, turnKernel } from './wasm/turn.js';
 import { detailResidual, detailResidualFast, LOW_DETAIL } from './detail.js';
-import { centralRect, editSamplings, frameOf, halvedThumbnails, hashViews, lowDetailViews, needsSource, taps, viewClasses, viewThumbnails, type Rect } from './views.js';
+import { centralRect, editSamplings, frameOf, halvedThumbnails, hashViews, lowDetailViews, needsSource, taps, viewClasses, viewThumbnails, type Rect, type Taps } from './views.js';
 
 /** The fingerprints of one picture's views, packed (bits.ts layout). */
 export interface ViewFingerprints {
@@ -105,18 +105,41 @@ function buffer(name: string, n: number): Float64Array {
 }
 
 /**
- * resampleRect of views.ts into `out`: the same taps, the same sums in the same order (each
- * starts from 0, as there), so the same values.
+ * The full-width horizontal pass of one picture's resampling at one side, kept for every
+ * rectangle that spans the whole width (the whole view, the strips, a frame of bars above and
+ * below): each source row's values depend on the column taps alone, so they are computed once.
  */
-function resampleInto(src: Float64Array, m: number, side: number, r: Rect, out: Float64Array): void {
-  const col = taps(m, side, r.left, r.right);
+interface WidthPass {
+  rows?: Float64Array;
+}
+
+/**
+ * resampleRect of views.ts into `out`: the same taps, the same sums in the same order (each
+ * starts from 0, as there), so the same values. With `full`, a rectangle spanning the whole
+ * width takes its horizontal pass from there (made on first use).
+ */
+function resampleInto(src: Float64Array, m: number, side: number, r: Rect, out: Float64Array, full?: WidthPass): void {
   const row = taps(m, side, r.top, r.bottom);
+  if (full && r.left === 0 && r.right === m) {
+    if (!full.rows) {
+      full.rows = buffer(`fullWidth${side}`, m * side);
+      horizontalInto(src, m, side, taps(m, side, 0, m), 0, m - 1, full.rows);
+    }
+    verticalInto(full.rows, side, row, out);
+    return;
+  }
   const rows = scratchOf(m * side);
+  const y0 = row.index.length ? row.index[0]! : 0;
+  const y1 = row.index.length ? row.index[row.index.length - 1]! : -1;
+  horizontalInto(src, m, side, taps(m, side, r.left, r.right), y0, y1, rows);
+  verticalInto(rows, side, row, out);
+}
+
+/** resampleInto's horizontal pass: source rows y0 to y1 resampled by the column taps into `rows` (side values a row). */
+function horizontalInto(src: Float64Array, m: number, side: number, col: Taps, y0: number, y1: number, rows: Float64Array): void {
   const cFirst = col.first;
   const cIndex = col.index;
   const cWeight = col.weight;
-  const y0 = row.index.length ? row.index[0]! : 0;
-  const y1 = row.index.length ? row.index[row.index.length - 1]! : -1;
   // Column by column, each column's taps (one to three at the sides and crops hashed here) held
   // in locals over all rows: v = 0 + w0·a + w1·b + …, left to right, as the loop over taps sums.
   for (let c = 0; c < side; c++) {
@@ -143,7 +166,10 @@ function resampleInto(src: Float64Array, m: number, side: number, r: Rect, out: 
       }
     }
   }
-  // Row by row: out = 0 + w0·row0 + w1·row1 + …, as views.ts sums into its zeroed output.
+}
+
+/** resampleInto's vertical pass: out = 0 + w0·row0 + w1·row1 + …, as views.ts sums into its zeroed output. */
+function verticalInto(rows: Float64Array, side: number, row: Taps, out: Float64Array): void {
   const rFirst = row.first;
   const rIndex = row.index;
   const rWeight = row.weight;
@@ -234,13 +260,13 @@ function turnedInto(src: Float64Array, m: number, side: number, deg: number, asp
  * resampleInto does, the turns on the WebAssembly kernel (wasm/turn.ts) where it is given and
  * takes the size, else as turnedInto.
  */
-function editThumbnailsInto(src: Float64Array, m: number, side: number, settings: HashSettings, aspect: number, prefix: string, kernel: TurnKernel | undefined): Float64Array[] {
+function editThumbnailsInto(src: Float64Array, m: number, side: number, settings: HashSettings, aspect: number, prefix: string, kernel: TurnKernel | undefined, full: WidthPass = {}): Float64Array[] {
   const samplings = editSamplings(m, settings, aspect);
   const onKernel = kernel && TurnKernel.fits(m, side) && samplings.some((e) => 'turn' in e) ? kernel : undefined;
   onKernel?.load(src, m, side);
   return samplings.map((e, i) => {
     const out = buffer(`${prefix}${side}:edit${i}`, side * side);
-    if ('rect' in e) resampleInto(src, m, side, e.rect, out);
+    if ('rect' in e) resampleInto(src, m, side, e.rect, out, full);
     else if (onKernel) onKernel.turned(m, side, e.turn, aspect, e.fx, e.fy, out);
     else turnedInto(src, m, side, e.turn, aspect, e.fx, e.fy, out);
     return out;
@@ -399,7 +425,7 @@ function classBitsInto(thumb: Float64Array, side: number, x: number, orientation
  * thumbnail is another's (the framed view of a picture without a frame is its whole view) is
  * given as that one's index in `same`.
  */
-function classThumbnails(src: Float64Array, m: number, side: number, settings: HashSettings, frame: Rect | undefined, prefix: string): { thumbs: Float64Array[]; same: number[] } {
+function classThumbnails(src: Float64Array, m: number, side: number, settings: HashSettings, frame: Rect | undefined, prefix: string, full: WidthPass = {}): { thumbs: Float64Array[]; same: number[] } {
   const classes = viewClasses(settings);
   const thumbs: Float64Array[] = [];
   const same: number[] = [];
@@ -412,7 +438,7 @@ function classThumbnails(src: Float64Array, m: number, side: number, settings: H
       continue;
     }
     const out = buffer(`${prefix}${side}:${i}`, side * side);
-    resampleInto(src, m, side, c === 'framed' ? frame ?? centralRect(m, 1) : centralRect(m, c), out);
+    resampleInto(src, m, side, c === 'framed' ? frame ?? centralRect(m, 1) : centralRect(m, c), out, full);
     thumbs.push(out);
     same.push(i);
   }
@@ -464,9 +490,10 @@ export function fastViewFingerprints(pixels: ArrayLike<number>, m: number, setti
   const frame = sourced && settings.borders ? frameOf(src, m, settings.edits === true) : undefined;
   const aspect = opts.aspect ?? 1;
   // As viewThumbnails: the source itself when it is the thumbnail and no view is cut from it.
-  const { thumbs, same } = sourced ? classThumbnails(src, m, side, settings, frame, 'view') : { thumbs: [src], same: [0] };
+  const full: WidthPass = {};
+  const { thumbs, same } = sourced ? classThumbnails(src, m, side, settings, frame, 'view', full) : { thumbs: [src], same: [0] };
   // The edit views (upright, after the oriented ones).
-  const edits = editThumbnailsInto(src, m, side, settings, aspect, 'view', turns);
+  const edits = editThumbnailsInto(src, m, side, settings, aspect, 'view', turns, full);
   const all = withEditViews(viewWords(thumbs, same, side, x, settings.orientations, kernel), edits, side, x, kernel);
   const w = wordsFor(x * x);
   const lowDetail = settings.edits === true && detailResidualFast(thumbs[0]!, side, kernel) < LOW_DETAIL;
@@ -499,8 +526,9 @@ export function fastViewFingerprints(pixels: ArrayLike<number>, m: number, setti
       coarse = { thumbs: [src], same: [0] };
       coarseEdits = [];
     } else {
-      coarse = classThumbnails(src, m, coarseSide, settings, settings.borders ? frameOf(src, m, settings.edits === true) : undefined, 'coarse');
-      coarseEdits = editThumbnailsInto(src, m, coarseSide, settings, aspect, 'coarse', turns);
+      const coarseFull: WidthPass = {};
+      coarse = classThumbnails(src, m, coarseSide, settings, settings.borders ? frameOf(src, m, settings.edits === true) : undefined, 'coarse', coarseFull);
+      coarseEdits = editThumbnailsInto(src, m, coarseSide, settings, aspect, 'coarse', turns, coarseFull);
     }
     out.coarse = withEditViews(viewWords(coarse.thumbs, coarse.same, coarseSide, cx, settings.orientations, kernel), coarseEdits, coarseSide, cx, kernel);
     if (lowDetail) allAsFirst(out.coarse, wordsFor(cx * cx));
