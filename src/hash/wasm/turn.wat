@@ -9,48 +9,6 @@
 (module
   (import "env" "memory" (memory 1))
 
-  ;; Two bilinear samples (lanes) of the $m × $m source at $src: for a sample at column terms
-  ;; xc = x·cos, xs = x·sin and row terms ys = y·sin, yc = y·cos, as views.ts turned computes:
-  ;;   sx = xc - ys, sy = xs + yc, u = (sx / aspect)·m + c - 0.5, v = sy·m + c - 0.5,
-  ;;   each clamped to [0, m - 1]; u0 = floor(u), v0 = floor(v), each at most m - 2; fu = u - u0, fv = v - v0;
-  ;;   (s[k]·(1 - fu) + s[k+1]·fu)·(1 - fv) + (s[k+m]·(1 - fu) + s[k+m+1]·fu)·fv, k = v0·m + u0.
-  (func $sample (param $xc v128) (param $xs v128) (param $ys v128) (param $yc v128)
-      (param $src i32) (param $row i32) (param $mv v128) (param $aspect v128) (param $c v128)
-      (param $high v128) (param $last v128) (result v128)
-    (local $u v128) (local $v v128) (local $u0 v128) (local $v0 v128) (local $fu v128) (local $fv v128)
-    (local $gu v128) (local $k v128) (local $a0 i32) (local $a1 i32) (local $half v128) (local $one v128)
-    (local.set $half (v128.const f64x2 0.5 0.5))
-    (local.set $one (v128.const f64x2 1 1))
-    (local.set $u (f64x2.sub (f64x2.add (f64x2.mul (f64x2.div (f64x2.sub (local.get $xc) (local.get $ys)) (local.get $aspect)) (local.get $mv)) (local.get $c)) (local.get $half)))
-    (local.set $v (f64x2.sub (f64x2.add (f64x2.mul (f64x2.add (local.get $xs) (local.get $yc)) (local.get $mv)) (local.get $c)) (local.get $half)))
-    ;; u < 0 ? 0 : u > high ? high : u   (pmax(a, b) = a < b ? b : a; pmin(a, b) = b < a ? b : a)
-    (local.set $u (f64x2.pmin (f64x2.pmax (local.get $u) (v128.const f64x2 0 0)) (local.get $high)))
-    (local.set $v (f64x2.pmin (f64x2.pmax (local.get $v) (v128.const f64x2 0 0)) (local.get $high)))
-    (local.set $u0 (f64x2.pmin (f64x2.floor (local.get $u)) (local.get $last)))
-    (local.set $v0 (f64x2.pmin (f64x2.floor (local.get $v)) (local.get $last)))
-    (local.set $fu (f64x2.sub (local.get $u) (local.get $u0)))
-    (local.set $fv (f64x2.sub (local.get $v) (local.get $v0)))
-    ;; k = v0·m + u0: small whole numbers, exact in doubles
-    (local.set $k (i32x4.trunc_sat_f64x2_s_zero (f64x2.add (f64x2.mul (local.get $v0) (local.get $mv)) (local.get $u0))))
-    (local.set $a0 (i32.add (local.get $src) (i32.shl (i32x4.extract_lane 0 (local.get $k)) (i32.const 3))))
-    (local.set $a1 (i32.add (local.get $src) (i32.shl (i32x4.extract_lane 1 (local.get $k)) (i32.const 3))))
-    (local.set $gu (f64x2.sub (local.get $one) (local.get $fu)))
-    (f64x2.add
-      (f64x2.mul
-        (f64x2.add
-          (f64x2.mul (v128.load64_lane 1 (local.get $a1) (v128.load64_zero (local.get $a0))) (local.get $gu))
-          (f64x2.mul (v128.load64_lane offset=8 1 (local.get $a1) (v128.load64_zero offset=8 (local.get $a0))) (local.get $fu)))
-        (f64x2.sub (local.get $one) (local.get $fv)))
-      (f64x2.mul
-        (f64x2.add
-          (f64x2.mul
-            (v128.load64_lane 1 (i32.add (local.get $a1) (local.get $row)) (v128.load64_zero (i32.add (local.get $a0) (local.get $row))))
-            (local.get $gu))
-          (f64x2.mul
-            (v128.load64_lane offset=8 1 (i32.add (local.get $a1) (local.get $row)) (v128.load64_zero offset=8 (i32.add (local.get $a0) (local.get $row))))
-            (local.get $fu)))
-        (local.get $fv))))
-
   ;; The $side × $side turned thumbnail into $out: output (h, j) is the mean of the samples at rows
   ;; 2h, 2h + 1 and columns 2j, 2j + 1, summed ((r0[2j] + r0[2j+1]) + r1[2j]) + r1[2j+1], then / 4.
   ;; Column terms at $xc, $xs (2·$side each) in pairs of outputs: for outputs 2i, 2i + 1, the terms
@@ -62,6 +20,13 @@
     (local $mv v128) (local $av v128) (local $cv v128) (local $high v128) (local $last v128)
     (local $ys0 v128) (local $yc0 v128) (local $ys1 v128) (local $yc1 v128)
     (local $xce v128) (local $xco v128) (local $xse v128) (local $xso v128) (local $s v128)
+    (local $q i32) (local $xcv v128) (local $xsv v128) (local $ysv v128) (local $ycv v128)
+    (local $u v128) (local $v v128) (local $u0 v128) (local $v0 v128) (local $fu v128) (local $fv v128)
+    (local $gu v128) (local $k v128) (local $a0 i32) (local $a1 i32) (local $t v128)
+    (local $top0 v128) (local $top1 v128) (local $bottom0 v128) (local $bottom1 v128)
+    (local $half v128) (local $one v128)
+    (local.set $half (v128.const f64x2 0.5 0.5))
+    (local.set $one (v128.const f64x2 1 1))
     (local.set $row (i32.shl (local.get $m) (i32.const 3)))
     (local.set $mv (f64x2.splat (f64.convert_i32_s (local.get $m))))
     (local.set $av (f64x2.splat (local.get $aspect)))
@@ -83,14 +48,54 @@
         (local.set $xco (v128.load offset=16 (i32.add (local.get $xc) (local.get $cp))))
         (local.set $xse (v128.load (i32.add (local.get $xs) (local.get $cp))))
         (local.set $xso (v128.load offset=16 (i32.add (local.get $xs) (local.get $cp))))
-        (local.set $s (call $sample (local.get $xce) (local.get $xse) (local.get $ys0) (local.get $yc0)
-          (local.get $src) (local.get $row) (local.get $mv) (local.get $av) (local.get $cv) (local.get $high) (local.get $last)))
-        (local.set $s (f64x2.add (local.get $s) (call $sample (local.get $xco) (local.get $xso) (local.get $ys0) (local.get $yc0)
-          (local.get $src) (local.get $row) (local.get $mv) (local.get $av) (local.get $cv) (local.get $high) (local.get $last))))
-        (local.set $s (f64x2.add (local.get $s) (call $sample (local.get $xce) (local.get $xse) (local.get $ys1) (local.get $yc1)
-          (local.get $src) (local.get $row) (local.get $mv) (local.get $av) (local.get $cv) (local.get $high) (local.get $last))))
-        (local.set $s (f64x2.add (local.get $s) (call $sample (local.get $xco) (local.get $xso) (local.get $ys1) (local.get $yc1)
-          (local.get $src) (local.get $row) (local.get $mv) (local.get $av) (local.get $cv) (local.get $high) (local.get $last))))
+        ;; The four samples of the pair: q = 0 even columns of row 2h, 1 odd ones, 2 even of row
+        ;; 2h + 1, 3 odd ones; summed in that order.
+        (local.set $q (i32.const 0))
+        (loop $qs
+          (local.set $xcv (select (result v128) (local.get $xco) (local.get $xce) (i32.and (local.get $q) (i32.const 1))))
+          (local.set $xsv (select (result v128) (local.get $xso) (local.get $xse) (i32.and (local.get $q) (i32.const 1))))
+          (local.set $ysv (select (result v128) (local.get $ys1) (local.get $ys0) (i32.and (local.get $q) (i32.const 2))))
+          (local.set $ycv (select (result v128) (local.get $yc1) (local.get $yc0) (i32.and (local.get $q) (i32.const 2))))
+          ;; Two bilinear samples (lanes), as views.ts turned computes each:
+          ;;   sx = xc - ys, sy = xs + yc, u = (sx / aspect)·m + c - 0.5, v = sy·m + c - 0.5,
+          ;;   each clamped to [0, m - 1] (u < 0 ? 0 : u > m - 1 ? m - 1 : u: pmax(a, b) is
+          ;;   a < b ? b : a, pmin(a, b) is b < a ? b : a); u0 = floor(u), v0 = floor(v), each at
+          ;;   most m - 2; fu = u - u0, fv = v - v0; then with k = v0·m + u0
+          ;;   (s[k]·(1 - fu) + s[k+1]·fu)·(1 - fv) + (s[k+m]·(1 - fu) + s[k+m+1]·fu)·fv.
+          (local.set $u (f64x2.sub (f64x2.add (f64x2.mul (f64x2.div (f64x2.sub (local.get $xcv) (local.get $ysv)) (local.get $av)) (local.get $mv)) (local.get $cv)) (local.get $half)))
+          (local.set $v (f64x2.sub (f64x2.add (f64x2.mul (f64x2.add (local.get $xsv) (local.get $ycv)) (local.get $mv)) (local.get $cv)) (local.get $half)))
+          (local.set $u (f64x2.pmin (f64x2.pmax (local.get $u) (v128.const f64x2 0 0)) (local.get $high)))
+          (local.set $v (f64x2.pmin (f64x2.pmax (local.get $v) (v128.const f64x2 0 0)) (local.get $high)))
+          (local.set $u0 (f64x2.pmin (f64x2.floor (local.get $u)) (local.get $last)))
+          (local.set $v0 (f64x2.pmin (f64x2.floor (local.get $v)) (local.get $last)))
+          (local.set $fu (f64x2.sub (local.get $u) (local.get $u0)))
+          (local.set $fv (f64x2.sub (local.get $v) (local.get $v0)))
+          ;; k = v0·m + u0: small whole numbers, exact in doubles
+          (local.set $k (i32x4.trunc_sat_f64x2_s_zero (f64x2.add (f64x2.mul (local.get $v0) (local.get $mv)) (local.get $u0))))
+          (local.set $a0 (i32.add (local.get $src) (i32.shl (i32x4.extract_lane 0 (local.get $k)) (i32.const 3))))
+          (local.set $a1 (i32.add (local.get $src) (i32.shl (i32x4.extract_lane 1 (local.get $k)) (i32.const 3))))
+          ;; each lane's two neighbours in a row with one load, then regrouped by neighbour
+          (local.set $top0 (v128.load (local.get $a0)))
+          (local.set $top1 (v128.load (local.get $a1)))
+          (local.set $bottom0 (v128.load (i32.add (local.get $a0) (local.get $row))))
+          (local.set $bottom1 (v128.load (i32.add (local.get $a1) (local.get $row))))
+          (local.set $gu (f64x2.sub (local.get $one) (local.get $fu)))
+          (local.set $t
+            (f64x2.add
+              (f64x2.mul
+                (f64x2.add
+                  (f64x2.mul (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $top0) (local.get $top1)) (local.get $gu))
+                  (f64x2.mul (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $top0) (local.get $top1)) (local.get $fu)))
+                (f64x2.sub (local.get $one) (local.get $fv)))
+              (f64x2.mul
+                (f64x2.add
+                  (f64x2.mul (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $bottom0) (local.get $bottom1)) (local.get $gu))
+                  (f64x2.mul (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $bottom0) (local.get $bottom1)) (local.get $fu)))
+                (local.get $fv))))
+          ;; the first sample is the sum's start (not 0 + it), as views.ts halved sums
+          (local.set $s (select (result v128) (local.get $t) (f64x2.add (local.get $s) (local.get $t)) (i32.eqz (local.get $q))))
+          (local.set $q (i32.add (local.get $q) (i32.const 1)))
+          (br_if $qs (i32.lt_u (local.get $q) (i32.const 4))))
         (v128.store (local.get $o) (f64x2.div (local.get $s) (v128.const f64x2 4 4)))
         (local.set $o (i32.add (local.get $o) (i32.const 16)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
