@@ -10,7 +10,7 @@ import { detailResidual, detailResidualFast, LOW_DETAIL } from '../src/hash/deta
 import { fastEditThumbnails } from '../src/hash/view-fingerprints.js';
 import { editThumbnails, frameOf, grownKeep, resampleRect, selfViewsPerFile, straightenKeep, turned, viewsPerFile } from '../src/hash/views.js';
 import { dctKernel } from '../src/hash/wasm/dct.js';
-import { turnKernel } from '../src/hash/wasm/turn.js';
+import { sampleKernel } from '../src/hash/wasm/sample.js';
 import { pictureDistance } from '../src/index/views.js';
 import { greyThumbnail } from '../src/pixels/decode.js';
 import { defaultJpegDecoder } from '../src/pixels/recipe.js';
@@ -117,7 +117,7 @@ describe('fast paths of the edit views and the detail measure', () => {
   }
 
   it('the turned and strip thumbnails are exactly those of views.ts, with the WebAssembly kernel and without', async () => {
-    assert.ok(turnKernel(), 'WebAssembly SIMD is not available in this Node (only the JavaScript path would be checked)');
+    assert.ok(sampleKernel(), 'WebAssembly SIMD is not available in this Node (only the JavaScript path would be checked)');
     const settings = findSettings('libjpeg');
     for (const [name, px] of await pictures()) {
       for (const aspect of [1, 1.5, 0.6, 4 / 3]) {
@@ -128,6 +128,29 @@ describe('fast paths of the edit views and the detail measure', () => {
             assert.equal(fast.length, plain.length);
             plain.forEach((t, v) => assert.deepEqual(fast[v], t, `${name}, aspect ${aspect}, side ${side}, view ${v}${wasm ? '' : ', JavaScript'}`));
           }
+        }
+      }
+    }
+  });
+
+  it("the kernel's area-averaged rectangles are exactly views.ts resampleRect's: crops, frames, strips, one after the other", async () => {
+    const kernel = sampleKernel()!;
+    const rects = [
+      { top: 0, bottom: M, left: 0, right: M },
+      { top: 6.4, bottom: M - 6.4, left: 6.4, right: M - 6.4 },
+      { top: 12.8, bottom: M - 12.8, left: 12.8, right: M - 12.8 },
+      { top: 9, bottom: M - 9, left: 0, right: M },
+      { top: 3, bottom: M - 17, left: 11, right: M - 2 },
+      { top: 0, bottom: M - 15.36, left: 0, right: M },
+      { top: 15.36, bottom: M, left: 0, right: M },
+    ];
+    for (const [name, px] of await pictures()) {
+      for (const side of [64, 32, 16]) {
+        kernel.load(px, M, side);
+        for (const r of rects) {
+          const out = new Float64Array(side * side);
+          assert.ok(kernel.resample(M, side, r, out), `the taps fit (${side})`);
+          assert.deepEqual(out, resampleRect(px, M, side, r), `${name}, side ${side}, ${JSON.stringify(r)}`);
         }
       }
     }

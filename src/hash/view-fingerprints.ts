@@ -25,7 +25,7 @@ import { ORIENTATIONS } from './orient.js';
 import { cachedDctRows } from './phash.js';
 import type { HashSettings } from './settings.js';
 import { DctKernel, dctKernel } from './wasm/dct.js';
-import { TurnKernel, turnKernel } from './wasm/turn.js';
+import { SampleKernel, sampleKernel } from './wasm/sample.js';
 import { detailResidual, detailResidualFast, LOW_DETAIL } from './detail.js';
 import { centralRect, editSamplings, frameOf, halvedThumbnails, hashViews, lowDetailViews, needsSource, taps, viewClasses, viewThumbnails, type Rect, type Taps } from './views.js';
 
@@ -105,27 +105,49 @@ function buffer(name: string, n: number): Float64Array {
 }
 
 /**
- * The full-width horizontal pass of one picture's resampling at one side, kept for every
- * rectangle that spans the whole width (the whole view, the strips, a frame of bars above and
- * below): each source row's values depend on the column taps alone, so they are computed once.
+ * One picture's sampling at one side: the WebAssembly kernel (wasm/sample.ts) with the source
+ * loaded into it, on first use, where it is given and takes the size; else, for the JavaScript
+ * path, the full-width horizontal pass, kept for every rectangle that spans the whole width (the
+ * whole view, the strips, a frame of bars above and below): each source row's values depend on
+ * the column taps alone, so they are computed once.
  */
-interface WidthPass {
-  rows?: Float64Array;
+class Sampling {
+  private loaded = false;
+  /** The JavaScript path's full-width pass, once made. */
+  rows: Float64Array | undefined;
+
+  constructor(
+    readonly src: Float64Array,
+    readonly m: number,
+    readonly side: number,
+    private readonly kernel: SampleKernel | undefined,
+  ) {
+    if (kernel && !SampleKernel.fits(m, side)) this.kernel = undefined;
+  }
+
+  /** The kernel with this picture's source at this side, or undefined (the JavaScript path). */
+  onKernel(): SampleKernel | undefined {
+    if (this.kernel && !this.loaded) {
+      this.kernel.load(this.src, this.m, this.side);
+      this.loaded = true;
+    }
+    return this.kernel;
+  }
 }
 
 /**
  * resampleRect of views.ts into `out`: the same taps, the same sums in the same order (each
- * starts from 0, as there), so the same values. With `full`, a rectangle spanning the whole
- * width takes its horizontal pass from there (made on first use).
+ * starts from 0, as there), so the same values; on the kernel where `sampling` has one.
  */
-function resampleInto(src: Float64Array, m: number, side: number, r: Rect, out: Float64Array, full?: WidthPass): void {
+function resampleInto(src: Float64Array, m: number, side: number, r: Rect, out: Float64Array, sampling?: Sampling): void {
+  if (sampling?.onKernel()?.resample(m, side, r, out)) return;
   const row = taps(m, side, r.top, r.bottom);
-  if (full && r.left === 0 && r.right === m) {
-    if (!full.rows) {
-      full.rows = buffer(`fullWidth${side}`, m * side);
-      horizontalInto(src, m, side, taps(m, side, 0, m), 0, m - 1, full.rows);
+  if (sampling && r.left === 0 && r.right === m) {
+    if (!sampling.rows) {
+      sampling.rows = buffer(`fullWidth${side}`, m * side);
+      horizontalInto(src, m, side, taps(m, side, 0, m), 0, m - 1, sampling.rows);
     }
-    verticalInto(full.rows, side, row, out);
+    verticalInto(sampling.rows, side, row, out);
     return;
   }
   const rows = scratchOf(m * side);
@@ -257,16 +279,15 @@ function turnedInto(src: Float64Array, m: number, side: number, deg: number, asp
 
 /**
  * views.ts editThumbnails into reused buffers (named by `prefix`): the strips resampled as
- * resampleInto does, the turns on the WebAssembly kernel (wasm/turn.ts) where it is given and
- * takes the size, else as turnedInto.
+ * resampleInto does, the turns on the WebAssembly kernel where `sampling` has one, else as
+ * turnedInto.
  */
-function editThumbnailsInto(src: Float64Array, m: number, side: number, settings: HashSettings, aspect: number, prefix: string, kernel: TurnKernel | undefined, full: WidthPass = {}): Float64Array[] {
-  const samplings = editSamplings(m, settings, aspect);
-  const onKernel = kernel && TurnKernel.fits(m, side) && samplings.some((e) => 'turn' in e) ? kernel : undefined;
-  onKernel?.load(src, m, side);
-  return samplings.map((e, i) => {
+function editThumbnailsInto(sampling: Sampling, settings: HashSettings, aspect: number, prefix: string): Float64Array[] {
+  const { src, m, side } = sampling;
+  return editSamplings(m, settings, aspect).map((e, i) => {
     const out = buffer(`${prefix}${side}:edit${i}`, side * side);
-    if ('rect' in e) resampleInto(src, m, side, e.rect, out, full);
+    const onKernel = sampling.onKernel();
+    if ('rect' in e) resampleInto(src, m, side, e.rect, out, sampling);
     else if (onKernel) onKernel.turned(m, side, e.turn, aspect, e.fx, e.fy, out);
     else turnedInto(src, m, side, e.turn, aspect, e.fx, e.fy, out);
     return out;
@@ -275,7 +296,7 @@ function editThumbnailsInto(src: Float64Array, m: number, side: number, settings
 
 /** editThumbnailsInto in fresh arrays (for the tests, which compare them with views.ts editThumbnails). */
 export function fastEditThumbnails(src: Float64Array, m: number, side: number, settings: HashSettings, aspect: number, opts: { wasm?: boolean } = {}): Float64Array[] {
-  return editThumbnailsInto(src, m, side, settings, aspect, 'test', opts.wasm === false ? undefined : turnKernel()).map((t) => t.slice());
+  return editThumbnailsInto(new Sampling(src, m, side, opts.wasm === false ? undefined : sampleKernel()), settings, aspect, 'test').map((t) => t.slice());
 }
 
 /**
@@ -425,7 +446,8 @@ function classBitsInto(thumb: Float64Array, side: number, x: number, orientation
  * thumbnail is another's (the framed view of a picture without a frame is its whole view) is
  * given as that one's index in `same`.
  */
-function classThumbnails(src: Float64Array, m: number, side: number, settings: HashSettings, frame: Rect | undefined, prefix: string, full: WidthPass = {}): { thumbs: Float64Array[]; same: number[] } {
+function classThumbnails(sampling: Sampling, settings: HashSettings, frame: Rect | undefined, prefix: string): { thumbs: Float64Array[]; same: number[] } {
+  const { src, m, side } = sampling;
   const classes = viewClasses(settings);
   const thumbs: Float64Array[] = [];
   const same: number[] = [];
@@ -438,7 +460,7 @@ function classThumbnails(src: Float64Array, m: number, side: number, settings: H
       continue;
     }
     const out = buffer(`${prefix}${side}:${i}`, side * side);
-    resampleInto(src, m, side, c === 'framed' ? frame ?? centralRect(m, 1) : centralRect(m, c), out, full);
+    resampleInto(src, m, side, c === 'framed' ? frame ?? centralRect(m, 1) : centralRect(m, c), out, sampling);
     thumbs.push(out);
     same.push(i);
   }
@@ -481,7 +503,7 @@ function unpacked(words: Uint32Array, n: number): Uint8Array {
 export function fastViewFingerprints(pixels: ArrayLike<number>, m: number, settings: HashSettings, opts: { wasm?: boolean; aspect?: number } = {}): ViewFingerprints {
   if (settings.method !== 'phash') throw new Error(`the fast path is phash's, not ${settings.method}'s`);
   const kernel = opts.wasm === false ? undefined : dctKernel();
-  const turns = opts.wasm === false ? undefined : turnKernel();
+  const sampler = opts.wasm === false ? undefined : sampleKernel();
   const x = settings.x;
   const side = 4 * x;
   const src = pixels instanceof Float64Array ? pixels : Float64Array.from(pixels);
@@ -490,10 +512,10 @@ export function fastViewFingerprints(pixels: ArrayLike<number>, m: number, setti
   const frame = sourced && settings.borders ? frameOf(src, m, settings.edits === true) : undefined;
   const aspect = opts.aspect ?? 1;
   // As viewThumbnails: the source itself when it is the thumbnail and no view is cut from it.
-  const full: WidthPass = {};
-  const { thumbs, same } = sourced ? classThumbnails(src, m, side, settings, frame, 'view', full) : { thumbs: [src], same: [0] };
+  const sampling = new Sampling(src, m, side, sampler);
+  const { thumbs, same } = sourced ? classThumbnails(sampling, settings, frame, 'view') : { thumbs: [src], same: [0] };
   // The edit views (upright, after the oriented ones).
-  const edits = editThumbnailsInto(src, m, side, settings, aspect, 'view', turns, full);
+  const edits = editThumbnailsInto(sampling, settings, aspect, 'view');
   const all = withEditViews(viewWords(thumbs, same, side, x, settings.orientations, kernel), edits, side, x, kernel);
   const w = wordsFor(x * x);
   const lowDetail = settings.edits === true && detailResidualFast(thumbs[0]!, side, kernel) < LOW_DETAIL;
@@ -526,9 +548,9 @@ export function fastViewFingerprints(pixels: ArrayLike<number>, m: number, setti
       coarse = { thumbs: [src], same: [0] };
       coarseEdits = [];
     } else {
-      const coarseFull: WidthPass = {};
-      coarse = classThumbnails(src, m, coarseSide, settings, settings.borders ? frameOf(src, m, settings.edits === true) : undefined, 'coarse', coarseFull);
-      coarseEdits = editThumbnailsInto(src, m, coarseSide, settings, aspect, 'coarse', turns, coarseFull);
+      const coarseSampling = new Sampling(src, m, coarseSide, sampler);
+      coarse = classThumbnails(coarseSampling, settings, settings.borders ? frameOf(src, m, settings.edits === true) : undefined, 'coarse');
+      coarseEdits = editThumbnailsInto(coarseSampling, settings, aspect, 'coarse');
     }
     out.coarse = withEditViews(viewWords(coarse.thumbs, coarse.same, coarseSide, cx, settings.orientations, kernel), coarseEdits, coarseSide, cx, kernel);
     if (lowDetail) allAsFirst(out.coarse, wordsFor(cx * cx));

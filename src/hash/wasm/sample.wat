@@ -1,10 +1,13 @@
-;; The turned views of hash/views.ts (turned): bilinear samples of the source at twice the side,
-;; then 2 × 2 means, with 128-bit SIMD: two doubles per instruction, each lane doing exactly the
-;; scalar code's operations on the same values in the same order (no fused multiply-add; pmin and
-;; pmax are the scalar code's conditional expressions), so the results are the same numbers, bit
-;; for bit. All addresses are byte addresses in the imported memory; images are row-major doubles.
+;; The view thumbnails' sampling of hash/views.ts with 128-bit SIMD: the area-averaged rectangles
+;; (resampleRect: a pass of taps along each axis, the source transposed so that both passes read
+;; contiguous doubles) and the turned views (turned: bilinear samples at twice the side, then 2 × 2
+;; means). Two doubles per instruction, each lane doing exactly the scalar code's operations on
+;; the same values in the same order (a multiply, then an add to a sum that starts at 0; no fused
+;; multiply-add; pmin and pmax are the scalar code's conditional expressions), so the results are
+;; the same numbers, bit for bit. All addresses are byte addresses in the imported memory; images
+;; are row-major doubles.
 ;;
-;; Regenerate src/hash/wasm/turn-wasm.ts after editing: node test/tools/build-wasm.mjs
+;; Regenerate src/hash/wasm/sample-wasm.ts after editing: node test/tools/build-wasm.mjs
 
 (module
   (import "env" "memory" (memory 1))
@@ -102,4 +105,66 @@
         (br_if $is (i32.lt_u (local.get $i) (local.get $pairs))))
       (local.set $h (i32.add (local.get $h) (i32.const 1)))
       (br_if $hs (i32.lt_u (local.get $h) (local.get $side)))))
+
+  ;; out[c][r] = in[r][c] for an in of $rows × $cols (both even), two by two.
+  (func (export "transpose") (param $in i32) (param $rows i32) (param $cols i32) (param $out i32)
+    (local $r i32) (local $c i32) (local $a v128) (local $b v128) (local $inRow i32) (local $outRow i32) (local $p i32) (local $q i32)
+    (local.set $inRow (i32.shl (local.get $cols) (i32.const 3)))
+    (local.set $outRow (i32.shl (local.get $rows) (i32.const 3)))
+    (local.set $r (i32.const 0))
+    (loop $rs
+      (local.set $c (i32.const 0))
+      (loop $cs
+        ;; in[r][c], in[r][c+1] and in[r+1][c], in[r+1][c+1] to out[c][r], out[c][r+1] and out[c+1][r], out[c+1][r+1]
+        (local.set $p (i32.add (local.get $in) (i32.add (i32.mul (local.get $r) (local.get $inRow)) (i32.shl (local.get $c) (i32.const 3)))))
+        (local.set $a (v128.load (local.get $p)))
+        (local.set $b (v128.load (i32.add (local.get $p) (local.get $inRow))))
+        (local.set $q (i32.add (local.get $out) (i32.add (i32.mul (local.get $c) (local.get $outRow)) (i32.shl (local.get $r) (i32.const 3)))))
+        (v128.store (local.get $q) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a) (local.get $b)))
+        (v128.store (i32.add (local.get $q) (local.get $outRow)) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a) (local.get $b)))
+        (local.set $c (i32.add (local.get $c) (i32.const 2)))
+        (br_if $cs (i32.lt_u (local.get $c) (local.get $cols))))
+      (local.set $r (i32.add (local.get $r) (i32.const 2)))
+      (br_if $rs (i32.lt_u (local.get $r) (local.get $rows)))))
+
+  ;; A pass of area-averaging taps (views.ts Taps) across rows: for output o < $outs, out[o][j] =
+  ;; 0 + w[k0]·in[index[k0]][j] + w[k0+1]·in[index[k0+1]][j] + … for k from first[o] to first[o+1],
+  ;; in that order (0 when o has no taps), for j < $len, which must be a multiple of 8 (eight j at
+  ;; a time). in and out have rows of $len doubles; first and index are i32 arrays, w doubles.
+  (func (export "taps") (param $in i32) (param $len i32) (param $first i32) (param $index i32) (param $w i32) (param $outs i32) (param $out i32)
+    (local $row i32) (local $o i32) (local $k0 i32) (local $k1 i32) (local $k i32) (local $j i32) (local $p i32) (local $dst i32)
+    (local $wk v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local.set $row (i32.shl (local.get $len) (i32.const 3)))
+    (local.set $o (i32.const 0))
+    (local.set $dst (local.get $out))
+    (loop $os
+      (local.set $k0 (i32.load (i32.add (local.get $first) (i32.shl (local.get $o) (i32.const 2)))))
+      (local.set $k1 (i32.load offset=4 (i32.add (local.get $first) (i32.shl (local.get $o) (i32.const 2)))))
+      (local.set $j (i32.const 0))
+      (loop $js
+        (local.set $a0 (v128.const f64x2 0 0))
+        (local.set $a1 (v128.const f64x2 0 0))
+        (local.set $a2 (v128.const f64x2 0 0))
+        (local.set $a3 (v128.const f64x2 0 0))
+        (local.set $k (local.get $k0))
+        (block $done
+          (br_if $done (i32.ge_s (local.get $k) (local.get $k1)))
+          (loop $ks
+            (local.set $wk (f64x2.splat (f64.load (i32.add (local.get $w) (i32.shl (local.get $k) (i32.const 3))))))
+            (local.set $p (i32.add (i32.add (local.get $in) (i32.mul (i32.load (i32.add (local.get $index) (i32.shl (local.get $k) (i32.const 2)))) (local.get $row))) (local.get $j)))
+            (local.set $a0 (f64x2.add (local.get $a0) (f64x2.mul (local.get $wk) (v128.load offset=0 (local.get $p)))))
+            (local.set $a1 (f64x2.add (local.get $a1) (f64x2.mul (local.get $wk) (v128.load offset=16 (local.get $p)))))
+            (local.set $a2 (f64x2.add (local.get $a2) (f64x2.mul (local.get $wk) (v128.load offset=32 (local.get $p)))))
+            (local.set $a3 (f64x2.add (local.get $a3) (f64x2.mul (local.get $wk) (v128.load offset=48 (local.get $p)))))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br_if $ks (i32.lt_s (local.get $k) (local.get $k1)))))
+        (v128.store offset=0 (i32.add (local.get $dst) (local.get $j)) (local.get $a0))
+        (v128.store offset=16 (i32.add (local.get $dst) (local.get $j)) (local.get $a1))
+        (v128.store offset=32 (i32.add (local.get $dst) (local.get $j)) (local.get $a2))
+        (v128.store offset=48 (i32.add (local.get $dst) (local.get $j)) (local.get $a3))
+        (local.set $j (i32.add (local.get $j) (i32.const 64)))
+        (br_if $js (i32.lt_u (local.get $j) (local.get $row))))
+      (local.set $dst (i32.add (local.get $dst) (local.get $row)))
+      (local.set $o (i32.add (local.get $o) (i32.const 1)))
+      (br_if $os (i32.lt_u (local.get $o) (local.get $outs)))))
 )
