@@ -247,7 +247,11 @@ export function frameOf(pixels: ArrayLike<number>, m: number, symmetric = false)
     for (let i = 0; i < m; i++) if (Math.abs(at(side, line, i) - colour) <= FRAME_TOLERANCE) n++;
     return n / m;
   };
-  const colourOf = (side: number): number => Float64Array.from({ length: m }, (_, i) => at(side, 0, i)).sort()[m >> 1]!;
+  const line = new Float64Array(m);
+  const colourOf = (side: number): number => {
+    for (let i = 0; i < m; i++) line[i] = at(side, 0, i);
+    return line.sort()[m >> 1]!;
+  };
   const run = (side: number): number => {
     const colour = colourOf(side);
     const limit = Math.floor(FRAME_MAX * m);

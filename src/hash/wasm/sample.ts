@@ -10,8 +10,8 @@ import { SAMPLE_WASM_BASE64 } from './sample-wasm.js';
 
 interface Exports {
   turned(src: number, m: number, side: number, xc: number, xs: number, ys: number, yc: number, aspect: number, out: number): void;
-  transpose(input: number, rows: number, cols: number, out: number): void;
   taps(input: number, len: number, first: number, index: number, w: number, outs: number, out: number): void;
+  rowsPass(src: number, m: number, first: number, index: number, w: number, side: number, out: number): void;
 }
 
 const PAGE = 65536;
@@ -21,8 +21,6 @@ interface Layout {
   m: number;
   side: number;
   src: number;
-  srcT: number;
-  rowsT: number;
   rows: number;
   fullRows: number;
   out: number;
@@ -82,7 +80,7 @@ export class SampleKernel {
     };
     this.at = {
       m, side,
-      src: take(m * m), srcT: take(m * m), rowsT: take(side * m), rows: take(m * side), fullRows: take(m * side), out: take(side * side),
+      src: take(m * m), rows: take(m * side), fullRows: take(m * side), out: take(side * side),
       xc: take(n), xs: take(n), ys: take(n), yc: take(n),
       first: take(Math.ceil((side + 1) / 2)), index: take(Math.ceil(capacity / 2)), weight: take(capacity), capacity,
     };
@@ -99,7 +97,6 @@ export class SampleKernel {
   load(src: Float64Array, m: number, side: number): void {
     const at = this.layout(m, side);
     this.heap.set(src.subarray(0, m * m), at.src);
-    this.exports.transpose(at.src * 8, m, m, at.srcT * 8);
     this.fullReady = false;
   }
 
@@ -128,11 +125,9 @@ export class SampleKernel {
     const fullWidth = r.left === 0 && r.right === m;
     const rows = fullWidth ? at.fullRows : at.rows;
     if (!(fullWidth && this.fullReady)) {
-      // Along each row: the source transposed, its columns combined by the column taps, then
-      // transposed back to m rows of side values (views.ts's `rows`).
+      // Along each row (views.ts's `rows`: m rows of side values).
       if (!this.putTaps(taps(m, side, r.left, r.right), at)) return false;
-      this.exports.taps(at.srcT * 8, m, at.first * 8, at.index * 8, at.weight * 8, side, at.rowsT * 8);
-      this.exports.transpose(at.rowsT * 8, side, m, rows * 8);
+      this.exports.rowsPass(at.src * 8, m, at.first * 8, at.index * 8, at.weight * 8, side, rows * 8);
       if (fullWidth) this.fullReady = true;
     }
     if (!this.putTaps(taps(m, side, r.top, r.bottom), at)) return false;

@@ -1,6 +1,6 @@
 ;; The view thumbnails' sampling of hash/views.ts with 128-bit SIMD: the area-averaged rectangles
-;; (resampleRect: a pass of taps along each axis, the source transposed so that both passes read
-;; contiguous doubles) and the turned views (turned: bilinear samples at twice the side, then 2 × 2
+;; (resampleRect: a pass of taps along the rows, two rows at a time, then one across them, eight
+;; columns at a time) and the turned views (turned: bilinear samples at twice the side, then 2 × 2
 ;; means). Two doubles per instruction, each lane doing exactly the scalar code's operations on
 ;; the same values in the same order (a multiply, then an add to a sum that starts at 0; no fused
 ;; multiply-add; pmin and pmax are the scalar code's conditional expressions), so the results are
@@ -106,27 +106,6 @@
       (local.set $h (i32.add (local.get $h) (i32.const 1)))
       (br_if $hs (i32.lt_u (local.get $h) (local.get $side)))))
 
-  ;; out[c][r] = in[r][c] for an in of $rows × $cols (both even), two by two.
-  (func (export "transpose") (param $in i32) (param $rows i32) (param $cols i32) (param $out i32)
-    (local $r i32) (local $c i32) (local $a v128) (local $b v128) (local $inRow i32) (local $outRow i32) (local $p i32) (local $q i32)
-    (local.set $inRow (i32.shl (local.get $cols) (i32.const 3)))
-    (local.set $outRow (i32.shl (local.get $rows) (i32.const 3)))
-    (local.set $r (i32.const 0))
-    (loop $rs
-      (local.set $c (i32.const 0))
-      (loop $cs
-        ;; in[r][c], in[r][c+1] and in[r+1][c], in[r+1][c+1] to out[c][r], out[c][r+1] and out[c+1][r], out[c+1][r+1]
-        (local.set $p (i32.add (local.get $in) (i32.add (i32.mul (local.get $r) (local.get $inRow)) (i32.shl (local.get $c) (i32.const 3)))))
-        (local.set $a (v128.load (local.get $p)))
-        (local.set $b (v128.load (i32.add (local.get $p) (local.get $inRow))))
-        (local.set $q (i32.add (local.get $out) (i32.add (i32.mul (local.get $c) (local.get $outRow)) (i32.shl (local.get $r) (i32.const 3)))))
-        (v128.store (local.get $q) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a) (local.get $b)))
-        (v128.store (i32.add (local.get $q) (local.get $outRow)) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a) (local.get $b)))
-        (local.set $c (i32.add (local.get $c) (i32.const 2)))
-        (br_if $cs (i32.lt_u (local.get $c) (local.get $cols))))
-      (local.set $r (i32.add (local.get $r) (i32.const 2)))
-      (br_if $rs (i32.lt_u (local.get $r) (local.get $rows)))))
-
   ;; A pass of area-averaging taps (views.ts Taps) across rows: for output o < $outs, out[o][j] =
   ;; 0 + w[k0]·in[index[k0]][j] + w[k0+1]·in[index[k0+1]][j] + … for k from first[o] to first[o+1],
   ;; in that order (0 when o has no taps), for j < $len, which must be a multiple of 8 (eight j at
@@ -167,4 +146,38 @@
       (local.set $dst (i32.add (local.get $dst) (local.get $row)))
       (local.set $o (i32.add (local.get $o) (i32.const 1)))
       (br_if $os (i32.lt_u (local.get $o) (local.get $outs)))))
+
+  ;; The horizontal pass of views.ts resampleRect over every row of the $m × $m source at $src:
+  ;; out[y][c] = 0 + w[k0]·src[y][index[k0]] + w[k0+1]·src[y][index[k0+1]] + … for k from
+  ;; first[c] to first[c+1], in that order, for c < $side; two rows (the lanes) at a time, $m even.
+  (func (export "rowsPass") (param $src i32) (param $m i32) (param $first i32) (param $index i32) (param $w i32) (param $side i32) (param $out i32)
+    (local $row i32) (local $outRow i32) (local $y i32) (local $c i32) (local $k i32) (local $k1 i32)
+    (local $p i32) (local $dst i32) (local $i i32) (local $acc v128)
+    (local.set $row (i32.shl (local.get $m) (i32.const 3)))
+    (local.set $outRow (i32.shl (local.get $side) (i32.const 3)))
+    (local.set $y (i32.const 0))
+    (loop $ys
+      (local.set $p (i32.add (local.get $src) (i32.mul (local.get $y) (local.get $row))))
+      (local.set $dst (i32.add (local.get $out) (i32.mul (local.get $y) (local.get $outRow))))
+      (local.set $c (i32.const 0))
+      (local.set $k (i32.load (local.get $first)))
+      (loop $cs
+        (local.set $k1 (i32.load offset=4 (i32.add (local.get $first) (i32.shl (local.get $c) (i32.const 2)))))
+        (local.set $acc (v128.const f64x2 0 0))
+        (block $done
+          (br_if $done (i32.ge_s (local.get $k) (local.get $k1)))
+          (loop $ks
+            (local.set $i (i32.add (local.get $p) (i32.shl (i32.load (i32.add (local.get $index) (i32.shl (local.get $k) (i32.const 2)))) (i32.const 3))))
+            (local.set $acc (f64x2.add (local.get $acc)
+              (f64x2.mul (f64x2.splat (f64.load (i32.add (local.get $w) (i32.shl (local.get $k) (i32.const 3)))))
+                (v128.load64_lane 1 (i32.add (local.get $i) (local.get $row)) (v128.load64_zero (local.get $i))))))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br_if $ks (i32.lt_s (local.get $k) (local.get $k1)))))
+        (v128.store64_lane 0 (local.get $dst) (local.get $acc))
+        (v128.store64_lane 1 (i32.add (local.get $dst) (local.get $outRow)) (local.get $acc))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br_if $cs (i32.lt_u (local.get $c) (local.get $side))))
+      (local.set $y (i32.add (local.get $y) (i32.const 2)))
+      (br_if $ys (i32.lt_u (local.get $y) (local.get $m)))))
 )
