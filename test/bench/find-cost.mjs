@@ -3,7 +3,8 @@
  * Where `imgcmp find`'s fingerprinting spends its CPU, per JPEG, under find's settings (phash
  * x = 16 in 38 views, their 64-bit coarse views, from a 128-pixel source): CPU time (not wall
  * time, so that a shared machine changes the figures less), in one run.
- *   - the native helper's decode to the 128-pixel source (its own process, counted by the kernel);
+ *   - the native helper's decode to the 128-pixel source (its own process, counted by the kernel),
+ *     and for scale to a 32-pixel thumbnail (the size Pillow's draft path decodes for);
  *   - imgcmp's side of one file, fingerprintFile end to end less the helper: checks, the pipe,
  *     the orientation, the hashing (4 images in flight, as find runs it);
  *   - the hashing alone, stage by stage along the plain path (views.ts and methods.ts as they
@@ -54,9 +55,9 @@ async function cpuPerFile(work, inFlight = 1) {
   return (c.user + c.system) / 1000 / files.length;
 }
 
-/** CPU ms per file of the helper decoding every file to the source, timed by the kernel. */
-function helperCpuMs() {
-  const request = Buffer.concat(files.map((f) => helperRequest(Buffer.from(f), SOURCE)));
+/** CPU ms per file of the helper decoding every file to a `side` square (the source's by default), timed by the kernel. */
+function helperCpuMs(side = SOURCE) {
+  const request = Buffer.concat(files.map((f) => helperRequest(Buffer.from(f), side)));
   const r = spawnSync('/usr/bin/time', ['-f', '%U %S', HELPER_PATH, String(MAX_INPUT_PIXELS)], { input: request, maxBuffer: 1 << 30 });
   const [user, sys] = r.stderr.toString().trim().split('\n').pop().split(' ').map(Number);
   return ((user + sys) * 1000) / files.length;
@@ -103,6 +104,8 @@ const helper = helperCpuMs();
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const side = sideOf(root);
 console.log(`  decode to the ${SOURCE}-pixel source (native helper)      ${ms(helper)}`);
+// Pillow's draft path decodes for a 32-pixel thumbnail: libjpeg's smallest scale more often.
+console.log(`  decode to a 32-pixel thumbnail instead, for scale       ${ms(helperCpuMs(32))}`);
 console.log(`  imgcmp's side of a file (checks, pipe, hashing)        ${ms(side)}   total ${ms(helper + side)}`);
 if (before) {
   const then = sideOf(path.resolve(before));
