@@ -73,10 +73,11 @@
           (local.set $v0 (f64x2.pmin (f64x2.floor (local.get $v)) (local.get $last)))
           (local.set $fu (f64x2.sub (local.get $u) (local.get $u0)))
           (local.set $fv (f64x2.sub (local.get $v) (local.get $v0)))
-          ;; k = v0·m + u0: small whole numbers, exact in doubles
-          (local.set $k (i32x4.trunc_sat_f64x2_s_zero (f64x2.add (f64x2.mul (local.get $v0) (local.get $mv)) (local.get $u0))))
+          ;; k = v0·m + u0: whole numbers below 2^31, exact in doubles; plus 2^52, each lane's
+          ;; low 32 bits are k itself (a cheaper conversion than trunc_sat's)
+          (local.set $k (f64x2.add (f64x2.add (f64x2.mul (local.get $v0) (local.get $mv)) (local.get $u0)) (v128.const f64x2 0x1p52 0x1p52)))
           (local.set $a0 (i32.add (local.get $src) (i32.shl (i32x4.extract_lane 0 (local.get $k)) (i32.const 3))))
-          (local.set $a1 (i32.add (local.get $src) (i32.shl (i32x4.extract_lane 1 (local.get $k)) (i32.const 3))))
+          (local.set $a1 (i32.add (local.get $src) (i32.shl (i32x4.extract_lane 2 (local.get $k)) (i32.const 3))))
           ;; each lane's two neighbours in a row with one load, then regrouped by neighbour
           (local.set $top0 (v128.load (local.get $a0)))
           (local.set $top1 (v128.load (local.get $a1)))
