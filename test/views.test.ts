@@ -1,9 +1,24 @@
-/** The views of editors' edits (hash/views.ts) and the detail measure (hash/detail.ts): pure computation. */
+/**
+ * The views of editors' edits (hash/views.ts) and the detail measure (hash/detail.ts): pure
+ * computation; and their fast paths (hash/view-fingerprints.ts, WebAssembly) against them, exactly.
+ */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { detailResidual, LOW_DETAIL } from '../src/hash/detail.js';
-import { frameOf, grownKeep, selfViewsPerFile, straightenKeep, turned, viewsPerFile } from '../src/hash/views.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { detailResidual, detailResidualFast, LOW_DETAIL } from '../src/hash/detail.js';
+import { fastEditThumbnails } from '../src/hash/view-fingerprints.js';
+import { editThumbnails, frameOf, grownKeep, resampleRect, selfViewsPerFile, straightenKeep, turned, viewsPerFile } from '../src/hash/views.js';
+import { dctKernel } from '../src/hash/wasm/dct.js';
+import { sampleKernel } from '../src/hash/wasm/sample.js';
 import { pictureDistance } from '../src/index/views.js';
+import { greyThumbnail } from '../src/pixels/decode.js';
+import { defaultJpegDecoder } from '../src/pixels/recipe.js';
+import { findSettings } from '../src/stages/find.js';
+import { SAMPLES } from './helpers/env.js';
+
+/** The side of the grey source the views are cut from (find's). */
+const M = 128;
 
 /** A side × side picture with some detail everywhere (no low-rank layout). */
 const textured = (side: number): number[] => Array.from({ length: side * side }, (_, i) => 128 + 100 * Math.sin((i % side) * 0.37 + Math.floor(i / side) * 0.23) * Math.cos(((i * 7919) % 97) * 0.11));
@@ -80,5 +95,77 @@ describe('edit views', () => {
     assert.equal(pictureDistance(upright, views, 3, 1)(0, 1), 1);
     // Without the strip view as a self view, it is compared with the upright: 16 bits at best.
     assert.equal(pictureDistance(upright, views, 3, 0)(0, 1), 16);
+  });
+});
+
+describe('fast paths of the edit views and the detail measure', () => {
+  /** Pictures of every kind the measures meet: photos' sources, layouts, ramps, noise, flat. */
+  async function pictures(): Promise<[string, Float64Array][]> {
+    const out: [string, Float64Array][] = [];
+    for (const f of fs.readdirSync(SAMPLES).sort().filter((f) => /\.(jpe?g|png)$/i.test(f))) {
+      out.push([f, Float64Array.from(await greyThumbnail(path.join(SAMPLES, f), M, defaultJpegDecoder()))]);
+    }
+    let s = 11;
+    const rnd = (): number => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const of = (f: (r: number, c: number) => number): Float64Array => Float64Array.from({ length: M * M }, (_, i) => f(Math.floor(i / M), i % M));
+    out.push(['flag', of((r, c) => ((c < M / 3) === (r < M / 2) ? 60 : 230))]);
+    out.push(['ramp', of((_r, c) => 2 * c)]);
+    out.push(['noise', of(() => Math.floor(rnd() * 256))]);
+    out.push(['nearly flat', of(() => 100 + Math.floor(rnd() * 2))]);
+    out.push(['flat', of(() => 7)]);
+    return out;
+  }
+
+  it('the turned and strip thumbnails are exactly those of views.ts, with the WebAssembly kernel and without', async () => {
+    assert.ok(sampleKernel(), 'WebAssembly SIMD is not available in this Node (only the JavaScript path would be checked)');
+    const settings = findSettings('libjpeg');
+    for (const [name, px] of await pictures()) {
+      for (const aspect of [1, 1.5, 0.6, 4 / 3]) {
+        for (const side of [64, 32, 30]) {
+          const plain = editThumbnails(px, M, side, settings, aspect);
+          for (const wasm of [true, false]) {
+            const fast = fastEditThumbnails(px, M, side, settings, aspect, { wasm });
+            assert.equal(fast.length, plain.length);
+            plain.forEach((t, v) => assert.deepEqual(fast[v], t, `${name}, aspect ${aspect}, side ${side}, view ${v}${wasm ? '' : ', JavaScript'}`));
+          }
+        }
+      }
+    }
+  });
+
+  it("the kernel's area-averaged rectangles are exactly views.ts resampleRect's: crops, frames, strips, one after the other", async () => {
+    const kernel = sampleKernel()!;
+    const rects = [
+      { top: 0, bottom: M, left: 0, right: M },
+      { top: 6.4, bottom: M - 6.4, left: 6.4, right: M - 6.4 },
+      { top: 12.8, bottom: M - 12.8, left: 12.8, right: M - 12.8 },
+      { top: 9, bottom: M - 9, left: 0, right: M },
+      { top: 3, bottom: M - 17, left: 11, right: M - 2 },
+      { top: 0, bottom: M - 15.36, left: 0, right: M },
+      { top: 15.36, bottom: M, left: 0, right: M },
+    ];
+    for (const [name, px] of await pictures()) {
+      for (const side of [64, 32, 16]) {
+        kernel.load(px, M, side);
+        for (const r of rects) {
+          const out = new Float64Array(side * side);
+          assert.ok(kernel.resample(M, side, r, out), `the taps fit (${side})`);
+          assert.deepEqual(out, resampleRect(px, M, side, r), `${name}, side ${side}, ${JSON.stringify(r)}`);
+        }
+      }
+    }
+  });
+
+  it('detailResidualFast gives the number detailResidual gives, on the kernel and without', async () => {
+    const kernel = dctKernel();
+    assert.ok(kernel, 'WebAssembly SIMD is not available in this Node');
+    for (const [name, px] of await pictures()) {
+      for (const side of [64, 32, 36]) {
+        const thumb = resampleRect(px, M, side, { top: 0, bottom: M, left: 0, right: M });
+        const plain = detailResidual(thumb, side);
+        assert.ok(Object.is(detailResidualFast(thumb, side), plain), `${name} at ${side}: JavaScript`);
+        assert.ok(Object.is(detailResidualFast(thumb, side, kernel), plain), `${name} at ${side}: on the kernel`);
+      }
+    }
   });
 });

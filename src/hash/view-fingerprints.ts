@@ -25,8 +25,9 @@ import { ORIENTATIONS } from './orient.js';
 import { cachedDctRows } from './phash.js';
 import type { HashSettings } from './settings.js';
 import { DctKernel, dctKernel } from './wasm/dct.js';
-import { detailResidual, LOW_DETAIL } from './detail.js';
-import { centralRect, editThumbnails, frameOf, halvedThumbnails, hashViews, lowDetailViews, needsSource, taps, viewClasses, viewThumbnails, type Rect } from './views.js';
+import { SampleKernel, sampleKernel } from './wasm/sample.js';
+import { detailResidual, detailResidualFast, LOW_DETAIL } from './detail.js';
+import { centralRect, editSamplings, frameOf, halvedThumbnails, hashViews, lowDetailViews, needsSource, taps, viewClasses, viewThumbnails, type Rect, type Taps } from './views.js';
 
 /** The fingerprints of one picture's views, packed (bits.ts layout). */
 export interface ViewFingerprints {
@@ -104,18 +105,63 @@ function buffer(name: string, n: number): Float64Array {
 }
 
 /**
- * resampleRect of views.ts into `out`: the same taps, the same sums in the same order (each
- * starts from 0, as there), so the same values.
+ * One picture's sampling at one side: the WebAssembly kernel (wasm/sample.ts) with the source
+ * loaded into it, on first use, where it is given and takes the size; else, for the JavaScript
+ * path, the full-width horizontal pass, kept for every rectangle that spans the whole width (the
+ * whole view, the strips, a frame of bars above and below): each source row's values depend on
+ * the column taps alone, so they are computed once.
  */
-function resampleInto(src: Float64Array, m: number, side: number, r: Rect, out: Float64Array): void {
-  const col = taps(m, side, r.left, r.right);
+class Sampling {
+  private loaded = false;
+  /** The JavaScript path's full-width pass, once made. */
+  rows: Float64Array | undefined;
+
+  constructor(
+    readonly src: Float64Array,
+    readonly m: number,
+    readonly side: number,
+    private readonly kernel: SampleKernel | undefined,
+  ) {
+    if (kernel && !SampleKernel.fits(m, side)) this.kernel = undefined;
+  }
+
+  /** The kernel with this picture's source at this side, or undefined (the JavaScript path). */
+  onKernel(): SampleKernel | undefined {
+    if (this.kernel && !this.loaded) {
+      this.kernel.load(this.src, this.m, this.side);
+      this.loaded = true;
+    }
+    return this.kernel;
+  }
+}
+
+/**
+ * resampleRect of views.ts into `out`: the same taps, the same sums in the same order (each
+ * starts from 0, as there), so the same values; on the kernel where `sampling` has one.
+ */
+function resampleInto(src: Float64Array, m: number, side: number, r: Rect, out: Float64Array, sampling?: Sampling): void {
+  if (sampling?.onKernel()?.resample(m, side, r, out)) return;
   const row = taps(m, side, r.top, r.bottom);
+  if (sampling && r.left === 0 && r.right === m) {
+    if (!sampling.rows) {
+      sampling.rows = buffer(`fullWidth${side}`, m * side);
+      horizontalInto(src, m, side, taps(m, side, 0, m), 0, m - 1, sampling.rows);
+    }
+    verticalInto(sampling.rows, side, row, out);
+    return;
+  }
   const rows = scratchOf(m * side);
+  const y0 = row.index.length ? row.index[0]! : 0;
+  const y1 = row.index.length ? row.index[row.index.length - 1]! : -1;
+  horizontalInto(src, m, side, taps(m, side, r.left, r.right), y0, y1, rows);
+  verticalInto(rows, side, row, out);
+}
+
+/** resampleInto's horizontal pass: source rows y0 to y1 resampled by the column taps into `rows` (side values a row). */
+function horizontalInto(src: Float64Array, m: number, side: number, col: Taps, y0: number, y1: number, rows: Float64Array): void {
   const cFirst = col.first;
   const cIndex = col.index;
   const cWeight = col.weight;
-  const y0 = row.index.length ? row.index[0]! : 0;
-  const y1 = row.index.length ? row.index[row.index.length - 1]! : -1;
   // Column by column, each column's taps (one to three at the sides and crops hashed here) held
   // in locals over all rows: v = 0 + w0·a + w1·b + …, left to right, as the loop over taps sums.
   for (let c = 0; c < side; c++) {
@@ -142,7 +188,10 @@ function resampleInto(src: Float64Array, m: number, side: number, r: Rect, out: 
       }
     }
   }
-  // Row by row: out = 0 + w0·row0 + w1·row1 + …, as views.ts sums into its zeroed output.
+}
+
+/** resampleInto's vertical pass: out = 0 + w0·row0 + w1·row1 + …, as views.ts sums into its zeroed output. */
+function verticalInto(rows: Float64Array, side: number, row: Taps, out: Float64Array): void {
   const rFirst = row.first;
   const rIndex = row.index;
   const rWeight = row.weight;
@@ -174,6 +223,80 @@ function halveInto(src: Float64Array, side: number, out: Float64Array): void {
       out[y * h + x] = (src[a]! + src[a + 1]! + src[a + side]! + src[a + side + 1]!) / 4;
     }
   }
+}
+
+/**
+ * views.ts turned into `out`: the same bilinear samples (each from the same operations on the
+ * same values: a column's x·cos and x·sin and a row's y·sin and y·cos are the products turned
+ * forms per sample) and the same 2 × 2 means, two sample rows at a time, without the
+ * full-size array.
+ */
+function turnedInto(src: Float64Array, m: number, side: number, deg: number, aspect: number, fx: number, fy: number, out: Float64Array): void {
+  const t = (deg * Math.PI) / 180;
+  const cos = Math.cos(t);
+  const sin = Math.sin(t);
+  const n = 2 * side;
+  const c = m / 2;
+  const xCos = buffer('turnXCos', n);
+  const xSin = buffer('turnXSin', n);
+  for (let px = 0; px < n; px++) {
+    const x = ((px + 0.5) / n - 0.5) * fx * aspect;
+    xCos[px] = x * cos;
+    xSin[px] = x * sin;
+  }
+  const rows = buffer('turnRows', 2 * n);
+  const high = m - 1;
+  const lastStart = m - 2;
+  for (let h = 0; h < side; h++) {
+    for (let half = 0; half < 2; half++) {
+      const py = 2 * h + half;
+      const y = ((py + 0.5) / n - 0.5) * fy;
+      const ySin = y * sin;
+      const yCos = y * cos;
+      const at = half * n;
+      for (let px = 0; px < n; px++) {
+        const sx = xCos[px]! - ySin;
+        const sy = xSin[px]! + yCos;
+        let u = (sx / aspect) * m + c - 0.5;
+        let v = sy * m + c - 0.5;
+        u = u < 0 ? 0 : u > high ? high : u;
+        v = v < 0 ? 0 : v > high ? high : v;
+        // u, v ≥ 0 here (never −0: c − 0.5 is added last), so truncation is Math.floor
+        let u0 = u | 0;
+        let v0 = v | 0;
+        if (u0 > lastStart) u0 = lastStart;
+        if (v0 > lastStart) v0 = lastStart;
+        const fu = u - u0;
+        const fv = v - v0;
+        const k = v0 * m + u0;
+        rows[at + px] = (src[k]! * (1 - fu) + src[k + 1]! * fu) * (1 - fv) + (src[k + m]! * (1 - fu) + src[k + m + 1]! * fu) * fv;
+      }
+    }
+    const o = h * side;
+    for (let x = 0; x < side; x++) out[o + x] = (rows[2 * x]! + rows[2 * x + 1]! + rows[n + 2 * x]! + rows[n + 2 * x + 1]!) / 4;
+  }
+}
+
+/**
+ * views.ts editThumbnails into reused buffers (named by `prefix`): the strips resampled as
+ * resampleInto does, the turns on the WebAssembly kernel where `sampling` has one, else as
+ * turnedInto.
+ */
+function editThumbnailsInto(sampling: Sampling, settings: HashSettings, aspect: number, prefix: string): Float64Array[] {
+  const { src, m, side } = sampling;
+  return editSamplings(m, settings, aspect).map((e, i) => {
+    const out = buffer(`${prefix}${side}:edit${i}`, side * side);
+    const onKernel = sampling.onKernel();
+    if ('rect' in e) resampleInto(src, m, side, e.rect, out, sampling);
+    else if (onKernel) onKernel.turned(m, side, e.turn, aspect, e.fx, e.fy, out);
+    else turnedInto(src, m, side, e.turn, aspect, e.fx, e.fy, out);
+    return out;
+  });
+}
+
+/** editThumbnailsInto in fresh arrays (for the tests, which compare them with views.ts editThumbnails). */
+export function fastEditThumbnails(src: Float64Array, m: number, side: number, settings: HashSettings, aspect: number, opts: { wasm?: boolean } = {}): Float64Array[] {
+  return editThumbnailsInto(new Sampling(src, m, side, opts.wasm === false ? undefined : sampleKernel()), settings, aspect, 'test').map((t) => t.slice());
 }
 
 /**
@@ -323,7 +446,8 @@ function classBitsInto(thumb: Float64Array, side: number, x: number, orientation
  * thumbnail is another's (the framed view of a picture without a frame is its whole view) is
  * given as that one's index in `same`.
  */
-function classThumbnails(src: Float64Array, m: number, side: number, settings: HashSettings, frame: Rect | undefined, prefix: string): { thumbs: Float64Array[]; same: number[] } {
+function classThumbnails(sampling: Sampling, settings: HashSettings, frame: Rect | undefined, prefix: string): { thumbs: Float64Array[]; same: number[] } {
+  const { src, m, side } = sampling;
   const classes = viewClasses(settings);
   const thumbs: Float64Array[] = [];
   const same: number[] = [];
@@ -336,7 +460,7 @@ function classThumbnails(src: Float64Array, m: number, side: number, settings: H
       continue;
     }
     const out = buffer(`${prefix}${side}:${i}`, side * side);
-    resampleInto(src, m, side, c === 'framed' ? frame ?? centralRect(m, 1) : centralRect(m, c), out);
+    resampleInto(src, m, side, c === 'framed' ? frame ?? centralRect(m, 1) : centralRect(m, c), out, sampling);
     thumbs.push(out);
     same.push(i);
   }
@@ -379,6 +503,7 @@ function unpacked(words: Uint32Array, n: number): Uint8Array {
 export function fastViewFingerprints(pixels: ArrayLike<number>, m: number, settings: HashSettings, opts: { wasm?: boolean; aspect?: number } = {}): ViewFingerprints {
   if (settings.method !== 'phash') throw new Error(`the fast path is phash's, not ${settings.method}'s`);
   const kernel = opts.wasm === false ? undefined : dctKernel();
+  const sampler = opts.wasm === false ? undefined : sampleKernel();
   const x = settings.x;
   const side = 4 * x;
   const src = pixels instanceof Float64Array ? pixels : Float64Array.from(pixels);
@@ -387,12 +512,13 @@ export function fastViewFingerprints(pixels: ArrayLike<number>, m: number, setti
   const frame = sourced && settings.borders ? frameOf(src, m, settings.edits === true) : undefined;
   const aspect = opts.aspect ?? 1;
   // As viewThumbnails: the source itself when it is the thumbnail and no view is cut from it.
-  const { thumbs, same } = sourced ? classThumbnails(src, m, side, settings, frame, 'view') : { thumbs: [src], same: [0] };
-  // The edit views (upright, after the oriented ones) the plain way: a few per picture.
-  const edits = editThumbnails(src, m, side, settings, aspect);
+  const sampling = new Sampling(src, m, side, sampler);
+  const { thumbs, same } = sourced ? classThumbnails(sampling, settings, frame, 'view') : { thumbs: [src], same: [0] };
+  // The edit views (upright, after the oriented ones).
+  const edits = editThumbnailsInto(sampling, settings, aspect, 'view');
   const all = withEditViews(viewWords(thumbs, same, side, x, settings.orientations, kernel), edits, side, x, kernel);
   const w = wordsFor(x * x);
-  const lowDetail = isLowDetail(thumbs[0]!, side, settings);
+  const lowDetail = settings.edits === true && detailResidualFast(thumbs[0]!, side, kernel) < LOW_DETAIL;
   if (lowDetail) allAsFirst(all, w);
   const bits = all.slice(0, w);
   const out: ViewFingerprints = { bits, flat: isFlat(thumbs[0]!, unpacked(bits, x * x)) };
@@ -403,7 +529,11 @@ export function fastViewFingerprints(pixels: ArrayLike<number>, m: number, setti
     let coarse: { thumbs: Float64Array[]; same: number[] };
     let coarseEdits: Float64Array[];
     if (2 * coarseSide === side && needsSource(settings)) {
-      coarseEdits = halvedThumbnails(edits, side);
+      coarseEdits = edits.map((t, i) => {
+        const half = buffer(`halfEdit${coarseSide}:${i}`, coarseSide * coarseSide);
+        halveInto(t, side, half);
+        return half;
+      });
       coarse = { thumbs: [], same };
       for (let i = 0; i < thumbs.length; i++) {
         if (same[i] !== i) {
@@ -418,8 +548,9 @@ export function fastViewFingerprints(pixels: ArrayLike<number>, m: number, setti
       coarse = { thumbs: [src], same: [0] };
       coarseEdits = [];
     } else {
-      coarse = classThumbnails(src, m, coarseSide, settings, settings.borders ? frameOf(src, m, settings.edits === true) : undefined, 'coarse');
-      coarseEdits = editThumbnails(src, m, coarseSide, settings, aspect);
+      const coarseSampling = new Sampling(src, m, coarseSide, sampler);
+      coarse = classThumbnails(coarseSampling, settings, settings.borders ? frameOf(src, m, settings.edits === true) : undefined, 'coarse');
+      coarseEdits = editThumbnailsInto(coarseSampling, settings, aspect, 'coarse');
     }
     out.coarse = withEditViews(viewWords(coarse.thumbs, coarse.same, coarseSide, cx, settings.orientations, kernel), coarseEdits, coarseSide, cx, kernel);
     if (lowDetail) allAsFirst(out.coarse, wordsFor(cx * cx));

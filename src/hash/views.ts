@@ -247,7 +247,11 @@ export function frameOf(pixels: ArrayLike<number>, m: number, symmetric = false)
     for (let i = 0; i < m; i++) if (Math.abs(at(side, line, i) - colour) <= FRAME_TOLERANCE) n++;
     return n / m;
   };
-  const colourOf = (side: number): number => Float64Array.from({ length: m }, (_, i) => at(side, 0, i)).sort()[m >> 1]!;
+  const line = new Float64Array(m);
+  const colourOf = (side: number): number => {
+    for (let i = 0; i < m; i++) line[i] = at(side, 0, i);
+    return line.sort()[m >> 1]!;
+  };
   const run = (side: number): number => {
     const colour = colourOf(side);
     const limit = Math.floor(FRAME_MAX * m);
@@ -291,16 +295,24 @@ export function viewThumbnails(pixels: ArrayLike<number>, m: number, side: numbe
   return [...classes, ...editThumbnails(pixels, m, side, opts, aspect)];
 }
 
-/** The thumbnails of the edit views alone (none without edits), as viewThumbnails ends with them. */
-export function editThumbnails(pixels: ArrayLike<number>, m: number, side: number, opts: ViewOptions, aspect: number): Float64Array[] {
+/** What an edit view samples from the source: a rectangle (a strip view), or a turn and the central share kept of it. */
+export type EditSampling = { rect: Rect } | { turn: number; fx: number; fy: number };
+
+/** The samplings of the edit views (none without edits) of an `m` × `m` source of a picture of `aspect`, in their order. */
+export function editSamplings(m: number, opts: ViewOptions, aspect: number): EditSampling[] {
   return editViews(opts).map((e) => {
     if ('strip' in e) {
       const cut = STRIP * m;
-      return resampleRect(pixels, m, side, { top: e.strip === 'top' ? cut : 0, bottom: e.strip === 'bottom' ? m - cut : m, left: 0, right: m });
+      return { rect: { top: e.strip === 'top' ? cut : 0, bottom: e.strip === 'bottom' ? m - cut : m, left: 0, right: m } };
     }
     const [fx, fy] = e.keep === 'straighten' ? straightenKeep(e.turn, aspect) : grownKeep(e.turn, aspect);
-    return turned(pixels, m, side, e.turn, aspect, fx, fy);
+    return { turn: e.turn, fx, fy };
   });
+}
+
+/** The thumbnails of the edit views alone (none without edits), as viewThumbnails ends with them. */
+export function editThumbnails(pixels: ArrayLike<number>, m: number, side: number, opts: ViewOptions, aspect: number): Float64Array[] {
+  return editSamplings(m, opts, aspect).map((e) => ('rect' in e ? resampleRect(pixels, m, side, e.rect) : turned(pixels, m, side, e.turn, aspect, e.fx, e.fy)));
 }
 
 /** The central share (both axes) of a picture turned by `deg` that holds none of its corners, as a "straighten" crops. */

@@ -21,17 +21,26 @@ export function applyOrientation(image: GreyImage, orientation: number): GreyIma
   const swaps = orientation >= 5;
   const outW = swaps ? h : w;
   const outH = swaps ? w : h;
-  // Source index of output (r, c), one formula per orientation.
-  const source: (r: number, c: number) => number = [
-    (r: number, c: number) => r * w + (w - 1 - c), // 2
-    (r: number, c: number) => (h - 1 - r) * w + (w - 1 - c), // 3
-    (r: number, c: number) => (h - 1 - r) * w + c, // 4
-    (r: number, c: number) => c * w + r, // 5
-    (r: number, c: number) => (h - 1 - c) * w + r, // 6
-    (r: number, c: number) => (h - 1 - c) * w + (w - 1 - r), // 7
-    (r: number, c: number) => c * w + (w - 1 - r), // 8
-  ][orientation - 2]!;
+  // Source index of output (r, c) = base + r · stepR + c · stepC, one triple per orientation:
+  //   2: r·w + (w−1−c)   3: (h−1−r)·w + (w−1−c)   4: (h−1−r)·w + c   5: c·w + r
+  //   6: (h−1−c)·w + r   7: (h−1−c)·w + (w−1−r)   8: c·w + (w−1−r)
+  // (plain numbers, not a closure per orientation: closures made per call are compiled afresh.)
+  const [base, stepR, stepC] = (
+    [
+      [w - 1, w, -1],
+      [(h - 1) * w + (w - 1), -w, -1],
+      [(h - 1) * w, -w, 1],
+      [0, 1, w],
+      [(h - 1) * w, 1, -w],
+      [(h - 1) * w + (w - 1), -1, -w],
+      [w - 1, -1, w],
+    ] as const
+  )[orientation - 2]!;
   const out = new Float64Array(outW * outH);
-  for (let r = 0; r < outH; r++) for (let c = 0; c < outW; c++) out[r * outW + c] = pixels[source(r, c)]!;
+  for (let r = 0; r < outH; r++) {
+    const from = base + r * stepR;
+    const at = r * outW;
+    for (let c = 0; c < outW; c++) out[at + c] = pixels[from + c * stepC]!;
+  }
   return { width: outW, height: outH, pixels: out };
 }

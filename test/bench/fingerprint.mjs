@@ -7,7 +7,7 @@
  *       and the same phash, on 2 processes, on the same files;
  *   (b) the Python imgcmp's own pipeline (shared/reference): resize with ImageMagick
  *       `convert -sample`, then PIL phash, end to end;
- * each as a ratio to imgcmp; and `imgcmp find` (its defaults: phash x = 16 in 32 views and their
+ * each as a ratio to imgcmp; and `imgcmp find` (its defaults: phash x = 16 in 38 views and their
  * 64-bit coarse views; first run, into a new database, no symlink tree), with Pillow's draft
  * path as a ratio to it.
  *
@@ -146,7 +146,7 @@ const withCpu = (name, label, r, base) => {
   if (cpu(name)) console.log(`${''.padEnd(44)} ${cpu(name)}`);
 };
 if (best.before) withCpu('before', `imgcmp find before (${path.basename(path.resolve(beforeCheckout))})${of}`, best.before);
-withCpu('find', `imgcmp find (x = 16, 32 views + coarse)${of}`, best.find);
+withCpu('find', `imgcmp find (x = 16, 38 views + coarse)${of}`, best.find);
 withCpu('pillow', `Pillow draft + phash, 2 processes${of}`, best.pillow, ours);
 if (best.before) console.log(`  imgcmp find before vs Pillow draft + phash: find is ${(best.pillow.seconds / best.before.seconds).toFixed(2)}× as fast`);
 console.log(`  imgcmp find vs Pillow draft + phash: find is ${(best.pillow.seconds / best.find.seconds).toFixed(2)}× as fast`);

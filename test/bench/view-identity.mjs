@@ -2,7 +2,8 @@
 /**
  * The fast phash path against the plain one on every image of some folders: each image is
  * decoded once (to the 128-pixel source, by the default recipe: the native decoder for JPEGs,
- * sharp for the rest), then fingerprinted both ways under find's settings and a few others, and
+ * sharp for the rest, with the picture's aspect, which the edit views are turned in), then
+ * fingerprinted both ways under find's settings and a few others, and
  * every word of every view compared. Prints the number of images whose bits differ (it must be
  * 0) and exits with 1 if any does. For corpora too large for the unit test
  * (test/view-fingerprints.test.ts), e.g. the benchmarks' negative pool.
@@ -13,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fastViewFingerprints, plainViewFingerprints } from '../../dist/src/hash/view-fingerprints.js';
-import { greyThumbnail } from '../../dist/src/pixels/decode.js';
+import { greySource } from '../../dist/src/pixels/decode.js';
 import { defaultJpegDecoder } from '../../dist/src/pixels/recipe.js';
 import { findSettings } from '../../dist/src/stages/find.js';
 import { mapLimited } from '../../dist/src/util/pool.js';
@@ -40,16 +41,17 @@ let failed = 0;
 const t0 = performance.now();
 await mapLimited(files, 4, async (file) => {
   let pixels;
+  let aspect;
   try {
-    pixels = await greyThumbnail(file, 128, decoder);
+    ({ pixels, aspect } = await greySource(file, 128, decoder, true));
   } catch {
     failed++;
     return;
   }
   decoded++;
   for (const [name, s] of Object.entries(variants)) {
-    const a = plainViewFingerprints(pixels, 128, s);
-    const b = fastViewFingerprints(pixels, 128, s);
+    const a = plainViewFingerprints(pixels, 128, s, aspect);
+    const b = fastViewFingerprints(pixels, 128, s, { aspect });
     if (!(same(a.bits, b.bits) && same(a.views, b.views) && same(a.coarse, b.coarse) && a.flat === b.flat)) differs[name].push(file);
   }
 });

@@ -29,6 +29,7 @@ export class DctKernel {
   private heap: Float64Array;
   private used = 0;
   private readonly layouts = new Map<number, Layout>();
+  private readonly areas = new Map<string, number>();
 
   private constructor(
     private readonly memory: WebAssembly.Memory,
@@ -57,21 +58,23 @@ export class DctKernel {
     return side % 8 === 0 && x % 8 === 0 && x <= side;
   }
 
-  private layout(side: number, x: number): Layout {
-    const key = side * 65536 + x;
-    let l = this.layouts.get(key);
-    if (l) return l;
-    const at = (n: number): number => {
-      const start = this.used;
-      this.used += n + (-n & 1); // 16-byte alignment for the vector loads
-      return start;
-    };
-    l = { p: at(side * side), t: at(x * side), low: at(x * x), c: at(x * side), ct: at(side * x) };
+  /** n doubles of the kernel's memory, 16-byte aligned for the vector loads: their offset in doubles. */
+  private allocate(n: number): number {
+    const start = this.used;
+    this.used += n + (-n & 1);
     const bytes = this.used * 8;
     if (bytes > this.memory.buffer.byteLength) {
       this.memory.grow(Math.ceil((bytes - this.memory.buffer.byteLength) / PAGE));
       this.heap = new Float64Array(this.memory.buffer);
     }
+    return start;
+  }
+
+  private layout(side: number, x: number): Layout {
+    const key = side * 65536 + x;
+    let l = this.layouts.get(key);
+    if (l) return l;
+    l = { p: this.allocate(side * side), t: this.allocate(x * side), low: this.allocate(x * x), c: this.allocate(x * side), ct: this.allocate(side * x) };
     const c = cachedDctRows(x, side);
     this.heap.set(c, l.c);
     for (let j = 0; j < side; j++) for (let k = 0; k < x; k++) this.heap[l.ct + j * x + k] = c[k * side + j]!;
@@ -95,6 +98,36 @@ export class DctKernel {
       const v = heap[l.low + i]!;
       low[i] = Math.abs(v) <= noise ? 0 : v;
     }
+  }
+
+  /**
+   * A work area of `n` doubles in the kernel's memory for other users of its matrix product (hash/
+   * detail.ts), by name, laid out on first use: its offset in doubles into `memory64()`.
+   */
+  area(name: string, n: number): number {
+    const key = `${name}:${n}`;
+    let at = this.areas.get(key);
+    if (at === undefined) this.areas.set(key, (at = this.allocate(n)));
+    return at;
+  }
+
+  /** The kernel's memory as doubles (a new view after the memory grew: take it after area()). */
+  memory64(): Float64Array {
+    return this.heap;
+  }
+
+  /**
+   * t = C · P in the kernel's memory (offsets in doubles): t[k][j] = Σ_i c[k][i] · p[i][j] summed
+   * over i = 0, 1, … in order, each sum from 0, for k < `rows` and j < `side`; P is side × side,
+   * C rows × side, t rows × side, all row-major. DctKernel.fitsProduct(side) must hold.
+   */
+  product(c: number, p: number, t: number, side: number, rows: number): void {
+    this.exports.rows(p * 8, c * 8, t * 8, side, rows);
+  }
+
+  /** Whether product() takes this side: 8 columns at a time. */
+  static fitsProduct(side: number): boolean {
+    return side > 0 && side % 8 === 0;
   }
 }
 
