@@ -370,36 +370,36 @@ export function coarseTablesPay(views: number, nbits: number, radius: number): b
  * The slots whose coarse views may keep them in distancesToQuery within `radius`: every slot
  * with a view within `radius` of the query's upright view (the views' table: keys slot × K +
  * view), whose upright view lies within `radius` of one of the query's views (the uprights'
- * table: keys = slots), or — for the last `self` views, the strip views, matched view for view —
- * whose same strip view lies within `radius` of the query's. Each slot once; slots of keys that
- * changed since the sorted part was made may be among them.
+ * table: keys = slots), or — for the last views, the strip views, matched view for view — whose
+ * strip view lies within `radius` of the query's same strip view (a table per strip view: keys =
+ * slots). Each slot once; slots of keys that changed since the sorted parts were made may be
+ * among them.
  *
  * `q`: the query's K coarse views (`words` each); `data`: the stored coarse views, K per slot.
  */
 export function coarseCandidates(
   views: CoarseTable,
   uprights: CoarseTable,
+  strips: CoarseTable[],
   q: Uint32Array,
   perFile: number,
-  self: number,
   radius: number,
   data: Uint32Array,
   found: Omit<Found, 'perSlot' | 'onlyView'>,
 ): void {
   const words = views.words;
-  const any = perFile - self;
-  const viewsFound: Found = { ...found, perSlot: perFile, onlyView: -1 };
-  views.probeWithin(q, 0, radius, data, words, viewsFound);
-  for (let v = any; v < perFile; v++) views.probeWithin(q, v * words, radius, data, words, { ...viewsFound, onlyView: v });
+  const any = perFile - strips.length;
+  views.probeWithin(q, 0, radius, data, words, { ...found, perSlot: perFile, onlyView: -1 });
   // The query's view 0 met every stored view above, the stored upright ones among them; a view
   // equal to one before it would find the same slots again.
-  const uprightsFound: Found = { ...found, perSlot: 1, onlyView: -1 };
+  const bySlot: Found = { ...found, perSlot: 1, onlyView: -1 };
   next: for (let v = 1; v < any; v++) {
     for (let u = 0; u < v; u++) {
       let same = true;
       for (let w = 0; w < words && same; w++) same = q[u * words + w] === q[v * words + w];
       if (same) continue next;
     }
-    uprights.probeWithin(q, v * words, radius, data, perFile * words, uprightsFound);
+    uprights.probeWithin(q, v * words, radius, data, perFile * words, bySlot);
   }
+  strips.forEach((table, i) => table.probeWithin(q, (any + i) * words, radius, data.subarray((any + i) * words), perFile * words, bySlot));
 }

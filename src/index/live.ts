@@ -44,6 +44,8 @@ export class LivePictures {
    */
   private readonly coarseUprightTable?: CoarseTable;
   private readonly coarseViewsTable?: CoarseTable;
+  /** One table per strip view (keys: slots): a strip view meets only the same strip view. */
+  private readonly stripTables: CoarseTable[] = [];
   private added = new Uint8Array(0);
   private addedSlots = 0;
   /** Slots in the sorted parts when they were made. */
@@ -72,6 +74,7 @@ export class LivePictures {
     if (this.coarseBits && this.perFile > 1) {
       this.coarseUprightTable = new CoarseTable(this.coarseBits, this.coarseWords, NARROW_UPRIGHTS);
       this.coarseViewsTable = new CoarseTable(this.coarseBits, this.coarseWords, WIDE_VIEWS);
+      for (let i = 0; i < this.selfViews; i++) this.stripTables.push(new CoarseTable(this.coarseBits, this.coarseWords, NARROW_UPRIGHTS));
     }
   }
 
@@ -88,20 +91,21 @@ export class LivePictures {
       if (this.addedSlots >= (this.addedSlotsLimit ?? Math.max(4096, this.sortedSlots >> 3))) {
         // Enough changes for the sorted parts to be made again (at the next search) of every slot.
         this.remake = true;
-        uprights.dropAdded();
-        views.dropAdded();
+        for (const t of [uprights, views, ...this.stripTables]) t.dropAdded();
         this.added.fill(0);
         this.addedSlots = 0;
         return;
       }
       uprights.add(slot, this.coarse, base);
       for (let v = 0; v < k; v++) views.add(slot * k + v, this.coarse, base + v * cw);
+      this.stripTables.forEach((t, i) => t.add(slot, this.coarse, base + (k - this.selfViews + i) * cw));
       this.added[slot] = 1;
       this.addedSlots++;
     } else if (this.added[slot]) {
       // The slot's rows in the sorted parts (as they were made) stay: a search measures what it finds on the current rows.
       uprights.remove(slot, this.coarse, base);
       for (let v = 0; v < k; v++) views.remove(slot * k + v, this.coarse, base + v * cw);
+      this.stripTables.forEach((t, i) => t.remove(slot, this.coarse, base + (k - this.selfViews + i) * cw));
       this.added[slot] = 0;
       this.addedSlots--;
     }
@@ -114,6 +118,7 @@ export class LivePictures {
     const inUse = (slot: number): boolean => this.ids[slot] !== undefined;
     this.coarseUprightTable!.remake(this.coarse, k * cw, this.end, radius, inUse);
     this.coarseViewsTable!.remake(this.coarse, cw, this.end * k, radius, (key) => inUse((key / k) | 0));
+    this.stripTables.forEach((t, i) => t.remake(this.coarse.subarray((k - this.selfViews + i) * cw), k * cw, this.end, radius, inUse));
     this.added.fill(0);
     this.addedSlots = 0;
     this.sortedSlots = this.count;
@@ -234,7 +239,7 @@ export class LivePictures {
       const radius = Math.floor(coarseCutBits);
       if (this.remake) this.remakeTables(radius);
       rows = [];
-      coarseCandidates(this.coarseViewsTable!, this.coarseUprightTable!, query.coarse!, k, this.selfViews, radius, this.coarse, { stamps: this.marks, mark: this.nextMark(), slots: rows });
+      coarseCandidates(this.coarseViewsTable!, this.coarseUprightTable!, this.stripTables, query.coarse!, k, radius, this.coarse, { stamps: this.marks, mark: this.nextMark(), slots: rows });
     } else if (!useViews && this.uprightTable.probes(cutBits) < n) {
       rows = [];
       this.uprightTable.probeWithin(query.upright, 0, this.words, cutBits, this.upright, this.words, { perSlot: 1, onlyView: -1, stamps: this.marks, mark: this.nextMark(), slots: rows });

@@ -15,7 +15,7 @@
  *
  * Memory: for n pictures of K views, the views' table holds (at n = 1,000,000, K = 38) three
  * chunks of n·K entries of the coarse view and its key (12 bytes: about 1.4 GB); the uprights'
- * table four chunks of n (about 50 MB).
+ * table and one table per strip view four chunks of n each (about 50 MB each).
  */
 import { coarseCandidates, coarseTablesPay, CoarseTable } from './coarse-tables.js';
 import { distancesToQuery, distanceToQuery, type QueryPicture, type StoredPictures } from './views.js';
@@ -26,7 +26,7 @@ export const WIDE_VIEWS = 22;
 export const NARROW_UPRIGHTS = 16;
 
 export class PictureSearch {
-  private tables?: { views: CoarseTable; uprights: CoarseTable; stamps: Uint32Array; mark: number };
+  private tables?: { views: CoarseTable; uprights: CoarseTable; strips: CoarseTable[]; stamps: Uint32Array; mark: number };
 
   constructor(readonly stored: StoredPictures) {}
 
@@ -37,7 +37,7 @@ export class PictureSearch {
     return coarseTablesPay(coarse.count, coarse.nbits, coarseCutBits);
   }
 
-  private tablesFor(radius: number): { views: CoarseTable; uprights: CoarseTable; stamps: Uint32Array; mark: number } {
+  private tablesFor(radius: number): { views: CoarseTable; uprights: CoarseTable; strips: CoarseTable[]; stamps: Uint32Array; mark: number } {
     if (!this.tables) {
       const coarse = this.stored.coarse!;
       const k = this.stored.perFile;
@@ -46,7 +46,13 @@ export class PictureSearch {
       views.remake(coarse.data, coarse.words, n * k, radius);
       const uprights = new CoarseTable(coarse.nbits, coarse.words, NARROW_UPRIGHTS);
       uprights.remake(coarse.data, k * coarse.words, n, radius);
-      this.tables = { views, uprights, stamps: new Uint32Array(n), mark: 0 };
+      // A strip view of a picture meets only the same strip view of another: a table of each.
+      const strips = Array.from({ length: this.stored.selfViews ?? 0 }, (_, i) => {
+        const table = new CoarseTable(coarse.nbits, coarse.words, NARROW_UPRIGHTS);
+        table.remake(coarse.data.subarray((k - (this.stored.selfViews ?? 0) + i) * coarse.words), k * coarse.words, n, radius);
+        return table;
+      });
+      this.tables = { views, uprights, strips, stamps: new Uint32Array(n), mark: 0 };
     }
     return this.tables;
   }
@@ -62,7 +68,7 @@ export class PictureSearch {
       tables.mark = 1;
     }
     const slots: number[] = [];
-    coarseCandidates(tables.views, tables.uprights, query.coarse, perFile, this.stored.selfViews ?? 0, radius, coarse!.data, { stamps: tables.stamps, mark: tables.mark, slots });
+    coarseCandidates(tables.views, tables.uprights, tables.strips, query.coarse, perFile, radius, coarse!.data, { stamps: tables.stamps, mark: tables.mark, slots });
     const rows = Int32Array.from(slots).sort();
     const out: { row: number; bits: number }[] = [];
     for (const row of rows) {
