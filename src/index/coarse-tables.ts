@@ -261,48 +261,6 @@ class SortedTable {
     this.keys = keys;
   }
 
-  /**
-   * probeWithin for several query rows (q[at] for each `at` of `rows`, at most 256) at once:
-   * per chunk, the buckets of all of them are visited in the order of their values, so that the
-   * memory is read forward instead of at random (fewer cache and TLB misses than row by row).
-   */
-  probeMany(q: Uint32Array, rows: number[], r: number, found: Found): void {
-    const { perSlot, onlyView, stamps, mark, slots } = found;
-    const words = this.words;
-    const e = words + 1;
-    const radius = Math.floor(r / this.chunks.length);
-    for (let c = 0; c < this.chunks.length; c++) {
-      const { offset, bits, start, entries } = this.chunks[c]!;
-      const masks = masksFor(bits, radius);
-      const order = new Uint32Array(rows.length * masks.length);
-      for (let p = 0, o = 0; p < rows.length; p++) {
-        const qv = chunkValue(q, rows[p]!, offset, bits);
-        for (let mi = 0; mi < masks.length; mi++) order[o++] = ((qv ^ masks[mi]!) << 8) | p;
-      }
-      order.sort();
-      for (let o = 0; o < order.length; o++) {
-        const value = order[o]! >>> 8;
-        const at = rows[order[o]! & 255]!;
-        const q0 = q[at]!;
-        const q1 = words > 1 ? q[at + 1]! : 0;
-        const end = start[value + 1]! * e;
-        for (let i = start[value]! * e; i < end; i += e) {
-          let d = popcount32(entries[i]! ^ q0);
-          if (words > 1) {
-            d += popcount32(entries[i + 1]! ^ q1);
-            for (let w = 2; w < words && d <= r; w++) d += popcount32(entries[i + w]! ^ q[at + w]!);
-          }
-          if (d > r) continue;
-          const key = entries[i + words]!;
-          const slot = perSlot === 1 ? key : (key / perSlot) | 0;
-          if (stamps[slot] === mark || (onlyView >= 0 && key - slot * perSlot !== onlyView)) continue;
-          stamps[slot] = mark;
-          slots.push(slot);
-        }
-      }
-    }
-  }
-
   /** Every key whose row lies within `r` bits of q[qAt..]: see ChunkTable.probeWithin. */
   probeWithin(q: Uint32Array, qAt: number, r: number, found: Found): void {
     const { perSlot, onlyView, stamps, mark, slots } = found;
@@ -390,13 +348,6 @@ export class CoarseTable {
     this.added.remove(key, data, at);
   }
 
-  /** probeWithin for each query row q[at], `at` in `rows` (at most 256). */
-  probeMany(q: Uint32Array, rows: number[], r: number, data: Uint32Array, stride: number, found: Found): void {
-    if (this.sorted && this.sorted.chunks.every((c) => c.bits <= 23)) this.sorted.probeMany(q, rows, r, found);
-    else for (const at of rows) this.sorted?.probeWithin(q, at, r, found);
-    for (const at of rows) this.added.probeWithin(q, at, this.words, r, data, stride, found);
-  }
-
   /**
    * Puts into `found` the slot of every key within `r` bits of q[qAt..]; keys of the added part
    * whose row is not beside them are read at data[slot × stride + view × words].
@@ -438,19 +389,17 @@ export function coarseCandidates(
 ): void {
   const words = views.words;
   const any = perFile - strips.length;
-  views.probeMany(q, [0], radius, data, words, { ...found, perSlot: perFile, onlyView: -1 });
+  views.probeWithin(q, 0, radius, data, words, { ...found, perSlot: perFile, onlyView: -1 });
   // The query's view 0 met every stored view above, the stored upright ones among them; a view
   // equal to one before it would find the same slots again.
   const bySlot: Found = { ...found, perSlot: 1, onlyView: -1 };
-  const rows: number[] = [];
   next: for (let v = 1; v < any; v++) {
     for (let u = 0; u < v; u++) {
       let same = true;
       for (let w = 0; w < words && same; w++) same = q[u * words + w] === q[v * words + w];
       if (same) continue next;
     }
-    rows.push(v * words);
+    uprights.probeWithin(q, v * words, radius, data, perFile * words, bySlot);
   }
-  for (let from = 0; from < rows.length; from += 256) uprights.probeMany(q, rows.slice(from, from + 256), radius, data, perFile * words, bySlot);
   strips.forEach((table, i) => table.probeWithin(q, (any + i) * words, radius, data.subarray((any + i) * words), perFile * words, bySlot));
 }

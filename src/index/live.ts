@@ -115,9 +115,10 @@ export class LivePictures {
   private remakeTables(radius: number): void {
     const k = this.perFile;
     const cw = this.coarseWords;
-    const inUse = (slot: number): boolean => this.ids[slot] !== undefined;
+    // Every slot below `end` is in use unless one was freed (and not taken again).
+    const inUse = this.free.length === 0 ? undefined : (slot: number): boolean => this.ids[slot] !== undefined;
     this.coarseUprightTable!.remake(this.coarse, k * cw, this.end, radius, inUse);
-    this.coarseViewsTable!.remake(this.coarse, cw, this.end * k, radius, (key) => inUse((key / k) | 0));
+    this.coarseViewsTable!.remake(this.coarse, cw, this.end * k, radius, inUse && ((key) => inUse((key / k) | 0)));
     this.stripTables.forEach((t, i) => t.remake(this.coarse.subarray((k - this.selfViews + i) * cw), k * cw, this.end, radius, inUse));
     this.added.fill(0);
     this.addedSlots = 0;
