@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The index on PostgreSQL (api/postgres.ts), on a throwaway server (initdb/pg_ctl, as the tests
- * start it), with find's layout (32 views of 256 bits per entry and their 64-bit coarse views):
+ * start it), with find's layout (K views of 256 bits per entry, 38 with find's settings, and their 64-bit coarse views):
  *
  * 1. Bulk load: N synthetic entries (a quarter random, the rest near copies of them: a few bits
  *    flipped in every view) written with COPY into imgcmp_entries — the table replicas load their
