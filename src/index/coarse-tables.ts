@@ -241,18 +241,26 @@ class SortedTable {
   ) {
     const e = words + 1;
     let keys = 0;
+    // Each key's chunk value (−1: left out), worked out once per chunk for both passes.
+    const values = new Int32Array(count);
     this.chunks = layout(nbits, m).map(({ offset, bits }) => {
       const size = 2 ** bits;
       const start = new Int32Array(size + 1);
-      for (let k = 0; k < count; k++) if (!include || include(k)) start[chunkValue(data, k * stride, offset, bits) + 1]!++;
+      for (let k = 0; k < count; k++) {
+        const v = !include || include(k) ? chunkValue(data, k * stride, offset, bits) : -1;
+        values[k] = v;
+        start[v + 1]!++; // a left-out key counts in start[0], taken out below
+      }
+      start[0] = 0;
       for (let v = 0; v < size; v++) start[v + 1]! += start[v]!;
       keys = start[size]!;
       const entries = new Uint32Array(keys * e);
       const fill = start.slice(0, size);
       for (let k = 0; k < count; k++) {
-        if (include && !include(k)) continue;
+        const v = values[k]!;
+        if (v < 0) continue;
         const at = k * stride;
-        const to = fill[chunkValue(data, at, offset, bits)]!++ * e;
+        const to = fill[v]!++ * e;
         for (let w = 0; w < words; w++) entries[to + w] = data[at + w]!;
         entries[to + words] = k;
       }

@@ -322,7 +322,7 @@ await Promise.all(
   }),
 );
 const addSeconds = since(t0);
-say(`4. adds through the library (put, ${WRITERS} at a time) for ${addSeconds.toFixed(1)} s: ${apiAdds} adds, ${(apiAdds / addSeconds).toFixed(0)} adds/s (each: the entry, its 32 view rows in 11 block indexes, a change row, NOTIFY, one commit)`);
+say(`4. adds through the library (put, ${WRITERS} at a time) for ${addSeconds.toFixed(1)} s: ${apiAdds} adds, ${(apiAdds / addSeconds).toFixed(0)} adds/s (each: the entry, its ${K} view rows in 11 block indexes, a change row, NOTIFY, one commit)`);
 replica.child.kill('SIGSTOP');
 const before = Number(pgServer.psql('SELECT seq FROM imgcmp_counter', 'bench'));
 const t2 = performance.now();
