@@ -1,9 +1,10 @@
 /**
  * Pictures kept in memory that change one at a time: entries added, replaced and removed under
  * string ids, each in a slot of growable packed arrays, so that a change costs one row instead of
- * a rebuild of every array (what the PostgreSQL index's replicas need, api/postgres.ts). Searched
- * with distancesToQuery over the slots, so distances are the ones every other imgcmp search
- * measures; freed slots are passed over and reused. Pure computation.
+ * a rebuild of every array (what the library's index, api/index.ts, and the PostgreSQL index's
+ * replicas, api/postgres.ts, need). Searched through the coarse views' tables (coarse-tables.ts),
+ * each candidate decided as distancesToQuery decides a row, so distances are the ones every other
+ * imgcmp search measures; freed slots are passed over and reused. Pure computation.
  */
 import { wordsFor, type PackedFingerprints } from '../hash/bits.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';

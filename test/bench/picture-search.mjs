@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The indexed search of `imgcmp search` and `serve` (index/picture-search.ts, PictureSearch) at N
+ * The indexed search over a database's rows (index/picture-search.ts, PictureSearch: the tables of
+ * coarse-tables.ts that serve's in-memory copy, index/live.ts, searches through too) at N
  * entries in find's layout (a synthetic database, lib.mjs findLayoutDb: random bits, a fifth of
  * the entries in planted groups of near copies), by the stored entries' own fingerprints at
  * find's default cut: CPU time per query, wall p50/p99, the time to make its tables. With
