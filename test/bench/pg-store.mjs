@@ -122,6 +122,26 @@ if (MEMORY > 0) {
     times.sort((a, b) => a - b);
     say(`in memory, ${MEMORY} entries (filled in ${filled.toFixed(1)} s, RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB), ${label}: CPU time ${((used.user + used.system) / 1000 / 200).toFixed(2)} ms per search; wall p50 ${pct(times, 50).toFixed(1)} ms, p99 ${pct(times, 99).toFixed(1)} ms; ${(found / 200).toFixed(2)} matches per search; load ${os.loadavg()[0].toFixed(1)}`);
   }
+  // Changes after the tables are made: adds of new entries and replacements of stored ones (near
+  // copies of other entries), then the same searches (through the tables and their added parts).
+  const changes = Math.min(20_000, Math.floor(MEMORY / 10));
+  const fresh = entries(changes, 'n');
+  let cpu = process.cpuUsage();
+  for (let c = 0; c < changes; c++) {
+    const e = fresh.next().value;
+    const id = c % 2 ? e.id : `e${String((c * 104729) % MEMORY).padStart(8, '0')}`;
+    live.set(id, { file: id, bits: e.views.slice(0, 8), views: e.views, coarse: e.coarse, flat: false, size: 1, mtime: 0 });
+  }
+  let used = process.cpuUsage(cpu);
+  const perChange = (used.user + used.system) / changes;
+  cpu = process.cpuUsage();
+  let found = 0;
+  for (let q = 0; q < 200; q++) {
+    const r = query(q);
+    found += live.within({ upright: r.bits, views: r.views, coarse: r.coarse }, 32, 10).length - 1;
+  }
+  used = process.cpuUsage(cpu);
+  say(`in memory, after ${changes} changes (half adds, half replacements; ${perChange.toFixed(0)} µs of CPU each): all orientations ${((used.user + used.system) / 1000 / 200).toFixed(2)} ms of CPU per search; ${(found / 200).toFixed(2)} matches per search; load ${os.loadavg()[0].toFixed(1)}`);
   process.exit(0);
 }
 
