@@ -74,6 +74,31 @@ describe('openIndex', () => {
     await index.close();
   });
 
+  it('keeps its search current through adds, removes and replacements after the first search: the answers of the index opened afresh', async () => {
+    const dbfile = path.join(dir, 'current.hdf');
+    const index = await openIndex(dbfile);
+    await index.add(sample('chelsea.jpg'), { id: 'cat' });
+    await index.add(sample('coffee.jpg'), { id: 'cup' });
+    const queries = [sample('edited/chelsea_q25.jpg'), sample('coffee.jpg'), sample('moon.jpg')];
+    assert.equal((await index.nearest(queries[0]!, { k: 1 }))[0]?.id, 'cat'); // the search's copy and tables made here
+    await index.add(sample('edited/chelsea_small.jpg'), { id: 'cat-small' });
+    await index.add(sample('edited/coffee_brighter.jpg'), { id: 'cup-bright' });
+    await index.remove('cat');
+    await index.add(sample('moon.jpg'), { id: 'cup' }); // replaced by another picture
+    const got = [];
+    for (const q of queries) got.push(await index.nearest(q, { maxDistance: 1 }));
+    assert.deepEqual(got[0]!.map((n) => n.id).sort(), ['cat-small', 'cup', 'cup-bright']);
+    assert.equal(got[0]![0]!.id, 'cat-small');
+    assert.equal(got[1]![0]!.id, 'cup-bright');
+    assert.equal(got[2]![0]!.id, 'cup');
+    await index.close();
+    const fresh = await openIndex(dbfile);
+    const want = [];
+    for (const q of queries) want.push(await fresh.nearest(q, { maxDistance: 1 }));
+    assert.deepEqual(got, want);
+    await fresh.close();
+  });
+
   it('holds the lock while open; reopens with entries and metadata; removes, replaces, clusters duplicates', async () => {
     const dbfile = path.join(dir, 'index.hdf');
     const index = await openIndex(dbfile);

@@ -80,4 +80,67 @@ describe('LivePictures', () => {
     const other = showing(originals[3]!, 9);
     assert.ok(live.within({ upright: other.bits, views: other.views, coarse: other.coarse }, 32, 10).length > 0, 'a query showing a stored picture as one of its views finds it');
   });
+
+  it('after its tables are made, changes go to their added parts, and past a limit the tables are made again: always what distancesToQuery finds', () => {
+    const next = splitmix32(61);
+    const words = (n: number): Uint32Array => Uint32Array.from({ length: n }, () => next());
+    const random = (): FingerprintRecord => {
+      const views = words(K * 8);
+      return { file: '', bits: views.slice(0, 8), views, coarse: words(K * 2), flat: false, size: 1, mtime: 2 };
+    };
+    /** A copy of `r` with a few bits of every coarse and full view changed. */
+    const near = (r: FingerprintRecord): FingerprintRecord => {
+      const views = r.views!.slice();
+      const coarse = r.coarse!.slice();
+      for (let v = 0; v < K; v++) {
+        for (let f = next() % 4; f > 0; f--) views[v * 8 + (next() % 8)]! ^= 1 << next() % 32;
+        for (let f = next() % 4; f > 0; f--) coarse[v * 2 + (next() % 2)]! ^= 1 << next() % 32;
+      }
+      return { ...r, bits: views.slice(0, 8), views, coarse };
+    };
+    // 40 slots set between remakes: the run below makes the tables again several times.
+    const live = new LivePictures(settings, 40);
+    const truth = new Map<string, FingerprintRecord>();
+    const originals: FingerprintRecord[] = [];
+    const check = (step: number): number => {
+      const db = dbFromRecords(settings, [...truth].map(([id, r]) => ({ ...r, file: id })));
+      const stored = { upright: db.fps, views: db.views, coarse: db.coarse, perFile: K, selfViews: selfViewsPerFile(settings) };
+      let found = 0;
+      for (let q = 0; q < 8; q++) {
+        const query = near(originals[next() % originals.length]!);
+        const picture = { upright: query.bits, views: query.views, coarse: query.coarse };
+        const want = distancesToQuery(stored, picture, 32, 10).map((d) => ({ id: db.files[d.row]!, bits: d.bits }));
+        want.sort((a, b) => a.bits - b.bits || (a.id < b.id ? -1 : 1));
+        assert.deepEqual(live.within(picture, 32, 10), want, `step ${step}, query ${q}`);
+        found += want.length;
+      }
+      return found;
+    };
+    let found = 0;
+    for (let i = 0; i < 3000; i++) {
+      const r = i % 5 === 0 || !originals.length ? random() : near(originals[next() % originals.length]!);
+      if (i % 5 === 0) originals.push(r);
+      live.set(`e${i}`, r);
+      truth.set(`e${i}`, r);
+    }
+    found += check(0);
+    // Adds, replacements (a picture becomes a near copy of another one) and removals, searched as they come.
+    for (let step = 1; step <= 30; step++) {
+      for (let c = 0; c < 9; c++) {
+        const id = `e${next() % 3200}`;
+        const what = next() % 3;
+        if (what === 0 && truth.has(id)) {
+          live.delete(id);
+          truth.delete(id);
+        } else {
+          const r = near(originals[next() % originals.length]!);
+          live.set(id, r);
+          truth.set(id, r);
+        }
+      }
+      found += check(step);
+    }
+    assert.equal(live.count, truth.size);
+    assert.ok(found > 300, `${found} found in all`);
+  });
 });

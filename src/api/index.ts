@@ -27,8 +27,7 @@ import { dbFromRecords, recordsOf } from '../db/records.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
 import { selfViewsPerFile, viewsPerFile } from '../hash/views.js';
 import { coarseCutFor, cutBits } from '../index/cut.js';
-import { PictureSearch } from '../index/picture-search.js';
-import type { StoredPictures } from '../index/views.js';
+import { LivePictures } from '../index/live.js';
 import { decoderFor, decoderMissing, defaultJpegDecoder, type JpegDecoderName } from '../pixels/recipe.js';
 import { SIMILARITY, findSettings } from '../stages/find.js';
 import { ImgcmpError, reasonOf } from '../util/errors.js';
@@ -220,7 +219,13 @@ interface IndexOptions {
 }
 
 export class ImageIndex implements Index {
-  private pictures?: { db: FingerprintDb; stored: StoredPictures; row: Map<string, number>; search: PictureSearch };
+  /**
+   * The entries as searches read them (index/live.ts), made at the first search and kept current
+   * by every add and remove after it (not made again: at a million entries that takes seconds).
+   */
+  private live?: LivePictures;
+  /** The ids sorted as the database sorts them (list), until the next change. */
+  private sorted?: string[];
   private closed = false;
   private closing?: Promise<void>;
   private saving: Promise<void> = Promise.resolve();
@@ -262,7 +267,6 @@ export class ImageIndex implements Index {
 
   /** After a change: a checkpoint once checkpointChanges are unfolded, or checkpointSeconds after the first. */
   private changed(): void {
-    this.pictures = undefined;
     if ((this.journal?.unfolded ?? 0) >= this.options.checkpointChanges) this.checkpointSoon();
     else if (!this.timer) {
       this.timer = setTimeout(() => {
@@ -319,7 +323,9 @@ export class ImageIndex implements Index {
     const op: JournalOp = { add: { ...record, file: opts.id, size, mtime: typeof source === 'string' ? record.mtime : Date.now() }, metadata: meta };
     // Journalled and applied in one step, so that the journal's order is the order of the changes.
     const durable = this.journalled(op, opts.id);
+    if (!this.records.has(opts.id)) this.sorted = undefined;
     applyOp(this.records, this.metadata, op);
+    this.live?.set(opts.id, op.add);
     this.changed();
     await durable;
   }
@@ -332,6 +338,8 @@ export class ImageIndex implements Index {
     const op: JournalOp = { remove: id };
     const durable = this.journalled(op, id);
     applyOp(this.records, this.metadata, op);
+    this.sorted = undefined;
+    this.live?.delete(id);
     this.changed();
     await durable;
   }
@@ -348,7 +356,8 @@ export class ImageIndex implements Index {
   list(opts: { offset?: number; limit?: number } = {}): string[] {
     this.open();
     const { offset, limit } = pageOf(opts);
-    return this.view().db.files.slice(offset, offset + limit);
+    this.sorted ??= [...this.records.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)); // as dbFromRecords sorts them
+    return this.sorted.slice(offset, offset + limit);
   }
 
   /** The metadata of `id` (undefined when none was given); an IndexError ('not-found') when there is no such entry. */
@@ -358,13 +367,19 @@ export class ImageIndex implements Index {
     return m === undefined ? undefined : JSON.parse(m);
   }
 
-  private view(): { db: FingerprintDb; stored: StoredPictures; row: Map<string, number>; search: PictureSearch } {
-    if (!this.pictures) {
-      const db = dbFromRecords(this.settings, this.records.values());
-      const stored: StoredPictures = { upright: db.fps, views: db.views, coarse: db.coarse, perFile: viewsPerFile(this.settings), selfViews: selfViewsPerFile(this.settings) };
-      this.pictures = { db, stored, row: new Map(db.files.map((f, i) => [f, i])), search: new PictureSearch(stored) };
+  /** The entries as searches read them: made of the records at the first search, then kept current. */
+  private pictures(): LivePictures {
+    if (!this.live) {
+      const live = new LivePictures(this.settings);
+      for (const [id, record] of this.records) live.set(id, record);
+      this.live = live;
     }
-    return this.pictures;
+    return this.live;
+  }
+
+  /** The entries as a database (sorted by id), made now. */
+  private db(): FingerprintDb {
+    return dbFromRecords(this.settings, this.records.values());
   }
 
   private async query(source: QuerySource): Promise<{ record: FingerprintRecord; self?: string }> {
@@ -385,17 +400,17 @@ export class ImageIndex implements Index {
     this.open();
     const { k, maxDistance } = nearestBounds(opts);
     const { record, self } = await this.query(source);
-    const { db, search } = this.view();
-    const nbits = db.fps.nbits;
+    const live = this.pictures();
+    const nbits = live.nbits;
     const within = Math.floor(cutBits(maxDistance, nbits));
     const upright = opts.allOrientations === false;
-    const coarseWithin = db.coarse && !upright ? Math.floor(cutBits(coarseCutFor(maxDistance), db.coarse.nbits)) : Infinity;
-    // Through the coarse fingerprints' tables where they pay (index/picture-search.ts): the same rows as distancesToQuery.
-    const found = search.distances(upright ? { upright: record.bits } : { upright: record.bits, views: record.views, coarse: record.coarse }, within, coarseWithin);
+    const coarseWithin = live.coarseBits && !upright ? Math.floor(cutBits(coarseCutFor(maxDistance), live.coarseBits)) : Infinity;
+    // Through the coarse fingerprints' tables where they pay (index/live.ts): the rows and distances of distancesToQuery, nearest first, ties by id.
+    const found = live.within(upright ? { upright: record.bits } : { upright: record.bits, views: record.views, coarse: record.coarse }, within, coarseWithin);
     const out: Neighbour[] = [];
-    for (const n of found.sort((a, b) => a.bits - b.bits || a.row - b.row)) {
+    for (const n of found) {
       if (out.length >= k) break;
-      const id = db.files[n.row]!;
+      const id = n.id;
       if (id === self) continue;
       const m = this.metadata.get(id);
       const metadata = m === undefined ? undefined : JSON.parse(m);
@@ -418,7 +433,7 @@ export class ImageIndex implements Index {
   duplicates(opts: { cut?: number; linkage?: Linkage; includeFlat?: boolean } = {}): string[][] {
     this.open();
     const cut = cutOf(opts);
-    const { db } = this.view();
+    const db = this.db();
     if (db.files.length < 2) return [];
     return clusterFingerprints(db.files, db.fps, { cut, absolute: true, linkage: opts.linkage ?? 'average', includeFlat: opts.includeFlat ?? false }, {
       views: db.views,
@@ -452,7 +467,7 @@ export class ImageIndex implements Index {
     const upTo = this.journal?.last ?? 0;
     clearTimeout(this.timer);
     this.timer = undefined;
-    const { db } = this.view();
+    const db = this.db();
     await writeDb(this.dbfile, { ...db, metadata: db.files.map((id) => this.metadata.get(id) ?? '') });
     // The new database's name must be on disk before the journal that it replaces is emptied.
     syncFolder(path.dirname(realTarget(this.dbfile)));

@@ -371,12 +371,18 @@ export class PostgresIndex implements Index {
       }
       await client.query('COMMIT');
       this.applied = at;
+      this.prepareSearch();
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
       client.release();
     }
+  }
+
+  /** The in-memory copy's tables made now where a search would otherwise wait for them (index/live.ts, prepare). */
+  private prepareSearch(): void {
+    if (this.layout.coarseBits) this.live.prepare(cutBits(coarseCutFor(SIMILARITY.default), this.layout.coarseBits));
   }
 
   private applyRow(row: EntryRow): void {
@@ -433,6 +439,7 @@ export class PostgresIndex implements Index {
         if (Number(head.rows[0]?.seq ?? 0) <= this.applied) break;
         if (!head.rows[0]!.next) await this.reload();
       }
+      this.prepareSearch();
       if (this.failing) this.note(`${this.location}: reading changes again`);
       this.failing = false;
     } catch (err) {

@@ -78,7 +78,7 @@ export function masksWithin(bits: number, r: number): Int32Array {
 }
 
 /** Chunk layout: m chunks of nearly equal width covering nbits. */
-function layout(nbits: number, m: number): { offset: number; bits: number }[] {
+export function layout(nbits: number, m: number): { offset: number; bits: number }[] {
   const out: { offset: number; bits: number }[] = [];
   let offset = 0;
   for (let c = 0; c < m; c++) {

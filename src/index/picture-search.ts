@@ -1,83 +1,78 @@
 /**
  * distancesToQuery (views.ts) without looking at every stored picture: the same rows and the same
- * distances, found through multi-index hashing (mih.ts) of the coarse fingerprints. Pure.
+ * distances, found through multi-indexes of the coarse fingerprints (coarse-tables.ts). Pure.
  *
  * distancesToQuery keeps a stored picture when some coarse view of it lies within the coarse cut
  * of the query's coarse upright, or its coarse upright within the coarse cut of some coarse view
- * of the query — and then measures the full views. So the candidates are exactly the hits of two
- * exact searches: the query's coarse upright among all stored coarse views (K per picture), and
- * each of the query's K coarse views among the stored coarse uprights. Both tables are built on
- * the first query that needs them (for its coarse cut; a wider cut later builds them again) and
- * serve every query after. Where a search would look at a large share of the rows anyway (a wide
- * cut), where there are no coarse fingerprints, or for upright-only queries, every row is looked
- * at, as distancesToQuery does.
+ * of the query (a strip view: within the cut of the same strip view) — and then measures the
+ * full views. So the candidates are the hits of exact searches: the query's coarse upright among
+ * all stored coarse views (K per picture), and each of the query's K coarse views among the
+ * stored coarse uprights; each candidate is then decided as distancesToQuery decides every row
+ * (views.ts, distanceToQuery). Both tables are built on the first query that needs them and
+ * serve every query after (a wider cut probes more of them). Where a search would look at a large
+ * share of the rows anyway (a wide cut), where there are no coarse fingerprints, or for
+ * upright-only queries, every row is looked at, as distancesToQuery does.
  *
- * Memory: for n pictures of K views, the views' table holds (at n = 1,000,000, K = 32) three
- * chunks of n·K row ids and a copy of the coarse views each (about 1.2 GB); the uprights'
- * table four chunks of n (about 50 MB).
+ * Memory: for n pictures of K views, the views' table holds (at n = 1,000,000, K = 38) three
+ * chunks of n·K entries of the coarse view and its key (12 bytes: about 1.4 GB); the uprights'
+ * table and one table per strip view four chunks of n each (about 50 MB each).
  */
-import { selectRows } from '../hash/bits.js';
-import { bestChunking, buildIndex, searchWithin, type MihIndex } from './mih.js';
-import { distancesToQuery, viewMin, type QueryPicture, type StoredPictures } from './views.js';
+import { coarseCandidates, coarseTablesPay, CoarseTable } from './coarse-tables.js';
+import { distancesToQuery, distanceToQuery, type QueryPicture, type StoredPictures } from './views.js';
 
-/** The widest chunk of the views' table, in bits. */
-const WIDE_VIEWS = 22;
-
-/** Above this share of the rows to verify, a table does not pay; look at every row. */
-const WORTH = 0.35;
+/** The widest chunk of the views' table, in bits: one query over tens of millions of views leaves a few per bucket instead of hundreds at 16 bits. */
+export const WIDE_VIEWS = 22;
+/** The widest chunk of the uprights' table: its offsets stay in cache (256 KB per chunk), which pays for K probes per query. */
+export const NARROW_UPRIGHTS = 16;
 
 export class PictureSearch {
-  private tables?: { radius: number; views: MihIndex; uprights: MihIndex };
+  private tables?: { views: CoarseTable; uprights: CoarseTable; strips: CoarseTable[]; stamps: Uint32Array; mark: number };
 
   constructor(readonly stored: StoredPictures) {}
 
   /** Whether queries within `coarseCutBits` go through the tables (else through every row). */
   indexed(coarseCutBits: number): boolean {
     const { coarse, views, perFile } = this.stored;
-    if (!coarse || !views || perFile <= 1 || !Number.isFinite(coarseCutBits)) return false;
-    return bestChunking(coarse.count, coarse.nbits, Math.floor(coarseCutBits)).cost < WORTH * coarse.count;
+    if (!coarse || !views || perFile <= 1) return false;
+    return coarseTablesPay(coarse.count, coarse.nbits, coarseCutBits);
   }
 
-  private tablesFor(radius: number): { views: MihIndex; uprights: MihIndex } {
-    if (!this.tables || this.tables.radius < radius) {
-      this.tables = undefined; // the old tables go before the new ones are made
+  private tablesFor(radius: number): { views: CoarseTable; uprights: CoarseTable; strips: CoarseTable[]; stamps: Uint32Array; mark: number } {
+    if (!this.tables) {
       const coarse = this.stored.coarse!;
       const k = this.stored.perFile;
       const n = this.stored.upright.count;
-      const uprights = selectRows(coarse, Array.from({ length: n }, (_, i) => i * k));
-      this.tables = {
-        radius,
-        // One query over all n·K views: tables of up to 22 bits (16 MB each) leave a few rows per
-        // bucket to verify instead of hundreds at 16 bits (at n = 1,000,000, K = 32).
-        views: buildIndex(coarse, Math.max(1, bestChunking(coarse.count, coarse.nbits, radius, WIDE_VIEWS).m), radius),
-        uprights: buildIndex(uprights, Math.max(1, bestChunking(n, coarse.nbits, radius).m), radius),
-      };
+      const views = new CoarseTable(coarse.nbits, coarse.words, WIDE_VIEWS);
+      views.remake(coarse.data, coarse.words, n * k, radius);
+      const uprights = new CoarseTable(coarse.nbits, coarse.words, NARROW_UPRIGHTS);
+      uprights.remake(coarse.data, k * coarse.words, n, radius);
+      // A strip view of a picture meets only the same strip view of another: a table of each.
+      const strips = Array.from({ length: this.stored.selfViews ?? 0 }, (_, i) => {
+        const table = new CoarseTable(coarse.nbits, coarse.words, NARROW_UPRIGHTS);
+        table.remake(coarse.data.subarray((k - (this.stored.selfViews ?? 0) + i) * coarse.words), k * coarse.words, n, radius);
+        return table;
+      });
+      this.tables = { views, uprights, strips, stamps: new Uint32Array(n), mark: 0 };
     }
     return this.tables;
   }
 
   /** Exactly distancesToQuery(stored, query, cutBits, coarseCutBits): rows in order with their distance in bits. */
   distances(query: QueryPicture, cutBits: number, coarseCutBits = Infinity): { row: number; bits: number }[] {
-    const { views, coarse, perFile } = this.stored;
+    const { coarse, perFile } = this.stored;
     if (!query.views || !query.coarse || !this.indexed(coarseCutBits)) return distancesToQuery(this.stored, query, cutBits, coarseCutBits);
     const radius = Math.floor(coarseCutBits);
     const tables = this.tablesFor(radius);
-    const words = coarse!.words;
-    const self = this.stored.selfViews ?? 0;
-    const candidates = new Set<number>();
-    searchWithin(tables.views, query.coarse, 0, radius, -1, (r) => void candidates.add(Math.floor(r / perFile)));
-    for (let v = 0; v < perFile; v++) searchWithin(tables.uprights, query.coarse, v * words, radius, -1, (row) => void candidates.add(row));
-    // A strip view (the last `self`) meets only the same strip view of a stored picture.
-    for (let v = perFile - self; v < perFile; v++) {
-      searchWithin(tables.views, query.coarse, v * words, radius, -1, (r) => {
-        if (r % perFile === v) candidates.add(Math.floor(r / perFile));
-      });
+    if (++tables.mark === 0xffffffff) {
+      tables.stamps.fill(0);
+      tables.mark = 1;
     }
+    const slots: number[] = [];
+    coarseCandidates(tables.views, tables.uprights, tables.strips, query.coarse, perFile, radius, coarse!.data, { stamps: tables.stamps, mark: tables.mark, slots });
+    const rows = Int32Array.from(slots).sort();
     const out: { row: number; bits: number }[] = [];
-    for (const row of [...candidates].sort((a, b) => a - b)) {
-      // With strip views some candidates met a strip view through an upright one: the coarse rule decides, as in distancesToQuery.
-      if (self && viewMin(query.coarse, 0, coarse!.data, row * perFile * words, perFile, words, radius, self) > radius) continue;
-      const bits = viewMin(query.views, 0, views!.data, row * perFile * views!.words, perFile, views!.words, cutBits, self);
+    for (const row of rows) {
+      const bits = distanceToQuery(this.stored, query, row, cutBits, coarseCutBits);
       if (bits <= cutBits) out.push({ row, bits });
     }
     return out;

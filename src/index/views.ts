@@ -225,17 +225,28 @@ export function viewMin(q: Uint32Array, qAt: number, s: Uint32Array, sAt: number
  * order; pure computation.
  */
 export function distancesToQuery(stored: StoredPictures, query: QueryPicture, cutBits: number, coarseCutBits = Infinity): { row: number; bits: number }[] {
-  const { upright, views, coarse, perFile } = stored;
-  const self = stored.selfViews ?? 0;
   const out: { row: number; bits: number }[] = [];
-  const useViews = views && perFile > 1 && query.views;
-  const useCoarse = useViews && coarse && query.coarse && Number.isFinite(coarseCutBits);
-  for (let row = 0; row < upright.count; row++) {
-    if (useCoarse && viewMin(query.coarse!, 0, coarse.data, row * perFile * coarse.words, perFile, coarse.words, coarseCutBits, self) > coarseCutBits) continue;
-    const bits = useViews
-      ? viewMin(query.views!, 0, views.data, row * perFile * views.words, perFile, views.words, cutBits, self)
-      : hamming(query.upright, 0, upright.data, row * upright.words, upright.words, cutBits);
+  for (let row = 0; row < stored.upright.count; row++) {
+    const bits = distanceToQuery(stored, query, row, cutBits, coarseCutBits);
     if (bits <= cutBits) out.push({ row, bits });
   }
   return out;
+}
+
+/**
+ * What distancesToQuery decides for one stored row: its distance in bits from the query, or NaN
+ * when the coarse fingerprints pass it by; the row is kept when the result is ≤ cutBits. Searches that look at candidate rows only
+ * (index/picture-search.ts, index/live.ts) decide each one with this, so that they keep exactly
+ * the rows the scan keeps, with the same distances.
+ */
+export function distanceToQuery(stored: StoredPictures, query: QueryPicture, row: number, cutBits: number, coarseCutBits = Infinity): number {
+  const { upright, views, coarse, perFile } = stored;
+  const self = stored.selfViews ?? 0;
+  const useViews = views && perFile > 1 && query.views;
+  if (useViews && coarse && query.coarse && Number.isFinite(coarseCutBits)) {
+    if (viewMin(query.coarse, 0, coarse.data, row * perFile * coarse.words, perFile, coarse.words, coarseCutBits, self) > coarseCutBits) return NaN;
+  }
+  return useViews
+    ? viewMin(query.views!, 0, views.data, row * perFile * views.words, perFile, views.words, cutBits, self)
+    : hamming(query.upright, 0, upright.data, row * upright.words, upright.words, cutBits);
 }

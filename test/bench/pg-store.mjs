@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The index on PostgreSQL (api/postgres.ts), on a throwaway server (initdb/pg_ctl, as the tests
- * start it), with find's layout (32 views of 256 bits per entry and their 64-bit coarse views):
+ * start it), with find's layout (K views of 256 bits per entry, 38 with find's settings, and their 64-bit coarse views):
  *
  * 1. Bulk load: N synthetic entries (a quarter random, the rest near copies of them: a few bits
  *    flipped in every view) written with COPY into imgcmp_entries — the table replicas load their
@@ -35,6 +35,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openIndex } from '../../dist/src/api/index.js';
+import { viewsPerFile } from '../../dist/src/hash/views.js';
 import { chunkValue } from '../../dist/src/index/mih.js';
 import { findSettings } from '../../dist/src/stages/find.js';
 import { startPostgres } from '../../dist/test/helpers/postgres.js';
@@ -50,8 +51,9 @@ const SECONDS = Number(option(argv, '--seconds', '20'));
 const WRITERS = Number(option(argv, '--writers', '16'));
 const SQL_N = Number(option(argv, '--sql-n', '100000'));
 const API_SECONDS = Number(option(argv, '--api-seconds', '60'));
-const K = 32;
 const settings = findSettings('libjpeg');
+/** Views per entry, as find's settings make them (38 with the edit views). */
+const K = viewsPerFile(settings);
 
 const say = (line) => console.log(line);
 const since = (t0) => (performance.now() - t0) / 1000;
@@ -102,7 +104,10 @@ if (MEMORY > 0) {
   for (const e of entries(MEMORY, 'e')) live.set(e.id, { file: e.id, bits: e.views.slice(0, 8), views: e.views, coarse: e.coarse, flat: false, size: 1, mtime: 0 });
   const filled = since(t0);
   const query = (q) => live.record(`e${String((q * 7919) % MEMORY).padStart(8, '0')}`);
-  for (let q = 0; q < 20; q++) live.within({ upright: query(q).bits, views: query(q).views, coarse: query(q).coarse }, 32, 10);
+  const t1 = performance.now();
+  live.within({ upright: query(0).bits, views: query(0).views, coarse: query(0).coarse }, 32, 10);
+  say(`in memory, ${MEMORY} entries: the first search (its tables made) ${since(t1).toFixed(1)} s`);
+  for (let q = 1; q < 20; q++) live.within({ upright: query(q).bits, views: query(q).views, coarse: query(q).coarse }, 32, 10);
   for (const [label, cut, coarse, upright] of [['all orientations (coarse rule)', 32, 10, false], ['upright only', 32, Infinity, true]]) {
     const times = [];
     let found = 0;
@@ -117,6 +122,26 @@ if (MEMORY > 0) {
     times.sort((a, b) => a - b);
     say(`in memory, ${MEMORY} entries (filled in ${filled.toFixed(1)} s, RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB), ${label}: CPU time ${((used.user + used.system) / 1000 / 200).toFixed(2)} ms per search; wall p50 ${pct(times, 50).toFixed(1)} ms, p99 ${pct(times, 99).toFixed(1)} ms; ${(found / 200).toFixed(2)} matches per search; load ${os.loadavg()[0].toFixed(1)}`);
   }
+  // Changes after the tables are made: adds of new entries and replacements of stored ones (near
+  // copies of other entries), then the same searches (through the tables and their added parts).
+  const changes = Math.min(20_000, Math.floor(MEMORY / 10));
+  const fresh = entries(changes, 'n');
+  let cpu = process.cpuUsage();
+  for (let c = 0; c < changes; c++) {
+    const e = fresh.next().value;
+    const id = c % 2 ? e.id : `e${String((c * 104729) % MEMORY).padStart(8, '0')}`;
+    live.set(id, { file: id, bits: e.views.slice(0, 8), views: e.views, coarse: e.coarse, flat: false, size: 1, mtime: 0 });
+  }
+  let used = process.cpuUsage(cpu);
+  const perChange = (used.user + used.system) / changes;
+  cpu = process.cpuUsage();
+  let found = 0;
+  for (let q = 0; q < 200; q++) {
+    const r = query(q);
+    found += live.within({ upright: r.bits, views: r.views, coarse: r.coarse }, 32, 10).length - 1;
+  }
+  used = process.cpuUsage(cpu);
+  say(`in memory, after ${changes} changes (half adds, half replacements; ${perChange.toFixed(0)} µs of CPU each): all orientations ${((used.user + used.system) / 1000 / 200).toFixed(2)} ms of CPU per search; ${(found / 200).toFixed(2)} matches per search; load ${os.loadavg()[0].toFixed(1)}`);
   process.exit(0);
 }
 
@@ -317,7 +342,7 @@ await Promise.all(
   }),
 );
 const addSeconds = since(t0);
-say(`4. adds through the library (put, ${WRITERS} at a time) for ${addSeconds.toFixed(1)} s: ${apiAdds} adds, ${(apiAdds / addSeconds).toFixed(0)} adds/s (each: the entry, its 32 view rows in 11 block indexes, a change row, NOTIFY, one commit)`);
+say(`4. adds through the library (put, ${WRITERS} at a time) for ${addSeconds.toFixed(1)} s: ${apiAdds} adds, ${(apiAdds / addSeconds).toFixed(0)} adds/s (each: the entry, its ${K} view rows in 11 block indexes, a change row, NOTIFY, one commit)`);
 replica.child.kill('SIGSTOP');
 const before = Number(pgServer.psql('SELECT seq FROM imgcmp_counter', 'bench'));
 const t2 = performance.now();

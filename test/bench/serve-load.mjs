@@ -28,11 +28,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { readDb } from '../../dist/src/db/database.js';
-import { viewsPerFile } from '../../dist/src/hash/views.js';
+import { selfViewsPerFile, viewsPerFile } from '../../dist/src/hash/views.js';
 import { coarseCutFor, cutBits } from '../../dist/src/index/cut.js';
 import { PictureSearch } from '../../dist/src/index/picture-search.js';
 import { distancesToQuery } from '../../dist/src/index/views.js';
-import { SIMILARITY } from '../../dist/src/stages/find.js';
+import { findSettings, SIMILARITY } from '../../dist/src/stages/find.js';
 import { findLayoutDb, flag, option, splitmix32 } from './lib.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -214,7 +214,7 @@ console.log(`imgcmp serve load benchmark (${os.cpus().length} cores, node ${proc
 if (!skipBig) {
   const db = path.join(work, `n${n}.hdf`);
   const made = await findLayoutDb(db, 'load', n, 2026);
-  console.log(`\n1. search at ${n.toLocaleString('en')} entries (find's layout: 32 views of 256 bits + 64-bit coarse views; ${made.groups.length} planted groups; db ${(made.bytes / 2 ** 20).toFixed(0)} MiB, written in ${made.writeSeconds.toFixed(1)} s)`);
+  console.log(`\n1. search at ${n.toLocaleString('en')} entries (find's layout: ${viewsPerFile(findSettings('libjpeg'))} views of 256 bits + 64-bit coarse views; ${made.groups.length} planted groups; db ${(made.bytes / 2 ** 20).toFixed(0)} MiB, written in ${made.writeSeconds.toFixed(1)} s)`);
   const rng = splitmix32(7);
   const ids = Array.from({ length: queries }, (_, q) => (q % 2 ? made.groups[rng() % made.groups.length][0] : `/bench/load/img${String(rng() % n).padStart(7, '0')}.jpg`));
 
@@ -223,7 +223,7 @@ if (!skipBig) {
   {
     const t0 = performance.now();
     const back = await readDb(db);
-    const stored = { upright: back.fps, views: back.views, coarse: back.coarse, perFile: viewsPerFile(back.settings) };
+    const stored = { upright: back.fps, views: back.views, coarse: back.coarse, perFile: viewsPerFile(back.settings), selfViews: selfViewsPerFile(back.settings) };
     const readSeconds = (performance.now() - t0) / 1000;
     const within = Math.floor(cutBits(SIMILARITY.default, 256));
     const coarseWithin = Math.floor(cutBits(coarseCutFor(SIMILARITY.default), 64));
@@ -241,10 +241,14 @@ if (!skipBig) {
     const scanned = [];
     let same = 0;
     const deadline = performance.now() + 60_000;
+    let cpu = 0;
     for (let q = 0; q < Math.min(queries, 1000) && performance.now() < deadline; q++) {
       const query = queryOf(ids[q]);
       let t = performance.now();
+      const c = process.cpuUsage();
       const a = search.distances(query, within, coarseWithin);
+      const used = process.cpuUsage(c);
+      cpu += (used.user + used.system) / 1000;
       indexed.push(performance.now() - t);
       if (q < 20) {
         t = performance.now();
@@ -255,7 +259,7 @@ if (!skipBig) {
     }
     const pi = percentiles(indexed);
     const ps = percentiles(scanned);
-    console.log(`   by fingerprint, in process, one at a time: read ${readSeconds.toFixed(1)} s, tables built in ${buildSeconds.toFixed(1)} s; ${pi.count} queries: p50 ${ms(pi.p50)}, p99 ${ms(pi.p99)}, worst ${ms(pi.max)}`);
+    console.log(`   by fingerprint, in process, one at a time: read ${readSeconds.toFixed(1)} s, tables built in ${buildSeconds.toFixed(1)} s; ${pi.count} queries: p50 ${ms(pi.p50)}, p99 ${ms(pi.p99)}, worst ${ms(pi.max)}; CPU time ${ms(cpu / pi.count)} per query`);
     console.log(`   the scan of every row it replaces (distancesToQuery): p50 ${ms(ps.p50)} over ${ps.count} queries; same answers: ${same} of ${ps.count}`);
   }
 
@@ -266,6 +270,11 @@ if (!skipBig) {
   let r = await envelope(await fetch(`${s.url}/search`, { method: 'POST', body: new URLSearchParams({ filepath: ids[1] }) }));
   console.log(`   serve: started in ${s.startSeconds.toFixed(1)} s; first search (tables built) ${((performance.now() - t) / 1000).toFixed(1)} s: ${JSON.stringify(r.body).slice(0, 160)}`);
   const times = [];
+  const serverCpu = () => {
+    const f = fs.readFileSync(`/proc/${s.child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, clock ticks of 10 ms
+  };
+  const cpu0 = serverCpu();
   let bad = 0;
   let hits = 0;
   const elapsed = await loops(
@@ -281,7 +290,8 @@ if (!skipBig) {
     performance.now() + 120_000,
   );
   const p = percentiles(times);
-  console.log(`   by indexed filepath, HTTP, 16 clients: ${p.count} searches in ${elapsed.toFixed(1)} s (${(p.count / elapsed).toFixed(0)}/s): p50 ${ms(p.p50)}, p99 ${ms(p.p99)}, worst ${ms(p.max)} (goal: p99 < 20 ms); ${hits} matches, ${bad} failed`);
+  const cpuPer = (serverCpu() - cpu0) / p.count;
+  console.log(`   by indexed filepath, HTTP, 16 clients: ${p.count} searches in ${elapsed.toFixed(1)} s (${(p.count / elapsed).toFixed(0)}/s): p50 ${ms(p.p50)}, p99 ${ms(p.p99)}, worst ${ms(p.max)} (goal: p99 < 20 ms); server CPU ${ms(cpuPer)} per search; ${hits} matches, ${bad} failed; load average ${os.loadavg()[0].toFixed(1)}`);
   await s.stop();
   console.log(`   server peak RSS ${mem.stop().toFixed(0)} MB (with its decoder processes)`);
   fs.rmSync(db, { force: true });

@@ -1,0 +1,413 @@
+/**
+ * Multi-indexes (mih.ts's pigeonhole rule) of short packed rows under integer keys, built to find
+ * the candidates of one search among tens of millions of coarse views in a few milliseconds and
+ * to stay current while pictures are added, replaced and removed one at a time. Pure computation.
+ *
+ * A table has two parts:
+ *  - a sorted part, made at once (a counting sort per chunk): per chunk value, its entries lie
+ *    contiguous in one array, each entry the row's words followed by its key, so that a probe
+ *    measures a bucket's rows where they lie (one cache miss per bucket, not one per row);
+ *  - an added part (ChunkTable: buckets as chains of small blocks) for the rows added since,
+ *    each removable on its own.
+ * Rows of the sorted part are never removed or changed: a probe may return a key whose row has
+ * changed or gone since. Callers measure every candidate on the current rows (views.ts,
+ * distanceToQuery), so such a key costs a measure and nothing else, and remake the sorted part
+ * when the added part grows large (picture-search.ts, live.ts).
+ *
+ * A probe marks the slots it finds in a stamp array (slot → number of the search) instead of a
+ * Set: a slot found through several chunks or views is returned once, at the cost of one compare.
+ */
+import { popcount32 } from '../hash/bits.js';
+import { bestChunking, chunkValue, layout, masksWithin } from './mih.js';
+
+/** The widest chunk of an added part: 2^16 buckets per chunk. */
+const CHUNK_BITS = 16;
+/** Keys per block of a bucket's chain. */
+const BLOCK = 16;
+
+const MASKS = new Map<string, Int32Array>();
+/** Every mask of `bits` bits with at most `r` ones (cached: the 22-bit ball of radius 3 has 1,794). */
+export function masksFor(bits: number, r: number): Int32Array {
+  const key = `${bits}/${r}`;
+  let masks = MASKS.get(key);
+  if (!masks) MASKS.set(key, (masks = masksWithin(bits, r)));
+  return masks;
+}
+
+function ballSize(bits: number, r: number): number {
+  let total = 0;
+  let term = 1;
+  for (let k = 0; k <= Math.min(r, bits); k++) {
+    total += term;
+    term = (term * (bits - k)) / (k + 1);
+  }
+  return total;
+}
+
+/** Where a probe puts what it finds: the slot of each key within the cut, once per search. */
+export interface Found {
+  /** Keys per slot: key k is view k mod perSlot of slot ⌊k / perSlot⌋. */
+  perSlot: number;
+  /** Only keys of this view (k mod perSlot); −1: any. */
+  onlyView: number;
+  /** stamps[slot] === mark: the slot is in `slots` already. */
+  stamps: Uint32Array;
+  mark: number;
+  slots: number[];
+}
+
+/**
+ * An incremental multi-index: rows of packed bits cut into chunks of at most 16 bits, a bucket
+ * of keys per chunk value, kept current key by key. A row within r bits of a query agrees
+ * within ⌊r/m⌋ bits on one of its m chunks, so probing the buckets of the values near the
+ * query's chunks finds every such row (and others, which are measured and passed by).
+ */
+export class ChunkTable {
+  readonly chunks: { offset: number; bits: number }[] = [];
+  /**
+   * Buckets are chains of blocks of BLOCK entries in one pool (no object per bucket: a million
+   * small typed arrays cost more to make and to collect than the keys themselves). An entry is
+   * its key and, with `width`, a copy of the key's row (`width` words), so that a probe measures
+   * it where it lies instead of fetching the row from elsewhere in memory. Per chunk and value:
+   * the first and last block of its chain (−1: empty) and the entries in the last one.
+   */
+  private readonly head: Int32Array[];
+  private readonly tail: Int32Array[];
+  private readonly fill: Int32Array[];
+  /** Words per entry: the key, then the row's copy. */
+  private readonly entry: number;
+  private pool: Uint32Array;
+  private next = new Int32Array(1024);
+  private blocks = 0;
+  private readonly freeBlocks: number[] = [];
+  /** Keys in the table. */
+  keys = 0;
+
+  constructor(
+    nbits: number,
+    private readonly width = 0,
+  ) {
+    this.chunks = layout(nbits, Math.ceil(nbits / CHUNK_BITS));
+    this.head = this.chunks.map((c) => new Int32Array(2 ** c.bits).fill(-1));
+    this.tail = this.chunks.map((c) => new Int32Array(2 ** c.bits).fill(-1));
+    this.fill = this.chunks.map((c) => new Int32Array(2 ** c.bits));
+    this.entry = 1 + width;
+    this.pool = new Uint32Array(BLOCK * 1024 * this.entry);
+  }
+
+  private newBlock(): number {
+    const reused = this.freeBlocks.pop();
+    if (reused !== undefined) return reused;
+    if (this.blocks === this.next.length) {
+      const next = new Int32Array(this.next.length * 2);
+      next.set(this.next);
+      this.next = next;
+      const pool = new Uint32Array(this.pool.length * 2);
+      pool.set(this.pool);
+      this.pool = pool;
+    }
+    return this.blocks++;
+  }
+
+  add(key: number, data: Uint32Array, at: number): void {
+    const e = this.entry;
+    for (let c = 0; c < this.chunks.length; c++) {
+      const { offset, bits } = this.chunks[c]!;
+      const value = chunkValue(data, at, offset, bits);
+      const tail = this.tail[c]!;
+      const fill = this.fill[c]!;
+      let block = tail[value]!;
+      if (block < 0 || fill[value] === BLOCK) {
+        const fresh = this.newBlock();
+        this.next[fresh] = -1;
+        if (block < 0) this.head[c]![value] = fresh;
+        else this.next[block] = fresh;
+        tail[value] = block = fresh;
+        fill[value] = 0;
+      }
+      const where = (block * BLOCK + fill[value]!) * e;
+      this.pool[where] = key;
+      for (let w = 0; w < this.width; w++) this.pool[where + 1 + w] = data[at + w]!;
+      fill[value]!++;
+    }
+    this.keys++;
+  }
+
+  /** Removes `key`, whose row is data[at..] as it was added. */
+  remove(key: number, data: Uint32Array, at: number): void {
+    const e = this.entry;
+    let removed = false;
+    for (let c = 0; c < this.chunks.length; c++) {
+      const { offset, bits } = this.chunks[c]!;
+      const value = chunkValue(data, at, offset, bits);
+      const head = this.head[c]!;
+      const tail = this.tail[c]!;
+      const fill = this.fill[c]!;
+      const last = tail[value]!;
+      let found = -1;
+      search: for (let block = head[value]!; block >= 0; block = this.next[block]!) {
+        for (let i = block * BLOCK * e, end = i + (block === last ? fill[value]! : BLOCK) * e; i < end; i += e) {
+          if (this.pool[i] === key) {
+            found = i;
+            break search;
+          }
+        }
+      }
+      if (found < 0) continue;
+      removed = true;
+      // The chain's last entry takes the removed one's place.
+      const lastAt = (last * BLOCK + fill[value]! - 1) * e;
+      this.pool.copyWithin(found, lastAt, lastAt + e);
+      if (--fill[value]! > 0) continue;
+      // The last block is empty: free it; the block before it (found from the head) becomes the last.
+      this.freeBlocks.push(last);
+      let before = -1;
+      for (let block = head[value]!; block !== last; block = this.next[block]!) before = block;
+      if (before < 0) head[value] = -1;
+      else this.next[before] = -1;
+      tail[value] = before;
+      fill[value] = before < 0 ? 0 : BLOCK;
+    }
+    if (removed) this.keys--;
+  }
+
+  /** Probes per query row for a search within `r` bits. */
+  probes(r: number): number {
+    return this.chunks.reduce((sum, c) => sum + ballSize(c.bits, Math.floor(r / this.chunks.length)), 0);
+  }
+
+  /**
+   * Every key whose row lies within `r` bits of the query row q[qAt..] (`words` words): its row
+   * is the copy beside it (width = words), or else data[slot × stride + view × words].
+   */
+  probeWithin(q: Uint32Array, qAt: number, words: number, r: number, data: Uint32Array, stride: number, found: Found): void {
+    if (this.keys === 0) return;
+    const { perSlot, onlyView, stamps, mark, slots } = found;
+    const radius = Math.floor(r / this.chunks.length);
+    const pool = this.pool;
+    const next = this.next;
+    const e = this.entry;
+    const inline = this.width === words;
+    for (let c = 0; c < this.chunks.length; c++) {
+      const { offset, bits } = this.chunks[c]!;
+      const head = this.head[c]!;
+      const tail = this.tail[c]!;
+      const fill = this.fill[c]!;
+      const qv = chunkValue(q, qAt, offset, bits);
+      const masks = masksFor(bits, radius);
+      for (let mi = 0; mi < masks.length; mi++) {
+        const value = qv ^ masks[mi]!;
+        const last = tail[value]!;
+        for (let block = head[value]!; block >= 0; block = next[block]!) {
+          for (let i = block * BLOCK * e, end = i + (block === last ? fill[value]! : BLOCK) * e; i < end; i += e) {
+            const key = pool[i]!;
+            const slot = perSlot === 1 ? key : (key / perSlot) | 0;
+            if (stamps[slot] === mark || (onlyView >= 0 && key - slot * perSlot !== onlyView)) continue;
+            const at = inline ? i + 1 : slot * stride + (key - slot * perSlot) * words;
+            const rows = inline ? pool : data;
+            let d = 0;
+            for (let w = 0; w < words && d <= r; w++) d += popcount32(q[qAt + w]! ^ rows[at + w]!);
+            if (d <= r) {
+              stamps[slot] = mark;
+              slots.push(slot);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The sorted part: per chunk, the entries (row words, then key) in the order of the chunk's
+ * value, and where each value's entries start.
+ */
+class SortedTable {
+  readonly chunks: { offset: number; bits: number; start: Int32Array; entries: Uint32Array }[];
+  readonly keys: number;
+
+  /**
+   * The rows of keys 0 .. count−1 (key k at data[k × stride], `words` words) for which
+   * `include` says true, cut into m chunks.
+   */
+  constructor(
+    readonly words: number,
+    nbits: number,
+    m: number,
+    data: Uint32Array,
+    stride: number,
+    count: number,
+    include?: (key: number) => boolean,
+  ) {
+    const e = words + 1;
+    let keys = 0;
+    // Each key's chunk value (−1: left out), worked out once per chunk for both passes.
+    const values = new Int32Array(count);
+    this.chunks = layout(nbits, m).map(({ offset, bits }) => {
+      const size = 2 ** bits;
+      const start = new Int32Array(size + 1);
+      for (let k = 0; k < count; k++) {
+        const v = !include || include(k) ? chunkValue(data, k * stride, offset, bits) : -1;
+        values[k] = v;
+        start[v + 1]!++; // a left-out key counts in start[0], taken out below
+      }
+      start[0] = 0;
+      for (let v = 0; v < size; v++) start[v + 1]! += start[v]!;
+      keys = start[size]!;
+      const entries = new Uint32Array(keys * e);
+      const fill = start.slice(0, size);
+      for (let k = 0; k < count; k++) {
+        const v = values[k]!;
+        if (v < 0) continue;
+        const at = k * stride;
+        const to = fill[v]!++ * e;
+        for (let w = 0; w < words; w++) entries[to + w] = data[at + w]!;
+        entries[to + words] = k;
+      }
+      return { offset, bits, start, entries };
+    });
+    this.keys = keys;
+  }
+
+  /** Every key whose row lies within `r` bits of q[qAt..]: see ChunkTable.probeWithin. */
+  probeWithin(q: Uint32Array, qAt: number, r: number, found: Found): void {
+    const { perSlot, onlyView, stamps, mark, slots } = found;
+    const words = this.words;
+    const e = words + 1;
+    const radius = Math.floor(r / this.chunks.length);
+    const q0 = q[qAt]!;
+    const q1 = words > 1 ? q[qAt + 1]! : 0;
+    for (let c = 0; c < this.chunks.length; c++) {
+      const { offset, bits, start, entries } = this.chunks[c]!;
+      const qv = chunkValue(q, qAt, offset, bits);
+      const masks = masksFor(bits, radius);
+      for (let mi = 0; mi < masks.length; mi++) {
+        const value = qv ^ masks[mi]!;
+        const end = start[value + 1]! * e;
+        for (let i = start[value]! * e; i < end; i += e) {
+          // Two words (64-bit coarse views) measured inline: this loop is most of a search's time.
+          let d = popcount32(entries[i]! ^ q0);
+          if (words > 1) {
+            d += popcount32(entries[i + 1]! ^ q1);
+            for (let w = 2; w < words && d <= r; w++) d += popcount32(entries[i + w]! ^ q[qAt + w]!);
+          }
+          if (d > r) continue;
+          const key = entries[i + words]!;
+          const slot = perSlot === 1 ? key : (key / perSlot) | 0;
+          if (stamps[slot] === mark || (onlyView >= 0 && key - slot * perSlot !== onlyView)) continue;
+          stamps[slot] = mark;
+          slots.push(slot);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * A table of keyed rows: the sorted part (made by `remake`) and the added part (`add`,
+ * `remove`). Probing finds every key added since the last remake, and every key of that remake
+ * as its row was then.
+ */
+export class CoarseTable {
+  private sorted?: SortedTable;
+  private added: ChunkTable;
+
+  constructor(
+    readonly nbits: number,
+    readonly words: number,
+    /** The widest chunk of the sorted part (at most 24 bits; 2^bits + 1 offsets per chunk). */
+    private readonly maxChunkBits: number,
+  ) {
+    this.added = new ChunkTable(nbits, words);
+  }
+
+  /** Keys in the sorted part. */
+  get sortedKeys(): number {
+    return this.sorted?.keys ?? 0;
+  }
+
+  /** Keys added since the last remake. */
+  get addedKeys(): number {
+    return this.added.keys;
+  }
+
+  /**
+   * The sorted part made again of keys 0 .. count−1 (key k's row at data[k × stride]) where
+   * `include` says true, chunked for searches within `cutBits`; the added part emptied.
+   */
+  remake(data: Uint32Array, stride: number, count: number, cutBits: number, include?: (key: number) => boolean): void {
+    this.sorted = undefined; // the old arrays go before the new ones are made
+    this.added = new ChunkTable(this.nbits, this.words);
+    const m = Math.max(1, bestChunking(Math.max(1, count), this.nbits, cutBits, this.maxChunkBits).m);
+    this.sorted = new SortedTable(this.words, this.nbits, m, data, stride, count, include);
+  }
+
+  /** The added part emptied, the sorted part kept (the caller remakes it before the next probe). */
+  dropAdded(): void {
+    this.added = new ChunkTable(this.nbits, this.words);
+  }
+
+  add(key: number, data: Uint32Array, at: number): void {
+    this.added.add(key, data, at);
+  }
+
+  /** Removes a key added since the last remake (its row as added). */
+  remove(key: number, data: Uint32Array, at: number): void {
+    this.added.remove(key, data, at);
+  }
+
+  /**
+   * Puts into `found` the slot of every key within `r` bits of q[qAt..]; keys of the added part
+   * whose row is not beside them are read at data[slot × stride + view × words].
+   */
+  probeWithin(q: Uint32Array, qAt: number, r: number, data: Uint32Array, stride: number, found: Found): void {
+    this.sorted?.probeWithin(q, qAt, r, found);
+    this.added.probeWithin(q, qAt, this.words, r, data, stride, found);
+  }
+}
+
+/** Above this share of the views to measure, tables do not pay: every row is looked at. */
+const WORTH = 0.35;
+
+/** Whether searching `views` coarse views of `nbits` within `radius` through tables pays (else every row is looked at). */
+export function coarseTablesPay(views: number, nbits: number, radius: number): boolean {
+  return Number.isFinite(radius) && bestChunking(views, nbits, Math.floor(radius)).cost < WORTH * views;
+}
+
+/**
+ * The slots whose coarse views may keep them in distancesToQuery within `radius`: every slot
+ * with a view within `radius` of the query's upright view (the views' table: keys slot × K +
+ * view), whose upright view lies within `radius` of one of the query's views (the uprights'
+ * table: keys = slots), or — for the last views, the strip views, matched view for view — whose
+ * strip view lies within `radius` of the query's same strip view (a table per strip view: keys =
+ * slots). Each slot once; slots of keys that changed since the sorted parts were made may be
+ * among them.
+ *
+ * `q`: the query's K coarse views (`words` each); `data`: the stored coarse views, K per slot.
+ */
+export function coarseCandidates(
+  views: CoarseTable,
+  uprights: CoarseTable,
+  strips: CoarseTable[],
+  q: Uint32Array,
+  perFile: number,
+  radius: number,
+  data: Uint32Array,
+  found: Omit<Found, 'perSlot' | 'onlyView'>,
+): void {
+  const words = views.words;
+  const any = perFile - strips.length;
+  views.probeWithin(q, 0, radius, data, words, { ...found, perSlot: perFile, onlyView: -1 });
+  // The query's view 0 met every stored view above, the stored upright ones among them; a view
+  // equal to one before it would find the same slots again.
+  const bySlot: Found = { ...found, perSlot: 1, onlyView: -1 };
+  next: for (let v = 1; v < any; v++) {
+    for (let u = 0; u < v; u++) {
+      let same = true;
+      for (let w = 0; w < words && same; w++) same = q[u * words + w] === q[v * words + w];
+      if (same) continue next;
+    }
+    uprights.probeWithin(q, v * words, radius, data, perFile * words, bySlot);
+  }
+  strips.forEach((table, i) => table.probeWithin(q, (any + i) * words, radius, data.subarray((any + i) * words), perFile * words, bySlot));
+}
