@@ -2,7 +2,7 @@
  * Sharded fingerprinting (fingerprint/find --shard I/N, auto/N from the scheduler's variable) and
  * imgcmp merge, through the real binary: every file in exactly one shard, by a hash of its path;
  * the merge of the shards equals one unsharded run dataset by dataset; merging is idempotent, keeps
- * the newest entry, unions the "not duplicates" pairs and refuses other settings.
+ * the newest entry with its metadata, unions the "not duplicates" pairs and refuses other settings.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
