@@ -130,6 +130,36 @@ describe('openIndex', () => {
     assert.ok(!fs.existsSync(`${dbfile}.journal`));
   });
 
+  it('duplicates() clusters once per question until an add or remove, and hands each caller its own copy', async () => {
+    const index = await openIndex(path.join(dir, 'dup-cache.hdf'));
+    const computed = (): number => (index as unknown as { duplicatesComputed: number }).duplicatesComputed;
+    try {
+      await index.add(sample('chelsea.jpg'), { id: 'cat' });
+      await index.add(sample('edited/chelsea_q25.jpg'), { id: 'cat-q25' });
+      await index.add(sample('coffee.jpg'), { id: 'cup' });
+      const first = index.duplicates();
+      assert.deepEqual(first, [['cat', 'cat-q25']]);
+      assert.equal(computed(), 1);
+      first[0]!.push('not an entry'); // a caller's change to its answer is its own
+      assert.deepEqual(index.duplicates(), [['cat', 'cat-q25']]);
+      assert.deepEqual(index.duplicates({ cut: SIMILARITY.default, linkage: 'average', includeFlat: false }), [['cat', 'cat-q25']]);
+      assert.equal(computed(), 1, 'the same question again: not clustered again');
+      assert.deepEqual(index.duplicates({ linkage: 'single' }), [['cat', 'cat-q25']]);
+      assert.equal(computed(), 2, 'another linkage is another question');
+      await index.add(sample('edited/coffee_brighter.jpg'), { id: 'cup-bright' });
+      assert.deepEqual(index.duplicates(), [
+        ['cat', 'cat-q25'],
+        ['cup', 'cup-bright'],
+      ]);
+      assert.equal(computed(), 3);
+      await index.remove('cat-q25');
+      assert.deepEqual(index.duplicates(), [['cup', 'cup-bright']]);
+      assert.equal(computed(), 4);
+    } finally {
+      await index.close();
+    }
+  });
+
   it('throws IndexErrors with codes: bad arguments, unknown ids, things that are not images', async () => {
     const index = await openIndex(path.join(dir, 'errors.hdf'));
     try {

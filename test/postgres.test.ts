@@ -85,11 +85,15 @@ describe('the index on PostgreSQL (library)', { skip }, () => {
     assert.deepEqual(await inMemory.compare({ id: 'chelsea.jpg' }, sample('edited/chelsea_q25.jpg')), await file.compare({ id: 'chelsea.jpg' }, sample('edited/chelsea_q25.jpg')));
     assert.deepEqual(inMemory.duplicates(), file.duplicates());
     assert.ok(inMemory.duplicates().some((g) => g.includes('chelsea.jpg') && g.includes('small')));
+    const clustered = (): number => (inMemory as unknown as { duplicatesComputed: number }).duplicatesComputed;
+    assert.equal(clustered(), 1, 'asked twice, nothing changed: clustered once');
 
     // A removal through one replica reaches the other; unknown ids are refused as the HDF5 index refuses them.
     await inDatabase.remove('small');
     await inMemory.catchUp();
     assert.equal(inMemory.has('small'), false);
+    assert.ok(!inMemory.duplicates().flat().includes('small'), "a removal through the other replica makes the kept clusters stale");
+    assert.equal(clustered(), 2);
     await assert.rejects(inMemory.remove('small'), (err: unknown) => err instanceof IndexError && err.kind === 'not-found');
     await assert.rejects(inMemory.add(sample('chelsea.jpg'), { id: '' }), (err: unknown) => err instanceof IndexError && err.kind === 'invalid');
     await assert.rejects(inMemory.add(Buffer.from('not an image'), { id: 'x' }), (err: unknown) => err instanceof IndexError && err.kind === 'not-image');

@@ -163,6 +163,40 @@ describe('imgcmp serve: /duplicates, /openapi.json, 503', () => {
     }
   });
 
+  it('GET /duplicates: clustered once per state of the index, shared by concurrent requests, stale after an add or delete', async () => {
+    const index = await openIndex(path.join(home, 'dup-cache.hdf'));
+    const computed = (): number => (index as unknown as { duplicatesComputed: number }).duplicatesComputed;
+    const app = await createServer(index);
+    try {
+      const url = await app.listen({ host: '127.0.0.1', port: 0 });
+      for (const p of ['chelsea.jpg', 'edited/chelsea_small.jpg', 'coffee.jpg', 'rocket.jpg']) ok((await call(`${url}/add`, { method: 'POST', body: upload({ image: sample(p), filepath: p }) })).body, 'add');
+      assert.equal(computed(), 0);
+      // 8 identical requests at once, 2 at another cut: one clustering per cut.
+      const answers = await Promise.all([...Array.from({ length: 8 }, () => call(`${url}/duplicates`)), call(`${url}/duplicates?cut=1`), call(`${url}/duplicates?cut=1`)]);
+      const clusters = answers.slice(0, 8).map((a) => ok(a.body, 'duplicates'));
+      for (const c of clusters) assert.deepEqual(c, [['chelsea.jpg', 'edited/chelsea_small.jpg']]);
+      assert.deepEqual(ok(answers[8]!.body, 'duplicates'), [['chelsea.jpg', 'coffee.jpg', 'edited/chelsea_small.jpg', 'rocket.jpg']]);
+      assert.deepEqual(answers[9]!.body, answers[8]!.body);
+      assert.equal(computed(), 2, 'one clustering per cut for 10 requests');
+      assert.deepEqual(ok((await call(`${url}/duplicates`)).body, 'duplicates'), clusters[0]);
+      assert.equal(computed(), 2, 'asked again, nothing changed: answered without clustering');
+      // An add makes the answers stale: the new entry is in the next one.
+      ok((await call(`${url}/add`, { method: 'POST', body: upload({ image: sample('edited/coffee_brighter.jpg'), filepath: 'coffee-bright.jpg' }) })).body, 'add');
+      assert.deepEqual(ok((await call(`${url}/duplicates`)).body, 'duplicates'), [
+        ['chelsea.jpg', 'edited/chelsea_small.jpg'],
+        ['coffee-bright.jpg', 'coffee.jpg'],
+      ]);
+      assert.equal(computed(), 3);
+      // So does a delete.
+      ok((await call(`${url}/delete`, { method: 'DELETE', body: new URLSearchParams({ filepath: 'edited/chelsea_small.jpg' }) })).body, 'delete');
+      assert.deepEqual(ok((await call(`${url}/duplicates`)).body, 'duplicates'), [['coffee-bright.jpg', 'coffee.jpg']]);
+      assert.equal(computed(), 4);
+    } finally {
+      await app.close();
+      await index.close();
+    }
+  });
+
   it('/openapi.json is valid OpenAPI and describes exactly the routes fastify registered', async () => {
     const index = await openIndex(path.join(home, 'openapi.hdf'));
     const app = await createServer(index);

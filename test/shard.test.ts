@@ -2,7 +2,7 @@
  * Sharded fingerprinting (fingerprint/find --shard I/N, auto/N from the scheduler's variable) and
  * imgcmp merge, through the real binary: every file in exactly one shard, by a hash of its path;
  * the merge of the shards equals one unsharded run dataset by dataset; merging is idempotent, keeps
- * the newest entry, unions the "not duplicates" pairs and refuses other settings.
+ * the newest entry with its metadata, unions the "not duplicates" pairs and refuses other settings.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -14,6 +14,7 @@ import h5wasm from 'h5wasm/node';
 import { RESAMPLE, readDb, writeDb, type FingerprintDb } from '../src/db/database.js';
 import { packRows } from '../src/hash/bits.js';
 import { HASH_VERSION, type HashSettings } from '../src/hash/settings.js';
+import { openIndex } from '../src/api/index.js';
 import { BIN, ROOT, SAMPLES, imgcmp, tempDir, type Run } from './helpers/env.js';
 
 await h5wasm.ready;
@@ -241,6 +242,61 @@ describe('imgcmp merge', () => {
     const tie = await readDb(out);
     assert.deepEqual(tie.files, ['/p/1.jpg', '/p/2.jpg', '/p/3.jpg']);
     assert.equal(tie.fps.data[2], (await readDb(c)).fps.data[0]);
+  });
+
+  it("carries each entry's metadata: the newest entry's among the indexes that have it, kept over a fingerprint shard without it", async () => {
+    const home = tempDir('merge-metadata');
+    const sample = (name: string): string => path.join(SAMPLES, name);
+    const a = path.join(home, 'a.hdf');
+    const b = path.join(home, 'b.hdf');
+    // Two indexes through the library; `shared` is added to b first and to a later (uploads are timed when added).
+    const ib = await openIndex(b);
+    await ib.add(fs.readFileSync(sample('coffee.jpg')), { id: 'shared', metadata: { from: 'b' } });
+    await ib.add(fs.readFileSync(sample('rocket.jpg')), { id: 'only-b' });
+    await ib.add(sample('moon.jpg'), { id: sample('moon.jpg'), metadata: { from: 'b', n: 2 } });
+    await ib.close();
+    await new Promise((r) => setTimeout(r, 20));
+    const ia = await openIndex(a);
+    await ia.add(fs.readFileSync(sample('pizza.jpg')), { id: 'shared', metadata: { from: 'a' } });
+    await ia.add(sample('chelsea.jpg'), { id: sample('chelsea.jpg'), metadata: { who: 'chelsea', tags: ['cat', 'é'] } });
+    await ia.close();
+
+    const out = path.join(home, 'out.hdf');
+    for (const order of [[a, b], [b, a]]) {
+      const m = run(['merge', out, ...order], home);
+      assert.equal(m.status, 0, m.stderr);
+      const merged = await readDb(out);
+      assert.deepEqual(merged.files, [sample('chelsea.jpg'), sample('moon.jpg'), 'only-b', 'shared'].sort());
+      const index = await openIndex(out);
+      try {
+        assert.deepEqual(index.metadataOf('shared'), { from: 'a' }, 'the newer entry (a) wins with its metadata, whatever the order');
+        assert.deepEqual(index.metadataOf(sample('chelsea.jpg')), { who: 'chelsea', tags: ['cat', 'é'] });
+        assert.deepEqual(index.metadataOf(sample('moon.jpg')), { from: 'b', n: 2 });
+        assert.equal(index.metadataOf('only-b'), undefined);
+        const near = await index.nearest(fs.readFileSync(sample('pizza.jpg')), { k: 1 });
+        assert.deepEqual(near.map((n) => [n.id, n.metadata]), [['shared', { from: 'a' }]], "the winner's fingerprint goes with its metadata");
+      } finally {
+        await index.close();
+      }
+    }
+
+    // A fingerprint shard (no metadata) re-hashing the same files, merged after the index: its
+    // entries win the tie, the files keep their metadata.
+    const shard = path.join(home, 'shard.hdf');
+    const fp = run(['fingerprint', sample('chelsea.jpg'), sample('moon.jpg'), sample('kites.jpg'), '-q', '-x', '16', '--orientations', '--crops', '--borders', '--edits', '--coarse', '8', '-f', shard], home);
+    assert.equal(fp.status, 0, fp.stderr);
+    assert.equal((await readDb(shard)).metadata, undefined, 'a fingerprint database has no metadata');
+    assert.equal(run(['merge', out, out, shard], home).status, 0);
+    const merged = await readDb(out);
+    assert.deepEqual(merged.files, [sample('chelsea.jpg'), sample('kites.jpg'), sample('moon.jpg'), 'only-b', 'shared'].sort());
+    const meta = new Map(merged.files.map((f, i) => [f, merged.metadata![i]]));
+    assert.deepEqual(JSON.parse(meta.get(sample('chelsea.jpg'))!), { who: 'chelsea', tags: ['cat', 'é'] });
+    assert.equal(meta.get(sample('kites.jpg')), '');
+    assert.deepEqual(JSON.parse(meta.get('shared')!), { from: 'a' });
+    // Idempotent with metadata too: merging again changes no byte.
+    const before = fs.readFileSync(out);
+    assert.equal(run(['merge', out, out, shard, a], home).status, 0);
+    assert.ok(fs.readFileSync(out).equals(before), 'merged again: the same bytes');
   });
 
   it('refuses databases made with other settings, naming the setting, and a target that is no database', () => {

@@ -33,6 +33,7 @@ import { SIMILARITY, findSettings } from '../stages/find.js';
 import { ImgcmpError, reasonOf } from '../util/errors.js';
 import { checkOurs, realTarget, removeStaleTemporaries } from '../util/safe-write.js';
 import { checkId, cutOf, nearestBounds, pageOf, throttleOf } from './arguments.js';
+import { DuplicatesCache } from './duplicates-cache.js';
 import { IndexError } from './errors.js';
 import { comparePictures, fingerprintImage } from './measure.js';
 import type { PostgresOptions } from './postgres.js';
@@ -236,6 +237,8 @@ export class ImageIndex implements Index {
   private autoSaving = false;
   /** The lock is released: nothing may be written any more. */
   private released = false;
+  /** The clusters answered by duplicates() since the last change. */
+  private readonly clusterCache = new DuplicatesCache();
 
   /** @internal Use openIndex. */
   constructor(
@@ -275,6 +278,7 @@ export class ImageIndex implements Index {
       }, this.options.checkpointSeconds * 1000);
       this.timer.unref();
     }
+    this.clusterCache.changed();
   }
 
   /** A checkpoint in the background: a failure is told in one line; the changes stay in the journal. */
@@ -429,19 +433,29 @@ export class ImageIndex implements Index {
     return comparePictures(this.settings, qa.record, qb.record, cut);
   }
 
-  /** The clusters of near-duplicate entries at `cut` (default SIMILARITY.default), as find groups them. */
+  /**
+   * The clusters of near-duplicate entries at `cut` (default SIMILARITY.default), as find groups
+   * them; computed once per question until the next add or remove (api/duplicates-cache.ts).
+   */
   duplicates(opts: { cut?: number; linkage?: Linkage; includeFlat?: boolean } = {}): string[][] {
     this.open();
-    const cut = cutOf(opts);
-    const db = this.db();
-    if (db.files.length < 2) return [];
-    return clusterFingerprints(db.files, db.fps, { cut, absolute: true, linkage: opts.linkage ?? 'average', includeFlat: opts.includeFlat ?? false }, {
-      views: db.views,
-      viewsPerFile: viewsPerFile(this.settings),
-      selfViews: selfViewsPerFile(this.settings),
-      flat: db.flat,
-      coarse: db.coarse,
-    }).clusters;
+    const question = { cut: cutOf(opts), linkage: opts.linkage ?? 'average', includeFlat: opts.includeFlat ?? false };
+    return this.clusterCache.clusters(question, () => {
+      const db = this.db();
+      if (db.files.length < 2) return [];
+      return clusterFingerprints(db.files, db.fps, { ...question, absolute: true }, {
+        views: db.views,
+        viewsPerFile: viewsPerFile(this.settings),
+        selfViews: selfViewsPerFile(this.settings),
+        flat: db.flat,
+        coarse: db.coarse,
+      }).clusters;
+    });
+  }
+
+  /** @internal The clusterings duplicates() has computed (a repeated question computes none); for tests and benchmarks. */
+  get duplicatesComputed(): number {
+    return this.clusterCache.computed;
   }
 
   /**

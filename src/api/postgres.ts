@@ -37,6 +37,7 @@ import { decoderFor, decoderMissing, defaultJpegDecoder } from '../pixels/recipe
 import { SIMILARITY, findSettings } from '../stages/find.js';
 import { ImgcmpError, reasonOf } from '../util/errors.js';
 import { checkId, cutOf, nearestBounds, pageOf, throttleOf } from './arguments.js';
+import { DuplicatesCache } from './duplicates-cache.js';
 import { IndexError } from './errors.js';
 import type { AddOptions, Comparison, ImageSource, Index, Neighbour, NearestOptions, OpenOptions, QuerySource } from './index.js';
 import { comparePictures, fingerprintImage } from './measure.js';
@@ -295,6 +296,8 @@ export class PostgresIndex implements Index {
   private queued?: Promise<void>;
   private readonly writes = new Set<Promise<unknown>>();
   private failing = false;
+  /** The clusters answered by duplicates() since the in-memory copy last changed. */
+  private readonly clusterCache = new DuplicatesCache();
 
   /** @internal Use openIndex. */
   constructor(
@@ -394,6 +397,7 @@ export class PostgresIndex implements Index {
     this.live.set(got.id, got.record);
     if (got.metadata === undefined) this.metadata.delete(got.id);
     else this.metadata.set(got.id, got.metadata);
+    this.clusterCache.changed();
   }
 
   /**
@@ -430,6 +434,7 @@ export class PostgresIndex implements Index {
           if (row.op === 'd') {
             this.live.delete(row.change);
             this.metadata.delete(row.change);
+            this.clusterCache.changed();
           } else if (row.id !== null) this.applyRow(row); // else replaced or removed by a later change
           this.applied = Number(row.seq);
         }
@@ -452,6 +457,7 @@ export class PostgresIndex implements Index {
   private async reload(): Promise<void> {
     for (const id of [...this.live.sortedIds()]) this.live.delete(id);
     this.metadata.clear();
+    this.clusterCache.changed();
     await this.load();
   }
 
@@ -727,18 +733,26 @@ export class PostgresIndex implements Index {
     return comparePictures(this.settings, qa.record, qb.record, cut);
   }
 
+  /** The clusters of the in-memory copy, computed once per question until the copy changes (api/duplicates-cache.ts). */
   duplicates(opts: { cut?: number; linkage?: Linkage; includeFlat?: boolean } = {}): string[][] {
     this.open();
-    const cut = cutOf(opts);
-    const db = dbFromRecords(this.settings, this.live.records());
-    if (db.files.length < 2) return [];
-    return clusterFingerprints(db.files, db.fps, { cut, absolute: true, linkage: opts.linkage ?? 'average', includeFlat: opts.includeFlat ?? false }, {
-      views: db.views,
-      viewsPerFile: viewsPerFile(this.settings),
-      selfViews: selfViewsPerFile(this.settings),
-      flat: db.flat,
-      coarse: db.coarse,
-    }).clusters;
+    const question = { cut: cutOf(opts), linkage: opts.linkage ?? 'average', includeFlat: opts.includeFlat ?? false };
+    return this.clusterCache.clusters(question, () => {
+      const db = dbFromRecords(this.settings, this.live.records());
+      if (db.files.length < 2) return [];
+      return clusterFingerprints(db.files, db.fps, { ...question, absolute: true }, {
+        views: db.views,
+        viewsPerFile: viewsPerFile(this.settings),
+        selfViews: selfViewsPerFile(this.settings),
+        flat: db.flat,
+        coarse: db.coarse,
+      }).clusters;
+    });
+  }
+
+  /** @internal The clusterings duplicates() has computed (a repeated question computes none); for tests and benchmarks. */
+  get duplicatesComputed(): number {
+    return this.clusterCache.computed;
   }
 
   /** Every add and remove is committed when it returns; this waits for those still running. */

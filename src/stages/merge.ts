@@ -2,7 +2,12 @@
  * merge: fingerprint databases (the shards of `fingerprint --shard I/N`, or any made with the
  * same settings) into one. Per path the newest entry wins — the larger recorded modification
  * time, and on a tie (or where none is recorded) the later input — so merging a database twice
- * changes nothing. The "not duplicates" pairs of all inputs are kept (their union). Rows are
+ * changes nothing. The "not duplicates" pairs of all inputs are kept (their union). An entry's
+ * metadata (the `metadata` dataset of databases written by the library API or `imgcmp serve`)
+ * goes with it: per path, that of the newest entry among the inputs that have a metadata dataset
+ * (so a fingerprint shard without one, re-hashing a path, keeps the path's metadata, as a
+ * fingerprint run over an index keeps it), else that of OUT as it was; a merge of databases none of
+ * which has metadata writes none (the same bytes as one run). Rows are
  * sorted by path as every write sorts them, so the merge of the shards of a folder holds exactly
  * what one unsharded run over that folder writes. The output is written atomically under its
  * lock; it may be one of the inputs (an incremental merge).
@@ -46,7 +51,7 @@ const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
  * output's rows copied straight from the winners (what db/records.ts' recordsOf + dbFromRecords
  * compute, without a map or a sort of all paths).
  */
-function mergeRows(settings: HashSettings, dbs: readonly FingerprintDb[]): { merged: FingerprintDb; read: number } {
+function mergeRows(settings: HashSettings, dbs: readonly FingerprintDb[], previous?: FingerprintDb): { merged: FingerprintDb; read: number } {
   const orders = dbs.map((db) => {
     const rows = Array.from(db.files.keys());
     const sorted = db.files.every((f, i) => i === 0 || db.files[i - 1]! <= f);
@@ -56,6 +61,10 @@ function mergeRows(settings: HashSettings, dbs: readonly FingerprintDb[]): { mer
   const fromDb: number[] = [];
   const fromRow: number[] = [];
   const files: string[] = [];
+  // Per output row, the newest entry among the databases with metadata (-1: none has the path).
+  const metaDb: number[] = [];
+  const metaRow: number[] = [];
+  const newer = (d: number, r: number, than: number, thanRow: number): boolean => when(dbs[d]!.mtime[r]!) >= when(dbs[than]!.mtime[thanRow]!);
   let read = 0;
   for (;;) {
     let best = -1;
@@ -72,16 +81,23 @@ function mergeRows(settings: HashSettings, dbs: readonly FingerprintDb[]): { mer
     const row = orders[best]![at[best]!++]!;
     read++;
     const last = files.length - 1;
+    const hasMeta = dbs[best]!.metadata !== undefined;
     if (last >= 0 && files[last] === bestFile) {
       // The same path again: the newer entry wins, the later input on a tie (inputs come in order).
-      if (when(dbs[best]!.mtime[row]!) >= when(dbs[fromDb[last]!]!.mtime[fromRow[last]!]!)) {
+      if (newer(best, row, fromDb[last]!, fromRow[last]!)) {
         fromDb[last] = best;
         fromRow[last] = row;
+      }
+      if (hasMeta && (metaDb[last]! < 0 || newer(best, row, metaDb[last]!, metaRow[last]!))) {
+        metaDb[last] = best;
+        metaRow[last] = row;
       }
     } else {
       files.push(bestFile);
       fromDb.push(best);
       fromRow.push(row);
+      metaDb.push(hasMeta ? best : -1);
+      metaRow.push(hasMeta ? row : -1);
     }
   }
   const n = files.length;
@@ -109,6 +125,11 @@ function mergeRows(settings: HashSettings, dbs: readonly FingerprintDb[]): { mer
   const merged: FingerprintDb = { settings, files, fps: { count: n, nbits, words, data: fps }, flat, size, mtime };
   if (views) merged.views = { count: n * k, nbits, words, data: views };
   if (coarse) merged.coarse = { count: n * k, nbits: coarseBits, words: coarseWords, data: coarse };
+  if (dbs.some((db) => db.metadata) || previous?.metadata) {
+    // Written explicitly (writeDb would otherwise keep OUT's metadata by path, whatever the inputs say).
+    const before = previous?.metadata ? new Map(previous.files.map((f, i) => [f, previous.metadata![i]!])) : undefined;
+    merged.metadata = files.map((f, i) => (metaDb[i]! >= 0 ? dbs[metaDb[i]!]!.metadata![metaRow[i]!]! : before?.get(f) ?? ''));
+  }
   return { merged, read };
 }
 
@@ -148,7 +169,7 @@ export async function runMerge(job: MergeJob): Promise<MergeReport> {
       }
       if (db.settings.hashVersion > settings.hashVersion) settings = db.settings;
     }
-    const { merged, read } = mergeRows(settings, dbs.map((d) => d.db));
+    const { merged, read } = mergeRows(settings, dbs.map((d) => d.db), previous);
     const pairs = new Map<string, [string, string]>();
     for (const db of [previous, ...dbs.map((d) => d.db)]) {
       for (const [a, b] of db?.notDuplicates ?? []) {

@@ -16,7 +16,8 @@ export function mergeCommand(messages: Messages): Command {
       `
 Per file the newest entry wins (by its recorded modification time, then the later
 input), so merging a database twice changes nothing; "not duplicates" pairs are
-kept from every input. Databases made with other settings are refused. OUT is
+kept from every input, and an index's metadata (library API, imgcmp serve) goes
+with its entry. Databases made with other settings are refused. OUT is
 replaced by the merge of the inputs: name it among them to add to what it holds
 (it may not exist yet then).
 
