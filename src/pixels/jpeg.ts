@@ -21,14 +21,27 @@ export function timeLimitReason(ms: number): string {
 /** Where `npm run build` puts the helper (src/pixels/native/build.mjs). */
 export const HELPER_PATH = fileURLToPath(new URL('../../native/imgcmp-jpeg-grey', import.meta.url));
 
+/** A file's size and modification time as fs.Stats has them (mtimeMs computed as Node does). */
+export interface FileStamp {
+  size: number;
+  mtimeMs: number;
+}
+
 /**
  * A JPEG's square thumbnail as stored (not yet upright), with the EXIF orientation that turns it
- * upright; or the helper's reason to leave the file to sharp.
+ * upright and the stats of the file the helper read (it opens it without blocking and decodes
+ * only a regular file); or the helper's reason to leave the file to sharp.
  */
-export type JpegReply = { ok: true; thumbnail: Float64Array; orientation: number; width: number; height: number } | { ok: false; reason: string };
+export type JpegReply =
+  | { ok: true; thumbnail: Float64Array; orientation: number; width: number; height: number; stamp: FileStamp }
+  | { ok: false; reason: string };
 
 const STATUS_OK = 0;
-const HEADER_BYTES = 20; // a reply's head: status, width, height, orientation, length (u32 each)
+/**
+ * A reply's head: status, width, height, orientation, length (u32 each), then the file's size
+ * (u64), modification time (i64 seconds, u32 nanoseconds) and padding (u32).
+ */
+export const HEADER_BYTES = 40;
 
 /** A request to the helper, as its protocol has it: u32 path length, u32 thumbnail side, the path. */
 export function helperRequest(file: Buffer, side: number): Buffer {
@@ -50,6 +63,7 @@ class Helper {
   readonly pending: Pending[] = [];
   private readonly child: ChildProcessByStdio<Writable, Readable, null>;
   private chunks: Buffer[] = [];
+  private readonly head = Buffer.alloc(HEADER_BYTES);
   private buffered = 0;
   private gone = false;
   private timer: NodeJS.Timeout | undefined;
@@ -105,8 +119,8 @@ class Helper {
   private take(chunk: Buffer): void {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
+    const head = this.head;
     while (this.buffered >= HEADER_BYTES) {
-      const head = Buffer.alloc(HEADER_BYTES);
       this.copyOut(head, false);
       const length = head.readUInt32LE(16);
       if (this.buffered < HEADER_BYTES + length) return;
@@ -127,6 +141,8 @@ class Helper {
                 // the size it was decoded at (before the EXIF orientation): its aspect is the file's
                 width: head.readUInt32LE(4),
                 height: head.readUInt32LE(8),
+                // as Node's fs.Stats computes them (lib/internal/fs/utils.js: msFromTimeSpec)
+                stamp: { size: Number(head.readBigUInt64LE(20)), mtimeMs: Number(head.readBigInt64LE(28)) * 1e3 + head.readUInt32LE(36) / 1e6 },
               };
       this.pending.shift()?.resolve(reply);
       this.arm();
