@@ -206,6 +206,25 @@ print(json.dumps(out))`,
     assert.deepEqual(reply.stamp, { size: fs.statSync(photo).size, mtimeMs: fs.statSync(photo).mtimeMs });
   });
 
+  it('sends thumbnails through its shared file, byte for byte what the pipe carries, and leaves no file behind', async () => {
+    const files = ['chelsea.jpg', 'moon.jpg'].map((f) => path.join(SAMPLES, f));
+    const shm = fs.existsSync('/dev/shm') ? '/dev/shm' : undefined;
+    const ours = (): string[] => (shm ? fs.readdirSync(shm).filter((f) => f.startsWith(`.imgcmp-jpeg-${process.pid}-`)) : []);
+    const before = ours();
+    // Several in flight on one helper (each its own slot), sides of 32 and 128 pixels, twice over
+    // so that slots are reused; and a side too large for a slot, which comes through the pipe.
+    const decoder = new JpegDecoder(MAX_INPUT_PIXELS, 60_000, 1);
+    for (const side of [32, 128, 400]) {
+      const piped = helperReplies(files, side).map((r) => r.body);
+      const shared = await Promise.all([...files, ...files].map((f) => decoder.decode(Buffer.from(f), side)));
+      shared.forEach((r, i) => {
+        assert.ok(r.ok, `side ${side}`);
+        assert.ok(Buffer.from(r.thumbnail.buffer, r.thumbnail.byteOffset, r.thumbnail.byteLength).equals(piped[i % files.length]!), `side ${side}, request ${i}`);
+      });
+    }
+    assert.deepEqual(ours(), before, 'the shared file is unlinked as soon as it is made');
+  });
+
   it('reads the EXIF orientation, leaving it to imgcmp to apply', async () => {
     const files: string[] = [];
     for (let o = 1; o <= 8; o++) {

@@ -9,11 +9,21 @@
  * fingerprint run, so nothing is paid per image but the decode itself.
  *
  * Protocol, on standard input and output, native byte order (the parent is on the same machine):
- *   request: u32 path length, u32 thumbnail side S, the path's bytes
+ *   request: u32 path length, u32 thumbnail side S, u32 slot, the path's bytes
  *   reply:   u32 status, u32 width, u32 height, u32 orientation, u32 length, then the file's
- *            size (u64), modification time (i64 seconds, u32 nanoseconds) and a u32 of padding,
- *            as the file descriptor it read has them (0 where the file was not read); then
- *            length bytes
+ *            size (u64) and modification time (i64 seconds, u32 nanoseconds) as the file
+ *            descriptor it read has them (0 where the file was not read), then u32 where: 0
+ *            when the length bytes follow on standard output, 1 when they were written to the
+ *            shared file at offset slot × SLOT_BYTES instead (see below).
+ *
+ * The shared file: started as `imgcmp-jpeg-grey MAX_PIXELS SHARED_FD`, the helper writes a
+ * decoded thumbnail of at most SLOT_BYTES to that open file (imgcmp's, created for it and
+ * already unlinked) at the slot the request names, unless the slot is NO_SLOT, and sends only
+ * the reply's head. imgcmp reads it from there with one system call into the buffer it hashes
+ * from: a 128-pixel thumbnail is 128 KiB of doubles, which through the socket cost imgcmp's main
+ * thread more (three reads, their buffers and the stream's events) than the hashing of a view.
+ * imgcmp gives each request in flight its own slot, so a reply is never overwritten before it
+ * is read. Reasons (status 1, 2) always follow on standard output.
  *     status 0: decoded; the bytes are the S × S thumbnail, row-major, as doubles: the picture
  *               decoded at the largest libjpeg scale 1/k (k = 8, 4, 2, 1) that keeps both sides
  *               ≥ S (exactly what a full decode at that scale gives; width × height is that
@@ -25,10 +35,10 @@
  * The parent decodes every file that gets status 1 or 2 with sharp instead, whose verdict then
  * stands, so this helper never decides alone that a file is bad.
  *
- * Usage: imgcmp-jpeg-grey MAX_PIXELS
+ * Usage: imgcmp-jpeg-grey MAX_PIXELS [SHARED_FD]
  * With IMGCMP_JPEG_WHOLE_FILES set, progressive files are decoded whole (for the tests).
  */
-#define _GNU_SOURCE /* F_SETPIPE_SZ, st_mtim */
+#define _GNU_SOURCE /* st_mtim, pwrite */
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -157,18 +167,35 @@ struct stamp {
   uint32_t mtime_nsec;
 };
 
-static int reply(uint32_t status, uint32_t width, uint32_t height, uint32_t orientation, const struct stamp *stamp, const void *bytes, uint32_t length) {
-  uint32_t head[10] = {status, width, height, orientation, length};
+enum { SLOT_BYTES = 1 << 20 };
+static const uint32_t NO_SLOT = 0xFFFFFFFFu;
+static int shared_fd = -1; /* the shared file, when imgcmp gave one */
+
+/* Writes bytes to the shared file at the slot; 0 when done (the caller then sends the head alone). */
+static int write_shared(uint32_t slot, const void *bytes, uint32_t length) {
+  if (shared_fd < 0 || slot == NO_SLOT || length > SLOT_BYTES) return -1;
+  off_t at = (off_t)slot * SLOT_BYTES;
+  for (uint32_t done = 0; done < length;) {
+    ssize_t n = pwrite(shared_fd, (const char *)bytes + done, length - done, at + done);
+    if (n <= 0) return -1;
+    done += (uint32_t)n;
+  }
+  return 0;
+}
+
+static int reply(uint32_t status, uint32_t width, uint32_t height, uint32_t orientation, const struct stamp *stamp, const void *bytes, uint32_t length, uint32_t slot) {
+  uint32_t head[11] = {status, width, height, orientation, length};
   if (stamp) {
     memcpy(head + 5, &stamp->size, 8);
     memcpy(head + 7, &stamp->mtime_sec, 8);
     head[9] = stamp->mtime_nsec;
   }
-  if (write_all(head, sizeof head) || (length && write_all(bytes, length))) return -1;
+  head[10] = length && write_shared(slot, bytes, length) == 0;
+  if (write_all(head, sizeof head) || (length && !head[10] && write_all(bytes, length))) return -1;
   return fflush(stdout);
 }
 
-static int reply_text(uint32_t status, const char *text) { return reply(status, 0, 0, 1, NULL, text, (uint32_t)strlen(text)); }
+static int reply_text(uint32_t status, const char *text) { return reply(status, 0, 0, 1, NULL, text, (uint32_t)strlen(text), NO_SLOT); }
 
 /*
  * Triangle-filter (bilinear) taps from in_size samples to out_size, widened by the reduction
@@ -285,7 +312,7 @@ static JOCTET *read_file(const char *path, size_t *length, struct stamp *stamp, 
 }
 
 /* Decodes one file and writes its reply; returns -1 only when standard output is gone. */
-static int decode(const char *path, uint32_t side, double max_pixels, int whole_files) {
+static int decode(const char *path, uint32_t side, uint32_t slot, double max_pixels, int whole_files) {
   if (side == 0 || side > 4096) return reply_text(STATUS_NOT_MINE, "thumbnail side out of range");
   size_t length = 0;
   struct stamp stamp = {0, 0, 0};
@@ -372,16 +399,22 @@ static int decode(const char *path, uint32_t side, double max_pixels, int whole_
   double *thumbnail = malloc((size_t)side * side * sizeof *thumbnail);
   int resized = thumbnail && triangle_resize(pixels, width, height, side, thumbnail);
   free(pixels);
-  int written = resized ? reply(STATUS_OK, width, height, orientation, &stamp, thumbnail, side * side * sizeof *thumbnail)
+  int written = resized ? reply(STATUS_OK, width, height, orientation, &stamp, thumbnail, side * side * sizeof *thumbnail, slot)
                         : reply_text(STATUS_FAILED, "out of memory");
   free(thumbnail);
   return written;
 }
 
 int main(int argc, char **argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s MAX_PIXELS\n", argv[0]);
+  if (argc != 2 && argc != 3) {
+    fprintf(stderr, "usage: %s MAX_PIXELS [SHARED_FD]\n", argv[0]);
     return 2;
+  }
+  if (argc == 3) {
+    /* Only a regular file: a descriptor of anything else is left alone, and replies go on stdout. */
+    struct stat st;
+    int fd = atoi(argv[2]);
+    if (fd > 2 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) shared_fd = fd;
   }
 #ifdef __GLIBC__
   /*
@@ -392,18 +425,10 @@ int main(int argc, char **argv) {
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
 #endif
-#ifdef F_SETPIPE_SZ
-  /*
-   * A pipe holds 64 KiB; a reply at find's settings is 128 KiB. With room for a whole reply and
-   * more, the helper writes it in one go and goes on to its next file instead of waiting for
-   * imgcmp to read. Where standard output is no pipe, or the system refuses, nothing changes.
-   */
-  fcntl(STDOUT_FILENO, F_SETPIPE_SZ, 512 << 10);
-#endif
   double max_pixels = strtod(argv[1], NULL);
   /* For the tests: decode progressive files whole, to show that dropping AC scans changes nothing. */
   int whole_files = getenv("IMGCMP_JPEG_WHOLE_FILES") != NULL;
-  uint32_t head[2];
+  uint32_t head[3];
   char *path = NULL;
   while (fread(head, sizeof head, 1, stdin) == 1) {
     char *grown = realloc(path, (size_t)head[0] + 1);
@@ -411,7 +436,7 @@ int main(int argc, char **argv) {
     path = grown;
     if (head[0] && fread(path, head[0], 1, stdin) != 1) break;
     path[head[0]] = '\0';
-    if (decode(path, head[1], max_pixels, whole_files) != 0) break;
+    if (decode(path, head[1], head[2], max_pixels, whole_files) != 0) break;
   }
   free(path);
   return 0;
