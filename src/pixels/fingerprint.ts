@@ -2,7 +2,6 @@
  * One image file → its fingerprint record: decoded once to the method's thumbnail (or the larger
  * square that crop views are cut from), then hashed in every view the settings ask for.
  */
-import fs from 'node:fs';
 import { methodNamed } from '../hash/methods.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
 import { viewFingerprints } from '../hash/view-fingerprints.js';
@@ -12,15 +11,13 @@ import { greySource } from './decode.js';
 import { decoderFor } from './recipe.js';
 
 /**
- * The fingerprint record of one image file under `settings` (`_stat`: the file's as the caller saw
- * it; the size and modification time recorded are those of the file as it is read, which must be
- * a regular file).
+ * The fingerprint record of one image file under `settings`: the size and modification time
+ * recorded are those of the file as it is read, which must be a regular file.
  * Throws what the file system or the decoder throws (callers name the file; see fileError).
  */
 export async function fingerprintFile(
   file: string,
   settings: HashSettings,
-  _stat?: fs.Stats,
 ): Promise<FingerprintRecord> {
   const method = methodNamed(settings.method);
   const side = method.side(settings.x);
