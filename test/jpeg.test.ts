@@ -9,7 +9,7 @@ import { readDb } from '../src/db/database.js';
 import { hammingRows } from '../src/hash/bits.js';
 import { methodNamed } from '../src/hash/methods.js';
 import { greyThumbnail, MAX_INPUT_PIXELS } from '../src/pixels/decode.js';
-import { HELPER_PATH, helperRequest, JpegDecoder } from '../src/pixels/jpeg.js';
+import { HEADER_BYTES, HELPER_PATH, helperRequest, JpegDecoder } from '../src/pixels/jpeg.js';
 import { RECIPE } from '../src/pixels/recipe.js';
 import { applyOrientation } from '../src/pixels/orientation.js';
 import { BIN, imgcmp, missingPython, python, ROOT, SAMPLES, tempDir } from './helpers/env.js';
@@ -35,9 +35,13 @@ const noHelper = JpegDecoder.available() ? undefined : `the native JPEG decoder 
 if (noHelper) console.log(`# skipping the native decoder's tests: ${noHelper}`);
 
 /** Replies of one helper process to requests for `files` (least side `side`), raw. */
-function helperReplies(files: readonly string[], side: number, env: NodeJS.ProcessEnv = {}): { status: number; width: number; height: number; orientation: number; body: Buffer }[] {
+function helperReplies(
+  files: readonly string[],
+  side: number,
+  env: NodeJS.ProcessEnv = {},
+): { status: number; width: number; height: number; orientation: number; size: bigint; mtimeSec: bigint; mtimeNsec: number; body: Buffer }[] {
   const request = Buffer.concat(files.map((f) => helperRequest(Buffer.from(f), side)));
-  const r = spawnSync(HELPER_PATH, [String(MAX_INPUT_PIXELS)], { input: request, env: { ...process.env, ...env }, maxBuffer: 1 << 28 });
+  const r = spawnSync(HELPER_PATH, [String(MAX_INPUT_PIXELS)], { input: request, env: { ...process.env, ...env }, maxBuffer: 1 << 28, timeout: 60_000 });
   assert.equal(r.status, 0, String(r.stderr));
   const out: ReturnType<typeof helperReplies> = [];
   let at = 0;
@@ -48,9 +52,12 @@ function helperReplies(files: readonly string[], side: number, env: NodeJS.Proce
       width: r.stdout.readUInt32LE(at + 4),
       height: r.stdout.readUInt32LE(at + 8),
       orientation: r.stdout.readUInt32LE(at + 12),
-      body: r.stdout.subarray(at + 20, at + 20 + length),
+      size: r.stdout.readBigUInt64LE(at + 20),
+      mtimeSec: r.stdout.readBigInt64LE(at + 28),
+      mtimeNsec: r.stdout.readUInt32LE(at + 36),
+      body: r.stdout.subarray(at + HEADER_BYTES, at + HEADER_BYTES + length),
     });
-    at += 20 + length;
+    at += HEADER_BYTES + length;
   }
   assert.equal(out.length, files.length, 'one reply per request');
   return out;
@@ -177,6 +184,45 @@ print(json.dumps(out))`,
     const a = m.bits(await greyThumbnail(cmyk, 32, 'libjpeg'), 8);
     const b = m.bits(await greyThumbnail(path.join(SAMPLES, 'moon.jpg'), 32, 'libjpeg'), 8);
     assert.ok(a.reduce((s, v, i) => s + (v !== b[i] ? 1 : 0), 0) <= 6);
+  });
+
+  it('reads only regular files, without blocking, and sends the stats of the file it read', async () => {
+    const fifo = path.join(dir, 'pipe.jpg');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+    const photo = path.join(dir, 'stamped.jpg');
+    fs.copyFileSync(path.join(SAMPLES, 'chelsea.jpg'), photo);
+    // A modification time with a fraction of a millisecond, as file systems keep them.
+    fs.utimesSync(photo, 1_700_000_000.123456, 1_700_000_000.123456789);
+    const [f, d, ok] = helperReplies([fifo, dir, photo], 32);
+    assert.deepEqual([f!.status, f!.body.toString(), f!.size], [1, 'not a regular file', 0n], 'a FIFO is declined, not read (a read would block)');
+    assert.deepEqual([d!.status, d!.body.toString()], [1, 'not a regular file']);
+    const st = fs.statSync(photo, { bigint: true });
+    assert.equal(ok!.status, 0);
+    assert.deepEqual([ok!.size, ok!.mtimeSec, BigInt(ok!.mtimeNsec)], [st.size, st.mtimeNs / 1_000_000_000n, st.mtimeNs % 1_000_000_000n]);
+    // Through the decoder class: the stamp is what fs.Stats says, to the last bit of mtimeMs.
+    const decoder = new JpegDecoder(MAX_INPUT_PIXELS);
+    const reply = await decoder.decode(Buffer.from(photo), 32);
+    assert.ok(reply.ok);
+    assert.deepEqual(reply.stamp, { size: fs.statSync(photo).size, mtimeMs: fs.statSync(photo).mtimeMs });
+  });
+
+  it('sends thumbnails through its shared file, byte for byte what the pipe carries, and leaves no file behind', async () => {
+    const files = ['chelsea.jpg', 'moon.jpg'].map((f) => path.join(SAMPLES, f));
+    const shm = fs.existsSync('/dev/shm') ? '/dev/shm' : undefined;
+    const ours = (): string[] => (shm ? fs.readdirSync(shm).filter((f) => f.startsWith(`.imgcmp-jpeg-${process.pid}-`)) : []);
+    const before = ours();
+    // Several in flight on one helper (each its own slot), sides of 32 and 128 pixels, twice over
+    // so that slots are reused; and a side too large for a slot, which comes through the pipe.
+    const decoder = new JpegDecoder(MAX_INPUT_PIXELS, 60_000, 1);
+    for (const side of [32, 128, 400]) {
+      const piped = helperReplies(files, side).map((r) => r.body);
+      const shared = await Promise.all([...files, ...files].map((f) => decoder.decode(Buffer.from(f), side)));
+      shared.forEach((r, i) => {
+        assert.ok(r.ok, `side ${side}`);
+        assert.ok(Buffer.from(r.thumbnail.buffer, r.thumbnail.byteOffset, r.thumbnail.byteLength).equals(piped[i % files.length]!), `side ${side}, request ${i}`);
+      });
+    }
+    assert.deepEqual(ours(), before, 'the shared file is unlinked as soon as it is made');
   });
 
   it('reads the EXIF orientation, leaving it to imgcmp to apply', async () => {

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import type SharpModule from 'sharp';
 import { fsPath, hasEscapes, toBytes } from '../walk/fspath.js';
-import { JpegDecoder, timeLimitReason } from './jpeg.js';
+import { JpegDecoder, timeLimitReason, type FileStamp } from './jpeg.js';
 import { decoderMissing, type JpegDecoderName } from './recipe.js';
 import { applyOrientation } from './orientation.js';
 import { aspectOf, specialFormat, specialGreySource } from './formats.js';
@@ -129,21 +129,47 @@ export async function greyThumbnail(path: string, side: number, decoder: JpegDec
 /**
  * As greyThumbnail, with the aspect (width / height) of the upright picture, which the square
  * thumbnail does not keep; `withAspect` false: 1 (and no header read for it).
+ *
+ * `unchecked`: the caller has not made sure that `path` is a regular file (regularFile). Then
+ * it is checked here before it is read — by the native helper for the JPEGs it decodes (it opens
+ * the file without blocking and reads only a regular file), by regularFile otherwise — and the
+ * result carries the stats of the file read (`stamp`).
  */
-export async function greySource(path: string, side: number, decoder: JpegDecoderName = 'sharp', withAspect = true): Promise<{ pixels: ArrayLike<number>; aspect: number }> {
+export async function greySource(
+  path: string,
+  side: number,
+  decoder: JpegDecoderName = 'sharp',
+  withAspect = true,
+  unchecked = false,
+): Promise<{ pixels: ArrayLike<number>; aspect: number; stamp?: FileStamp }> {
   // HEIC/HEIF, camera RAW and BMP, which sharp cannot read: see formats.ts.
   const special = specialFormat(path);
-  if (special) return specialGreySource(path, special, side).catch((err: unknown) => explainFailure(path, err));
+  const check = async (): Promise<FileStamp | undefined> => (unchecked ? stampOf(await regularFile(path)) : undefined);
+  if (special) {
+    const stamp = await check();
+    return { ...(await specialGreySource(path, special, side).catch((err: unknown) => explainFailure(path, err))), stamp };
+  }
   if (decoder === 'libjpeg') {
     const missing = decoderMissing(decoder);
     if (missing) throw new Error(missing);
     helpers ??= new JpegDecoder(MAX_INPUT_PIXELS, decodeTimeLimit());
     const reply = await helpers.decode(hasEscapes(path) ? toBytes(path) : Buffer.from(path), side);
     if (reply.ok) {
-      return { pixels: applyOrientation({ width: side, height: side, pixels: reply.thumbnail }, reply.orientation).pixels, aspect: aspectOf(reply.width, reply.height, reply.orientation) };
+      return {
+        pixels: applyOrientation({ width: side, height: side, pixels: reply.thumbnail }, reply.orientation).pixels,
+        aspect: aspectOf(reply.width, reply.height, reply.orientation),
+        stamp: reply.stamp,
+      };
     }
   }
-  return sharpThumbnail(path, side, withAspect);
+  // A file the helper declined (not a regular one among them) is checked before sharp opens it.
+  const stamp = await check();
+  return { ...(await sharpThumbnail(path, side, withAspect)), stamp };
+}
+
+/** The size and modification time of `st`. */
+function stampOf(st: fs.Stats): FileStamp {
+  return { size: st.size, mtimeMs: st.mtimeMs };
 }
 
 /** The libvips-linear recipe: one sharp pipeline, with JPEG shrink-on-load. */

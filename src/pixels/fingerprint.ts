@@ -2,36 +2,35 @@
  * One image file → its fingerprint record: decoded once to the method's thumbnail (or the larger
  * square that crop views are cut from), then hashed in every view the settings ask for.
  */
-import fs from 'node:fs';
 import { methodNamed } from '../hash/methods.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
 import { viewFingerprints } from '../hash/view-fingerprints.js';
 import { cropSourceSide, needsSource } from '../hash/views.js';
 import { fileError } from '../util/errors.js';
-import { greySource, regularFile } from './decode.js';
+import { greySource } from './decode.js';
 import { decoderFor } from './recipe.js';
 
 /**
- * The fingerprint record of one image file under `settings` (`_stat`: the file's as the caller saw
- * it; the file is stat'ed again as it is opened, and must be a regular file).
+ * The fingerprint record of one image file under `settings`: the size and modification time
+ * recorded are those of the file as it is read, which must be a regular file.
  * Throws what the file system or the decoder throws (callers name the file; see fileError).
  */
 export async function fingerprintFile(
   file: string,
   settings: HashSettings,
-  _stat?: fs.Stats,
 ): Promise<FingerprintRecord> {
-  // Only a regular file is decoded: a FIFO, socket or device could block or never end.
-  const st = await regularFile(file);
   const method = methodNamed(settings.method);
   const side = method.side(settings.x);
   // One decode: the method's thumbnail, or a larger square that the crop and frame views (and the
   // coarse fingerprints, from the same square) are cut from.
   const decoded = needsSource(settings) || settings.coarseX ? cropSourceSide(side) : side;
   // The aspect only where views are turned (it costs sharp a header read).
-  const { pixels, aspect } = await greySource(file, decoded, decoderFor(settings.resample), settings.edits === true);
+  // Only a regular file is decoded: a FIFO, socket or device could block or never end. greySource
+  // checks (the native helper opens the file without blocking, and sends its stats with the
+  // pixels: checking here too would cost the same system calls twice for every JPEG).
+  const { pixels, aspect, stamp } = await greySource(file, decoded, decoderFor(settings.resample), settings.edits === true, true);
   const { bits, flat, views, coarse } = viewFingerprints(pixels, decoded, settings, aspect);
-  const record: FingerprintRecord = { file, bits, flat, size: st.size, mtime: st.mtimeMs };
+  const record: FingerprintRecord = { file, bits, flat, size: stamp!.size, mtime: stamp!.mtimeMs };
   if (views) record.views = views;
   if (coarse) record.coarse = coarse;
   return record;

@@ -6,10 +6,19 @@
  * helper with the fewest outstanding. The helpers run in their own process group, so a Ctrl-C
  * at the terminal reaches only imgcmp, which finishes the images in flight; they exit when their
  * input closes, as it does when imgcmp exits or is killed.
+ *
+ * The thumbnails themselves come through a file that each helper shares with imgcmp (in
+ * /dev/shm where there is one: memory): imgcmp creates it exclusively under a fresh name, unlinks
+ * it at once (nothing is left behind, whatever happens) and hands the open file to the helper,
+ * which writes each thumbnail at the slot its request names; imgcmp reads it with one system
+ * call. Through the pipe, a 128 KiB thumbnail cost imgcmp's main thread three reads, their
+ * buffers, a copy and the stream's events — more than hashing one of its views.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
@@ -21,28 +30,71 @@ export function timeLimitReason(ms: number): string {
 /** Where `npm run build` puts the helper (src/pixels/native/build.mjs). */
 export const HELPER_PATH = fileURLToPath(new URL('../../native/imgcmp-jpeg-grey', import.meta.url));
 
+/** A file's size and modification time as fs.Stats has them (mtimeMs computed as Node does). */
+export interface FileStamp {
+  size: number;
+  mtimeMs: number;
+}
+
 /**
  * A JPEG's square thumbnail as stored (not yet upright), with the EXIF orientation that turns it
- * upright; or the helper's reason to leave the file to sharp.
+ * upright and the stats of the file the helper read (it opens it without blocking and decodes
+ * only a regular file); or the helper's reason to leave the file to sharp.
  */
-export type JpegReply = { ok: true; thumbnail: Float64Array; orientation: number; width: number; height: number } | { ok: false; reason: string };
+export type JpegReply =
+  | { ok: true; thumbnail: Float64Array; orientation: number; width: number; height: number; stamp: FileStamp }
+  | { ok: false; reason: string };
 
 const STATUS_OK = 0;
-const HEADER_BYTES = 20; // a reply's head: status, width, height, orientation, length (u32 each)
+/**
+ * A reply's head: status, width, height, orientation, length (u32 each), the file's size (u64),
+ * modification time (i64 seconds, u32 nanoseconds), and where the body is (u32: 0 following in
+ * the pipe, 1 in the shared file at the request's slot).
+ */
+export const HEADER_BYTES = 44;
+/** The shared file holds a thumbnail of at most this many bytes per slot (a side of 362 pixels). */
+export const SLOT_BYTES = 1 << 20;
+/** A request's slot when its reply is to come through the pipe. */
+export const NO_SLOT = 0xffffffff;
 
-/** A request to the helper, as its protocol has it: u32 path length, u32 thumbnail side, the path. */
-export function helperRequest(file: Buffer, side: number): Buffer {
-  const request = Buffer.alloc(8 + file.length);
+/**
+ * A request to the helper, as its protocol has it: u32 path length, u32 thumbnail side, u32 slot
+ * of the shared file for the thumbnail (NO_SLOT: through the pipe), the path.
+ */
+export function helperRequest(file: Buffer, side: number, slot = NO_SLOT): Buffer {
+  const request = Buffer.allocUnsafe(12 + file.length);
   request.writeUInt32LE(file.length, 0);
   request.writeUInt32LE(side, 4);
-  file.copy(request, 8);
+  request.writeUInt32LE(slot, 8);
+  file.copy(request, 12);
   return request;
 }
 
 interface Pending {
-  request: Buffer;
+  file: Buffer;
+  side: number;
   resolve: (reply: JpegReply) => void;
   reject: (err: Error) => void;
+  /** The shared file's slot of this request on the helper it was sent to, or NO_SLOT. */
+  slot?: number;
+}
+
+/**
+ * A file for a helper's thumbnails: created exclusively (never a file that was there, never
+ * through a link), readable by imgcmp alone, unlinked at once. Undefined where none can be made:
+ * replies then come through the pipe.
+ */
+function sharedFile(): number | undefined {
+  const dir = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
+  const { O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+  const name = path.join(dir, `.imgcmp-jpeg-${process.pid}-${crypto.randomBytes(8).toString('hex')}`);
+  try {
+    const fd = fs.openSync(name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+    fs.unlinkSync(name);
+    return fd;
+  } catch {
+    return undefined;
+  }
 }
 
 /** One helper process and the requests it has been sent, oldest first. */
@@ -50,6 +102,11 @@ class Helper {
   readonly pending: Pending[] = [];
   private readonly child: ChildProcessByStdio<Writable, Readable, null>;
   private chunks: Buffer[] = [];
+  private readonly head = Buffer.alloc(HEADER_BYTES);
+  /** The file shared with this helper for thumbnails, and its slots not in use. */
+  private readonly shared = sharedFile();
+  private readonly freeSlots: number[] = [];
+  private slots = 0;
   private buffered = 0;
   private gone = false;
   private timer: NodeJS.Timeout | undefined;
@@ -61,7 +118,11 @@ class Helper {
     private readonly timeLimit: number,
     onGone: (helper: Helper, orphans: Pending[], why: string) => void,
   ) {
-    this.child = spawn(HELPER_PATH, [String(maxPixels)], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
+    const shared = this.shared;
+    this.child =
+      shared === undefined
+        ? spawn(HELPER_PATH, [String(maxPixels)], { stdio: ['pipe', 'pipe', 'inherit'], detached: true })
+        : (spawn(HELPER_PATH, [String(maxPixels), '3'], { stdio: ['pipe', 'pipe', 'inherit', shared], detached: true }) as unknown as ChildProcessByStdio<Writable, Readable, null>);
     this.child.stdout.on('data', (chunk: Buffer) => this.take(chunk));
     // Writes to a helper that died fail with EPIPE; its exit below settles the requests.
     this.child.stdin.on('error', () => undefined);
@@ -69,6 +130,7 @@ class Helper {
       if (this.gone) return;
       this.gone = true;
       clearTimeout(this.timer);
+      if (shared !== undefined) fs.closeSync(shared);
       onGone(this, this.pending.splice(0), why);
     };
     this.child.on('error', (err) => leave(err.message));
@@ -77,11 +139,13 @@ class Helper {
   }
 
   send(p: Pending): void {
+    // A slot of the shared file for the thumbnail, where it fits one (errors come by the pipe).
+    p.slot = this.shared !== undefined && p.side > 0 && p.side * p.side * 8 <= SLOT_BYTES ? (this.freeSlots.pop() ?? this.slots++) : NO_SLOT;
     if (this.pending.push(p) === 1) {
       this.busy();
       this.arm();
     }
-    this.child.stdin.write(p.request);
+    this.child.stdin.write(helperRequest(p.file, p.side, p.slot));
   }
 
   /**
@@ -99,24 +163,32 @@ class Helper {
   }
 
   /**
-   * Replies arrive in pipe-sized chunks (a 128-pixel thumbnail is 128 KiB: two or three of them):
-   * each reply's body is copied once, when complete, straight into its own buffer.
+   * Replies arrive in chunks: a head, and the body where it did not go to the shared file (a
+   * reason; a thumbnail where no file could be shared, 128 KiB at 128 pixels, in two or three
+   * chunks). Each reply's body is copied once, when complete, straight into its own buffer.
    */
   private take(chunk: Buffer): void {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
+    const head = this.head;
     while (this.buffered >= HEADER_BYTES) {
-      const head = Buffer.alloc(HEADER_BYTES);
       this.copyOut(head, false);
       const length = head.readUInt32LE(16);
-      if (this.buffered < HEADER_BYTES + length) return;
+      const inShared = head.readUInt32LE(40) === 1;
+      if (!inShared && this.buffered < HEADER_BYTES + length) return;
       this.copyOut(head, true);
+      const p = this.pending.shift();
       // Its own buffer (a Float64Array needs an 8-byte-aligned one), not zeroed first: every
-      // byte is copied in next.
-      const body = Buffer.allocUnsafeSlow(length);
-      this.copyOut(body, true);
+      // byte is copied in next. One in the shared file is no larger than a slot.
+      let unread = inShared && length > SLOT_BYTES;
+      const body = Buffer.allocUnsafeSlow(unread ? 0 : length);
+      if (!inShared) this.copyOut(body, true);
+      else if (!unread && !this.readShared(body, p?.slot)) unread = true;
+      if (p?.slot !== undefined && p.slot !== NO_SLOT) this.freeSlots.push(p.slot);
       const reply: JpegReply =
-        head.readUInt32LE(0) !== STATUS_OK
+        unread
+          ? { ok: false, reason: 'the JPEG decoder\'s thumbnail could not be read back' }
+          : head.readUInt32LE(0) !== STATUS_OK
           ? { ok: false, reason: body.toString('utf8') }
           : length % 8
             ? { ok: false, reason: 'the JPEG decoder sent a malformed thumbnail' }
@@ -127,10 +199,23 @@ class Helper {
                 // the size it was decoded at (before the EXIF orientation): its aspect is the file's
                 width: head.readUInt32LE(4),
                 height: head.readUInt32LE(8),
+                // as Node's fs.Stats computes them (lib/internal/fs/utils.js: msFromTimeSpec)
+                stamp: { size: Number(head.readBigUInt64LE(20)), mtimeMs: Number(head.readBigInt64LE(28)) * 1e3 + head.readUInt32LE(36) / 1e6 },
               };
-      this.pending.shift()?.resolve(reply);
+      p?.resolve(reply);
       this.arm();
       if (!this.pending.length) this.idle();
+    }
+  }
+
+  /** Reads a thumbnail that the helper wrote to the shared file at `slot` into `to`; whether it could. */
+  private readShared(to: Uint8Array, slot: number | undefined): boolean {
+    // After the helper is gone its file is closed (and the number may be another file's by now).
+    if (this.gone || this.shared === undefined || slot === undefined || slot === NO_SLOT || to.length > SLOT_BYTES) return false;
+    try {
+      return fs.readSync(this.shared, to, 0, to.length, slot * SLOT_BYTES) === to.length;
+    } catch {
+      return false;
     }
   }
 
@@ -190,8 +275,7 @@ export class JpegDecoder {
 
   /** The side × side grey thumbnail of the JPEG file at `file` (its path's bytes). */
   decode(file: Buffer, side: number): Promise<JpegReply> {
-    const request = helperRequest(file, side);
-    return new Promise((resolve, reject) => this.dispatch({ request, resolve, reject }));
+    return new Promise((resolve, reject) => this.dispatch({ file, side, resolve, reject }));
   }
 
   private dispatch(p: Pending): void {

@@ -121,9 +121,15 @@ async function fingerprintFiles(
     }
   }
 
-  // Unchanged files cost a stat; the rest are hashed.
-  const todo: { file: string; stat: fs.Stats }[] = [];
+  // Unchanged files cost a stat; the rest are hashed. A file the database does not hold is not
+  // stat'ed here: reading it checks it and gives the size and time recorded (fingerprintFile).
+  const todo: string[] = [];
   for (const file of files) {
+    const known = records.get(file);
+    if (!known) {
+      todo.push(file);
+      continue;
+    }
     let stat: fs.Stats;
     try {
       stat = fs.statSync(fsPath(file));
@@ -132,13 +138,12 @@ async function fingerprintFiles(
       job.onFailed?.(file, reasonOf(err));
       continue;
     }
-    const known = records.get(file);
-    if (known && known.size === stat.size && known.mtime === stat.mtimeMs) {
+    if (known.size === stat.size && known.mtime === stat.mtimeMs) {
       report.unchanged++;
       report.files.add(file);
       job.onDone?.(file);
     } else {
-      todo.push({ file, stat });
+      todo.push(file);
     }
   }
 
@@ -163,8 +168,8 @@ async function fingerprintFiles(
   await forEachLimited(
     todo,
     job.inFlight,
-    ({ file, stat }) => fingerprintFile(file, settings, stat),
-    async (result, { file }) => {
+    (file) => fingerprintFile(file, settings),
+    async (result, file) => {
       if (result.status === 'fulfilled') {
         records.set(file, result.value);
         report.files.add(file);

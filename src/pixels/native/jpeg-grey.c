@@ -9,22 +9,36 @@
  * fingerprint run, so nothing is paid per image but the decode itself.
  *
  * Protocol, on standard input and output, native byte order (the parent is on the same machine):
- *   request: u32 path length, u32 thumbnail side S, the path's bytes
- *   reply:   u32 status, u32 width, u32 height, u32 orientation, u32 length, length bytes
+ *   request: u32 path length, u32 thumbnail side S, u32 slot, the path's bytes
+ *   reply:   u32 status, u32 width, u32 height, u32 orientation, u32 length, then the file's
+ *            size (u64) and modification time (i64 seconds, u32 nanoseconds) as the file
+ *            descriptor it read has them (0 where the file was not read), then u32 where: 0
+ *            when the length bytes follow on standard output, 1 when they were written to the
+ *            shared file at offset slot × SLOT_BYTES instead (see below).
+ *
+ * The shared file: started as `imgcmp-jpeg-grey MAX_PIXELS SHARED_FD`, the helper writes a
+ * decoded thumbnail of at most SLOT_BYTES to that open file (imgcmp's, created for it and
+ * already unlinked) at the slot the request names, unless the slot is NO_SLOT, and sends only
+ * the reply's head. imgcmp reads it from there with one system call into the buffer it hashes
+ * from: a 128-pixel thumbnail is 128 KiB of doubles, which through the socket cost imgcmp's main
+ * thread more (three reads, their buffers and the stream's events) than the hashing of a view.
+ * imgcmp gives each request in flight its own slot, so a reply is never overwritten before it
+ * is read. Reasons (status 1, 2) always follow on standard output.
  *     status 0: decoded; the bytes are the S × S thumbnail, row-major, as doubles: the picture
  *               decoded at the largest libjpeg scale 1/k (k = 8, 4, 2, 1) that keeps both sides
  *               ≥ S (exactly what a full decode at that scale gives; width × height is that
  *               size), resampled by a triangle filter as Pillow's BILINEAR. orientation is the
  *               EXIF orientation (1–8, 1 when absent or unreadable), not applied.
- *     status 1: not for this decoder (not a JPEG, a colour space libjpeg cannot turn into grey,
- *               more pixels than the limit); the bytes are the reason.
+ *     status 1: not for this decoder (not a regular file, not a JPEG, a colour space libjpeg
+ *               cannot turn into grey, more pixels than the limit); the bytes are the reason.
  *     status 2: the decoder failed or warned of corrupt data; the bytes are libjpeg's message.
  * The parent decodes every file that gets status 1 or 2 with sharp instead, whose verdict then
  * stands, so this helper never decides alone that a file is bad.
  *
- * Usage: imgcmp-jpeg-grey MAX_PIXELS
+ * Usage: imgcmp-jpeg-grey MAX_PIXELS [SHARED_FD]
  * With IMGCMP_JPEG_WHOLE_FILES set, progressive files are decoded whole (for the tests).
  */
+#define _GNU_SOURCE /* st_mtim, pwrite */
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,7 +46,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <jpeglib.h>
+
+#ifdef __APPLE__
+#define st_mtim st_mtimespec
+#endif
 
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -138,13 +160,42 @@ static size_t without_ac_scans(const JOCTET *in, size_t n, JOCTET *out) {
 
 static int write_all(const void *data, size_t length) { return fwrite(data, 1, length, stdout) == length ? 0 : -1; }
 
-static int reply(uint32_t status, uint32_t width, uint32_t height, uint32_t orientation, const void *bytes, uint32_t length) {
-  uint32_t head[5] = {status, width, height, orientation, length};
-  if (write_all(head, sizeof head) || (length && write_all(bytes, length))) return -1;
+/* The stats of the file a reply is about, as imgcmp records them (size and modification time). */
+struct stamp {
+  uint64_t size;
+  int64_t mtime_sec;
+  uint32_t mtime_nsec;
+};
+
+enum { SLOT_BYTES = 1 << 20 };
+static const uint32_t NO_SLOT = 0xFFFFFFFFu;
+static int shared_fd = -1; /* the shared file, when imgcmp gave one */
+
+/* Writes bytes to the shared file at the slot; 0 when done (the caller then sends the head alone). */
+static int write_shared(uint32_t slot, const void *bytes, uint32_t length) {
+  if (shared_fd < 0 || slot == NO_SLOT || length > SLOT_BYTES) return -1;
+  off_t at = (off_t)slot * SLOT_BYTES;
+  for (uint32_t done = 0; done < length;) {
+    ssize_t n = pwrite(shared_fd, (const char *)bytes + done, length - done, at + done);
+    if (n <= 0) return -1;
+    done += (uint32_t)n;
+  }
+  return 0;
+}
+
+static int reply(uint32_t status, uint32_t width, uint32_t height, uint32_t orientation, const struct stamp *stamp, const void *bytes, uint32_t length, uint32_t slot) {
+  uint32_t head[11] = {status, width, height, orientation, length};
+  if (stamp) {
+    memcpy(head + 5, &stamp->size, 8);
+    memcpy(head + 7, &stamp->mtime_sec, 8);
+    head[9] = stamp->mtime_nsec;
+  }
+  head[10] = length && write_shared(slot, bytes, length) == 0;
+  if (write_all(head, sizeof head) || (length && !head[10] && write_all(bytes, length))) return -1;
   return fflush(stdout);
 }
 
-static int reply_text(uint32_t status, const char *text) { return reply(status, 0, 0, 1, text, (uint32_t)strlen(text)); }
+static int reply_text(uint32_t status, const char *text) { return reply(status, 0, 0, 1, NULL, text, (uint32_t)strlen(text), NO_SLOT); }
 
 /*
  * Triangle-filter (bilinear) taps from in_size samples to out_size, widened by the reduction
@@ -222,29 +273,52 @@ static int triangle_resize(const JSAMPLE *pixels, unsigned width, unsigned heigh
   return ok;
 }
 
-/* The whole file in memory (one read, not libjpeg's 4 KiB at a time); NULL if it cannot be read. */
-static JOCTET *read_file(const char *path, size_t *length) {
-  FILE *file = fopen(path, "rb");
-  if (!file) return NULL;
+/*
+ * The whole file in memory (one read, not libjpeg's 4 KiB at a time), with its stats; NULL if it
+ * cannot be read or is no regular file. Opened without blocking and checked by fstat before any
+ * read, so that a FIFO, socket or device (or a file swapped for one) never blocks the helper:
+ * imgcmp leaves these checks to the helper for the files it sends (and reports such a file,
+ * which the helper declines, in the file system's words).
+ */
+static JOCTET *read_file(const char *path, size_t *length, struct stamp *stamp, const char **why) {
+  *why = "cannot read";
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  struct stat st;
   JOCTET *data = NULL;
-  long size = fseek(file, 0, SEEK_END) == 0 ? ftell(file) : -1;
-  if (size > 0 && fseek(file, 0, SEEK_SET) == 0 && (data = malloc((size_t)size))) {
-    if (fread(data, 1, (size_t)size, file) != (size_t)size) {
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) == 0) *why = "not a regular file";
+    close(fd);
+    return NULL;
+  }
+  size_t size = (size_t)st.st_size, got = 0;
+  if (size > 0 && (data = malloc(size))) {
+    while (got < size) {
+      ssize_t n = read(fd, data + got, size - got);
+      if (n <= 0) break;
+      got += (size_t)n;
+    }
+    if (got == 0) {
       free(data);
       data = NULL;
     }
   }
-  fclose(file);
-  *length = (size_t)(size > 0 ? size : 0);
+  close(fd);
+  *length = got;
+  stamp->size = (uint64_t)st.st_size;
+  stamp->mtime_sec = (int64_t)st.st_mtim.tv_sec;
+  stamp->mtime_nsec = (uint32_t)st.st_mtim.tv_nsec;
   return data;
 }
 
 /* Decodes one file and writes its reply; returns -1 only when standard output is gone. */
-static int decode(const char *path, uint32_t side, double max_pixels, int whole_files) {
+static int decode(const char *path, uint32_t side, uint32_t slot, double max_pixels, int whole_files) {
   if (side == 0 || side > 4096) return reply_text(STATUS_NOT_MINE, "thumbnail side out of range");
-  size_t length;
-  JOCTET *data = read_file(path, &length);
-  if (!data) return reply_text(STATUS_NOT_MINE, "cannot read");
+  size_t length = 0;
+  struct stamp stamp = {0, 0, 0};
+  const char *why;
+  JOCTET *data = read_file(path, &length, &stamp, &why);
+  if (!data) return reply_text(STATUS_NOT_MINE, why);
   if (length < 3 || data[0] != 0xFF || data[1] != 0xD8 || data[2] != 0xFF) {
     free(data);
     return reply_text(STATUS_NOT_MINE, "not a JPEG");
@@ -325,16 +399,22 @@ static int decode(const char *path, uint32_t side, double max_pixels, int whole_
   double *thumbnail = malloc((size_t)side * side * sizeof *thumbnail);
   int resized = thumbnail && triangle_resize(pixels, width, height, side, thumbnail);
   free(pixels);
-  int written = resized ? reply(STATUS_OK, width, height, orientation, thumbnail, side * side * sizeof *thumbnail)
+  int written = resized ? reply(STATUS_OK, width, height, orientation, &stamp, thumbnail, side * side * sizeof *thumbnail, slot)
                         : reply_text(STATUS_FAILED, "out of memory");
   free(thumbnail);
   return written;
 }
 
 int main(int argc, char **argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s MAX_PIXELS\n", argv[0]);
+  if (argc != 2 && argc != 3) {
+    fprintf(stderr, "usage: %s MAX_PIXELS [SHARED_FD]\n", argv[0]);
     return 2;
+  }
+  if (argc == 3) {
+    /* Only a regular file: a descriptor of anything else is left alone, and replies go on stdout. */
+    struct stat st;
+    int fd = atoi(argv[2]);
+    if (fd > 2 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) shared_fd = fd;
   }
 #ifdef __GLIBC__
   /*
@@ -348,7 +428,7 @@ int main(int argc, char **argv) {
   double max_pixels = strtod(argv[1], NULL);
   /* For the tests: decode progressive files whole, to show that dropping AC scans changes nothing. */
   int whole_files = getenv("IMGCMP_JPEG_WHOLE_FILES") != NULL;
-  uint32_t head[2];
+  uint32_t head[3];
   char *path = NULL;
   while (fread(head, sizeof head, 1, stdin) == 1) {
     char *grown = realloc(path, (size_t)head[0] + 1);
@@ -356,7 +436,7 @@ int main(int argc, char **argv) {
     path = grown;
     if (head[0] && fread(path, head[0], 1, stdin) != 1) break;
     path[head[0]] = '\0';
-    if (decode(path, head[1], max_pixels, whole_files) != 0) break;
+    if (decode(path, head[1], head[2], max_pixels, whole_files) != 0) break;
   }
   free(path);
   return 0;
