@@ -17,7 +17,8 @@
  * --jpeg keeps only JPEG files (the decoder comparison the target is stated for). --repeat N
  * takes every file N times (under other names: each is decoded again), for the speed of a long
  * run, where the fixed cost of starting one is spread over many images. --find-only measures
- * `imgcmp find` and Pillow's draft path alone. --before CHECKOUT also runs the `find` of another
+ * `imgcmp find`, find's fingerprinting stage alone (`imgcmp fingerprint` with find's settings:
+ * the same database, without the clustering) and Pillow's draft path. --before CHECKOUT also runs the `find` of another
  * built checkout of imgcmp (a git worktree of an earlier commit, say), for before/after figures
  * from one run. --runs N runs find (before and after) and Pillow N times, interleaved, and
  * takes each one's fastest run: on a shared machine, the run least slowed by others.
@@ -125,9 +126,17 @@ const findOf = (binary, k) => () => {
   fs.rmSync(db, { force: true }); // a first run each time, into a new database
   return measured(process.execPath, [binary, 'find', linkDir, '-L', '-q', '--no-tree', '-f', db], { IMGCMP_HOME: home });
 };
+// find's fingerprinting stage alone: `imgcmp fingerprint` with find's settings (the same database
+// find writes, without the clustering and the summary that follow it in find).
+const findFingerprint = () => {
+  const db = path.join(work, 'fingerprint-find-settings.hdf');
+  fs.rmSync(db, { force: true });
+  return measured(process.execPath, [bin, 'fingerprint', linkDir, '-L', '-q', '-x', '16', '--orientations', '--crops', '--borders', '--edits', '--coarse', '8', '-f', db], { IMGCMP_HOME: home });
+};
 const contenders = {
   ...(beforeCheckout ? { before: findOf(path.join(path.resolve(beforeCheckout), 'bin', 'imgcmp'), 'before') } : {}),
   find: findOf(bin, 'after'),
+  fingerprint: findFingerprint,
   pillow: () => measured('/usr/bin/python3', [pyScript, list]),
 };
 const best = {};
@@ -147,7 +156,9 @@ const withCpu = (name, label, r, base) => {
 };
 if (best.before) withCpu('before', `imgcmp find before (${path.basename(path.resolve(beforeCheckout))})${of}`, best.before);
 withCpu('find', `imgcmp find (x = 16, 38 views + coarse)${of}`, best.find);
+withCpu('fingerprint', `imgcmp fingerprint with find's settings${of}`, best.fingerprint);
 withCpu('pillow', `Pillow draft + phash, 2 processes${of}`, best.pillow, ours);
+console.log(`  find's fingerprinting (fingerprint with its settings) vs Pillow draft + phash: imgcmp is ${(best.pillow.seconds / best.fingerprint.seconds).toFixed(2)}× as fast` + (leastCpu.fingerprint && leastCpu.pillow ? `; CPU time, Pillow / imgcmp: ${(leastCpu.pillow / leastCpu.fingerprint).toFixed(2)}` : ''));
 if (best.before) console.log(`  imgcmp find before vs Pillow draft + phash: find is ${(best.pillow.seconds / best.before.seconds).toFixed(2)}× as fast`);
 console.log(`  imgcmp find vs Pillow draft + phash: find is ${(best.pillow.seconds / best.find.seconds).toFixed(2)}× as fast`);
 if (best.before) console.log(`  imgcmp find now vs before: ${(best.before.seconds / best.find.seconds).toFixed(2)}× as fast`);
