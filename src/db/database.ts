@@ -35,7 +35,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type h5wasmModule from 'h5wasm/node';
-import { fromPackbits, packRows, toPackbits, unpackRows, type PackedFingerprints } from '../hash/bits.js';
+import { fromPackbits, packRows, toPackbits, unpackRows, wordsFor, type PackedFingerprints } from '../hash/bits.js';
 import { HASH_VERSION, type HashSettings } from '../hash/settings.js';
 import { viewsPerFile } from '../hash/views.js';
 import { hasHdf5Signature } from './guard.js';
@@ -272,18 +272,25 @@ function readOpen(file: H5File, dbfile: string, fileBytes: number): FingerprintD
   if (count > 0 && settings.x * settings.x !== nbits) {
     throw new ImgcmpError('database', `${dbfile}: fingerprints have ${nbits} bits, not x² for x = ${settings.x}`);
   }
-  const bits = count > 0 ? asBits(fpsDs.value, dbfile) : new Uint8Array(0);
-  for (let i = 0; i < bits.length; i++) {
-    const b = bits[i];
-    if (b !== 0 && b !== 1) throw new ImgcmpError('database', `${dbfile}: dataset "fps" holds bits other than 0 and 1 (${String(b)})`);
-  }
+  // The fingerprints a slice of rows at a time (one byte or eight per bit: 256 MB or more at a
+  // million files), packed as they come.
+  const fps = newPacked(count, nbits);
+  readRowSlices(fpsDs, count, (value, r0, r1) => {
+    const bits = asBits(value, dbfile);
+    if (bits.length !== (r1 - r0) * nbits) throw new ImgcmpError('database', `${dbfile}: dataset "fps" does not hold ${count} × ${nbits} bits`);
+    for (let i = 0; i < bits.length; i++) {
+      const b = bits[i];
+      if (b !== 0 && b !== 1) throw new ImgcmpError('database', `${dbfile}: dataset "fps" holds bits other than 0 and 1 (${String(b)})`);
+    }
+    fps.data.set(packRows(bits, r1 - r0, nbits).data, r0 * fps.words);
+  });
   const escaped = optionalVector(file, 'escaped', count, dbfile, fileBytes);
   if (escaped) escaped.forEach((e, i) => e && (files[i] = unescapeFromDb(files[i]!)));
   const flatVec = optionalVector(file, 'flat', count, dbfile, fileBytes);
   const db: FingerprintDb = {
     settings,
     files,
-    fps: packRows(bits, count, nbits),
+    fps,
     flat: flatVec ? Uint8Array.from(flatVec) : new Uint8Array(count),
     size: optionalVector(file, 'size', count, dbfile, fileBytes) ?? new Float64Array(count).fill(NaN),
     mtime: optionalVector(file, 'mtime', count, dbfile, fileBytes) ?? new Float64Array(count).fill(NaN),
@@ -297,7 +304,7 @@ function readOpen(file: H5File, dbfile: string, fileBytes: number): FingerprintD
     if (count > 0 && (oshape[0] !== count || oshape[1] !== k || oshape[2] !== bytes)) {
       throw new ImgcmpError('database', `${dbfile}: dataset "views" has shape [${oshape.join(', ')}], expected [${count}, ${k}, ${bytes}]`);
     }
-    db.views = unpackBytes(count > 0 ? packedBytes(ds.value, 'views', dbfile) : new Uint8Array(0), count * k, nbits);
+    db.views = packedRows(ds, 'views', count, k, nbits, dbfile);
   }
   const coarseX = settings.coarseX ?? 0;
   if (coarseX) {
@@ -312,7 +319,7 @@ function readOpen(file: H5File, dbfile: string, fileBytes: number): FingerprintD
     if (count > 0 && (oshape[0] !== count || oshape[1] !== k || oshape[2] !== bytes)) {
       throw new ImgcmpError('database', `${dbfile}: dataset "coarse" has shape [${oshape.join(', ')}], expected [${count}, ${k}, ${bytes}]`);
     }
-    db.coarse = unpackBytes(count > 0 ? packedBytes(ds.value, 'coarse', dbfile) : new Uint8Array(0), count * k, coarseBits);
+    db.coarse = packedRows(ds, 'coarse', count, k, coarseBits, dbfile);
   }
   if (keys.includes('not_duplicates')) db.notDuplicates = readPairs(file, dbfile);
   if (keys.includes('metadata')) db.metadata = readMetadata(file, count, dbfile);
@@ -369,9 +376,42 @@ function packBytes(fps: PackedFingerprints): Uint8Array {
   return toPackbits(fps);
 }
 
-/** The inverse of packBytes: `count` rows of `nbits` bits from the dataset's bytes. */
-function unpackBytes(packed: Uint8Array, count: number, nbits: number): PackedFingerprints {
-  return fromPackbits(packed, count, nbits);
+/**
+ * Bytes of a dataset read at once: larger datasets are read a slice of rows at a time. h5wasm
+ * reads a dataset into its WebAssembly heap, which never shrinks, and hands back a copy of it:
+ * read whole, the views of a million files (1.2 GB) would be held three times over.
+ */
+const SLICE_BYTES = 1 << 24;
+
+/** `count` rows of `nbits` bits, zeroed, in shared memory (so that a search's worker threads read them without a copy). */
+function newPacked(count: number, nbits: number): PackedFingerprints {
+  const words = wordsFor(nbits);
+  return { count, nbits, words, data: new Uint32Array(new SharedArrayBuffer(4 * count * words)) };
+}
+
+/** Calls `each` with the values of rows [r0, r1) of dataset `ds` (of `count` rows along its first dimension), in order, SLICE_BYTES or so at a time. */
+function readRowSlices(ds: H5Dataset, count: number, each: (value: unknown, r0: number, r1: number) => void): void {
+  if (count === 0) return;
+  const shape = ds.shape ?? [];
+  const rowBytes = shape.slice(1).reduce((a, b) => a * b, 1) * Math.max(1, ds.metadata.size);
+  const step = Math.max(1, Math.floor(SLICE_BYTES / Math.max(1, rowBytes)));
+  for (let r0 = 0; r0 < count; r0 += step) {
+    const r1 = Math.min(count, r0 + step);
+    each(r0 === 0 && r1 === count ? ds.value : ds.slice([[r0, r1]]), r0, r1);
+  }
+}
+
+/**
+ * The dataset `name` (views or coarse: count × k rows of packed bytes, hash/bits.ts' codec) as
+ * count·k packed rows of `nbits`, unpacked a slice at a time into their place.
+ */
+function packedRows(ds: H5Dataset, name: string, count: number, k: number, nbits: number, dbfile: string): PackedFingerprints {
+  const out = newPacked(count * k, nbits);
+  readRowSlices(ds, count, (value, r0, r1) => {
+    const rows = fromPackbits(packedBytes(value, name, dbfile), (r1 - r0) * k, nbits);
+    out.data.set(rows.data, r0 * k * out.words);
+  });
+  return out;
 }
 
 /** The newest of the recorded modification times (ms), or 0 when none is. */

@@ -297,6 +297,12 @@ function sliceRows(fps: PackedFingerprints, r0: number, r1: number): PackedFinge
 
 type Found = { a: Int32Array; b: Int32Array; length: number };
 
+/** Rows handed to the worker: their words start `offset` bytes into `data`. */
+export interface SharedRows {
+  data: SharedArrayBuffer;
+  offset: number;
+}
+
 /**
  * Runs `task` on a worker thread while `mine` runs here, and returns both results; undefined when
  * the worker cannot be started or fails (the caller then does everything here). The search stays
@@ -306,17 +312,20 @@ type Found = { a: Int32Array; b: Int32Array; length: number };
 function onTwoThreads(upright: PackedFingerprints, views: PackedFingerprints, task: BlockTask, mine: () => Found): Found[] | undefined {
   const script = new URL('./blocks-worker.js', import.meta.url);
   if (!fs.existsSync(fileURLToPath(script))) return undefined;
-  const share = (data: Uint32Array): SharedArrayBuffer => {
+  // Rows already in shared memory (as the database reader leaves them) are handed over as they
+  // are; others are copied into it.
+  const share = (data: Uint32Array): SharedRows => {
+    if (data.buffer instanceof SharedArrayBuffer) return { data: data.buffer, offset: data.byteOffset };
     const shared = new SharedArrayBuffer(data.byteLength);
     new Uint32Array(shared).set(data);
-    return shared;
+    return { data: shared, offset: 0 };
   };
   const done = new Int32Array(new SharedArrayBuffer(4));
   const { port1, port2 } = new MessageChannel();
   const worker = new Worker(script, {
     workerData: {
-      upright: { count: upright.count, nbits: upright.nbits, words: upright.words, data: share(upright.data) },
-      views: { count: task.r1 - task.r0, nbits: views.nbits, words: views.words, data: share(views.data.subarray(task.r0 * views.words, task.r1 * views.words)) },
+      upright: { count: upright.count, nbits: upright.nbits, words: upright.words, ...share(upright.data) },
+      views: { count: task.r1 - task.r0, nbits: views.nbits, words: views.words, ...share(views.data.subarray(task.r0 * views.words, task.r1 * views.words)) },
       task,
       done: done.buffer,
       port: port2,
