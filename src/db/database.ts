@@ -34,6 +34,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import os from 'node:os';
 import type h5wasmModule from 'h5wasm/node';
 import { fromPackbits, packRows, toPackbits, unpackRows, wordsFor, type PackedFingerprints } from '../hash/bits.js';
 import { HASH_VERSION, type HashSettings } from '../hash/settings.js';
@@ -278,6 +279,10 @@ function readOpen(file: H5File, dbfile: string, fileBytes: number): FingerprintD
   readRowSlices(fpsDs, count, (value, r0, r1) => {
     const bits = asBits(value, dbfile);
     if (bits.length !== (r1 - r0) * nbits) throw new ImgcmpError('database', `${dbfile}: dataset "fps" does not hold ${count} × ${nbits} bits`);
+    if (bits instanceof Uint8Array && nbits % 32 === 0) {
+      packBitBytes(bits, fps.data.subarray(r0 * fps.words, r1 * fps.words), dbfile);
+      return;
+    }
     for (let i = 0; i < bits.length; i++) {
       const b = bits[i];
       if (b !== 0 && b !== 1) throw new ImgcmpError('database', `${dbfile}: dataset "fps" holds bits other than 0 and 1 (${String(b)})`);
@@ -401,6 +406,46 @@ function readRowSlices(ds: H5Dataset, count: number, each: (value: unknown, r0: 
   }
 }
 
+const LITTLE_ENDIAN = os.endianness() === 'LE';
+
+/**
+ * hash/bits.ts' fromPackbits for rows of whole words, a word at a time: on a little-endian
+ * machine four packed bytes read as one word are the fingerprint's word once each byte's bits
+ * are reversed (numpy.packbits puts a byte's first bit high). Fills `out` (as many words as
+ * `packed` has bytes / 4).
+ */
+function wordsFromPackbits(packed: Uint8Array, out: Uint32Array): void {
+  const words = packed.byteOffset % 4 === 0 ? new Uint32Array(packed.buffer, packed.byteOffset, out.length) : new Uint32Array(packed.slice().buffer, 0, out.length);
+  for (let w = 0; w < out.length; w++) {
+    let v = words[w]!;
+    v = ((v >>> 1) & 0x55555555) | ((v & 0x55555555) << 1);
+    v = ((v >>> 2) & 0x33333333) | ((v & 0x33333333) << 2);
+    v = ((v >>> 4) & 0x0f0f0f0f) | ((v & 0x0f0f0f0f) << 4);
+    out[w] = v >>> 0;
+  }
+}
+
+/**
+ * Rows of one byte per bit (the `fps` dataset: 0 or 1), 32 bits to a word, into `out`; throws
+ * when a byte is neither 0 nor 1.
+ */
+function packBitBytes(bits: Uint8Array, out: Uint32Array, dbfile: string): void {
+  let any = 0;
+  for (let w = 0, at = 0; w < out.length; w++, at += 32) {
+    let v = 0;
+    for (let b = 0; b < 32; b++) {
+      const x = bits[at + b]!;
+      any |= x;
+      v |= x << b;
+    }
+    out[w] = v >>> 0;
+  }
+  if (any > 1) {
+    const bad = bits.find((x) => x > 1)!;
+    throw new ImgcmpError('database', `${dbfile}: dataset "fps" holds bits other than 0 and 1 (${bad})`);
+  }
+}
+
 /**
  * The dataset `name` (views or coarse: count × k rows of packed bytes, hash/bits.ts' codec) as
  * count·k packed rows of `nbits`, unpacked a slice at a time into their place.
@@ -408,7 +453,12 @@ function readRowSlices(ds: H5Dataset, count: number, each: (value: unknown, r0: 
 function packedRows(ds: H5Dataset, name: string, count: number, k: number, nbits: number, dbfile: string): PackedFingerprints {
   const out = newPacked(count * k, nbits);
   readRowSlices(ds, count, (value, r0, r1) => {
-    const rows = fromPackbits(packedBytes(value, name, dbfile), (r1 - r0) * k, nbits);
+    const bytes = packedBytes(value, name, dbfile);
+    if (nbits % 32 === 0 && LITTLE_ENDIAN && bytes.length === (r1 - r0) * k * 4 * out.words) {
+      wordsFromPackbits(bytes, out.data.subarray(r0 * k * out.words, r1 * k * out.words));
+      return;
+    }
+    const rows = fromPackbits(bytes, (r1 - r0) * k, nbits);
     out.data.set(rows.data, r0 * k * out.words);
   });
   return out;
