@@ -105,6 +105,8 @@ interface Table {
   b2: number;
   /** Bit k set when some upright fingerprint has key k. */
   present: Int32Array;
+  /** Bit k set when more than one has. */
+  shared: Int32Array;
   /** Entries start[b] .. start[b + 1] − 1 hold the rows whose key's top bits are b. */
   start: Int32Array;
   /**
@@ -114,32 +116,56 @@ interface Table {
   entries: Uint32Array;
 }
 
-/** The index of the n upright rows (`fps`) for one key; `shift` drops the key bits that buckets ignore. */
-function tableOf(key: Uint8Array, fps: PackedFingerprints, bytes: Uint8Array, shift: number): Table {
+/** The memory of one key's table, reused for the next key (allocating and clearing 50 MB per key at a million pictures cost as much as filling it). */
+interface TableSpace {
+  present: Int32Array;
+  shared: Int32Array;
+  start: Int32Array;
+  fill: Int32Array;
+  keyOfRow: Int32Array;
+  entries: Uint32Array;
+}
+
+function tableSpace(n: number, words: number, shift: number): TableSpace {
+  const buckets = 1 << (KEY_BITS - shift);
+  return {
+    present: new Int32Array(1 << (KEY_BITS - 5)),
+    shared: new Int32Array(1 << (KEY_BITS - 5)),
+    start: new Int32Array(buckets + 1),
+    fill: new Int32Array(buckets),
+    keyOfRow: new Int32Array(n),
+    entries: new Uint32Array(n * (2 + words)),
+  };
+}
+
+/** The index of the n upright rows (`fps`) for one key, in `space`; `shift` drops the key bits that buckets ignore. */
+function tableOf(key: Uint8Array, fps: PackedFingerprints, bytes: Uint8Array, shift: number, space: TableSpace): Table {
   const { count: n, words, data } = fps;
   const rowBytes = 4 * words;
   const [b0, b1, b2] = [key[0]!, key[1]!, key[2]!];
-  const present = new Int32Array(1 << (KEY_BITS - 5));
-  const keyOfRow = new Int32Array(n);
-  const buckets = 1 << (KEY_BITS - shift);
-  const start = new Int32Array(buckets + 1);
+  const { present, shared, start, fill, keyOfRow, entries } = space;
+  present.fill(0);
+  shared.fill(0);
+  start.fill(0);
+  const buckets = fill.length;
   for (let i = 0, at = 0; i < n; i++, at += rowBytes) {
     const k = bytes[at + b0]! | (bytes[at + b1]! << 8) | (bytes[at + b2]! << 16);
     keyOfRow[i] = k;
-    present[k >>> 5]! |= 1 << (k & 31);
+    const bit = 1 << (k & 31);
+    if (present[k >>> 5]! & bit) shared[k >>> 5]! |= bit;
+    else present[k >>> 5]! |= bit;
     start[(k >>> shift) + 1]!++;
   }
   for (let b = 0; b < buckets; b++) start[b + 1]! += start[b]!;
-  const fill = start.slice(0, buckets);
+  fill.set(start.subarray(0, buckets));
   const stride = 2 + words;
-  const entries = new Uint32Array(n * stride);
   for (let i = 0; i < n; i++) {
     const at = fill[keyOfRow[i]! >>> shift]!++ * stride;
     entries[at] = keyOfRow[i]!;
     entries[at + 1] = i;
     for (let w = 0; w < words; w++) entries[at + 2 + w] = data[i * words + w]!;
   }
-  return { b0, b1, b2, present, start, entries };
+  return { b0, b1, b2, present, shared, start, entries };
 }
 
 /** The share of a search that one thread does: keys [k0, k1) of the `tables` keys, over every view. */
@@ -252,16 +278,21 @@ export function blockPairsRange(upright: PackedFingerprints, views: PackedFinger
       }
     }
   };
+  const space = tableSpace(n, words, shift);
   for (let t = k0; t < Math.min(k1, keys.length); t++) {
-    const table = tableOf(keys[t]!, upright, upBytes, shift);
+    const table = tableOf(keys[t]!, upright, upBytes, shift, space);
     uprightPairs(table, t);
-    const { present, b0, b1, b2 } = table;
+    const { present, shared, b0, b1, b2 } = table;
     let h = 0;
     for (let r = 0; r < lookedCount; r++) {
       const q = looked[r]!;
       const at = q * rowBytes;
       const k = viewBytes[at + b0]! | (viewBytes[at + b1]! << 8) | (viewBytes[at + b2]! << 16);
       if (((present[k >>> 5]! >>> (k & 31)) & 1) === 0) continue;
+      // A view with its own picture's key, which no other picture has, finds only its own picture
+      // (many do: a turn or crop keeps some bytes of the bits).
+      const own = Math.floor(q / perFile) * rowBytes;
+      if (k === (upBytes[own + b0]! | (upBytes[own + b1]! << 8) | (upBytes[own + b2]! << 16)) && ((shared[k >>> 5]! >>> (k & 31)) & 1) === 0) continue;
       hitQ[h] = q;
       hitK[h++] = k;
       if (h === BATCH) {
