@@ -19,6 +19,13 @@
  *
  * Which pairs are found depends only on the two pictures' fingerprints: the keys are fixed, so
  * the result is the same whatever the order of the rows.
+ *
+ * How it runs (test/bench/cluster.mjs measures it at a million pictures of 38 views): one key at
+ * a time, so that the loop over the views reads at random only that key's bit set; views whose
+ * key is present are looked up in batches, so that their misses of cache overlap; each of two
+ * threads takes half of the keys over all views (each key's table is built once), the views in
+ * memory both threads share. The work per key is about n·K reads of the bit set, and about
+ * n·K·n/2²⁴ lookups that miss the cache (6 % of the views at a million pictures).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -378,7 +385,7 @@ export interface BlockSplit {
  * `cutBits`. Returns each pair once, ordered by (i, j), as candidates: their `bits` are 0, and the
  * caller measures the pictures' distance (at most cutBits, since a view pair is within it).
  * `upright`: n rows; `views`: K rows per picture (row K·i + v, view 0 upright), of the same
- * width. On two threads from `split.minRows` view rows on. Throws nothing.
+ * width. On two threads (half of the keys each) from `split.minRows` view rows on. Throws nothing.
  */
 export function blockPairsWithin(
   upright: PackedFingerprints,
