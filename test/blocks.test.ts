@@ -152,6 +152,40 @@ describe('candidate pairs from exact-key blocks', () => {
     assert.deepEqual(pairsOf(b), pairsOf(a));
   });
 
+  it("finds a copy through a view that keeps its own picture's key where another picture has that key too", () => {
+    // Pictures i and j differ in six bytes (48 bits: no pair of uprights); view v of j differs
+    // from both in those six bytes, 24 bits from each. On every key without those bytes the view,
+    // j's upright and i's upright agree: the view has its own picture's key, and i has it too.
+    const set = pictures(600, 8, () => 0);
+    const next = splitmix32(21);
+    const planted: string[] = [];
+    const bytes = new Uint8Array(set.views.data.buffer);
+    const coarseWords = set.coarse.data;
+    for (let j = 1; j < 600; j += 3) {
+      const i = j - 1;
+      const v = 1 + (next() % (K - 1));
+      const changed = Array.from({ length: 6 }, (_, c) => (next() % 5) + 5 * c); // six distinct bytes of 32
+      const up = (p: number): number => p * K * 32;
+      bytes.copyWithin(up(i), up(j), up(j) + 32);
+      bytes.copyWithin(up(j) + v * 32, up(j), up(j) + 32);
+      for (const b of changed) {
+        bytes[up(i) + b]! ^= 0xff;
+        bytes[up(j) + v * 32 + b]! ^= 0x0f;
+      }
+      set.upright.data.set(set.views.data.subarray(i * K * 8, i * K * 8 + 8), i * 8);
+      coarseWords.copyWithin((j * K + v) * 2, i * K * 2, i * K * 2 + 2);
+      planted.push(`${i},${j}`);
+    }
+    const exact = pairsOf(exactVerifiedPairsWithin(set.upright, set.views, set.coarse, K, 32, 10));
+    const got = pairsOf(verifiedPairsWithin(set.upright, set.views, set.coarse, K, 32, 10));
+    for (const p of planted) assert.ok(exact.includes(p), `planted pair ${p} is not within the cut`);
+    assert.deepEqual(got, exact);
+    // Two threads, each with half of the keys, find the same.
+    const two = { minRows: 0, threads: 0 };
+    assert.deepEqual(pairsOf(blockPairsWithin(set.upright, set.views, K, 32, TABLES, two)), pairsOf(blockPairsWithin(set.upright, set.views, K, 32)));
+    assert.equal(two.threads, 2);
+  });
+
   it('joins a subset of the exact search: equal for close copies, nearly all at the cut', () => {
     const close = pictures(1000, 4, (next) => next() % 17);
     const exactClose = exactVerifiedPairsWithin(close.upright, close.views, close.coarse, K, 32, 10);

@@ -114,6 +114,34 @@ print(json.dumps({'shape': list(v.shape), 'rows': [''.join(map(str, r[:25])) for
     assert.deepEqual(JSON.parse(out), { shape: [3, 8, 4], rows: want });
   });
 
+  it('reads a database larger than one slice (views, coarse views and bits read a slice of rows at a time) bit for bit', async () => {
+    // 70,000 files of 256 bits: the bits (one byte each) are 17.9 MB, the 8 views 143 MB, more
+    // than one 16 MB slice each; 64-bit coarse views too.
+    const n = 70_000;
+    const settings: HashSettings = { ...SETTINGS, x: 16, orientations: true, coarseX: 8 };
+    const next = splitmix32(31);
+    const random = (count: number, nbits: number) => {
+      const words = nbits / 32;
+      const data = new Uint32Array(count * words);
+      for (let w = 0; w < data.length; w++) data[w] = next();
+      return { count, nbits, words, data };
+    };
+    const files = Array.from({ length: n }, (_, i) => `/big/${String(i).padStart(6, '0')}.jpg`);
+    const db: FingerprintDb = { ...dbOf([], [], settings), files, fps: random(n, 256), views: random(n * 8, 256), coarse: random(n * 8, 64) };
+    db.flat = new Uint8Array(n);
+    db.size = new Float64Array(n).fill(1);
+    db.mtime = new Float64Array(n).fill(2);
+    const file = path.join(tempDir('db'), 'big.hdf');
+    await writeDb(file, db);
+    const back = await readDb(file);
+    for (const name of ['fps', 'views', 'coarse'] as const) {
+      const [want, got] = [db[name]!, back[name]!];
+      assert.equal(got.count, want.count, name);
+      assert.equal(got.nbits, want.nbits, name);
+      assert.ok(Buffer.from(got.data.buffer, got.data.byteOffset, got.data.byteLength).equals(Buffer.from(want.data.buffer)), `${name} differ`);
+    }
+  });
+
   describe('interoperability with h5py', () => {
     const why = missingPython(['h5py', 'numpy']);
     it('h5py reads our database as it is', async (t) => {

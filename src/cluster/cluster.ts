@@ -78,11 +78,12 @@ function selectViews(views: PackedFingerprints, perFile: number, pictures: reado
   // Rows are stored sorted by path: most often the order is the file's own, and a copy of every
   // view (a gigabyte at a million pictures) is not needed.
   if (pictures.length * perFile === views.count && pictures.every((p, i) => p === i)) return views;
-  const rows = new Int32Array(pictures.length * perFile);
-  pictures.forEach((p, i) => {
-    for (let v = 0; v < perFile; v++) rows[i * perFile + v] = p * perFile + v;
-  });
-  return selectRows(views, rows);
+  // The copy in shared memory, as the database reader's rows are: the key search's worker thread
+  // reads it without a copy of its own (index/blocks.ts).
+  const { words } = views;
+  const data = new Uint32Array(new SharedArrayBuffer(4 * pictures.length * perFile * words));
+  pictures.forEach((p, i) => data.set(views.data.subarray(p * perFile * words, (p + 1) * perFile * words), i * perFile * words));
+  return { count: pictures.length * perFile, nbits: views.nbits, words, data };
 }
 
 const pairKey = (i: number, j: number, n: number): number => (i < j ? i * n + j : j * n + i);

@@ -34,8 +34,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import os from 'node:os';
 import type h5wasmModule from 'h5wasm/node';
-import { fromPackbits, packRows, toPackbits, unpackRows, type PackedFingerprints } from '../hash/bits.js';
+import { fromPackbits, packRows, toPackbits, unpackRows, wordsFor, type PackedFingerprints } from '../hash/bits.js';
 import { HASH_VERSION, type HashSettings } from '../hash/settings.js';
 import { viewsPerFile } from '../hash/views.js';
 import { hasHdf5Signature } from './guard.js';
@@ -272,18 +273,29 @@ function readOpen(file: H5File, dbfile: string, fileBytes: number): FingerprintD
   if (count > 0 && settings.x * settings.x !== nbits) {
     throw new ImgcmpError('database', `${dbfile}: fingerprints have ${nbits} bits, not x² for x = ${settings.x}`);
   }
-  const bits = count > 0 ? asBits(fpsDs.value, dbfile) : new Uint8Array(0);
-  for (let i = 0; i < bits.length; i++) {
-    const b = bits[i];
-    if (b !== 0 && b !== 1) throw new ImgcmpError('database', `${dbfile}: dataset "fps" holds bits other than 0 and 1 (${String(b)})`);
-  }
+  // The fingerprints a slice of rows at a time (one byte or eight per bit: 256 MB or more at a
+  // million files), packed as they come.
+  const fps = newPacked(count, nbits);
+  readRowSlices(fpsDs, count, (value, r0, r1) => {
+    const bits = asBits(value, dbfile);
+    if (bits.length !== (r1 - r0) * nbits) throw new ImgcmpError('database', `${dbfile}: dataset "fps" does not hold ${count} × ${nbits} bits`);
+    if (bits instanceof Uint8Array && nbits % 32 === 0) {
+      packBitBytes(bits, fps.data.subarray(r0 * fps.words, r1 * fps.words), dbfile);
+      return;
+    }
+    for (let i = 0; i < bits.length; i++) {
+      const b = bits[i];
+      if (b !== 0 && b !== 1) throw new ImgcmpError('database', `${dbfile}: dataset "fps" holds bits other than 0 and 1 (${String(b)})`);
+    }
+    fps.data.set(packRows(bits, r1 - r0, nbits).data, r0 * fps.words);
+  });
   const escaped = optionalVector(file, 'escaped', count, dbfile, fileBytes);
   if (escaped) escaped.forEach((e, i) => e && (files[i] = unescapeFromDb(files[i]!)));
   const flatVec = optionalVector(file, 'flat', count, dbfile, fileBytes);
   const db: FingerprintDb = {
     settings,
     files,
-    fps: packRows(bits, count, nbits),
+    fps,
     flat: flatVec ? Uint8Array.from(flatVec) : new Uint8Array(count),
     size: optionalVector(file, 'size', count, dbfile, fileBytes) ?? new Float64Array(count).fill(NaN),
     mtime: optionalVector(file, 'mtime', count, dbfile, fileBytes) ?? new Float64Array(count).fill(NaN),
@@ -297,7 +309,7 @@ function readOpen(file: H5File, dbfile: string, fileBytes: number): FingerprintD
     if (count > 0 && (oshape[0] !== count || oshape[1] !== k || oshape[2] !== bytes)) {
       throw new ImgcmpError('database', `${dbfile}: dataset "views" has shape [${oshape.join(', ')}], expected [${count}, ${k}, ${bytes}]`);
     }
-    db.views = unpackBytes(count > 0 ? packedBytes(ds.value, 'views', dbfile) : new Uint8Array(0), count * k, nbits);
+    db.views = packedRows(ds, 'views', count, k, nbits, dbfile);
   }
   const coarseX = settings.coarseX ?? 0;
   if (coarseX) {
@@ -312,7 +324,7 @@ function readOpen(file: H5File, dbfile: string, fileBytes: number): FingerprintD
     if (count > 0 && (oshape[0] !== count || oshape[1] !== k || oshape[2] !== bytes)) {
       throw new ImgcmpError('database', `${dbfile}: dataset "coarse" has shape [${oshape.join(', ')}], expected [${count}, ${k}, ${bytes}]`);
     }
-    db.coarse = unpackBytes(count > 0 ? packedBytes(ds.value, 'coarse', dbfile) : new Uint8Array(0), count * k, coarseBits);
+    db.coarse = packedRows(ds, 'coarse', count, k, coarseBits, dbfile);
   }
   if (keys.includes('not_duplicates')) db.notDuplicates = readPairs(file, dbfile);
   if (keys.includes('metadata')) db.metadata = readMetadata(file, count, dbfile);
@@ -369,9 +381,87 @@ function packBytes(fps: PackedFingerprints): Uint8Array {
   return toPackbits(fps);
 }
 
-/** The inverse of packBytes: `count` rows of `nbits` bits from the dataset's bytes. */
-function unpackBytes(packed: Uint8Array, count: number, nbits: number): PackedFingerprints {
-  return fromPackbits(packed, count, nbits);
+/**
+ * Bytes of a dataset read at once: larger datasets are read a slice of rows at a time. h5wasm
+ * reads a dataset into its WebAssembly heap, which never shrinks, and hands back a copy of it:
+ * read whole, the views of a million files (1.2 GB) would be held three times over.
+ */
+const SLICE_BYTES = 1 << 24;
+
+/** `count` rows of `nbits` bits, zeroed, in shared memory (so that a search's worker threads read them without a copy). */
+function newPacked(count: number, nbits: number): PackedFingerprints {
+  const words = wordsFor(nbits);
+  return { count, nbits, words, data: new Uint32Array(new SharedArrayBuffer(4 * count * words)) };
+}
+
+/** Calls `each` with the values of rows [r0, r1) of dataset `ds` (of `count` rows along its first dimension), in order, SLICE_BYTES or so at a time. */
+function readRowSlices(ds: H5Dataset, count: number, each: (value: unknown, r0: number, r1: number) => void): void {
+  if (count === 0) return;
+  const shape = ds.shape ?? [];
+  const rowBytes = shape.slice(1).reduce((a, b) => a * b, 1) * Math.max(1, ds.metadata.size);
+  const step = Math.max(1, Math.floor(SLICE_BYTES / Math.max(1, rowBytes)));
+  for (let r0 = 0; r0 < count; r0 += step) {
+    const r1 = Math.min(count, r0 + step);
+    each(r0 === 0 && r1 === count ? ds.value : ds.slice([[r0, r1]]), r0, r1);
+  }
+}
+
+const LITTLE_ENDIAN = os.endianness() === 'LE';
+
+/**
+ * hash/bits.ts' fromPackbits for rows of whole words, a word at a time: on a little-endian
+ * machine four packed bytes read as one word are the fingerprint's word once each byte's bits
+ * are reversed (numpy.packbits puts a byte's first bit high). Fills `out` (as many words as
+ * `packed` has bytes / 4).
+ */
+function wordsFromPackbits(packed: Uint8Array, out: Uint32Array): void {
+  const words = packed.byteOffset % 4 === 0 ? new Uint32Array(packed.buffer, packed.byteOffset, out.length) : new Uint32Array(packed.slice().buffer, 0, out.length);
+  for (let w = 0; w < out.length; w++) {
+    let v = words[w]!;
+    v = ((v >>> 1) & 0x55555555) | ((v & 0x55555555) << 1);
+    v = ((v >>> 2) & 0x33333333) | ((v & 0x33333333) << 2);
+    v = ((v >>> 4) & 0x0f0f0f0f) | ((v & 0x0f0f0f0f) << 4);
+    out[w] = v >>> 0;
+  }
+}
+
+/**
+ * Rows of one byte per bit (the `fps` dataset: 0 or 1), 32 bits to a word, into `out`; throws
+ * when a byte is neither 0 nor 1.
+ */
+function packBitBytes(bits: Uint8Array, out: Uint32Array, dbfile: string): void {
+  let any = 0;
+  for (let w = 0, at = 0; w < out.length; w++, at += 32) {
+    let v = 0;
+    for (let b = 0; b < 32; b++) {
+      const x = bits[at + b]!;
+      any |= x;
+      v |= x << b;
+    }
+    out[w] = v >>> 0;
+  }
+  if (any > 1) {
+    const bad = bits.find((x) => x > 1)!;
+    throw new ImgcmpError('database', `${dbfile}: dataset "fps" holds bits other than 0 and 1 (${bad})`);
+  }
+}
+
+/**
+ * The dataset `name` (views or coarse: count × k rows of packed bytes, hash/bits.ts' codec) as
+ * count·k packed rows of `nbits`, unpacked a slice at a time into their place.
+ */
+function packedRows(ds: H5Dataset, name: string, count: number, k: number, nbits: number, dbfile: string): PackedFingerprints {
+  const out = newPacked(count * k, nbits);
+  readRowSlices(ds, count, (value, r0, r1) => {
+    const bytes = packedBytes(value, name, dbfile);
+    if (nbits % 32 === 0 && LITTLE_ENDIAN && bytes.length === (r1 - r0) * k * 4 * out.words) {
+      wordsFromPackbits(bytes, out.data.subarray(r0 * k * out.words, r1 * k * out.words));
+      return;
+    }
+    const rows = fromPackbits(bytes, (r1 - r0) * k, nbits);
+    out.data.set(rows.data, r0 * k * out.words);
+  });
+  return out;
 }
 
 /** The newest of the recorded modification times (ms), or 0 when none is. */

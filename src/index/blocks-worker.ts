@@ -5,13 +5,12 @@
  * in vain.
  */
 import { workerData, type MessagePort } from 'node:worker_threads';
-import type { BlockTask } from './blocks.js';
+import type { BlockTask, SharedRows } from './blocks.js';
 
-interface Shared {
+interface Shared extends SharedRows {
   count: number;
   nbits: number;
   words: number;
-  data: SharedArrayBuffer;
 }
 
 interface Job {
@@ -26,7 +25,7 @@ const job = workerData as Job;
 const done = new Int32Array(job.done);
 try {
   const { blockPairsRange } = await import('./blocks.js');
-  const rows = (s: Shared) => ({ count: s.count, nbits: s.nbits, words: s.words, data: new Uint32Array(s.data) });
+  const rows = (s: Shared) => ({ count: s.count, nbits: s.nbits, words: s.words, data: new Uint32Array(s.data, s.offset, s.count * s.words) });
   const found = blockPairsRange(rows(job.upright), rows(job.views), job.task);
   const a = found.a.slice();
   const b = found.b.slice();

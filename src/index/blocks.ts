@@ -19,6 +19,13 @@
  *
  * Which pairs are found depends only on the two pictures' fingerprints: the keys are fixed, so
  * the result is the same whatever the order of the rows.
+ *
+ * How it runs (test/bench/cluster.mjs measures it at a million pictures of 38 views): one key at
+ * a time, so that the loop over the views reads at random only that key's bit set; views whose
+ * key is present are looked up in batches, so that their misses of cache overlap; each of two
+ * threads takes half of the keys over all views (each key's table is built once), the views in
+ * memory both threads share. The work per key is about n·K reads of the bit set, and about
+ * n·K·n/2²⁴ lookups that miss the cache (6 % of the views at a million pictures).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -52,7 +59,9 @@ export function tablesFor(cutBits: number, nbits: number): number {
 /** Bytes of a fingerprint a key is made of: 24 bits, so that a random view meets an indexed key rarely. */
 export const KEY_BYTES = 3;
 const KEY_BITS = 8 * KEY_BYTES;
-/** Tables looked up in one pass over the views (their bit sets, 2 MB each, stay in cache together). */
+/** Views looked up together (index/blocks.ts' batches of lookups). */
+const BATCH = 256;
+/** Keys of a cut are taken in whole multiples of this (and split so between two threads). */
 const TABLES_PER_PASS = 4;
 
 /**
@@ -103,6 +112,8 @@ interface Table {
   b2: number;
   /** Bit k set when some upright fingerprint has key k. */
   present: Int32Array;
+  /** Bit k set when more than one has. */
+  shared: Int32Array;
   /** Entries start[b] .. start[b + 1] − 1 hold the rows whose key's top bits are b. */
   start: Int32Array;
   /**
@@ -112,53 +123,89 @@ interface Table {
   entries: Uint32Array;
 }
 
-/** The index of the n upright rows (`fps`) for one key; `shift` drops the key bits that buckets ignore. */
-function tableOf(key: Uint8Array, fps: PackedFingerprints, bytes: Uint8Array, shift: number): Table {
+/** The memory of one key's table, reused for the next key (allocating and clearing 50 MB per key at a million pictures cost as much as filling it). */
+interface TableSpace {
+  present: Int32Array;
+  shared: Int32Array;
+  start: Int32Array;
+  fill: Int32Array;
+  keyOfRow: Int32Array;
+  entries: Uint32Array;
+}
+
+function tableSpace(n: number, words: number, shift: number): TableSpace {
+  const buckets = 1 << (KEY_BITS - shift);
+  return {
+    present: new Int32Array(1 << (KEY_BITS - 5)),
+    shared: new Int32Array(1 << (KEY_BITS - 5)),
+    start: new Int32Array(buckets + 1),
+    fill: new Int32Array(buckets),
+    keyOfRow: new Int32Array(n),
+    entries: new Uint32Array(n * (2 + words)),
+  };
+}
+
+/** The index of the n upright rows (`fps`) for one key, in `space`; `shift` drops the key bits that buckets ignore. */
+function tableOf(key: Uint8Array, fps: PackedFingerprints, bytes: Uint8Array, shift: number, space: TableSpace): Table {
   const { count: n, words, data } = fps;
   const rowBytes = 4 * words;
   const [b0, b1, b2] = [key[0]!, key[1]!, key[2]!];
-  const present = new Int32Array(1 << (KEY_BITS - 5));
-  const keyOfRow = new Int32Array(n);
-  const buckets = 1 << (KEY_BITS - shift);
-  const start = new Int32Array(buckets + 1);
+  const { present, shared, start, fill, keyOfRow, entries } = space;
+  present.fill(0);
+  shared.fill(0);
+  start.fill(0);
+  const buckets = fill.length;
   for (let i = 0, at = 0; i < n; i++, at += rowBytes) {
     const k = bytes[at + b0]! | (bytes[at + b1]! << 8) | (bytes[at + b2]! << 16);
     keyOfRow[i] = k;
-    present[k >>> 5]! |= 1 << (k & 31);
+    const bit = 1 << (k & 31);
+    if (present[k >>> 5]! & bit) shared[k >>> 5]! |= bit;
+    else present[k >>> 5]! |= bit;
     start[(k >>> shift) + 1]!++;
   }
   for (let b = 0; b < buckets; b++) start[b + 1]! += start[b]!;
-  const fill = start.slice(0, buckets);
+  fill.set(start.subarray(0, buckets));
   const stride = 2 + words;
-  const entries = new Uint32Array(n * stride);
   for (let i = 0; i < n; i++) {
     const at = fill[keyOfRow[i]! >>> shift]!++ * stride;
     entries[at] = keyOfRow[i]!;
     entries[at + 1] = i;
     for (let w = 0; w < words; w++) entries[at + 2 + w] = data[i * words + w]!;
   }
-  return { b0, b1, b2, present, start, entries };
+  return { b0, b1, b2, present, shared, start, entries };
 }
 
-/** The share of a search that one thread does: view rows [r0, r1) (their K-row blocks), and optionally the upright pairs. */
+/** The share of a search that one thread does: keys [k0, k1) of the `tables` keys, over every view. */
 export interface BlockTask {
   perFile: number;
   cutBits: number;
   tables: number;
-  /** First view row of `views` (a slice of the views holds rows r0 ..). */
-  r0: number;
-  r1: number;
-  /** Also the pairs of upright fingerprints that agree on a key (done by one thread only). */
-  uprightPairs: boolean;
+  k0: number;
+  k1: number;
 }
 
 /**
+ * Whether the rows at byte offsets xAt of x and yAt of y agree on one of the keys before key t:
+ * the pair was found there (by whichever thread had that key).
+ */
+function agreedBefore(keys: readonly Uint8Array[], t: number, x: Uint8Array, xAt: number, y: Uint8Array, yAt: number): boolean {
+  for (let s = 0; s < t; s++) {
+    const key = keys[s]!;
+    if (x[xAt + key[0]!] === y[yAt + key[0]!] && x[xAt + key[1]!] === y[yAt + key[1]!] && x[xAt + key[2]!] === y[yAt + key[2]!]) return true;
+  }
+  return false;
+}
+
+/** The bytes of packed rows, as keys read them. */
+const bytesOf = (fps: PackedFingerprints): Uint8Array => new Uint8Array(fps.data.buffer, fps.data.byteOffset, fps.count * 4 * fps.words);
+
+/**
  * The candidate pairs of one thread's share (see blockPairsWithin), each as often as it was
- * found through a different view pair: (a[p], b[p]) with a < b. `views` holds rows task.r0 ..
- * task.r1 − 1 (its row 0 is row r0).
+ * found through a different view pair: (a[p], b[p]) with a < b. Keys before task.k0 are another
+ * thread's: a pair that agrees on one of them is left to it.
  */
 export function blockPairsRange(upright: PackedFingerprints, views: PackedFingerprints, task: BlockTask): { a: Int32Array; b: Int32Array; length: number } {
-  const { perFile, cutBits, r0, r1 } = task;
+  const { perFile, cutBits, k0, k1 } = task;
   const n = upright.count;
   const words = views.words;
   const rowBytes = 4 * words;
@@ -169,33 +216,12 @@ export function blockPairsRange(upright: PackedFingerprints, views: PackedFinger
     return { a: p.a, b: p.b, length: p.length };
   };
   if (n < 2 || cutBits < 0 || keys.length === 0) return result();
-  const upBytes = new Uint8Array(upright.data.buffer, upright.data.byteOffset, n * rowBytes);
-  const viewBytes = new Uint8Array(views.data.buffer, views.data.byteOffset, (r1 - r0) * rowBytes);
+  const upBytes = bytesOf(upright);
+  const viewBytes = bytesOf(views);
   const viewData = views.data;
   const shift = KEY_BITS - Math.min(KEY_BITS, Math.max(8, Math.ceil(Math.log2(n)))); // about one row per bucket
-  // Whether rows at byte offsets xAt of x and yAt of y agree on a key before key t: the pair was found there.
-  const agreedBefore = (t: number, x: Uint8Array, xAt: number, y: Uint8Array, yAt: number): boolean => {
-    for (let s = 0; s < t; s++) {
-      const key = keys[s]!;
-      if (x[xAt + key[0]!] === y[yAt + key[0]!] && x[xAt + key[1]!] === y[yAt + key[1]!] && x[xAt + key[2]!] === y[yAt + key[2]!]) return true;
-    }
-    return false;
-  };
   const note = (i: number, j: number): void => (i < j ? found.push(i, j, 0) : found.push(j, i, 0));
   const stride = 2 + words;
-  // The uprights with key k in `table` (key number t), checked against local view row q (not a view 0).
-  const lookUp = (table: Table, t: number, k: number, q: number): void => {
-    const { start, entries } = table;
-    const j = Math.floor((r0 + q) / perFile);
-    const b = k >>> shift;
-    for (let p = start[b]!, end = start[b + 1]!; p < end; p++) {
-      const at = p * stride;
-      if (entries[at] !== k) continue;
-      const i = entries[at + 1]!;
-      if (i === j || hamming(entries, at + 2, viewData, q * words, words, cutBits) > cutBits) continue;
-      if (!agreedBefore(t, upBytes, i * rowBytes, viewBytes, q * rowBytes)) note(i, j);
-    }
-  };
   // Pairs of uprights (view 0 against upright) with the same key: they share a bucket.
   const uprightPairs = (table: Table, t: number): void => {
     const { start, entries } = table;
@@ -205,47 +231,141 @@ export function blockPairsRange(upright: PackedFingerprints, views: PackedFinger
           const [x, y] = [p * stride, q * stride];
           if (entries[x] !== entries[y] || hamming(entries, x + 2, entries, y + 2, words, cutBits) > cutBits) continue;
           const [i, j] = [entries[x + 1]!, entries[y + 1]!];
-          if (!agreedBefore(t, upBytes, i * rowBytes, upBytes, j * rowBytes)) note(i, j);
+          if (!agreedBefore(keys, t, upBytes, i * rowBytes, upBytes, j * rowBytes)) note(i, j);
         }
       }
     }
   };
-  const rowsCount = r1 - r0;
+  const rowsCount = views.count;
   // A view that repeats the same orientation of the whole picture (the framed view of a picture
-  // without a frame, most of them) finds what that one finds: looked up once.
-  const repeated = new Uint8Array(rowsCount);
-  for (let q = 0, v = r0 % perFile; q < rowsCount; q++, v = v + 1 === perFile ? 0 : v + 1) {
-    if (v < 8) continue;
-    const same = q - v + (v % 8);
-    let w = 0;
-    while (w < words && viewData[q * words + w] === viewData[same * words + w]) w++;
-    repeated[q] = w === words ? 1 : 0;
+  // without a frame, most of them) finds what that one finds: looked up once. Upright views
+  // (view 0) are looked up by uprightPairs. The rows left, in order.
+  const looked = new Int32Array(rowsCount);
+  let lookedCount = 0;
+  for (let q = 0, v = 0; q < rowsCount; q++, v = v + 1 === perFile ? 0 : v + 1) {
+    if (v === 0) continue;
+    if (v >= 8) {
+      const same = q - v + (v % 8);
+      let w = 0;
+      while (w < words && viewData[q * words + w] === viewData[same * words + w]) w++;
+      if (w === words) continue;
+    }
+    looked[lookedCount++] = q;
   }
-  for (let t0 = 0; t0 < keys.length; t0 += TABLES_PER_PASS) {
-    // Up to four tables per pass, unrolled: the loop below is most of the cost at a million pictures.
-    const pass = keys.slice(t0, t0 + TABLES_PER_PASS).map((key) => tableOf(key, upright, upBytes, shift));
-    if (task.uprightPairs) pass.forEach((table, s) => uprightPairs(table, t0 + s));
-    while (pass.length < TABLES_PER_PASS) pass.push(pass[0]!); // unused slots (tB..tD < 0) are never looked up
-    const [A, B, C, D] = pass as [Table, Table, Table, Table];
-    const pa = A.present, pb = B.present, pc = C.present, pd = D.present;
-    const a0 = A.b0, a1 = A.b1, a2 = A.b2, b0 = B.b0, b1 = B.b1, b2 = B.b2;
-    const c0 = C.b0, c1 = C.b1, c2 = C.b2, d0 = D.b0, d1 = D.b1, d2 = D.b2;
-    const tB = t0 + 1 < keys.length ? t0 + 1 : -1;
-    const tC = t0 + 2 < keys.length ? t0 + 2 : -1;
-    const tD = t0 + 3 < keys.length ? t0 + 3 : -1;
-    for (let q = 0, at = 0, v = r0 % perFile; q < rowsCount; q++, at += rowBytes, v = v + 1 === perFile ? 0 : v + 1) {
-      if (v === 0 || repeated[q] === 1) continue; // upright against upright: uprightPairs
-      const ka = viewBytes[at + a0]! | (viewBytes[at + a1]! << 8) | (viewBytes[at + a2]! << 16);
-      const kb = viewBytes[at + b0]! | (viewBytes[at + b1]! << 8) | (viewBytes[at + b2]! << 16);
-      const kc = viewBytes[at + c0]! | (viewBytes[at + c1]! << 8) | (viewBytes[at + c2]! << 16);
-      const kd = viewBytes[at + d0]! | (viewBytes[at + d1]! << 8) | (viewBytes[at + d2]! << 16);
-      if ((pa[ka >>> 5]! & (1 << (ka & 31))) !== 0) lookUp(A, t0, ka, q);
-      if ((pb[kb >>> 5]! & (1 << (kb & 31))) !== 0 && tB >= 0) lookUp(B, tB, kb, q);
-      if ((pc[kc >>> 5]! & (1 << (kc & 31))) !== 0 && tC >= 0) lookUp(C, tC, kc, q);
-      if ((pd[kd >>> 5]! & (1 << (kd & 31))) !== 0 && tD >= 0) lookUp(D, tD, kd, q);
+  // One key at a time: its bit set of keys present (2 MB) is the only thing the loop over the
+  // views reads at random, and stays in cache; four at once ran three times slower per key.
+  // Views whose key is present are looked up in batches: first where each one's bucket starts,
+  // for all of them, then a read of each first entry, then the checks. The reads of one step do
+  // not wait for each other, so the memory serves many at once instead of one after another
+  // (a lookup alone waited on two misses of cache: the bucket's start, then its entries).
+  const hitQ = new Int32Array(BATCH);
+  const hitK = new Int32Array(BATCH);
+  const hitP = new Int32Array(BATCH + 1);
+  const hitEnd = new Int32Array(BATCH);
+  let touched = 0;
+  const flush = (table: Table, t: number, h: number): void => {
+    const { start, entries } = table;
+    for (let x = 0; x < h; x++) {
+      const b = hitK[x]! >>> shift;
+      hitP[x] = start[b]!;
+      hitEnd[x] = start[b + 1]!;
+    }
+    // Each first entry's key word and last word (an entry may straddle two lines of cache).
+    for (let x = 0; x < h; x++) touched ^= entries[hitP[x]! * stride]! ^ entries[hitP[x]! * stride + stride - 1]!;
+    for (let x = 0; x < h; x++) {
+      const q = hitQ[x]!;
+      const k = hitK[x]!;
+      const j = Math.floor(q / perFile);
+      for (let p = hitP[x]!, end = hitEnd[x]!; p < end; p++) {
+        const at = p * stride;
+        if (entries[at] !== k) continue;
+        const i = entries[at + 1]!;
+        if (i === j || hamming(entries, at + 2, viewData, q * words, words, cutBits) > cutBits) continue;
+        if (!agreedBefore(keys, t, upBytes, i * rowBytes, viewBytes, q * rowBytes)) note(i, j);
+      }
+    }
+  };
+  const space = tableSpace(n, words, shift);
+  for (let t = k0; t < Math.min(k1, keys.length); t++) {
+    const table = tableOf(keys[t]!, upright, upBytes, shift, space);
+    uprightPairs(table, t);
+    const { present, shared, b0, b1, b2 } = table;
+    let h = 0;
+    for (let r = 0; r < lookedCount; r++) {
+      const q = looked[r]!;
+      const at = q * rowBytes;
+      const k = viewBytes[at + b0]! | (viewBytes[at + b1]! << 8) | (viewBytes[at + b2]! << 16);
+      if (((present[k >>> 5]! >>> (k & 31)) & 1) === 0) continue;
+      // A view with its own picture's key, which no other picture has, finds only its own picture
+      // (many do: a turn or crop keeps some bytes of the bits).
+      const own = Math.floor(q / perFile) * rowBytes;
+      if (k === (upBytes[own + b0]! | (upBytes[own + b1]! << 8) | (upBytes[own + b2]! << 16)) && ((shared[k >>> 5]! >>> (k & 31)) & 1) === 0) continue;
+      hitQ[h] = q;
+      hitK[h++] = k;
+      if (h === BATCH) {
+        flush(table, t, h);
+        h = 0;
+      }
+    }
+    flush(table, t, h);
+  }
+  if (touched === 0.5) throw new Error('unreachable'); // keeps the reads above from being optimised away
+  return result();
+}
+
+/**
+ * The pairs of rows that agree on some key and are within `cutBits`: what blockPairsWithin finds
+ * among pictures of one view each (the strip views of index/views.ts, each against the same
+ * strip view of the others), without its tables: per key, a bit set of the keys seen and one of
+ * the keys seen twice pick out the few rows that share a key (about n²/2²⁵ by chance), which are
+ * then sorted by key and compared. Each pair once, ordered by (i, j).
+ */
+export function keyedPairsAmong(rows: PackedFingerprints, cutBits: number, tables = tablesFor(cutBits, rows.nbits)): PairList {
+  const n = rows.count;
+  const words = rows.words;
+  const rowBytes = 4 * words;
+  const keys = blockKeys(Math.floor(rows.nbits / 8), tables);
+  const found = new PairBuilder();
+  if (n < 2 || cutBits < 0 || keys.length === 0) return uniquePairs([found.build()], n);
+  const bytes = bytesOf(rows);
+  const data = rows.data;
+  const seen = new Int32Array(1 << (KEY_BITS - 5));
+  const twice = new Int32Array(1 << (KEY_BITS - 5));
+  const keyOfRow = new Int32Array(n);
+  for (let t = 0; t < keys.length; t++) {
+    const [b0, b1, b2] = [keys[t]![0]!, keys[t]![1]!, keys[t]![2]!];
+    seen.fill(0);
+    twice.fill(0);
+    let shared = 0;
+    for (let i = 0, at = 0; i < n; i++, at += rowBytes) {
+      const k = bytes[at + b0]! | (bytes[at + b1]! << 8) | (bytes[at + b2]! << 16);
+      keyOfRow[i] = k;
+      const bit = 1 << (k & 31);
+      if ((seen[k >>> 5]! & bit) === 0) seen[k >>> 5]! |= bit;
+      else if ((twice[k >>> 5]! & bit) === 0) {
+        twice[k >>> 5]! |= bit;
+        shared++;
+      }
+    }
+    if (shared === 0) continue;
+    // The rows whose key another row has, as key · n + row: sorted, equal keys are neighbours.
+    const sharing: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const k = keyOfRow[i]!;
+      if ((twice[k >>> 5]! >>> (k & 31)) & 1) sharing.push(k * n + i);
+    }
+    const order = Float64Array.from(sharing).sort();
+    for (let p = 0; p < order.length; p++) {
+      const k = Math.floor(order[p]! / n);
+      const i = order[p]! % n;
+      for (let q = p + 1; q < order.length && Math.floor(order[q]! / n) === k; q++) {
+        const j = order[q]! % n;
+        if (hamming(data, i * words, data, j * words, words, cutBits) > cutBits) continue;
+        if (!agreedBefore(keys, t, bytes, i * rowBytes, bytes, j * rowBytes)) found.push(i, j, 0);
+      }
     }
   }
-  return result();
+  return uniquePairs([found.build()], n);
 }
 
 /** View rows from which the search is split over two threads (below it a thread's start does not pay). */
@@ -265,7 +385,7 @@ export interface BlockSplit {
  * `cutBits`. Returns each pair once, ordered by (i, j), as candidates: their `bits` are 0, and the
  * caller measures the pictures' distance (at most cutBits, since a view pair is within it).
  * `upright`: n rows; `views`: K rows per picture (row K·i + v, view 0 upright), of the same
- * width. On two threads from `split.minRows` view rows on. Throws nothing.
+ * width. On two threads (half of the keys each) from `split.minRows` view rows on. Throws nothing.
  */
 export function blockPairsWithin(
   upright: PackedFingerprints,
@@ -276,12 +396,15 @@ export function blockPairsWithin(
   split: BlockSplit = {},
 ): PairList {
   const n = upright.count;
-  const task: BlockTask = { perFile, cutBits, tables, r0: 0, r1: views.count, uprightPairs: true };
+  // One view per picture: its upright one, so only pairs of uprights are to be found.
+  if (perFile === 1) return keyedPairsAmong(upright, cutBits, tables);
+  const task: BlockTask = { perFile, cutBits, tables, k0: 0, k1: tables };
   split.threads = 1;
-  if (views.count >= (split.minRows ?? PARALLEL_MIN_ROWS) && os.availableParallelism() >= 2 && n >= 2) {
-    // The second half of the pictures' views to a worker (a copy it shares: half the views' memory).
-    const half = Math.floor(n / 2) * perFile;
-    const both = onTwoThreads(upright, views, { ...task, r0: half, uprightPairs: false }, () => blockPairsRange(upright, sliceRows(views, 0, half), { ...task, r1: half }));
+  if (views.count >= (split.minRows ?? PARALLEL_MIN_ROWS) && os.availableParallelism() >= 2 && n >= 2 && tables > TABLES_PER_PASS) {
+    // The later half of the keys (in whole passes) to a worker, which reads the same rows: each
+    // key's table is built once.
+    const half = Math.ceil(tables / 2 / TABLES_PER_PASS) * TABLES_PER_PASS;
+    const both = onTwoThreads(upright, views, { ...task, k0: half }, () => blockPairsRange(upright, views, { ...task, k1: half }));
     if (both) {
       split.threads = 2;
       return uniquePairs(both, n);
@@ -290,12 +413,13 @@ export function blockPairsWithin(
   return uniquePairs([blockPairsRange(upright, views, task)], n);
 }
 
-/** Rows [r0, r1) of `fps` as fingerprints of their own (no copy). */
-function sliceRows(fps: PackedFingerprints, r0: number, r1: number): PackedFingerprints {
-  return { ...fps, count: r1 - r0, data: fps.data.subarray(r0 * fps.words, r1 * fps.words) };
-}
-
 type Found = { a: Int32Array; b: Int32Array; length: number };
+
+/** Rows handed to the worker: their words start `offset` bytes into `data`. */
+export interface SharedRows {
+  data: SharedArrayBuffer;
+  offset: number;
+}
 
 /**
  * Runs `task` on a worker thread while `mine` runs here, and returns both results; undefined when
@@ -306,17 +430,20 @@ type Found = { a: Int32Array; b: Int32Array; length: number };
 function onTwoThreads(upright: PackedFingerprints, views: PackedFingerprints, task: BlockTask, mine: () => Found): Found[] | undefined {
   const script = new URL('./blocks-worker.js', import.meta.url);
   if (!fs.existsSync(fileURLToPath(script))) return undefined;
-  const share = (data: Uint32Array): SharedArrayBuffer => {
+  // Rows already in shared memory (as the database reader leaves them) are handed over as they
+  // are; others are copied into it.
+  const share = (data: Uint32Array): SharedRows => {
+    if (data.buffer instanceof SharedArrayBuffer) return { data: data.buffer, offset: data.byteOffset };
     const shared = new SharedArrayBuffer(data.byteLength);
     new Uint32Array(shared).set(data);
-    return shared;
+    return { data: shared, offset: 0 };
   };
   const done = new Int32Array(new SharedArrayBuffer(4));
   const { port1, port2 } = new MessageChannel();
   const worker = new Worker(script, {
     workerData: {
-      upright: { count: upright.count, nbits: upright.nbits, words: upright.words, data: share(upright.data) },
-      views: { count: task.r1 - task.r0, nbits: views.nbits, words: views.words, data: share(views.data.subarray(task.r0 * views.words, task.r1 * views.words)) },
+      upright: { count: upright.count, nbits: upright.nbits, words: upright.words, ...share(upright.data) },
+      views: { count: views.count, nbits: views.nbits, words: views.words, ...share(views.data) },
       task,
       done: done.buffer,
       port: port2,

@@ -8,7 +8,7 @@
  * the same view of the other picture: d(view v of i, view v of j). Pure computation.
  */
 import { hamming, hammingRows, selectRows, type PackedFingerprints } from '../hash/bits.js';
-import { blockPairsWithin, MAX_TABLES, tablesFor, uniquePairs } from './blocks.js';
+import { blockPairsWithin, keyedPairsAmong, MAX_TABLES, tablesFor, uniquePairs } from './blocks.js';
 import { bestChunking, buildIndex, searchWithin } from './mih.js';
 import { PairBuilder, type PairList } from './pairs.js';
 
@@ -131,7 +131,7 @@ export function verifiedPairsWithin(
   const lists = [blockPairsWithin(upright, views, perFile, cutBits)];
   for (let v = perFile - self; v < perFile; v++) {
     const strips = selectRows(views, Array.from({ length: n }, (_, i) => i * perFile + v));
-    lists.push(blockPairsWithin(strips, strips, 1, cutBits));
+    lists.push(keyedPairsAmong(strips, cutBits));
   }
   const coarseLimit = Math.floor(coarseCutBits);
   const cw = coarseViews.words;

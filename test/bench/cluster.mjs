@@ -5,9 +5,11 @@
  * and, where scipy is installed (Debian python3-scipy), scipy's linkage + fcluster on the same
  * database in the same run, with the partitions compared.
  *
- *   node test/bench/cluster.mjs [--quick] [--only NAME] [--real DB.hdf] [--limit SECONDS]
+ *   node test/bench/cluster.mjs [--quick] [--only NAME] [--sizes N,...] [--real DB.hdf] [--limit SECONDS]
+ *   node test/bench/cluster.mjs --only find- --sizes 1000000     # find's layout at a million files only
  *
- * --quick runs the small cases only; --real adds a database of real fingerprints (for example
+ * --quick runs the small cases only; --only NAME the cases whose name contains NAME; --sizes the
+ * cases of these numbers of files only (for example 100000,1000000); --real adds a database of real fingerprints (for example
  * one made by `imgcmp fingerprint` on the make-variants benchmark); --limit stops a run of ours
  * after SECONDS (default 900) and says so; --keep leaves the find- databases in the temporary
  * folder (for profiling) and prints their path.
@@ -41,10 +43,18 @@ import { option, splitmix32, timed } from './lib.mjs';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = path.join(root, 'bin', 'imgcmp');
 const argv = process.argv.slice(2);
+if (argv.includes('--help') || argv.includes('-h')) {
+  // The comment at the top of this file is its manual.
+  const text = fs.readFileSync(fileURLToPath(import.meta.url), 'utf8');
+  console.log(/\/\*\*\n([\s\S]*?)\*\//.exec(text)[1].replace(/^ \* ?/gm, ''));
+  process.exit(0);
+}
 const quick = argv.includes('--quick');
 const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
 const realDb = argv.includes('--real') ? argv[argv.indexOf('--real') + 1] : undefined;
 const limit = Number(option(argv, '--limit', '900'));
+const sizes = option(argv, '--sizes', undefined)?.split(',').map(Number);
+if (sizes && !sizes.every((s) => Number.isInteger(s) && s > 0)) throw new Error('--sizes takes numbers of files, for example 100000,1000000');
 const keep = argv.includes('--keep');
 const phases = !argv.includes('--no-phases'); // find- cases: the clustering's parts, timed in this process
 const exact = !argv.includes('--no-exact'); // find- cases: the same clusters from the exact search?
@@ -335,6 +345,7 @@ console.log('case                            n   imgcmp s      MB  clusters   sc
 for (const c of cases) {
   if (only && !c.name.includes(only)) continue;
   if (quick && c.big) continue;
+  if (sizes && !sizes.includes(c.n)) continue;
   if (c.find) {
     let made;
     try {
