@@ -10,17 +10,26 @@
  * their few tags are read here from the offsets it gives. Fujifilm's RAF carries its preview's
  * offset in its own header.
  *
- * Previews that only a camera maker's own structures lead to — the Olympus maker note's
- * CameraSettings (ORF), Canon's ISO-BMFF boxes (CR3: PRVW in a uuid box, THMB) — and any RAW in
- * which the TIFF tags above name no preview are read by ExifTool (the npm package
- * exiftool-vendored, as Immich does: ExifTool in perl, kept running with -stay_open, one process
- * per core, started on first use). It costs a few milliseconds more per file than the TIFF path,
- * so it is not used where the TIFF tags suffice.
+ * Two camera makers keep the large preview in their own structures:
+ *   ORF  the Olympus maker note's CameraSettings (PreviewImageStart/Length, offsets from the maker
+ *        note's start): the Exif IFD, the maker note's IFD and CameraSettings are read here with
+ *        the same few-tag IFD reader as the SubIFDs (exifr returns a maker note only as bytes).
+ *   CR3  Canon's ISO-BMFF: the PRVW box in the top-level uuid box eaf42b5e-…, the Orientation in
+ *        the CMT1 box (a TIFF, read by exifr) of the uuid box 85c0b687-… in moov. The boxes are
+ *        read by mp4box (GPAC's MP4Box.js); PRVW's own few fields by the layout ExifTool
+ *        documents (QuickTime.pm).
+ * Anything these fast paths do not find — another maker-note layout, a CR3 with only its THMB
+ * thumbnail, a damaged file — and any RAW in which the TIFF tags above name no preview is read
+ * by ExifTool (the npm package exiftool-vendored, as Immich does: ExifTool in perl, kept running
+ * with -stay_open, one process per core, started on first use), which also gives the reason when
+ * a file holds no preview. ExifTool costs about 8 ms more CPU per file than these paths (perl,
+ * and the preview handed over as base64 in JSON), which is why it is the fallback.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import type Exifr from 'exifr';
 import type { ExifTool } from 'exiftool-vendored';
+import type * as Mp4box from 'mp4box';
 import { fsPath, hasEscapes } from '../walk/fspath.js';
 
 /** A RAW's largest embedded JPEG preview, and the RAW's EXIF orientation (1–8) that turns it upright. */
@@ -76,27 +85,68 @@ async function readAt(fh: fs.promises.FileHandle, offset: number, length: number
   return buf.subarray(0, got);
 }
 
+/** One IFD entry: its type, count, and its value when it is one SHORT or LONG, else the 4 bytes of its offset. */
+interface Entry {
+  type: number;
+  count: number;
+  value: number;
+}
+
+/** The entries of one TIFF IFD at `offset` (at most 1000: no camera writes more). */
+async function readEntries(fh: fs.promises.FileHandle, offset: number, little: boolean): Promise<Map<number, Entry>> {
+  const entries = new Map<number, Entry>();
+  const head = await readAt(fh, offset, 2);
+  if (head.length < 2) return entries;
+  const n = little ? head.readUInt16LE(0) : head.readUInt16BE(0);
+  const body = await readAt(fh, offset + 2, Math.min(n, 1000) * 12);
+  const u16 = (p: number): number => (little ? body.readUInt16LE(p) : body.readUInt16BE(p));
+  const u32 = (p: number): number => (little ? body.readUInt32LE(p) : body.readUInt32BE(p));
+  for (let at = 0; at + 12 <= body.length; at += 12) {
+    const type = u16(at + 2);
+    const count = u32(at + 4);
+    entries.set(u16(at), { type, count, value: type === 3 && count === 1 ? u16(at + 8) : u32(at + 8) });
+  }
+  return entries;
+}
+
 /**
  * The tags of one TIFF IFD at `offset` that spansOf needs (numbers, or the first of a list held
  * elsewhere is not needed: preview tags hold one value each).
  */
 async function readIfd(fh: fs.promises.FileHandle, offset: number, little: boolean): Promise<Ifd> {
-  const head = await readAt(fh, offset, 2);
-  if (head.length < 2) return {};
-  const n = little ? head.readUInt16LE(0) : head.readUInt16BE(0);
-  const body = await readAt(fh, offset + 2, Math.min(n, 1000) * 12);
   const ifd: Ifd = {};
-  for (let at = 0; at + 12 <= body.length; at += 12) {
-    const u16 = (p: number): number => (little ? body.readUInt16LE(p) : body.readUInt16BE(p));
-    const u32 = (p: number): number => (little ? body.readUInt32LE(p) : body.readUInt32BE(p));
-    const tag = u16(at);
-    const type = u16(at + 2);
-    const count = u32(at + 4);
-    if (count !== 1) continue;
-    if (type === 3) ifd[tag] = u16(at + 8);
-    else if (type === 4 || type === 13) ifd[tag] = u32(at + 8);
-  }
+  for (const [tag, e] of await readEntries(fh, offset, little)) if (e.count === 1 && (e.type === 3 || e.type === 4 || e.type === 13)) ifd[tag] = e.value;
   return ifd;
+}
+
+/**
+ * The preview span that an Olympus maker note's CameraSettings (tag 0x2020) name:
+ * PreviewImageStart (0x101) and PreviewImageLength (0x102), from the maker note's start in the
+ * "OLYMPUS\0II" (12-byte header) and "OM SYSTEM\0" (16) layouts, from the TIFF header in the older
+ * "OLYMP\0" one (8), as ExifTool's MakerNotes.pm reads them. Undefined when there is none.
+ */
+async function olympusSpan(fh: fs.promises.FileHandle, ifd0At: number, little: boolean, size: number): Promise<Span | undefined> {
+  const exifAt = (await readEntries(fh, ifd0At, little)).get(34665)?.value;
+  if (!exifAt || exifAt >= size) return undefined;
+  const note = (await readEntries(fh, exifAt, little)).get(37500); // MakerNote, type UNDEFINED
+  if (!note || note.count < 16 || note.value >= size) return undefined;
+  const head = await readAt(fh, note.value, 16);
+  const text = head.toString('latin1');
+  let base: number;
+  let ifdAt: number;
+  let order = little;
+  if (text.startsWith('OLYMPUS\0')) [base, ifdAt, order] = [note.value, note.value + 12, text.slice(8, 10) === 'II'];
+  else if (text.startsWith('OM SYSTEM\0')) [base, ifdAt, order] = [note.value, note.value + 16, text.slice(12, 14) === 'II'];
+  else if (text.startsWith('OLYMP\0') || text.startsWith('EPSON\0')) [base, ifdAt] = [0, note.value + 8];
+  else return undefined;
+  // CameraSettings: an IFD (types 13 and 4) or a block holding one (type 7), at its offset either way.
+  const settings = (await readEntries(fh, ifdAt, order)).get(0x2020);
+  if (!settings || base + settings.value >= size) return undefined;
+  const tags = await readEntries(fh, base + settings.value, order);
+  const start = tags.get(0x101);
+  const length = tags.get(0x102);
+  if (!start || !length || start.count !== 1 || length.count !== 1 || !start.value || !length.value) return undefined;
+  return { offset: base + start.value, length: length.value };
 }
 
 /** Whether `b` starts as a JPEG does. */
@@ -111,9 +161,6 @@ function loadExifr(): Promise<{ default: typeof Exifr }> {
 
 const NO_PREVIEW = 'RAW file without an embedded JPEG preview (imgcmp reads RAW files through their preview)';
 
-/** RAW formats whose preview only ExifTool finds (see above). */
-const EXIFTOOL_FIRST = new Set(['orf', 'cr3']);
-
 /**
  * The largest embedded JPEG preview of a RAW file, and its orientation. Throws with a one-line
  * reason when the file is no RAW file, or holds no JPEG preview. `timeLimitMs`: the most one
@@ -121,16 +168,21 @@ const EXIFTOOL_FIRST = new Set(['orf', 'cr3']);
  */
 export async function rawPreview(path: string, timeLimitMs = 60_000): Promise<RawPreview> {
   const ext = path.slice(path.lastIndexOf('.') + 1).toLowerCase();
-  if (EXIFTOOL_FIRST.has(ext)) return exiftoolPreview(path, timeLimitMs);
+  if (ext === 'orf' || ext === 'cr3') {
+    // What the fast paths cannot read, ExifTool reads, and names the reason when it cannot.
+    const found = await (ext === 'cr3' ? cr3Preview(path) : tiffPreview(path, true)).catch(() => undefined);
+    return found ?? exiftoolPreview(path, timeLimitMs);
+  }
   const found = await tiffPreview(path);
   return found ?? exiftoolPreview(path, timeLimitMs);
 }
 
 /**
- * The largest JPEG preview that the TIFF tags of a TIFF-based RAW (or RAF's header) name, or
- * undefined when they name none. Throws when the file has no TIFF (or RAF) header at all.
+ * The largest JPEG preview that the TIFF tags of a TIFF-based RAW (or RAF's header) name, and with
+ * `olympus` the one an Olympus maker note names, or undefined when they name none. Throws when the
+ * file has no TIFF (or RAF) header at all.
  */
-async function tiffPreview(path: string): Promise<RawPreview | undefined> {
+export async function tiffPreview(path: string, olympus = false): Promise<RawPreview | undefined> {
   const fh = await fs.promises.open(fsPath(path), 'r');
   try {
     const size = (await fh.stat()).size;
@@ -167,6 +219,13 @@ async function tiffPreview(path: string): Promise<RawPreview | undefined> {
       const rw2 = tiff.ifd0[TAG.rw2JpgFromRaw];
       if (rw2 instanceof Uint8Array && isJpeg(rw2)) inline.push(Buffer.from(rw2));
       for (const sub of list(tiff.ifd0[TAG.subIfds]).slice(0, 8)) if (sub > 0 && sub < size) spans.push(...spansOf(await readIfd(fh, sub, little)));
+      if (olympus) {
+        const ifd0At = little ? head.readUInt32LE(4) : head.readUInt32BE(4);
+        const span = await olympusSpan(fh, ifd0At, little, size);
+        // Without it, the TIFF tags name at most IFD1's small thumbnail: ExifTool may know more.
+        if (!span) return undefined;
+        spans.push(span);
+      }
     }
     // The largest preview that lies in the file and starts as a JPEG does.
     const fits = spans.filter((s) => s.offset > 0 && s.length > 3 && s.offset + s.length <= size).sort((a, b) => b.length - a.length);
@@ -183,6 +242,100 @@ async function tiffPreview(path: string): Promise<RawPreview | undefined> {
   } finally {
     await fh.close();
   }
+}
+
+let mp4boxLoaded: Promise<typeof Mp4box> | undefined;
+/** mp4box, loaded on the first CR3 file. */
+function loadMp4box(): Promise<typeof Mp4box> {
+  mp4boxLoaded ??= import('mp4box');
+  return mp4boxLoaded;
+}
+
+/** Canon's uuid boxes in a CR3: the one in moov holding CMT1…4 and THMB, and the top-level one holding PRVW. */
+const CANON_UUID = '85c0b687820f11e08111f4ce462b6a48';
+const PREVIEW_UUID = 'eaf42b5e1c984b88b9fbb7dc406e4d16';
+/** How much of a CR3 is read first, and the most read to reach its PRVW box (cameras write it in the first megabyte or two). */
+const CR3_FIRST_READ = 1 << 20;
+const CR3_MAX_READ = 64 << 20;
+
+/**
+ * The boxes mp4box reads from `bytes` (the start of a file; `whole`: all of it). mp4box writes
+ * what it finds malformed to console.error; a damaged file is reported once, by the caller, so
+ * those lines are kept out (appendBuffer parses synchronously: nothing else runs meanwhile).
+ */
+function boxesOf(mp4box: typeof Mp4box, bytes: Mp4box.MP4BoxBuffer, whole: boolean): Mp4box.ISOFile {
+  const file = mp4box.createFile();
+  file.onError = () => {};
+  const log = console.error;
+  console.error = () => {};
+  try {
+    file.appendBuffer(bytes, whole);
+  } finally {
+    console.error = log;
+  }
+  return file;
+}
+
+/** A copy of `bytes` as an MP4BoxBuffer that starts a file. */
+function boxBuffer(mp4box: typeof Mp4box, bytes: Uint8Array): Mp4box.MP4BoxBuffer {
+  const buf = new mp4box.MP4BoxBuffer(bytes.length);
+  new Uint8Array(buf).set(bytes);
+  buf.fileStart = 0;
+  return buf;
+}
+
+/**
+ * The PRVW preview of a Canon CR3 and the Orientation of its CMT1 box, or undefined when mp4box
+ * finds no PRVW box before the media data (ExifTool then reads the file). Throws when the file
+ * does not start as a CR3 does (an ftyp box of brand "crx ").
+ */
+export async function cr3Preview(path: string): Promise<RawPreview | undefined> {
+  const fh = await fs.promises.open(fsPath(path), 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const head = await readAt(fh, 0, 12);
+    if (head.length < 12 || head.toString('latin1', 4, 12) !== 'ftypcrx ') throw new Error('not a Canon CR3 file (no ftyp box of brand "crx ")');
+    const mp4box = await loadMp4box();
+    let file: Mp4box.ISOFile | undefined;
+    let preview: Mp4box.Box | undefined;
+    // The boxes before PRVW (ftyp, moov, XMP's uuid) are read whole; read more until PRVW is, or mdat begins.
+    for (let length = Math.min(size, CR3_FIRST_READ); ; length = Math.min(size, CR3_MAX_READ, length * 4)) {
+      const bytes = new mp4box.MP4BoxBuffer(length);
+      bytes.fileStart = 0;
+      const view = new Uint8Array(bytes);
+      for (let got = 0; got < length; ) {
+        const { bytesRead } = await fh.read(view, got, length - got, got);
+        if (bytesRead === 0) throw new Error('file shrank while read');
+        got += bytesRead;
+      }
+      file = boxesOf(mp4box, bytes, length === size);
+      preview = file.boxes.find((b) => b.type === 'uuid' && b.uuid === PREVIEW_UUID);
+      if (preview || length === size || length === CR3_MAX_READ || file.boxes.some((b) => b.type === 'mdat')) break;
+    }
+    // The uuid box's payload (after the uuid): two words (0, 1), then the PRVW box: its 8-byte
+    // header, a word 0, a short 1, width, height, a short 1, the JPEG's length (at 28), the JPEG
+    // (at 32: where ExifTool takes it from, QuickTime.pm's substr($val, 0x30) counting the uuid).
+    const data = preview?.data;
+    if (!(data instanceof Uint8Array) || data.length < 36 || Buffer.from(data.buffer, data.byteOffset + 12, 4).toString('latin1') !== 'PRVW') return undefined;
+    const declared = Buffer.from(data.buffer, data.byteOffset + 28, 4).readUInt32BE(0);
+    const jpeg = Buffer.from(data.buffer, data.byteOffset + 32, declared > 0 && declared <= data.length - 32 ? declared : data.length - 32);
+    if (!isJpeg(jpeg)) return undefined;
+    return { jpeg, orientation: await cr3Orientation(mp4box, file) };
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The Orientation of IFD0 in the CMT1 box of a CR3's Canon uuid box in moov (1 when missing). */
+async function cr3Orientation(mp4box: typeof Mp4box, file: Mp4box.ISOFile | undefined): Promise<number> {
+  const canon = file?.moov?.boxes?.find((b) => b.type === 'uuid' && b.uuid === CANON_UUID)?.data;
+  if (!(canon instanceof Uint8Array)) return 1;
+  const cmt1 = boxesOf(mp4box, boxBuffer(mp4box, canon), true).boxes.find((b) => b.type === 'CMT1')?.data;
+  if (!(cmt1 instanceof Uint8Array)) return 1;
+  const { default: exifr } = await loadExifr();
+  const tiff = (await exifr.parse(Buffer.from(cmt1.buffer, cmt1.byteOffset, cmt1.length), { tiff: true, ifd0: true, ifd1: false, exif: false, gps: false, interop: false, makerNote: false, translateKeys: false, translateValues: false, reviveValues: false, mergeOutput: false } as unknown as Parameters<typeof Exifr.parse>[1]).catch(() => undefined)) as { ifd0?: Ifd } | undefined;
+  const o = first(tiff?.ifd0?.[TAG.orientation]);
+  return o !== undefined && o >= 1 && o <= 8 ? o : 1;
 }
 
 let exiftool: Promise<ExifTool> | undefined;
@@ -213,7 +366,7 @@ const IMAGE_TAGS = ['JpgFromRaw', 'PreviewImage', 'OtherImage', 'ThumbnailImage'
  * The largest embedded JPEG of a RAW file as ExifTool finds it (maker notes, ISO-BMFF boxes and
  * the TIFF structures alike), with IFD0's Orientation.
  */
-async function exiftoolPreview(path: string, timeLimitMs: number): Promise<RawPreview> {
+export async function exiftoolPreview(path: string, timeLimitMs: number): Promise<RawPreview> {
   // ExifTool is handed names as UTF-8 text: a name that is not valid UTF-8 cannot reach it.
   if (hasEscapes(path)) throw new Error('its preview is read by ExifTool, which cannot be handed a file name that is not valid UTF-8 (rename it)');
   // ExifTool answers in JSON with the images as base64: 4/3 of their size as one string, which V8
