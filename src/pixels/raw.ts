@@ -85,6 +85,14 @@ async function readAt(fh: fs.promises.FileHandle, offset: number, length: number
   return buf.subarray(0, got);
 }
 
+/** Reads `length` bytes at `offset` of a file (fewer at its end). */
+type Reader = (offset: number, length: number) => Promise<Buffer>;
+
+/** A Reader of an open file that serves what lies in `start` (the file's first bytes) without reading again. */
+function readerOf(fh: fs.promises.FileHandle, start: Buffer): Reader {
+  return (offset, length) => (offset + length <= start.length ? Promise.resolve(start.subarray(offset, offset + length)) : readAt(fh, offset, length));
+}
+
 /** One IFD entry: its type, count, and its value when it is one SHORT or LONG, else the 4 bytes of its offset. */
 interface Entry {
   type: number;
@@ -93,12 +101,12 @@ interface Entry {
 }
 
 /** The entries of one TIFF IFD at `offset` (at most 1000: no camera writes more). */
-async function readEntries(fh: fs.promises.FileHandle, offset: number, little: boolean): Promise<Map<number, Entry>> {
+async function readEntries(read: Reader, offset: number, little: boolean): Promise<Map<number, Entry>> {
   const entries = new Map<number, Entry>();
-  const head = await readAt(fh, offset, 2);
+  const head = await read(offset, 2);
   if (head.length < 2) return entries;
   const n = little ? head.readUInt16LE(0) : head.readUInt16BE(0);
-  const body = await readAt(fh, offset + 2, Math.min(n, 1000) * 12);
+  const body = await read(offset + 2, Math.min(n, 1000) * 12);
   const u16 = (p: number): number => (little ? body.readUInt16LE(p) : body.readUInt16BE(p));
   const u32 = (p: number): number => (little ? body.readUInt32LE(p) : body.readUInt32BE(p));
   for (let at = 0; at + 12 <= body.length; at += 12) {
@@ -113,9 +121,9 @@ async function readEntries(fh: fs.promises.FileHandle, offset: number, little: b
  * The tags of one TIFF IFD at `offset` that spansOf needs (numbers, or the first of a list held
  * elsewhere is not needed: preview tags hold one value each).
  */
-async function readIfd(fh: fs.promises.FileHandle, offset: number, little: boolean): Promise<Ifd> {
+async function readIfd(read: Reader, offset: number, little: boolean): Promise<Ifd> {
   const ifd: Ifd = {};
-  for (const [tag, e] of await readEntries(fh, offset, little)) if (e.count === 1 && (e.type === 3 || e.type === 4 || e.type === 13)) ifd[tag] = e.value;
+  for (const [tag, e] of await readEntries(read, offset, little)) if (e.count === 1 && (e.type === 3 || e.type === 4 || e.type === 13)) ifd[tag] = e.value;
   return ifd;
 }
 
@@ -125,12 +133,12 @@ async function readIfd(fh: fs.promises.FileHandle, offset: number, little: boole
  * "OLYMPUS\0II" (12-byte header) and "OM SYSTEM\0" (16) layouts, from the TIFF header in the older
  * "OLYMP\0" one (8), as ExifTool's MakerNotes.pm reads them. Undefined when there is none.
  */
-async function olympusSpan(fh: fs.promises.FileHandle, ifd0At: number, little: boolean, size: number): Promise<Span | undefined> {
-  const exifAt = (await readEntries(fh, ifd0At, little)).get(34665)?.value;
+async function olympusSpan(read: Reader, ifd0At: number, little: boolean, size: number): Promise<Span | undefined> {
+  const exifAt = (await readEntries(read, ifd0At, little)).get(34665)?.value;
   if (!exifAt || exifAt >= size) return undefined;
-  const note = (await readEntries(fh, exifAt, little)).get(37500); // MakerNote, type UNDEFINED
+  const note = (await readEntries(read, exifAt, little)).get(37500); // MakerNote, type UNDEFINED
   if (!note || note.count < 16 || note.value >= size) return undefined;
-  const head = await readAt(fh, note.value, 16);
+  const head = await read(note.value, 16);
   const text = head.toString('latin1');
   let base: number;
   let ifdAt: number;
@@ -140,9 +148,9 @@ async function olympusSpan(fh: fs.promises.FileHandle, ifd0At: number, little: b
   else if (text.startsWith('OLYMP\0') || text.startsWith('EPSON\0')) [base, ifdAt] = [0, note.value + 8];
   else return undefined;
   // CameraSettings: an IFD (types 13 and 4) or a block holding one (type 7), at its offset either way.
-  const settings = (await readEntries(fh, ifdAt, order)).get(0x2020);
+  const settings = (await readEntries(read, ifdAt, order)).get(0x2020);
   if (!settings || base + settings.value >= size) return undefined;
-  const tags = await readEntries(fh, base + settings.value, order);
+  const tags = await readEntries(read, base + settings.value, order);
   const start = tags.get(0x101);
   const length = tags.get(0x102);
   if (!start || !length || start.count !== 1 || length.count !== 1 || !start.value || !length.value) return undefined;
@@ -190,6 +198,7 @@ export async function tiffPreview(path: string, olympus = false): Promise<RawPre
     const spans: Span[] = [];
     let orientation = 1;
     const inline: Buffer[] = [];
+    let read: Reader = (offset, length) => readAt(fh, offset, length);
     if (head.subarray(0, 8).toString('latin1') === 'FUJIFILM') {
       // RAF: a big-endian header giving the embedded JPEG's offset (84) and length (88).
       if (head.length >= 92) spans.push({ offset: head.readUInt32BE(84), length: head.readUInt32BE(88) });
@@ -198,6 +207,7 @@ export async function tiffPreview(path: string, olympus = false): Promise<RawPre
       if (order !== 'II' && order !== 'MM') throw new Error('not a TIFF-based RAW file (no TIFF header)');
       const little = order === 'II';
       const data = await readAt(fh, 0, Math.min(size, 1 << 20)); // IFD0 and IFD1 lie in the first megabyte
+      read = readerOf(fh, data);
       const { default: exifr } = await loadExifr();
       const tiff = (await exifr.parse(data, {
         tiff: true,
@@ -218,10 +228,10 @@ export async function tiffPreview(path: string, olympus = false): Promise<RawPre
       spans.push(...spansOf(tiff.ifd0), ...spansOf(tiff.ifd1));
       const rw2 = tiff.ifd0[TAG.rw2JpgFromRaw];
       if (rw2 instanceof Uint8Array && isJpeg(rw2)) inline.push(Buffer.from(rw2));
-      for (const sub of list(tiff.ifd0[TAG.subIfds]).slice(0, 8)) if (sub > 0 && sub < size) spans.push(...spansOf(await readIfd(fh, sub, little)));
+      for (const sub of list(tiff.ifd0[TAG.subIfds]).slice(0, 8)) if (sub > 0 && sub < size) spans.push(...spansOf(await readIfd(read, sub, little)));
       if (olympus) {
         const ifd0At = little ? head.readUInt32LE(4) : head.readUInt32BE(4);
-        const span = await olympusSpan(fh, ifd0At, little, size);
+        const span = await olympusSpan(read, ifd0At, little, size);
         // Without it, the TIFF tags name at most IFD1's small thumbnail: ExifTool may know more.
         if (!span) return undefined;
         spans.push(span);
@@ -232,7 +242,7 @@ export async function tiffPreview(path: string, olympus = false): Promise<RawPre
     let best: Buffer | undefined = inline.sort((a, b) => b.length - a.length)[0];
     for (const s of fits) {
       if (best && best.length >= s.length) break;
-      const bytes = await readAt(fh, s.offset, s.length);
+      const bytes = await read(s.offset, s.length);
       if (isJpeg(bytes)) {
         best = bytes;
         break;
