@@ -3,14 +3,15 @@
  * How fast imgcmp fingerprints the formats it decodes itself (issue 14), next to JPEG: HEIC from
  * 12-megapixel photos with a thumbnail item (heif-enc -t 320, as phones write one) and without
  * (the primary image decoded), and camera RAW with previews of 1620 × 1080 (DNG: SubIFD, read
- * through exifr; ORF: Olympus maker note, and CR3: PRVW box, both read through ExifTool). Each
+ * through exifr; ORF: Olympus maker note, read with the same IFD reader; CR3: PRVW box, read
+ * through mp4box; src/pixels/raw.ts). Each
  * set is run with `imgcmp find` on 2 cores (taskset -c 0,1; images in flight and HEIF workers
  * at their defaults for 2 cores), a fresh database each time, twice: on one file (the fixed cost
  * of a run: starting Node, loading the modules, the decoders' workers or processes, writing the
  * database) and on the whole set.
  *
  *   node test/bench/formats.mjs [--corpus DIR] [--n 8] [--copies 12] [--primary-copies 2]
- *                               [--raw-n 100] [--work DIR] [--only heicThumb,jpeg]
+ *                               [--raw-n 100] [--work DIR] [--only dng,orf,cr3]
  *
  * The 12-megapixel photos are corpus photos upscaled to 4000 × 3000 with sharp (JPEG q90, then
  * heif-enc -q 60 from that JPEG); each of the `n` photos is copied `copies` times (the decode
@@ -21,7 +22,8 @@
  * HEIF workers and ExifTool's perl are counted, the native JPEG decoder's helpers are not, so
  * JPEG shows none) and the images/s that 2 idle cores could reach at that CPU time (2000 / CPU
  * ms), peak RSS; and the load average before and after (the machine may be shared: compare the
- * sets within one run; the CPU time is what a busy machine changes least).
+ * sets within one run; the CPU time is what a busy machine changes least). --only: the sets to
+ * build and run, of jpeg, heicThumb, heic, dng, orf, cr3 (default: all).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
