@@ -22,7 +22,7 @@
  * thumbnail, a damaged file — and any RAW in which the TIFF tags above name no preview is read
  * by ExifTool (the npm package exiftool-vendored, as Immich does: ExifTool in perl, kept running
  * with -stay_open, one process per core, started on first use), which also gives the reason when
- * a file holds no preview. ExifTool costs about 8 ms more CPU per file than these paths (perl,
+ * a file holds no preview. ExifTool costs about 9 ms more CPU per file than these paths (perl,
  * and the preview handed over as base64 in JSON), which is why it is the fallback.
  */
 import fs from 'node:fs';
