@@ -21,7 +21,7 @@ import { decodeHeifBytes } from '../src/pixels/heif.js';
 import { cr3Preview, exiftoolPreview, rawPreview, tiffPreview } from '../src/pixels/raw.js';
 import { imgcmp, SAMPLES, tempDir } from './helpers/env.js';
 import { STORED_FOR_ORIENTATION } from './helpers/pictures.js';
-import { buildCr3, buildDng, buildOrf, type OlympusMakerNote } from './helpers/raw-files.js';
+import { box, buildCr3, buildDng, buildOrf, type OlympusMakerNote } from './helpers/raw-files.js';
 
 const SIDE = 64;
 const noPerl = spawnSync('perl', ['-MDigest::MD5', '-e', '1']).status === 0 ? undefined : 'perl not installed (apt-get install perl): ExifTool (RAW previews the TIFF tags, maker note and boxes read here do not name) tests skipped';
@@ -159,7 +159,7 @@ describe('formats: camera RAW (DNG, ORF and CR3 built around a real JPEG preview
   it('finds the PRVW preview of a Canon CR3, not its THMB thumbnail, turned by CMT1 orientation, without ExifTool', async () => {
     const want = await upright('coffee.jpg');
     const thumb = { jpeg: small, width: 96, height: 64 };
-    // 3 MB before the preview: past the first megabyte read, so it is read further.
+    // 3 MB of another box before the preview's.
     for (const [o, padding] of [[1, 0], [8, 0], [6, 3 << 20]] as const) {
       const preview = await STORED_FOR_ORIENTATION[o]!(sharp(big)).jpeg({ quality: 92 }).toBuffer();
       const { width = 0, height = 0 } = await sharp(preview).metadata();
@@ -172,6 +172,20 @@ describe('formats: camera RAW (DNG, ORF and CR3 built around a real JPEG preview
       const d = meanDiff(await greyThumbnail(file, SIDE), want);
       assert.ok(d < 3, `CR3 orientation ${o}: ${d}`);
     }
+  });
+
+  it('reads a CR3 whose moov claims 2^32 samples without allocating for them', async () => {
+    const preview = await sharp(big).jpeg({ quality: 92 }).toBuffer();
+    // A track whose stsz box (version 0, sample size 1) claims 0xffffffff samples in 20 bytes.
+    const stsz = Buffer.from('00000014' + Buffer.from('stsz').toString('hex') + '00000000' + '00000001' + 'ffffffff', 'hex');
+    const trak = box('trak', box('mdia', box('minf', box('stbl', stsz))));
+    const file = path.join(dir, 'many_samples.cr3');
+    fs.writeFileSync(file, buildCr3({ jpeg: preview, width: 0, height: 0 }, 3, undefined, 0, [trak]));
+    const before = process.memoryUsage().rss;
+    const fast = await cr3Preview(file);
+    assert.ok(fast?.jpeg.equals(preview));
+    assert.equal(fast?.orientation, 3);
+    assert.ok(process.memoryUsage().rss - before < 64 << 20, 'no allocation for the claimed samples');
   });
 
   it('the ORF and CR3 previews read here are the bytes and orientation ExifTool reads', { skip: noPerl }, async () => {

@@ -15,9 +15,9 @@
  *        note's start): the Exif IFD, the maker note's IFD and CameraSettings are read here with
  *        the same few-tag IFD reader as the SubIFDs (exifr returns a maker note only as bytes).
  *   CR3  Canon's ISO-BMFF: the PRVW box in the top-level uuid box eaf42b5e-…, the Orientation in
- *        the CMT1 box (a TIFF, read by exifr) of the uuid box 85c0b687-… in moov. The boxes are
- *        read by mp4box (GPAC's MP4Box.js); PRVW's own few fields by the layout ExifTool
- *        documents (QuickTime.pm).
+ *        the CMT1 box (a TIFF, read by exifr) of the uuid box 85c0b687-… in moov; the box headers
+ *        are walked here (see cr3Preview for why not with mp4box), PRVW's few fields read by the
+ *        layout ExifTool documents (QuickTime.pm).
  * Anything these fast paths do not find — another maker-note layout, a CR3 with only its THMB
  * thumbnail, a damaged file — and any RAW in which the TIFF tags above name no preview is read
  * by ExifTool (the npm package exiftool-vendored, as Immich does: ExifTool in perl, kept running
@@ -29,7 +29,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import type Exifr from 'exifr';
 import type { ExifTool } from 'exiftool-vendored';
-import type * as Mp4box from 'mp4box';
 import { fsPath, hasEscapes } from '../walk/fspath.js';
 
 /** A RAW's largest embedded JPEG preview, and the RAW's EXIF orientation (1–8) that turns it upright. */
@@ -254,50 +253,67 @@ export async function tiffPreview(path: string, olympus = false): Promise<RawPre
   }
 }
 
-let mp4boxLoaded: Promise<typeof Mp4box> | undefined;
-/** mp4box, loaded on the first CR3 file. */
-function loadMp4box(): Promise<typeof Mp4box> {
-  mp4boxLoaded ??= import('mp4box');
-  return mp4boxLoaded;
-}
-
 /** Canon's uuid boxes in a CR3: the one in moov holding CMT1…4 and THMB, and the top-level one holding PRVW. */
 const CANON_UUID = '85c0b687820f11e08111f4ce462b6a48';
 const PREVIEW_UUID = 'eaf42b5e1c984b88b9fbb7dc406e4d16';
-/** How much of a CR3 is read first, and the most read to reach its PRVW box (cameras write it in the first megabyte or two). */
-const CR3_FIRST_READ = 1 << 20;
-const CR3_MAX_READ = 64 << 20;
+/** The largest moov and PRVW uuid box of a CR3 read (cameras write some 100 kB and a few MB). */
+const CR3_MAX_MOOV = 16 << 20;
+const CR3_MAX_PREVIEW = 64 << 20;
+
+/** An ISO-BMFF box's header: its type, uuid (of a uuid box), header length and whole size. */
+interface BoxHead {
+  type: string;
+  uuid?: string;
+  head: number;
+  size: number;
+}
 
 /**
- * The boxes mp4box reads from `bytes` (the start of a file; `whole`: all of it). mp4box writes
- * what it finds malformed to console.error; a damaged file is reported once, by the caller, so
- * those lines are kept out (appendBuffer parses synchronously: nothing else runs meanwhile).
+ * The header of the box at `at` in `buf`, whose parent ends at `end` (a size of 0 runs to it), or
+ * undefined when the header does not fit or names a size smaller than itself. The size may reach
+ * past `buf` (the box goes on beyond what was read).
  */
-function boxesOf(mp4box: typeof Mp4box, bytes: Mp4box.MP4BoxBuffer, whole: boolean): Mp4box.ISOFile {
-  const file = mp4box.createFile();
-  file.onError = () => {};
-  const log = console.error;
-  console.error = () => {};
-  try {
-    file.appendBuffer(bytes, whole);
-  } finally {
-    console.error = log;
+function boxHead(buf: Buffer, at: number, end: number): BoxHead | undefined {
+  if (at + 8 > buf.length) return undefined;
+  let size = buf.readUInt32BE(at);
+  const type = buf.toString('latin1', at + 4, at + 8);
+  let head = 8;
+  if (size === 1) {
+    if (at + 16 > buf.length) return undefined;
+    const large = buf.readBigUInt64BE(at + 8);
+    size = large > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(large);
+    head = 16;
+  } else if (size === 0) size = end - at;
+  let uuid: string | undefined;
+  if (type === 'uuid') {
+    if (at + head + 16 > buf.length) return undefined;
+    uuid = buf.toString('hex', at + head, at + head + 16);
+    head += 16;
   }
-  return file;
+  return size >= head ? { type, uuid, head, size } : undefined;
 }
 
-/** A copy of `bytes` as an MP4BoxBuffer that starts a file. */
-function boxBuffer(mp4box: typeof Mp4box, bytes: Uint8Array): Mp4box.MP4BoxBuffer {
-  const buf = new mp4box.MP4BoxBuffer(bytes.length);
-  new Uint8Array(buf).set(bytes);
-  buf.fileStart = 0;
-  return buf;
+/** The boxes that lie whole in `buf[from, to)`, with where each starts (at most 1000). */
+function boxesIn(buf: Buffer, from: number, to: number): (BoxHead & { at: number })[] {
+  const out: (BoxHead & { at: number })[] = [];
+  for (let at = from; out.length < 1000; ) {
+    const box = boxHead(buf, at, to);
+    if (!box || at + box.size > to) break;
+    out.push({ ...box, at });
+    at += box.size;
+  }
+  return out;
 }
 
 /**
- * The PRVW preview of a Canon CR3 and the Orientation of its CMT1 box, or undefined when mp4box
- * finds no PRVW box before the media data (ExifTool then reads the file). Throws when the file
- * does not start as a CR3 does (an ftyp box of brand "crx ").
+ * The PRVW preview of a Canon CR3 and the Orientation of its CMT1 box, or undefined when no PRVW
+ * box comes before the media data (ExifTool then reads the file). Throws when the file does not
+ * start as a CR3 does (an ftyp box of brand "crx ").
+ *
+ * The top-level boxes are walked here header by header, and only moov and the PRVW uuid box are
+ * read: a CR3's boxes are few and their headers plain, while mp4box (GPAC's MP4Box.js, tried for
+ * this) parses every box of moov in full, and one stsz box of a 300 kB file claiming 2^32 samples
+ * made V8 abort the whole process: nothing here allocates more than the file holds.
  */
 export async function cr3Preview(path: string): Promise<RawPreview | undefined> {
   const fh = await fs.promises.open(fsPath(path), 'r');
@@ -305,45 +321,43 @@ export async function cr3Preview(path: string): Promise<RawPreview | undefined> 
     const size = (await fh.stat()).size;
     const head = await readAt(fh, 0, 12);
     if (head.length < 12 || head.toString('latin1', 4, 12) !== 'ftypcrx ') throw new Error('not a Canon CR3 file (no ftyp box of brand "crx ")');
-    const mp4box = await loadMp4box();
-    let file: Mp4box.ISOFile | undefined;
-    let preview: Mp4box.Box | undefined;
-    // The boxes before PRVW (ftyp, moov, XMP's uuid) are read whole; read more until PRVW is, or mdat begins.
-    for (let length = Math.min(size, CR3_FIRST_READ); ; length = Math.min(size, CR3_MAX_READ, length * 4)) {
-      const bytes = new mp4box.MP4BoxBuffer(length);
-      bytes.fileStart = 0;
-      const view = new Uint8Array(bytes);
-      for (let got = 0; got < length; ) {
-        const { bytesRead } = await fh.read(view, got, length - got, got);
-        if (bytesRead === 0) throw new Error('file shrank while read');
-        got += bytesRead;
+    let orientation = 1;
+    for (let at = 0, n = 0; at + 8 <= size && n < 64; n++) {
+      const box = boxHead(await readAt(fh, at, 32), 0, size - at);
+      if (!box || at + box.size > size || box.type === 'mdat') return undefined;
+      if (box.type === 'moov' && box.size <= CR3_MAX_MOOV) orientation = await cr3Orientation(await readAt(fh, at, box.size), box.head);
+      if (box.type === 'uuid' && box.uuid === PREVIEW_UUID && box.size <= CR3_MAX_PREVIEW) {
+        const jpeg = prvwJpeg((await readAt(fh, at, box.size)).subarray(box.head));
+        return jpeg ? { jpeg, orientation } : undefined;
       }
-      file = boxesOf(mp4box, bytes, length === size);
-      preview = file.boxes.find((b) => b.type === 'uuid' && b.uuid === PREVIEW_UUID);
-      if (preview || length === size || length === CR3_MAX_READ || file.boxes.some((b) => b.type === 'mdat')) break;
+      at += box.size;
     }
-    // The uuid box's payload (after the uuid): two words (0, 1), then the PRVW box: its 8-byte
-    // header, a word 0, a short 1, width, height, a short 1, the JPEG's length (at 28), the JPEG
-    // (at 32: where ExifTool takes it from, QuickTime.pm's substr($val, 0x30) counting the uuid).
-    const data = preview?.data;
-    if (!(data instanceof Uint8Array) || data.length < 36 || Buffer.from(data.buffer, data.byteOffset + 12, 4).toString('latin1') !== 'PRVW') return undefined;
-    const declared = Buffer.from(data.buffer, data.byteOffset + 28, 4).readUInt32BE(0);
-    const jpeg = Buffer.from(data.buffer, data.byteOffset + 32, declared > 0 && declared <= data.length - 32 ? declared : data.length - 32);
-    if (!isJpeg(jpeg)) return undefined;
-    return { jpeg, orientation: await cr3Orientation(mp4box, file) };
+    return undefined;
   } finally {
     await fh.close();
   }
 }
 
-/** The Orientation of IFD0 in the CMT1 box of a CR3's Canon uuid box in moov (1 when missing). */
-async function cr3Orientation(mp4box: typeof Mp4box, file: Mp4box.ISOFile | undefined): Promise<number> {
-  const canon = file?.moov?.boxes?.find((b) => b.type === 'uuid' && b.uuid === CANON_UUID)?.data;
-  if (!(canon instanceof Uint8Array)) return 1;
-  const cmt1 = boxesOf(mp4box, boxBuffer(mp4box, canon), true).boxes.find((b) => b.type === 'CMT1')?.data;
-  if (!(cmt1 instanceof Uint8Array)) return 1;
+/**
+ * The JPEG in the payload of a CR3's PRVW uuid box (after the uuid): two words (0, 1), then the
+ * PRVW box: its 8-byte header, a word 0, a short 1, width, height, a short 1, the JPEG's length (at
+ * 28), the JPEG (at 32: where ExifTool takes it from, QuickTime.pm's substr($val, 0x30) counting
+ * the uuid).
+ */
+function prvwJpeg(payload: Buffer): Buffer | undefined {
+  if (payload.length < 36 || payload.toString('latin1', 12, 16) !== 'PRVW') return undefined;
+  const declared = payload.readUInt32BE(28);
+  const jpeg = payload.subarray(32, declared > 0 && declared <= payload.length - 32 ? 32 + declared : payload.length);
+  return isJpeg(jpeg) ? jpeg : undefined;
+}
+
+/** The Orientation of IFD0 in the CMT1 box (a TIFF) of the Canon uuid box in a CR3's moov (1 when missing). */
+async function cr3Orientation(moov: Buffer, head: number): Promise<number> {
+  const canon = boxesIn(moov, head, moov.length).find((b) => b.type === 'uuid' && b.uuid === CANON_UUID);
+  const cmt1 = canon && boxesIn(moov, canon.at + canon.head, canon.at + canon.size).find((b) => b.type === 'CMT1');
+  if (!cmt1) return 1;
   const { default: exifr } = await loadExifr();
-  const tiff = (await exifr.parse(Buffer.from(cmt1.buffer, cmt1.byteOffset, cmt1.length), { tiff: true, ifd0: true, ifd1: false, exif: false, gps: false, interop: false, makerNote: false, translateKeys: false, translateValues: false, reviveValues: false, mergeOutput: false } as unknown as Parameters<typeof Exifr.parse>[1]).catch(() => undefined)) as { ifd0?: Ifd } | undefined;
+  const tiff = (await exifr.parse(moov.subarray(cmt1.at + cmt1.head, cmt1.at + cmt1.size), { tiff: true, ifd0: true, ifd1: false, exif: false, gps: false, interop: false, makerNote: false, translateKeys: false, translateValues: false, reviveValues: false, mergeOutput: false } as unknown as Parameters<typeof Exifr.parse>[1]).catch(() => undefined)) as { ifd0?: Ifd } | undefined;
   const o = first(tiff?.ifd0?.[TAG.orientation]);
   return o !== undefined && o >= 1 && o <= 8 ? o : 1;
 }

@@ -4,7 +4,7 @@
  * 12-megapixel photos with a thumbnail item (heif-enc -t 320, as phones write one) and without
  * (the primary image decoded), and camera RAW with previews of 1620 × 1080 (DNG: SubIFD, read
  * through exifr; ORF: Olympus maker note, read with the same IFD reader; CR3: PRVW box, read
- * through mp4box; src/pixels/raw.ts). Each
+ * by its box headers; src/pixels/raw.ts). Each
  * set is run with `imgcmp find` on 2 cores (taskset -c 0,1; images in flight and HEIF workers
  * at their defaults for 2 cores), a fresh database each time, twice: on one file (the fixed cost
  * of a run: starting Node, loading the modules, the decoders' workers or processes, writing the

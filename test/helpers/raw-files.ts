@@ -129,7 +129,7 @@ export function buildOrf(preview: Buffer | undefined, orientation: number, thumb
 }
 
 /** An ISO-BMFF box. */
-function box(type: string, ...payload: Buffer[]): Buffer {
+export function box(type: string, ...payload: Buffer[]): Buffer {
   const body = Buffer.concat(payload);
   const head = Buffer.alloc(8);
   head.writeUInt32BE(8 + body.length, 0);
@@ -144,13 +144,14 @@ const uuid = (hex: string): Buffer => Buffer.from(hex.replace(/-/g, ''), 'hex');
 /**
  * A minimal Canon CR3 holding `preview` (size w × h; undefined: none) in the PRVW box and
  * `thumbnail` (tw × th) in THMB, with IFD0's Orientation in CMT1, and `padding` bytes of a free
- * box before the preview's uuid box.
+ * box before the preview's uuid box; `moovExtra`: more boxes in moov after Canon's uuid box.
  */
 export function buildCr3(
   preview: { jpeg: Buffer; width: number; height: number } | undefined,
   orientation: number,
   thumbnail?: { jpeg: Buffer; width: number; height: number },
   padding = 0,
+  moovExtra: Buffer[] = [],
 ): Buffer {
   const make = Buffer.from('Canon\0', 'latin1');
   const ifd0: Entry[] = [[271, 2, make.length, 8 + ifdBytes(2)], [274, 3, 1, orientation]];
@@ -165,7 +166,7 @@ export function buildCr3(
   if (thumbnail) canon.push(box('THMB', u32(0), u16(thumbnail.width), u16(thumbnail.height), u32(thumbnail.jpeg.length), u16(1), u16(0), thumbnail.jpeg));
   const parts = [
     box('ftyp', Buffer.from('crx ', 'latin1'), u32(1), Buffer.from('crx isom', 'latin1')),
-    box('moov', box('uuid', uuid('85c0b687-820f-11e0-8111-f4ce462b6a48'), ...canon)),
+    box('moov', box('uuid', uuid('85c0b687-820f-11e0-8111-f4ce462b6a48'), ...canon), ...moovExtra),
   ];
   if (padding > 0) parts.push(box('free', Buffer.alloc(padding)));
   // The preview's uuid box: two words (0, 1), then PRVW: a word 0, 1, width, height, 1, JPEG length, the JPEG.
