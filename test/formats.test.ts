@@ -18,13 +18,13 @@ import { greyThumbnail } from '../src/pixels/decode.js';
 import { decodeBmp } from '../src/pixels/bmp.js';
 import { heifPool, specialFormat, specialSharp } from '../src/pixels/formats.js';
 import { decodeHeifBytes } from '../src/pixels/heif.js';
-import { rawPreview } from '../src/pixels/raw.js';
+import { cr3Preview, exiftoolPreview, rawPreview, tiffPreview } from '../src/pixels/raw.js';
 import { imgcmp, SAMPLES, tempDir } from './helpers/env.js';
 import { STORED_FOR_ORIENTATION } from './helpers/pictures.js';
-import { buildCr3, buildDng, buildOrf } from './helpers/raw-files.js';
+import { box, buildCr3, buildDng, buildOrf, type OlympusMakerNote } from './helpers/raw-files.js';
 
 const SIDE = 64;
-const noPerl = spawnSync('perl', ['-MDigest::MD5', '-e', '1']).status === 0 ? undefined : 'perl not installed (apt-get install perl): ExifTool (ORF and CR3 previews) tests skipped';
+const noPerl = spawnSync('perl', ['-MDigest::MD5', '-e', '1']).status === 0 ? undefined : 'perl not installed (apt-get install perl): ExifTool (RAW previews the TIFF tags, maker note and boxes read here do not name) tests skipped';
 if (noPerl) console.log(`# ${noPerl}`);
 const dir = tempDir('formats');
 after(async () => {
@@ -135,37 +135,82 @@ describe('formats: camera RAW (DNG, ORF and CR3 built around a real JPEG preview
     assert.deepEqual([b.width, b.height], [width, height]);
   });
 
-  it('finds the preview an Olympus ORF keeps in its maker note (ExifTool), not the small IFD1 thumbnail, turned by IFD0 orientation', { skip: noPerl }, async () => {
+  const LAYOUTS: OlympusMakerNote[] = ['OLYMPUS', 'OM SYSTEM', 'OLYMP'];
+
+  it('finds the preview an Olympus ORF keeps in its maker note (each layout), not the small IFD1 thumbnail, turned by IFD0 orientation, without ExifTool', async () => {
     const want = await upright('coffee.jpg');
-    for (const o of [1, 6, 3]) {
-      const preview = await STORED_FOR_ORIENTATION[o]!(sharp(big)).jpeg({ quality: 92 }).toBuffer();
-      const file = path.join(dir, `coffee_o${o}.orf`);
-      fs.writeFileSync(file, buildOrf(preview, o, small));
-      assert.equal((await rawPreview(file)).jpeg.length, preview.length, 'the maker-note preview');
-      assert.equal((await rawPreview(file)).orientation, o);
-      const d = meanDiff(await greyThumbnail(file, SIDE), want);
-      assert.ok(d < 3, `ORF orientation ${o}: ${d}`);
+    for (const layout of LAYOUTS) {
+      for (const o of [1, 6, 3]) {
+        const preview = await STORED_FOR_ORIENTATION[o]!(sharp(big)).jpeg({ quality: 92 }).toBuffer();
+        const file = path.join(dir, `coffee_o${o}_${layout.replace(' ', '_')}.orf`);
+        fs.writeFileSync(file, buildOrf(preview, o, small, layout));
+        // The maker-note path alone (no ExifTool) finds it…
+        const fast = await tiffPreview(file, true);
+        assert.ok(fast?.jpeg.equals(preview), `${layout}: the maker-note preview`);
+        assert.equal(fast?.orientation, o);
+        // …and it is what the RAW decodes to.
+        assert.ok((await rawPreview(file)).jpeg.equals(preview));
+        const d = meanDiff(await greyThumbnail(file, SIDE), want);
+        assert.ok(d < 3, `ORF ${layout} orientation ${o}: ${d}`);
+      }
     }
   });
 
-  it('finds the PRVW preview of a Canon CR3 (ExifTool), not its THMB thumbnail, turned by CMT1 orientation', { skip: noPerl }, async () => {
+  it('finds the PRVW preview of a Canon CR3, not its THMB thumbnail, turned by CMT1 orientation, without ExifTool', async () => {
     const want = await upright('coffee.jpg');
     const thumb = { jpeg: small, width: 96, height: 64 };
-    for (const o of [1, 8]) {
+    // 3 MB of another box before the preview's.
+    for (const [o, padding] of [[1, 0], [8, 0], [6, 3 << 20]] as const) {
       const preview = await STORED_FOR_ORIENTATION[o]!(sharp(big)).jpeg({ quality: 92 }).toBuffer();
       const { width = 0, height = 0 } = await sharp(preview).metadata();
-      const file = path.join(dir, `coffee_o${o}.cr3`);
-      fs.writeFileSync(file, buildCr3({ jpeg: preview, width, height }, o, thumb));
-      const found = await rawPreview(file);
-      assert.equal(found.jpeg.length, preview.length, 'the PRVW preview');
-      assert.equal(found.orientation, o);
+      const file = path.join(dir, `coffee_o${o}_${padding}.cr3`);
+      fs.writeFileSync(file, buildCr3({ jpeg: preview, width, height }, o, thumb, padding));
+      const fast = await cr3Preview(file);
+      assert.ok(fast?.jpeg.equals(preview), 'the PRVW preview');
+      assert.equal(fast?.orientation, o);
+      assert.ok((await rawPreview(file)).jpeg.equals(preview));
       const d = meanDiff(await greyThumbnail(file, SIDE), want);
       assert.ok(d < 3, `CR3 orientation ${o}: ${d}`);
     }
+  });
+
+  it('reads a CR3 whose moov claims 2^32 samples without allocating for them', async () => {
+    const preview = await sharp(big).jpeg({ quality: 92 }).toBuffer();
+    // A track whose stsz box (version 0, sample size 1) claims 0xffffffff samples in 20 bytes.
+    const stsz = Buffer.from('00000014' + Buffer.from('stsz').toString('hex') + '00000000' + '00000001' + 'ffffffff', 'hex');
+    const trak = box('trak', box('mdia', box('minf', box('stbl', stsz))));
+    const file = path.join(dir, 'many_samples.cr3');
+    fs.writeFileSync(file, buildCr3({ jpeg: preview, width: 0, height: 0 }, 3, undefined, 0, [trak]));
+    const before = process.memoryUsage().rss;
+    const fast = await cr3Preview(file);
+    assert.ok(fast?.jpeg.equals(preview));
+    assert.equal(fast?.orientation, 3);
+    assert.ok(process.memoryUsage().rss - before < 64 << 20, 'no allocation for the claimed samples');
+  });
+
+  it('the ORF and CR3 previews read here are the bytes and orientation ExifTool reads', { skip: noPerl }, async () => {
+    const preview = await STORED_FOR_ORIENTATION[6]!(sharp(big)).jpeg({ quality: 92 }).toBuffer();
+    const { width = 0, height = 0 } = await sharp(preview).metadata();
+    const files: [string, Buffer][] = LAYOUTS.map((layout) => [`cross_${layout.replace(' ', '_')}.orf`, buildOrf(preview, 6, small, layout)]);
+    files.push(['cross.cr3', buildCr3({ jpeg: preview, width, height }, 6, { jpeg: small, width: 96, height: 64 }, 3 << 20)]);
+    for (const [name, bytes] of files) {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, bytes);
+      const fast = name.endsWith('.cr3') ? await cr3Preview(file) : await tiffPreview(file, true);
+      const slow = await exiftoolPreview(file, 60_000);
+      assert.ok(fast && slow.jpeg.equals(fast.jpeg), `${name}: the same preview`);
+      assert.equal(fast.orientation, slow.orientation, name);
+      assert.equal(slow.orientation, 6, name);
+    }
+  });
+
+  it('reads a CR3 with only its THMB thumbnail through ExifTool', { skip: noPerl }, async () => {
+    const thumb = { jpeg: small, width: 96, height: 64 };
     // Only THMB: the thumbnail is what there is.
     const onlyThumb = path.join(dir, 'thumb_only.cr3');
     fs.writeFileSync(onlyThumb, buildCr3(undefined, 1, thumb));
-    assert.equal((await rawPreview(onlyThumb)).jpeg.length, small.length);
+    assert.equal(await cr3Preview(onlyThumb), undefined, 'no PRVW box: left to ExifTool');
+    assert.ok((await rawPreview(onlyThumb)).jpeg.equals(small));
   });
 
   it('names a RAW without a preview and random bytes under a RAW name', async () => {

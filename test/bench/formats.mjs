@@ -3,14 +3,15 @@
  * How fast imgcmp fingerprints the formats it decodes itself (issue 14), next to JPEG: HEIC from
  * 12-megapixel photos with a thumbnail item (heif-enc -t 320, as phones write one) and without
  * (the primary image decoded), and camera RAW with previews of 1620 × 1080 (DNG: SubIFD, read
- * through exifr; ORF: Olympus maker note, and CR3: PRVW box, both read through ExifTool). Each
+ * through exifr; ORF: Olympus maker note, read with the same IFD reader; CR3: PRVW box, read
+ * by its box headers; src/pixels/raw.ts). Each
  * set is run with `imgcmp find` on 2 cores (taskset -c 0,1; images in flight and HEIF workers
  * at their defaults for 2 cores), a fresh database each time, twice: on one file (the fixed cost
  * of a run: starting Node, loading the modules, the decoders' workers or processes, writing the
  * database) and on the whole set.
  *
  *   node test/bench/formats.mjs [--corpus DIR] [--n 8] [--copies 12] [--primary-copies 2]
- *                               [--raw-n 100] [--work DIR] [--only heicThumb,jpeg]
+ *                               [--raw-n 100] [--work DIR] [--only dng,orf,cr3]
  *
  * The 12-megapixel photos are corpus photos upscaled to 4000 × 3000 with sharp (JPEG q90, then
  * heif-enc -q 60 from that JPEG); each of the `n` photos is copied `copies` times (the decode
@@ -21,7 +22,8 @@
  * HEIF workers and ExifTool's perl are counted, the native JPEG decoder's helpers are not, so
  * JPEG shows none) and the images/s that 2 idle cores could reach at that CPU time (2000 / CPU
  * ms), peak RSS; and the load average before and after (the machine may be shared: compare the
- * sets within one run; the CPU time is what a busy machine changes least).
+ * sets within one run; the CPU time is what a busy machine changes least). --only: the sets to
+ * build and run, of jpeg, heicThumb, heic, dng, orf, cr3 (default: all).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -44,22 +46,26 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const BIN = path.join(ROOT, 'bin', 'imgcmp');
 
 const photos = fs.readdirSync(corpus).filter((f) => /\.jpe?g$/i.test(f)).sort();
+const wanted = (name) => !only || only.split(',').includes(name);
 /** Where the one-per-photo originals are made, and the sets that are timed. */
 const made = { jpeg: path.join(work, 'jpeg'), heic: path.join(work, 'heic'), heicThumb: path.join(work, 'heic-thumb') };
-for (const d of Object.values(made)) fs.mkdirSync(d, { recursive: true });
-const stems = [];
-for (const f of photos.slice(0, n)) {
-  const stem = path.parse(f).name;
-  stems.push(stem);
-  const jpg = path.join(made.jpeg, `${stem}.jpg`);
-  if (!fs.existsSync(jpg)) await sharp(path.join(corpus, f)).autoOrient().resize(4000, 3000, { fit: 'fill' }).jpeg({ quality: 90 }).toFile(jpg);
-  for (const [dirName, extra] of [[made.heic, []], [made.heicThumb, ['-t', '320']]]) {
-    const out = path.join(dirName, `${stem}.heic`);
-    if (fs.existsSync(out)) continue;
-    const r = spawnSync('heif-enc', ['-q', '60', ...extra, '-o', out, jpg], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`heif-enc failed: ${r.stderr || r.error}`);
+const stems = photos.slice(0, n).map((f) => path.parse(f).name);
+/** The 12-megapixel originals, made only when a set built from them is run. */
+async function makeOriginals() {
+  for (const d of Object.values(made)) fs.mkdirSync(d, { recursive: true });
+  for (const f of photos.slice(0, n)) {
+    const stem = path.parse(f).name;
+    const jpg = path.join(made.jpeg, `${stem}.jpg`);
+    if (!fs.existsSync(jpg)) await sharp(path.join(corpus, f)).autoOrient().resize(4000, 3000, { fit: 'fill' }).jpeg({ quality: 90 }).toFile(jpg);
+    for (const [dirName, extra] of [[made.heic, []], [made.heicThumb, ['-t', '320']]]) {
+      const out = path.join(dirName, `${stem}.heic`);
+      if (fs.existsSync(out)) continue;
+      const r = spawnSync('heif-enc', ['-q', '60', ...extra, '-o', out, jpg], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`heif-enc failed: ${r.stderr || r.error}`);
+    }
   }
 }
+if (['jpeg', 'heicThumb', 'heic'].some(wanted)) await makeOriginals();
 
 /** A folder `name` holding `times` copies of each of `stems` from `from` (remade when its content differs). */
 function copiesOf(name, from, ext, times) {
@@ -89,14 +95,17 @@ async function rawSet(ext) {
   return dir;
 }
 
-const sets = {
-  jpeg: copiesOf('jpeg', made.jpeg, 'jpg', copies),
-  heicThumb: copiesOf('heic-thumb', made.heicThumb, 'heic', copies),
-  heic: copiesOf('heic', made.heic, 'heic', primaryCopies),
-  dng: await rawSet('dng'),
-  orf: await rawSet('orf'),
-  cr3: await rawSet('cr3'),
+/** The sets to run (only those named by --only are built). */
+const makers = {
+  jpeg: () => copiesOf('jpeg', made.jpeg, 'jpg', copies),
+  heicThumb: () => copiesOf('heic-thumb', made.heicThumb, 'heic', copies),
+  heic: () => copiesOf('heic', made.heic, 'heic', primaryCopies),
+  dng: () => rawSet('dng'),
+  orf: () => rawSet('orf'),
+  cr3: () => rawSet('cr3'),
 };
+const sets = {};
+for (const [name, make] of Object.entries(makers)) if (wanted(name)) sets[name] = await make();
 
 /** `imgcmp find` on `dir` on cores 0 and 1, fresh database. */
 function run(name, dir) {
@@ -109,7 +118,6 @@ const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 console.log(`load average before: ${load()} (${os.cpus().length} cores on this machine; runs pinned to 2)`);
 console.log('set          files  seconds  images/s  beyond one file  one-file run  CPU ms/image  2 cores at most  peak RSS');
 for (const [name, dir] of Object.entries(sets)) {
-  if (only && !only.split(',').includes(name)) continue;
   const files = fs.readdirSync(dir).sort();
   const one = path.join(work, 'sets', `one-${name}`);
   fs.rmSync(one, { recursive: true, force: true });
