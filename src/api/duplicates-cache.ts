@@ -6,7 +6,10 @@
  * calling thread, to its end, so requests that arrive while it runs wait for it and are then
  * answered from here: identical requests share one computation.
  */
+import { clusterFingerprints } from '../cluster/cluster.js';
 import type { Linkage } from '../cluster/linkage.js';
+import type { FingerprintDb } from '../db/database.js';
+import { selfViewsPerFile, viewsPerFile } from '../hash/views.js';
 
 /** Answers kept at once (distinct cuts asked for): a bound on the memory a client can make us hold. */
 const KEPT = 8;
@@ -46,4 +49,16 @@ export class DuplicatesCache {
     while (this.answers.size > KEPT) this.answers.delete(this.answers.keys().next().value!);
     return answer.map((c) => c.slice());
   }
+}
+
+/** The clusters of every entry of `db` for `question`, as find groups them (absolute cut; the same for every kind of index). */
+export function clustersOfDb(db: FingerprintDb, question: DuplicatesQuestion): string[][] {
+  if (db.files.length < 2) return [];
+  return clusterFingerprints(db.files, db.fps, { ...question, absolute: true }, {
+    views: db.views,
+    viewsPerFile: viewsPerFile(db.settings),
+    selfViews: selfViewsPerFile(db.settings),
+    flat: db.flat,
+    coarse: db.coarse,
+  }).clusters;
 }

@@ -3,7 +3,7 @@
  * creates, with find's settings) a database and holds its lock until `close()`; images are added
  * under string ids (stored in the database's `files` dataset), looked up by their nearest entries,
  * measured exactly as `imgcmp find` and `imgcmp search` measure them (index/views.ts,
- * distancesToQuery), and grouped into clusters as find groups them (clusterFingerprints).
+ * distancesToQuery), and grouped into clusters as find groups them (clusterFingerprints, through api/duplicates-cache.ts).
  *
  * Metadata (any JSON value per id) is stored in the database itself, in its `metadata` dataset
  * (db/database.ts). Indexes written before that kept it in a sidecar file, `DB.metadata.json`:
@@ -18,14 +18,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { clusterFingerprints } from '../cluster/cluster.js';
 import type { Linkage } from '../cluster/linkage.js';
 import { existingDbOrNone, writeDb, type FingerprintDb } from '../db/database.js';
 import { encodeOp, Journal, journalFileOf, readJournal, syncFolder, type JournalOp } from '../db/journal.js';
 import { acquireLock } from '../db/lock.js';
 import { dbFromRecords, recordsOf } from '../db/records.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
-import { selfViewsPerFile, viewsPerFile } from '../hash/views.js';
 import { coarseCutFor, cutBits } from '../index/cut.js';
 import { LivePictures } from '../index/live.js';
 import { decoderFor, decoderMissing, defaultJpegDecoder, type JpegDecoderName } from '../pixels/recipe.js';
@@ -33,7 +31,7 @@ import { SIMILARITY, findSettings } from '../stages/find.js';
 import { ImgcmpError, reasonOf } from '../util/errors.js';
 import { checkOurs, realTarget, removeStaleTemporaries } from '../util/safe-write.js';
 import { checkId, cutOf, nearestBounds, pageOf, throttleOf } from './arguments.js';
-import { DuplicatesCache } from './duplicates-cache.js';
+import { clustersOfDb, DuplicatesCache } from './duplicates-cache.js';
 import { IndexError } from './errors.js';
 import { comparePictures, fingerprintImage } from './measure.js';
 import type { PostgresOptions } from './postgres.js';
@@ -440,17 +438,7 @@ export class ImageIndex implements Index {
   duplicates(opts: { cut?: number; linkage?: Linkage; includeFlat?: boolean } = {}): string[][] {
     this.open();
     const question = { cut: cutOf(opts), linkage: opts.linkage ?? 'average', includeFlat: opts.includeFlat ?? false };
-    return this.clusterCache.clusters(question, () => {
-      const db = this.db();
-      if (db.files.length < 2) return [];
-      return clusterFingerprints(db.files, db.fps, { ...question, absolute: true }, {
-        views: db.views,
-        viewsPerFile: viewsPerFile(this.settings),
-        selfViews: selfViewsPerFile(this.settings),
-        flat: db.flat,
-        coarse: db.coarse,
-      }).clusters;
-    });
+    return this.clusterCache.clusters(question, () => clustersOfDb(this.db(), question));
   }
 
   /** @internal The clusterings duplicates() has computed (a repeated question computes none); for tests and benchmarks. */

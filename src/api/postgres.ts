@@ -24,7 +24,6 @@
  */
 import os from 'node:os';
 import pg from 'pg';
-import { clusterFingerprints } from '../cluster/cluster.js';
 import type { Linkage } from '../cluster/linkage.js';
 import { dbFromRecords } from '../db/records.js';
 import { wordsFor } from '../hash/bits.js';
@@ -37,7 +36,7 @@ import { decoderFor, decoderMissing, defaultJpegDecoder } from '../pixels/recipe
 import { SIMILARITY, findSettings } from '../stages/find.js';
 import { ImgcmpError, reasonOf } from '../util/errors.js';
 import { checkId, cutOf, nearestBounds, pageOf, throttleOf } from './arguments.js';
-import { DuplicatesCache } from './duplicates-cache.js';
+import { clustersOfDb, DuplicatesCache } from './duplicates-cache.js';
 import { IndexError } from './errors.js';
 import type { AddOptions, Comparison, ImageSource, Index, Neighbour, NearestOptions, OpenOptions, QuerySource } from './index.js';
 import { comparePictures, fingerprintImage } from './measure.js';
@@ -737,17 +736,7 @@ export class PostgresIndex implements Index {
   duplicates(opts: { cut?: number; linkage?: Linkage; includeFlat?: boolean } = {}): string[][] {
     this.open();
     const question = { cut: cutOf(opts), linkage: opts.linkage ?? 'average', includeFlat: opts.includeFlat ?? false };
-    return this.clusterCache.clusters(question, () => {
-      const db = dbFromRecords(this.settings, this.live.records());
-      if (db.files.length < 2) return [];
-      return clusterFingerprints(db.files, db.fps, { ...question, absolute: true }, {
-        views: db.views,
-        viewsPerFile: viewsPerFile(this.settings),
-        selfViews: selfViewsPerFile(this.settings),
-        flat: db.flat,
-        coarse: db.coarse,
-      }).clusters;
-    });
+    return this.clusterCache.clusters(question, () => clustersOfDb(dbFromRecords(this.settings, this.live.records()), question));
   }
 
   /** @internal The clusterings duplicates() has computed (a repeated question computes none); for tests and benchmarks. */

@@ -1,5 +1,5 @@
 /** What the benchmark scripts share: argument parsing and timing a command's run and peak memory. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { writeDb } from '../../dist/src/db/database.js';
 import { selectRows, wordsFor } from '../../dist/src/hash/bits.js';
@@ -104,4 +104,39 @@ export async function findLayoutDb(file, name, n, seed) {
   });
   const writeSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
   return { file, groups, writeSeconds, bytes: fs.statSync(file).size };
+}
+
+/**
+ * Starts `imgcmp serve --port 0 ARGS` (the binary `bin`, with IMGCMP_HOME `home` and no token);
+ * resolves once it listens: its URL, the child, its start-up seconds, its standard error so far
+ * and stop() (SIGTERM, resolved when it has exited).
+ */
+export async function startServe(bin, home, serveArgs) {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', ...serveArgs], {
+    env: { ...process.env, IMGCMP_HOME: home, IMGCMP_TOKEN: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening on (http:\/\/[^ ]+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited (${code}): ${err}`)));
+  });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  return {
+    url,
+    child,
+    startSeconds: (performance.now() - t0) / 1000,
+    stderr: () => err,
+    stop: async () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
 }

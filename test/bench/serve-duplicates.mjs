@@ -11,12 +11,11 @@
  *
  * --bin runs another build (e.g. one from before the clusters were kept) on the same database.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findLayoutDb, option } from './lib.mjs';
+import { findLayoutDb, option, startServe } from './lib.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const args = process.argv.slice(2);
@@ -32,25 +31,7 @@ function cpuOf(pid) {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 per second on Linux)
 }
 
-async function serve(dbfile) {
-  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '-f', dbfile], {
-    env: { ...process.env, IMGCMP_HOME: work, IMGCMP_TOKEN: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let err = '';
-  child.stderr.on('data', (d) => (err += d));
-  const url = await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on (http:\/\/[^ ]+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited (${code}): ${err}`)));
-  });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  return { url, child, stop: () => (child.kill('SIGTERM'), exited) };
-}
+const serve = (dbfile) => startServe(bin, work, ['-f', dbfile]);
 
 async function duplicates(url) {
   const res = await fetch(`${url}/duplicates`);

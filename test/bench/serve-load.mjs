@@ -33,7 +33,7 @@ import { coarseCutFor, cutBits } from '../../dist/src/index/cut.js';
 import { PictureSearch } from '../../dist/src/index/picture-search.js';
 import { distancesToQuery } from '../../dist/src/index/views.js';
 import { findSettings, SIMILARITY } from '../../dist/src/stages/find.js';
-import { findLayoutDb, flag, option, splitmix32 } from './lib.mjs';
+import { findLayoutDb, flag, option, splitmix32, startServe } from './lib.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = path.join(root, 'bin', 'imgcmp');
@@ -139,36 +139,8 @@ function cpuSampler(pid) {
   };
 }
 
-/** Starts `imgcmp serve --port 0 ARGS`; resolves with its URL once it listens. */
-async function serve(serveArgs) {
-  const t0 = performance.now();
-  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', ...serveArgs], {
-    env: { ...process.env, IMGCMP_HOME: home, IMGCMP_TOKEN: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let err = '';
-  child.stderr.on('data', (d) => (err += d));
-  const url = await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on (http:\/\/[^ ]+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited (${code}): ${err}`)));
-  });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  return {
-    url,
-    child,
-    startSeconds: (performance.now() - t0) / 1000,
-    stderr: () => err,
-    stop: async () => {
-      child.kill('SIGTERM');
-      return exited;
-    },
-  };
-}
+/** Starts `imgcmp serve --port 0 ARGS`; resolves with its URL once it listens (lib.mjs). */
+const serve = (serveArgs) => startServe(bin, home, serveArgs);
 
 /** A form POST over a keep-alive connection (node:http: lighter on the client side than fetch): status and parsed body. */
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
