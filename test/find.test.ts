@@ -5,6 +5,7 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { readDb } from '../src/db/database.js';
+import { TABLES_PAY_FROM } from '../src/stages/search.js';
 import { expectedSampleGroups, imgcmp, sampleImages, SAMPLES, tempDir } from './helpers/env.js';
 
 interface FindJson {
@@ -187,6 +188,25 @@ describe('one distance: find, search and compare agree', () => {
     // And an unrelated pair is "different pictures".
     const other = imgcmp(['compare', path.join(SAMPLES, 'kites.jpg'), path.join(SAMPLES, 'moon.jpg')], { home });
     assert.match(other.stdout, /different pictures at threshold 0\.125/);
+  });
+
+  it('search through the tables (many images) lists exactly what the scan of every entry (a few) lists', () => {
+    const home = tempDir('search-tables');
+    const db = path.join(home, 'find.hdf');
+    assert.equal(imgcmp(['find', SAMPLES, '-q', '--no-tree', '-f', db], { home }).status, 0);
+    const images = sampleImages();
+    assert.ok(images.length < TABLES_PAY_FROM);
+    type Results = { results: { image: string; matches: { file: string; bits: number }[] }[] };
+    const search = (list: string[]): Map<string, string> => {
+      const r = imgcmp(['search', ...list, '-f', db, '--max-distance', '0.125', '-k', '50', '--json'], { home });
+      assert.equal(r.status, 0, r.stderr);
+      return new Map((JSON.parse(r.stdout) as Results).results.map((q) => [q.image, JSON.stringify(q.matches)]));
+    };
+    const scanned = search(images);
+    const many = Array.from({ length: TABLES_PAY_FROM }, (_, i) => images[i % images.length]!);
+    const tabled = search(many);
+    assert.deepEqual(new Map([...tabled].sort()), new Map([...scanned].sort()));
+    assert.ok([...scanned.values()].filter((m) => m !== '[]').length >= 10, 'most samples have a match');
   });
 });
 

@@ -7,10 +7,18 @@ import { selfViewsPerFile, viewsPerFile } from '../hash/views.js';
 import { readDb } from '../db/database.js';
 import { coarseCutFor, cutBits } from '../index/cut.js';
 import { nearest, nearestIndex } from '../index/nearest.js';
-import { distancesToQuery } from '../index/views.js';
+import { PictureSearch } from '../index/picture-search.js';
+import { distancesToQuery, type StoredPictures } from '../index/views.js';
 import { fingerprintFile } from '../pixels/fingerprint.js';
 import { decoderFor, decoderMissing } from '../pixels/recipe.js';
 import { ImgcmpError, reasonOf } from '../util/errors.js';
+
+/**
+ * Queries from which the search tables pay: at 1,000,000 entries of find's layout, making them
+ * took 10.7 s and a scan of every entry 0.40 s a query (test/bench/serve-load.mjs --only search);
+ * both grow with the entries.
+ */
+export const TABLES_PAY_FROM = 32;
 
 export interface Match {
   file: string;
@@ -45,6 +53,11 @@ export async function runSearch(job: SearchJob): Promise<{ settings: HashSetting
   // clustering measures it (both ways round over the views), after the coarse fingerprints
   // have passed by the entries that cannot be near.
   const index = perFile > 1 ? undefined : nearestIndex(fps);
+  const stored: StoredPictures = { upright: fps, views: db.views, coarse: db.coarse, perFile, selfViews: selfViewsPerFile(settings) };
+  // Many queries go through the coarse views' tables (index/picture-search.ts: the same rows and
+  // distances as the scan); making them costs about as much as TABLES_PAY_FROM scans, so a few
+  // queries scan every entry instead.
+  const tables = perFile > 1 && job.images.length >= TABLES_PAY_FROM ? new PictureSearch(stored) : undefined;
   const within = job.maxDistance === undefined ? Infinity : Math.floor(cutBits(job.maxDistance, fps.nbits));
   const coarseWithin = db.coarse ? Math.floor(cutBits(coarseCutFor(job.maxDistance ?? 0.25), db.coarse.nbits)) : Infinity;
   const rowOf = new Map(files.map((f, i) => [f, i]));
@@ -53,9 +66,12 @@ export async function runSearch(job: SearchJob): Promise<{ settings: HashSetting
     try {
       const record = await fingerprintFile(image, settings);
       const self = rowOf.get(image); // the query itself, when it is in the database, is not its own match
+      const query = { upright: record.bits, views: record.views, coarse: record.coarse };
       const found = index
         ? nearest(index, [record.bits], job.k + (self === undefined ? 0 : 1), within)
-        : distancesToQuery({ upright: fps, views: db.views, coarse: db.coarse, perFile, selfViews: selfViewsPerFile(settings) }, { upright: record.bits, views: record.views, coarse: record.coarse }, within, coarseWithin);
+        : tables
+          ? tables.distances(query, within, coarseWithin)
+          : distancesToQuery(stored, query, within, coarseWithin);
       const matches = found
         .filter((n) => n.row !== self)
         .sort((a, b) => a.bits - b.bits || a.row - b.row)
