@@ -24,7 +24,6 @@ import { encodeOp, Journal, journalFileOf, readJournal, syncFolder, type Journal
 import { acquireLock } from '../db/lock.js';
 import { dbFromRecords, recordsOf } from '../db/records.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
-import { coarseCutFor, cutBits } from '../index/cut.js';
 import { LivePictures } from '../index/live.js';
 import { decoderFor, decoderMissing, defaultJpegDecoder, type JpegDecoderName } from '../pixels/recipe.js';
 import { SIMILARITY, findSettings } from '../stages/find.js';
@@ -33,6 +32,7 @@ import { checkOurs, realTarget, removeStaleTemporaries } from '../util/safe-writ
 import { checkId, cutOf, nearestBounds, pageOf, throttleOf } from './arguments.js';
 import { clustersOfDb, DuplicatesCache } from './duplicates-cache.js';
 import { IndexError } from './errors.js';
+import { nearestQuery, neighboursOf, queryRecord } from './nearest.js';
 import { comparePictures, fingerprintImage } from './measure.js';
 import type { PostgresOptions } from './postgres.js';
 
@@ -384,14 +384,9 @@ export class ImageIndex implements Index {
     return dbFromRecords(this.settings, this.records.values());
   }
 
-  private async query(source: QuerySource): Promise<{ record: FingerprintRecord; self?: string }> {
-    if (source && typeof source === 'object' && !(source instanceof Uint8Array)) {
-      checkId(source.id);
-      const record = this.records.get(source.id);
-      if (!record) throw new IndexError('not-found', `${source.id}: no such entry`);
-      return { record, self: source.id };
-    }
-    return { record: await this.fingerprint(source) };
+  /** A query's record: an entry's own (then `self`), or the image's, hashed (api/nearest.ts). */
+  private query(source: QuerySource): Promise<{ record: FingerprintRecord; self?: string }> {
+    return queryRecord(source, (id) => this.records.get(id), (image) => this.fingerprint(image));
   }
 
   /**
@@ -403,24 +398,10 @@ export class ImageIndex implements Index {
     const { k, maxDistance } = nearestBounds(opts);
     const { record, self } = await this.query(source);
     const live = this.pictures();
-    const nbits = live.nbits;
-    const within = Math.floor(cutBits(maxDistance, nbits));
-    const upright = opts.allOrientations === false;
-    const coarseWithin = live.coarseBits && !upright ? Math.floor(cutBits(coarseCutFor(maxDistance), live.coarseBits)) : Infinity;
+    const { query, within, coarseWithin } = nearestQuery(record, maxDistance, opts, live);
     // Through the coarse fingerprints' tables where they pay (index/live.ts): the rows and distances of distancesToQuery, nearest first, ties by id.
-    const found = live.within(upright ? { upright: record.bits } : { upright: record.bits, views: record.views, coarse: record.coarse }, within, coarseWithin);
-    const out: Neighbour[] = [];
-    for (const n of found) {
-      if (out.length >= k) break;
-      const id = n.id;
-      if (id === self) continue;
-      const m = this.metadata.get(id);
-      const metadata = m === undefined ? undefined : JSON.parse(m);
-      if (opts.filter && !opts.filter(id, metadata)) continue;
-      const distance = n.bits / nbits;
-      out.push({ id, distance, score: (1 - distance) * 100, metadata });
-    }
-    return out;
+    const found = live.within(query, within, coarseWithin);
+    return neighboursOf(found, (n) => this.metadata.get(n.id), { k, self, nbits: live.nbits, filter: opts.filter });
   }
 
   /** The distance of two images (or entries), as imgcmp compare measures it with this database's settings. */

@@ -38,6 +38,7 @@ import { ImgcmpError, reasonOf } from '../util/errors.js';
 import { checkId, cutOf, nearestBounds, pageOf, throttleOf } from './arguments.js';
 import { clustersOfDb, DuplicatesCache } from './duplicates-cache.js';
 import { IndexError } from './errors.js';
+import { nearestQuery, neighboursOf, queryRecord } from './nearest.js';
 import type { AddOptions, Comparison, ImageSource, Index, Neighbour, NearestOptions, OpenOptions, QuerySource } from './index.js';
 import { comparePictures, fingerprintImage } from './measure.js';
 
@@ -610,14 +611,9 @@ export class PostgresIndex implements Index {
     return m === undefined ? undefined : JSON.parse(m);
   }
 
-  private async query(source: QuerySource): Promise<{ record: FingerprintRecord; self?: string }> {
-    if (source && typeof source === 'object' && !(source instanceof Uint8Array)) {
-      checkId(source.id);
-      const record = this.live.record(source.id);
-      if (!record) throw new IndexError('not-found', `${source.id}: no such entry`);
-      return { record, self: source.id };
-    }
-    return { record: await this.fingerprint(source) };
+  /** A query's record: an entry's own (then `self`), or the image's, hashed (api/nearest.ts). */
+  private query(source: QuerySource): Promise<{ record: FingerprintRecord; self?: string }> {
+    return queryRecord(source, (id) => this.live.record(id), (image) => this.fingerprint(image));
   }
 
   /** The entries nearest to an image (or to an entry, then not its own match), best first (ties by id), as imgcmp search measures them. */
@@ -626,23 +622,12 @@ export class PostgresIndex implements Index {
     const { k, maxDistance } = nearestBounds(opts);
     const { record, self } = await this.query(source);
     const l = this.layout;
-    const within = Math.floor(cutBits(maxDistance, l.nbits));
-    const upright = opts.allOrientations === false;
-    const coarseWithin = l.coarseBits && l.perFile > 1 && !upright ? Math.floor(cutBits(coarseCutFor(maxDistance), l.coarseBits)) : Infinity;
+    const { query, upright, within, coarseWithin } = nearestQuery(record, maxDistance, opts, l);
     const found =
       this.searchIn === 'database'
         ? await this.searchDatabase(record, upright, within, coarseWithin)
-        : this.live.within(upright ? { upright: record.bits } : { upright: record.bits, views: record.views, coarse: record.coarse }, within, coarseWithin).map((n) => ({ ...n, metadata: this.metadata.get(n.id) }));
-    const out: Neighbour[] = [];
-    for (const n of found) {
-      if (out.length >= k) break;
-      if (n.id === self) continue;
-      const metadata = n.metadata === undefined ? undefined : JSON.parse(n.metadata);
-      if (opts.filter && !opts.filter(n.id, metadata)) continue;
-      const distance = n.bits / l.nbits;
-      out.push({ id: n.id, distance, score: (1 - distance) * 100, metadata });
-    }
-    return out;
+        : this.live.within(query, within, coarseWithin).map((n) => ({ ...n, metadata: this.metadata.get(n.id) }));
+    return neighboursOf(found, (n) => n.metadata, { k, self, nbits: l.nbits, filter: opts.filter });
   }
 
   /**
