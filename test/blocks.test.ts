@@ -105,6 +105,9 @@ describe('candidate pairs from exact-key blocks', () => {
     const exact = new Set(pairsOf(exactVerifiedPairsWithin(set.upright, set.views, set.coarse, K, 32, 10, 2)));
     for (const p of strip) assert.ok(got.has(p) && exact.has(p), `strip pair ${p} missed`);
     for (const p of crossed) assert.ok(!got.has(p) && !exact.has(p), `a strip view matched an upright one: ${p}`);
+    // Nor are they candidates: the keys look up no strip view among the uprights.
+    const candidates = new Set(pairsOf(blockPairsWithin(set.upright, set.views, K, 32, undefined, undefined, 2)));
+    for (const p of crossed) assert.ok(!candidates.has(p), `a strip view was looked up among the uprights: ${p}`);
     assert.ok(strip.length > 10 && crossed.length > 10);
   });
 

@@ -9,7 +9,7 @@
  * log2(n) bits searched within a radius of several bits, and its work grows about as n². Here
  * instead each of TABLES keys takes KEY_BYTES fixed bytes (24 bits) of a fingerprint; only the
  * n upright fingerprints are indexed (a bit set of their keys, 2 MB, which stays in cache, and
- * the rows bucketed by key), and every view of every picture is looked up. A view and an
+ * the rows bucketed by key), and every view of every picture (but its strip views) is looked up. A view and an
  * upright fingerprint that agree on some key and are within the cut make their two pictures a
  * pair. Two fingerprints d bits apart agree on a key with probability about (1 − d/nbits)^24,
  * so on at least one of 64 keys with probability 1 − 10⁻¹³ at 10 of 256 bits, 0.99 at 24 and
@@ -178,6 +178,8 @@ function tableOf(key: Uint8Array, fps: PackedFingerprints, bytes: Uint8Array, sh
 /** The share of a search that one thread does: keys [k0, k1) of the `tables` keys, over every view. */
 export interface BlockTask {
   perFile: number;
+  /** The last `self` views of each picture (strip views) are paired elsewhere: not looked up here. */
+  self: number;
   cutBits: number;
   tables: number;
   k0: number;
@@ -205,7 +207,7 @@ const bytesOf = (fps: PackedFingerprints): Uint8Array => new Uint8Array(fps.data
  * thread's: a pair that agrees on one of them is left to it.
  */
 export function blockPairsRange(upright: PackedFingerprints, views: PackedFingerprints, task: BlockTask): { a: Int32Array; b: Int32Array; length: number } {
-  const { perFile, cutBits, k0, k1 } = task;
+  const { perFile, self, cutBits, k0, k1 } = task;
   const n = upright.count;
   const words = views.words;
   const rowBytes = 4 * words;
@@ -239,11 +241,12 @@ export function blockPairsRange(upright: PackedFingerprints, views: PackedFinger
   const rowsCount = views.count;
   // A view that repeats the same orientation of the whole picture (the framed view of a picture
   // without a frame, most of them) finds what that one finds: looked up once. Upright views
-  // (view 0) are looked up by uprightPairs. The rows left, in order.
+  // (view 0) are looked up by uprightPairs; strip views (the last `self`) are compared with the
+  // same strip view only, never with an upright one. The rows left, in order.
   const looked = new Int32Array(rowsCount);
   let lookedCount = 0;
   for (let q = 0, v = 0; q < rowsCount; q++, v = v + 1 === perFile ? 0 : v + 1) {
-    if (v === 0) continue;
+    if (v === 0 || v >= perFile - self) continue;
     if (v >= 8) {
       const same = q - v + (v % 8);
       let w = 0;
@@ -380,7 +383,8 @@ export interface BlockSplit {
 }
 
 /**
- * Every pair of pictures i < j such that, for some view v and some key, picture i's upright
+ * Every pair of pictures i < j such that, for some view v (not one of the last `self`, the strip
+ * views, which are compared with the same strip view only) and some key, picture i's upright
  * fingerprint and view v of picture j (or the other way round) agree on the key and are within
  * `cutBits`. Returns each pair once, ordered by (i, j), as candidates: their `bits` are 0, and the
  * caller measures the pictures' distance (at most cutBits, since a view pair is within it).
@@ -394,11 +398,12 @@ export function blockPairsWithin(
   cutBits: number,
   tables = tablesFor(cutBits, views.nbits),
   split: BlockSplit = {},
+  self = 0,
 ): PairList {
   const n = upright.count;
   // One view per picture: its upright one, so only pairs of uprights are to be found.
   if (perFile === 1) return keyedPairsAmong(upright, cutBits, tables);
-  const task: BlockTask = { perFile, cutBits, tables, k0: 0, k1: tables };
+  const task: BlockTask = { perFile, self, cutBits, tables, k0: 0, k1: tables };
   split.threads = 1;
   if (views.count >= (split.minRows ?? PARALLEL_MIN_ROWS) && os.availableParallelism() >= 2 && n >= 2 && tables > TABLES_PER_PASS) {
     // The later half of the keys (in whole passes) to a worker, which reads the same rows: each

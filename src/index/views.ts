@@ -128,7 +128,7 @@ export function verifiedPairsWithin(
   const n = upright.count;
   // Views against uprights; each strip view (the last `self`) against the same strip view of the
   // others: those rows indexed on their own, as uprights with no other views.
-  const lists = [blockPairsWithin(upright, views, perFile, cutBits)];
+  const lists = [blockPairsWithin(upright, views, perFile, cutBits, undefined, undefined, self)];
   for (let v = perFile - self; v < perFile; v++) {
     const strips = selectRows(views, Array.from({ length: n }, (_, i) => i * perFile + v));
     lists.push(keyedPairsAmong(strips, cutBits));
@@ -142,14 +142,12 @@ export function verifiedPairsWithin(
     const i = candidates.a[p]!;
     const j = candidates.b[p]!;
     if (viewMin(coarseViews.data, i * perFile * cw, coarseViews.data, j * perFile * cw, perFile, cw, coarseLimit, self) > coarseLimit) continue;
-    // A candidate is a view pair within the cut, but not always one the distance counts: the keys
-    // also meet a strip view (compared view for view only) with an upright one. Measured here.
+    // The keys propose, the pictures' distance decides (as search and compare measure it).
     const d = dist(i, j);
     if (d <= cutBits) out.push(i, j, d);
   }
   return out.build();
 }
-
 
 /**
  * The same pairs as verifiedPairsWithin would find with keys that never miss: every pair within
