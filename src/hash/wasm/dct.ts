@@ -6,6 +6,7 @@
  */
 import { cachedDctRows } from '../phash.js';
 import { DCT_WASM_BASE64 } from './dct-wasm.js';
+import { kernelInstance } from './instance.js';
 
 interface Exports {
   rows(p: number, c: number, t: number, side: number, x: number): void;
@@ -39,18 +40,12 @@ export class DctKernel {
   }
 
   static create(): DctKernel | undefined {
-    try {
-      // Compiled the usual way, baseline first: V8 optimizes the kernel's functions once they run
-      // hot, within the first pictures. (Not with --no-liftoff as index/wasm/scan.ts compiles its
-      // one long call: flags are global, and HDF5's large module, compiling in the background at
-      // that moment, would be compiled optimized too — a second of CPU.)
-      const module = new WebAssembly.Module(Buffer.from(DCT_WASM_BASE64, 'base64'));
-      const memory = new WebAssembly.Memory({ initial: 1 });
-      const instance = new WebAssembly.Instance(module, { env: { memory } });
-      return new DctKernel(memory, instance.exports as unknown as Exports);
-    } catch {
-      return undefined;
-    }
+    // Compiled the usual way, baseline first: V8 optimizes the kernel's functions once they run
+    // hot, within the first pictures. (Not with --no-liftoff as index/wasm/scan.ts compiles its
+    // one long call: flags are global, and HDF5's large module, compiling in the background at
+    // that moment, would be compiled optimized too — a second of CPU.)
+    const kernel = kernelInstance<Exports>(DCT_WASM_BASE64);
+    return kernel && new DctKernel(kernel.memory, kernel.exports);
   }
 
   /** Whether the kernel takes this size: 8 columns and 8 coefficients at a time. */

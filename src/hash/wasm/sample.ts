@@ -7,6 +7,7 @@
  */
 import { taps, type Rect, type Taps } from '../views.js';
 import { SAMPLE_WASM_BASE64 } from './sample-wasm.js';
+import { kernelInstance } from './instance.js';
 
 interface Exports {
   turned(src: number, m: number, side: number, xc: number, xs: number, ys: number, yc: number, aspect: number, out: number): void;
@@ -52,14 +53,8 @@ export class SampleKernel {
   }
 
   static create(): SampleKernel | undefined {
-    try {
-      const module = new WebAssembly.Module(Buffer.from(SAMPLE_WASM_BASE64, 'base64'));
-      const memory = new WebAssembly.Memory({ initial: 1 });
-      const instance = new WebAssembly.Instance(module, { env: { memory } });
-      return new SampleKernel(memory, instance.exports as unknown as Exports);
-    } catch {
-      return undefined;
-    }
+    const kernel = kernelInstance<Exports>(SAMPLE_WASM_BASE64);
+    return kernel && new SampleKernel(kernel.memory, kernel.exports);
   }
 
   /** Whether the kernel takes this size: eight doubles at a time along both passes. */
