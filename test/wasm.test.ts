@@ -25,4 +25,11 @@ describe('WebAssembly kernel', () => {
     const committed = fs.readFileSync(path.join(ROOT, 'src', 'hash', 'wasm', 'sample-wasm.ts'), 'utf8');
     assert.equal(committed, moduleSource(await compileWat('sample'), 'sample'), 'stale: run node test/tools/build-wasm.mjs');
   });
+
+  it("the committed bytes are the compilation of the committed probe.wat (the search tables' bucket scans)", async () => {
+    // @ts-expect-error: a plain ES module without type declarations
+    const { compileWat, moduleSource } = await import('../../test/tools/build-wasm.mjs');
+    const committed = fs.readFileSync(path.join(ROOT, 'src', 'index', 'wasm', 'probe-wasm.ts'), 'utf8');
+    assert.equal(committed, moduleSource(await compileWat('probe'), 'probe'), 'stale: run node test/tools/build-wasm.mjs');
+  });
 });

@@ -4,7 +4,8 @@
  * TypeScript module beside it, so that users need no WebAssembly toolchain to build:
  *   src/index/wasm/hamming.wat → hamming-wasm.ts (HAMMING_WASM_BASE64), the cluster engine's scans;
  *   src/hash/wasm/dct.wat      → dct-wasm.ts (DCT_WASM_BASE64), phash's DCT;
- *   src/hash/wasm/sample.wat   → sample-wasm.ts (SAMPLE_WASM_BASE64), the view thumbnails' sampling.
+ *   src/hash/wasm/sample.wat   → sample-wasm.ts (SAMPLE_WASM_BASE64), the view thumbnails' sampling;
+ *   src/index/wasm/probe.wat   → probe-wasm.ts (PROBE_WASM_BASE64), the search tables' bucket scans.
  * test/wasm.test.ts checks that the committed bytes are this compilation of the committed text.
  *
  *   node test/tools/build-wasm.mjs [--check]
@@ -21,6 +22,7 @@ export const MODULES = {
   hamming: { dir: path.join(src, 'index', 'wasm'), wat: 'hamming.wat', ts: 'hamming-wasm.ts', constant: 'HAMMING_WASM_BASE64' },
   dct: { dir: path.join(src, 'hash', 'wasm'), wat: 'dct.wat', ts: 'dct-wasm.ts', constant: 'DCT_WASM_BASE64' },
   sample: { dir: path.join(src, 'hash', 'wasm'), wat: 'sample.wat', ts: 'sample-wasm.ts', constant: 'SAMPLE_WASM_BASE64' },
+  probe: { dir: path.join(src, 'index', 'wasm'), wat: 'probe.wat', ts: 'probe-wasm.ts', constant: 'PROBE_WASM_BASE64' },
 };
 
 /** The compiled bytes of module `name` (default: hamming), base64. */
