@@ -81,7 +81,8 @@ describe('LivePictures', () => {
     assert.ok(live.within({ upright: other.bits, views: other.views, coarse: other.coarse }, 32, 10).length > 0, 'a query showing a stored picture as one of its views finds it');
   });
 
-  it('after its tables are made, changes go to their added parts, and past a limit the tables are made again: always what distancesToQuery finds', () => {
+  for (const threads of [0, 2]) {
+  it(`after its tables are made, changes go to their added parts, and past a limit the tables are made again: always what distancesToQuery finds (${threads ? `withinAsync on ${threads} search threads` : 'within'})`, async () => {
     const next = splitmix32(61);
     const words = (n: number): Uint32Array => Uint32Array.from({ length: n }, () => next());
     const random = (): FingerprintRecord => {
@@ -99,10 +100,10 @@ describe('LivePictures', () => {
       return { ...r, bits: views.slice(0, 8), views, coarse };
     };
     // 40 slots set between remakes: the run below makes the tables again several times.
-    const live = new LivePictures(settings, 40);
+    const live = new LivePictures(settings, 40, { searchThreads: threads, threadsFrom: 1 });
     const truth = new Map<string, FingerprintRecord>();
     const originals: FingerprintRecord[] = [];
-    const check = (step: number): number => {
+    const check = async (step: number): Promise<number> => {
       const db = dbFromRecords(settings, [...truth].map(([id, r]) => ({ ...r, file: id })));
       const stored = { upright: db.fps, views: db.views, coarse: db.coarse, perFile: K, selfViews: selfViewsPerFile(settings) };
       let found = 0;
@@ -111,7 +112,7 @@ describe('LivePictures', () => {
         const picture = { upright: query.bits, views: query.views, coarse: query.coarse };
         const want = distancesToQuery(stored, picture, 32, 10).map((d) => ({ id: db.files[d.row]!, bits: d.bits }));
         want.sort((a, b) => a.bits - b.bits || (a.id < b.id ? -1 : 1));
-        assert.deepEqual(live.within(picture, 32, 10), want, `step ${step}, query ${q}`);
+        assert.deepEqual(threads ? await live.withinAsync(picture, 32, 10) : live.within(picture, 32, 10), want, `step ${step}, query ${q}`);
         found += want.length;
       }
       return found;
@@ -123,7 +124,7 @@ describe('LivePictures', () => {
       live.set(`e${i}`, r);
       truth.set(`e${i}`, r);
     }
-    found += check(0);
+    found += await check(0);
     // Adds, replacements (a picture becomes a near copy of another one) and removals, searched as they come.
     for (let step = 1; step <= 30; step++) {
       for (let c = 0; c < 9; c++) {
@@ -138,9 +139,11 @@ describe('LivePictures', () => {
           truth.set(id, r);
         }
       }
-      found += check(step);
+      found += await check(step);
     }
     assert.equal(live.count, truth.size);
     assert.ok(found > 300, `${found} found in all`);
+    await live.close();
   });
+  }
 });

@@ -17,6 +17,7 @@
  * Every failure is thrown as an ImgcmpError (an IndexError, with `kind`, for the index's own).
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Linkage } from '../cluster/linkage.js';
 import { existingDbOrNone, writeDb, type FingerprintDb } from '../db/database.js';
@@ -58,6 +59,11 @@ export interface OpenOptions {
   checkpointChanges?: number;
   /** ... or this many seconds after the first change not yet folded (default 60). */
   checkpointSeconds?: number;
+  /**
+   * Worker threads that searches use from 50,000 entries on (index/search-pool.ts; default: one
+   * per core, os.availableParallelism(); 0: searches run on the caller's thread).
+   */
+  searchThreads?: number;
 }
 
 const CHECKPOINT_CHANGES = 1000;
@@ -165,7 +171,9 @@ export async function openIndex(dbfile: string, opts: OpenOptions & PostgresOpti
     const records = existing ? recordsOf(existing) : new Map<string, FingerprintRecord>();
     const replay = readJournal(journalFile, settings, note);
     for (const op of replay.ops) applyOp(records, metadata, op);
-    const index = new ImageIndex(dbfile, settings, records, metadata, release, { sidecar, note, checkpointChanges, checkpointSeconds });
+    const searchThreads = opts.searchThreads;
+    if (searchThreads !== undefined && (!Number.isInteger(searchThreads) || searchThreads < 0)) throw new IndexError('invalid', `searchThreads must be a whole number ≥ 0, not ${String(searchThreads)}`);
+    const index = new ImageIndex(dbfile, settings, records, metadata, release, { sidecar, note, checkpointChanges, checkpointSeconds, searchThreads });
     await index.begin(!existing || replay.ops.length > 0 || replay.tornBytes > 0, journalFile);
     return index;
   } catch (err) {
@@ -215,6 +223,8 @@ interface IndexOptions {
   note: (line: string) => void;
   checkpointChanges: number;
   checkpointSeconds: number;
+  /** Worker threads for searches (OpenOptions.searchThreads; default one per core). */
+  searchThreads?: number;
 }
 
 export class ImageIndex implements Index {
@@ -372,7 +382,7 @@ export class ImageIndex implements Index {
   /** The entries as searches read them: made of the records at the first search, then kept current. */
   private pictures(): LivePictures {
     if (!this.live) {
-      const live = new LivePictures(this.settings);
+      const live = new LivePictures(this.settings, undefined, { searchThreads: this.options.searchThreads ?? os.availableParallelism() });
       for (const [id, record] of this.records) live.set(id, record);
       this.live = live;
     }
@@ -400,7 +410,7 @@ export class ImageIndex implements Index {
     const live = this.pictures();
     const { query, within, coarseWithin } = nearestQuery(record, maxDistance, opts, live);
     // Through the coarse fingerprints' tables where they pay (index/live.ts): the rows and distances of distancesToQuery, nearest first, ties by id.
-    const found = live.within(query, within, coarseWithin);
+    const found = await live.withinAsync(query, within, coarseWithin);
     return neighboursOf(found, (n) => this.metadata.get(n.id), { k, self, nbits: live.nbits, filter: opts.filter });
   }
 
@@ -483,6 +493,7 @@ export class ImageIndex implements Index {
         } finally {
           this.released = true;
           this.release();
+          await this.live?.close();
         }
       }
     })();

@@ -237,7 +237,9 @@ export async function openPostgresIndex(url: string, opts: OpenOptions & Postgre
     const settings = await migrate(pool, location, opts.settings ?? findSettings(opts.decoder ?? defaultJpegDecoder()));
     const missing = decoderMissing(decoderFor(settings.resample));
     if (missing) throw new ImgcmpError('usage', missing);
-    const index = new PostgresIndex(url, location, pool, settings, opts.search ?? 'memory', note);
+    const searchThreads = opts.searchThreads ?? os.availableParallelism();
+    if (!Number.isInteger(searchThreads) || searchThreads < 0) throw new IndexError('invalid', `searchThreads must be a whole number ≥ 0, not ${String(searchThreads)}`);
+    const index = new PostgresIndex(url, location, pool, settings, opts.search ?? 'memory', note, searchThreads);
     await index.start(opts.pollMs ?? 5000);
     return index;
   } catch (err) {
@@ -307,8 +309,9 @@ export class PostgresIndex implements Index {
     readonly settings: HashSettings,
     private readonly searchIn: 'memory' | 'database',
     private readonly note: (line: string) => void,
+    searchThreads = 0,
   ) {
-    this.live = new LivePictures(settings);
+    this.live = new LivePictures(settings, undefined, { searchThreads: searchIn === 'memory' ? searchThreads : 0 });
     this.layout = layoutOf(settings);
   }
 
@@ -626,7 +629,7 @@ export class PostgresIndex implements Index {
     const found =
       this.searchIn === 'database'
         ? await this.searchDatabase(record, upright, within, coarseWithin)
-        : this.live.within(query, within, coarseWithin).map((n) => ({ ...n, metadata: this.metadata.get(n.id) }));
+        : (await this.live.withinAsync(query, within, coarseWithin)).map((n) => ({ ...n, metadata: this.metadata.get(n.id) }));
     return neighboursOf(found, (n) => n.metadata, { k, self, nbits: l.nbits, filter: opts.filter });
   }
 
@@ -745,5 +748,6 @@ export class PostgresIndex implements Index {
     await listener?.end().catch(() => undefined);
     await this.pulling;
     await this.pool.end().catch(() => undefined);
+    await this.live.close();
   }
 }

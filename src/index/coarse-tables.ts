@@ -19,7 +19,7 @@
  */
 import { popcount32 } from '../hash/bits.js';
 import { bestChunking, chunkValue, layout, masksWithin } from './mih.js';
-import { pairRows, type NextWithin } from './wasm/probe.js';
+import { kernelFor, pairRows, type NextWithin } from './wasm/probe.js';
 
 /** The widest chunk of an added part: 2^16 buckets per chunk. */
 const CHUNK_BITS = 16;
@@ -297,29 +297,49 @@ function sortedChunks(n: number, nbits: number, r: number, maxChunkBits: number)
  * their keys in the same order, and where each value's rows start. Rows and keys lie apart: a
  * probe reads its bucket's rows, contiguous, and a key only for a row within the cut.
  */
-class SortedTable {
-  readonly chunks: { offset: number; bits: number; start: Int32Array; rows: Uint32Array; keys: Uint32Array; next?: NextWithin }[];
+/** One chunk of a sorted part, as its arrays (shareable with worker threads: see SortedTable.parts). */
+export interface SortedChunk {
+  offset: number;
+  bits: number;
+  start: Int32Array;
+  rows: Uint32Array;
+  keys: Uint32Array;
+  /** The memory `rows` lies in when the WebAssembly kernel scans it (rows from byte 0). */
+  memory?: WebAssembly.Memory;
+}
+
+/** A sorted part as its arrays: what a worker thread needs to probe it (index/search-worker.ts). */
+export interface SortedParts {
+  words: number;
+  keys: number;
+  chunks: SortedChunk[];
+}
+
+/** An Int32Array / Uint32Array of `length`, on shared memory when `shared`. */
+function int32s(length: number, shared: boolean): Int32Array {
+  return shared ? new Int32Array(new SharedArrayBuffer(length * 4)) : new Int32Array(length);
+}
+function uint32s(length: number, shared: boolean): Uint32Array {
+  return shared ? new Uint32Array(new SharedArrayBuffer(length * 4)) : new Uint32Array(length);
+}
+
+export class SortedTable {
+  readonly chunks: (SortedChunk & { next?: NextWithin })[];
   readonly keys: number;
+  readonly words: number;
 
   /**
    * The rows of keys 0 .. count−1 (key k at data[k × stride], `words` words) for which
-   * `include` says true, cut into m chunks.
+   * `include` says true, cut into m chunks; on shared memory with `shared`, so that worker
+   * threads can probe it too (parts()).
    */
-  constructor(
-    readonly words: number,
-    nbits: number,
-    m: number,
-    data: Uint32Array,
-    stride: number,
-    count: number,
-    include?: (key: number) => boolean,
-  ) {
+  static make(words: number, nbits: number, m: number, data: Uint32Array, stride: number, count: number, include?: (key: number) => boolean, shared = false): SortedTable {
     let keys = 0;
     // Each key's chunk value (−1: left out), worked out once per chunk for both passes.
     const values = new Int32Array(count);
-    this.chunks = layout(nbits, m).map(({ offset, bits }) => {
+    const chunks = layout(nbits, m).map(({ offset, bits }): SortedChunk => {
       const size = 2 ** bits;
-      const start = new Int32Array(size + 1);
+      const start = int32s(size + 1, shared);
       for (let k = 0; k < count; k++) {
         const v = !include || include(k) ? chunkValue(data, k * stride, offset, bits) : -1;
         values[k] = v;
@@ -329,8 +349,8 @@ class SortedTable {
       for (let v = 0; v < size; v++) start[v + 1]! += start[v]!;
       keys = start[size]!;
       // 64-bit rows go where the WebAssembly kernel scans them (probe.wat).
-      const { rows, next } = words === 2 ? pairRows(keys) : { rows: new Uint32Array(keys * words), next: undefined };
-      const keyOf = new Uint32Array(keys);
+      const { rows, memory } = words === 2 ? pairRows(keys, shared) : { rows: uint32s(keys * words, shared), memory: undefined };
+      const keyOf = uint32s(keys, shared);
       const fill = start.slice(0, size);
       for (let k = 0; k < count; k++) {
         const v = values[k]!;
@@ -340,9 +360,21 @@ class SortedTable {
         for (let w = 0; w < words; w++) rows[p * words + w] = data[at + w]!;
         keyOf[p] = k;
       }
-      return { offset, bits, start, rows, keys: keyOf, next };
+      return { offset, bits, start, rows, keys: keyOf, memory };
     });
-    this.keys = keys;
+    return new SortedTable({ words, keys, chunks });
+  }
+
+  /** A sorted part of these arrays (made by make(), here or in another thread). */
+  constructor(parts: SortedParts) {
+    this.words = parts.words;
+    this.keys = parts.keys;
+    this.chunks = parts.chunks.map((c) => ({ ...c, next: c.memory ? kernelFor(c.memory) : undefined }));
+  }
+
+  /** Its arrays, to be sent to a worker thread (shared when made with `shared`: no copy). */
+  parts(): SortedParts {
+    return { words: this.words, keys: this.keys, chunks: this.chunks.map(({ offset, bits, start, rows, keys, memory }) => ({ offset, bits, start, rows, keys, memory })) };
   }
 
   /** Each chunk's radius for a search within r (chunkRadii). */
@@ -428,8 +460,15 @@ export class CoarseTable {
     readonly words: number,
     /** The widest chunk of the sorted part (at most 24 bits; 2^bits + 1 offsets per chunk). */
     private readonly maxChunkBits: number,
+    /** Sorted parts on shared memory, for worker threads to probe (index/search-pool.ts). */
+    private readonly shared = false,
   ) {
     this.added = new ChunkTable(nbits, words);
+  }
+
+  /** The sorted part's arrays (for a worker thread), or undefined before the first remake. */
+  sortedParts(): SortedParts | undefined {
+    return this.sorted?.parts();
   }
 
   /** Keys in the sorted part. */
@@ -450,7 +489,7 @@ export class CoarseTable {
     this.sorted = undefined; // the old arrays go before the new ones are made
     this.added = new ChunkTable(this.nbits, this.words);
     const m = sortedChunks(Math.max(1, count), this.nbits, Math.floor(cutBits), this.maxChunkBits);
-    this.sorted = new SortedTable(this.words, this.nbits, m, data, stride, count, include);
+    this.sorted = SortedTable.make(this.words, this.nbits, m, data, stride, count, include, this.shared);
   }
 
   /** The added part emptied, the sorted part kept (the caller remakes it before the next probe). */
@@ -471,9 +510,31 @@ export class CoarseTable {
    * Puts into `found` the slot of every key within `r` bits of q[qAt..]; keys of the added part
    * whose row is not beside them are read at data[slot × stride + view × words].
    */
-  probeWithin(q: Uint32Array, qAt: number, r: number, data: Uint32Array, stride: number, found: Found): void {
-    this.sorted?.probeWithin(q, qAt, r, found);
-    this.added.probeWithin(q, qAt, this.words, r, data, stride, found);
+  probeWithin(q: Uint32Array, qAt: number, r: number, data: Uint32Array, stride: number, found: Found, parts: TableParts = 'both'): void {
+    if (parts !== 'added') this.sorted?.probeWithin(q, qAt, r, found);
+    if (parts !== 'sorted') this.added.probeWithin(q, qAt, this.words, r, data, stride, found);
+  }
+}
+
+/** Which parts of a table a probe reads: both, or one (a worker thread probes the sorted part, the owner the added part). */
+export type TableParts = 'both' | 'sorted' | 'added';
+
+/** What coarseCandidates needs of a table: a CoarseTable, or a sorted part alone (in a worker thread). */
+export interface ProbedTable {
+  readonly words: number;
+  probeWithin(q: Uint32Array, qAt: number, r: number, data: Uint32Array, stride: number, found: Found, parts?: TableParts): void;
+}
+
+/** A sorted part alone, probed as a table (in a worker thread: index/search-worker.ts). */
+export class SortedOnly implements ProbedTable {
+  private readonly table: SortedTable;
+  readonly words: number;
+  constructor(parts: SortedParts) {
+    this.table = new SortedTable(parts);
+    this.words = parts.words;
+  }
+  probeWithin(q: Uint32Array, qAt: number, r: number, _data: Uint32Array, _stride: number, found: Found): void {
+    this.table.probeWithin(q, qAt, r, found);
   }
 }
 
@@ -497,18 +558,19 @@ export function coarseTablesPay(views: number, nbits: number, radius: number): b
  * `q`: the query's K coarse views (`words` each); `data`: the stored coarse views, K per slot.
  */
 export function coarseCandidates(
-  views: CoarseTable,
-  uprights: CoarseTable,
-  strips: CoarseTable[],
+  views: ProbedTable,
+  uprights: ProbedTable,
+  strips: ProbedTable[],
   q: Uint32Array,
   perFile: number,
   radius: number,
   data: Uint32Array,
   found: Omit<Found, 'perSlot' | 'onlyView'>,
+  parts: TableParts = 'both',
 ): void {
   const words = views.words;
   const any = perFile - strips.length;
-  views.probeWithin(q, 0, radius, data, words, { ...found, perSlot: perFile, onlyView: -1 });
+  views.probeWithin(q, 0, radius, data, words, { ...found, perSlot: perFile, onlyView: -1 }, parts);
   // The query's view 0 met every stored view above, the stored upright ones among them; a view
   // equal to one before it would find the same slots again.
   const bySlot: Found = { ...found, perSlot: 1, onlyView: -1 };
@@ -518,7 +580,7 @@ export function coarseCandidates(
       for (let w = 0; w < words && same; w++) same = q[u * words + w] === q[v * words + w];
       if (same) continue next;
     }
-    uprights.probeWithin(q, v * words, radius, data, perFile * words, bySlot);
+    uprights.probeWithin(q, v * words, radius, data, perFile * words, bySlot, parts);
   }
-  strips.forEach((table, i) => table.probeWithin(q, (any + i) * words, radius, data.subarray((any + i) * words), perFile * words, bySlot));
+  strips.forEach((table, i) => table.probeWithin(q, (any + i) * words, radius, data.subarray((any + i) * words), perFile * words, bySlot, parts));
 }

@@ -11,6 +11,13 @@ import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
 import { selfViewsPerFile, viewsPerFile } from '../hash/views.js';
 import { ChunkTable, coarseCandidates, coarseTablesPay, CoarseTable } from './coarse-tables.js';
 import { NARROW_UPRIGHTS, WIDE_VIEWS } from './picture-search.js';
+import { SearchPool } from './search-pool.js';
+
+/**
+ * From this many entries on, searches go to the search threads (when there are any): below it a
+ * search costs less than the messages to a thread and back.
+ */
+const THREADS_FROM = 50_000;
 import { distancesToQuery, distanceToQuery, type QueryPicture, type StoredPictures } from './views.js';
 
 export class LivePictures {
@@ -57,14 +64,22 @@ export class LivePictures {
   private marks = new Uint32Array(0);
   private mark = 0;
 
+  /** Threads that probe the sorted parts (searchThreads > 0): see withinAsync. */
+  private readonly pool?: SearchPool;
+  private readonly threadsFrom: number;
+
   /**
    * `addedSlotsLimit`: how many slots set since the sorted parts were made are searched in the added
    * parts before they are made again (default: an eighth of the slots, at least 4,096).
+   * `searchThreads`: worker threads for withinAsync (0: it searches on this thread, as within);
+   * `threadsFrom`: the entries from which they are used (default THREADS_FROM).
    */
   constructor(
     settings: HashSettings,
     private readonly addedSlotsLimit?: number,
+    opts: { searchThreads?: number; threadsFrom?: number } = {},
   ) {
+    this.threadsFrom = opts.threadsFrom ?? THREADS_FROM;
     this.nbits = settings.x * settings.x;
     this.words = wordsFor(this.nbits);
     this.perFile = viewsPerFile(settings);
@@ -73,9 +88,11 @@ export class LivePictures {
     this.coarseWords = wordsFor(this.coarseBits);
     this.uprightTable = new ChunkTable(this.nbits);
     if (this.coarseBits && this.perFile > 1) {
-      this.coarseUprightTable = new CoarseTable(this.coarseBits, this.coarseWords, NARROW_UPRIGHTS);
-      this.coarseViewsTable = new CoarseTable(this.coarseBits, this.coarseWords, WIDE_VIEWS);
-      for (let i = 0; i < this.selfViews; i++) this.stripTables.push(new CoarseTable(this.coarseBits, this.coarseWords, NARROW_UPRIGHTS));
+      const shared = (opts.searchThreads ?? 0) > 0;
+      this.coarseUprightTable = new CoarseTable(this.coarseBits, this.coarseWords, NARROW_UPRIGHTS, shared);
+      this.coarseViewsTable = new CoarseTable(this.coarseBits, this.coarseWords, WIDE_VIEWS, shared);
+      for (let i = 0; i < this.selfViews; i++) this.stripTables.push(new CoarseTable(this.coarseBits, this.coarseWords, NARROW_UPRIGHTS, shared));
+      if (shared) this.pool = new SearchPool(opts.searchThreads!);
     }
   }
 
@@ -125,6 +142,18 @@ export class LivePictures {
     this.addedSlots = 0;
     this.sortedSlots = this.count;
     this.remake = false;
+    this.pool?.setTables({
+      perFile: k,
+      slots: this.end,
+      views: this.coarseViewsTable!.sortedParts()!,
+      uprights: this.coarseUprightTable!.sortedParts()!,
+      strips: this.stripTables.map((t) => t.sortedParts()!),
+    });
+  }
+
+  /** Stops the search threads. */
+  async close(): Promise<void> {
+    await this.pool?.close();
   }
 
   get count(): number {
@@ -233,19 +262,62 @@ export class LivePictures {
    */
   within(query: QueryPicture, cutBits: number, coarseCutBits = Infinity): { id: string; bits: number }[] {
     const useViews = this.perFile > 1 && query.views !== undefined;
-    const useCoarse = useViews && this.coarseBits > 0 && query.coarse !== undefined && Number.isFinite(coarseCutBits);
     const n = this.end;
-    const k = this.perFile;
     let rows: number[] | undefined;
-    if (useCoarse && coarseTablesPay(n * k, this.coarseBits, coarseCutBits)) {
+    if (this.coarseTablesServe(query, coarseCutBits)) {
       const radius = Math.floor(coarseCutBits);
       if (this.remake) this.remakeTables(radius);
       rows = [];
-      coarseCandidates(this.coarseViewsTable!, this.coarseUprightTable!, this.stripTables, query.coarse!, k, radius, this.coarse, { stamps: this.marks, mark: this.nextMark(), slots: rows });
+      coarseCandidates(this.coarseViewsTable!, this.coarseUprightTable!, this.stripTables, query.coarse!, this.perFile, radius, this.coarse, { stamps: this.marks, mark: this.nextMark(), slots: rows });
     } else if (!useViews && this.uprightTable.probes(cutBits) < n) {
       rows = [];
       this.uprightTable.probeWithin(query.upright, 0, this.words, cutBits, this.upright, this.words, { perSlot: 1, onlyView: -1, stamps: this.marks, mark: this.nextMark(), slots: rows });
     }
+    return this.decide(query, rows, cutBits, coarseCutBits);
+  }
+
+  /**
+   * The same entries as within, with the sorted parts of the coarse views' tables probed on a
+   * search thread (index/search-pool.ts) while this thread probes the added parts, from
+   * THREADS_FROM entries on where there are threads; else within itself. Changes made while the
+   * thread searches are seen as a search after them would see them, but for entries added
+   * meanwhile (an add after the search began).
+   */
+  async withinAsync(query: QueryPicture, cutBits: number, coarseCutBits = Infinity): Promise<{ id: string; bits: number }[]> {
+    const pool = this.pool;
+    if (!pool || pool.broken || !this.coarseTablesServe(query, coarseCutBits)) return this.within(query, cutBits, coarseCutBits);
+    const radius = Math.floor(coarseCutBits);
+    if (this.remake) this.remakeTables(radius);
+    if (this.sortedSlots < this.threadsFrom) return this.within(query, cutBits, coarseCutBits);
+    const fromSorted = pool.candidates(query.coarse!, radius);
+    const rows: number[] = [];
+    coarseCandidates(this.coarseViewsTable!, this.coarseUprightTable!, this.stripTables, query.coarse!, this.perFile, radius, this.coarse, { stamps: this.marks, mark: this.nextMark(), slots: rows }, 'added');
+    let sorted: Int32Array;
+    try {
+      sorted = await fromSorted;
+    } catch {
+      // The thread failed (the pool says why from now on): this search, and the next, here.
+      return this.within(query, cutBits, coarseCutBits);
+    }
+    // Each slot once: one found in both parts (a slot set again since the remake) is measured once.
+    const all = Int32Array.from([...rows, ...sorted]).sort();
+    const unique: number[] = [];
+    for (let i = 0; i < all.length; i++) if (i === 0 || all[i] !== all[i - 1]) unique.push(all[i]!);
+    return this.decide(query, unique, cutBits, coarseCutBits);
+  }
+
+  /** Whether a search for `query` within `coarseCutBits` goes through the coarse views' tables. */
+  private coarseTablesServe(query: QueryPicture, coarseCutBits: number): boolean {
+    const useViews = this.perFile > 1 && query.views !== undefined;
+    const useCoarse = useViews && this.coarseBits > 0 && query.coarse !== undefined && Number.isFinite(coarseCutBits);
+    return useCoarse && coarseTablesPay(this.end * this.perFile, this.coarseBits, coarseCutBits);
+  }
+
+  /**
+   * Each candidate slot (every slot where `rows` is undefined) decided as distancesToQuery
+   * decides a row: nearest first, ties by id; freed slots passed over.
+   */
+  private decide(query: QueryPicture, rows: readonly number[] | undefined, cutBits: number, coarseCutBits: number): { id: string; bits: number }[] {
     const all = this.select();
     const out: { id: string; bits: number }[] = [];
     if (rows) {

@@ -8,8 +8,9 @@ declare namespace WebAssembly {
     constructor(bytes: ArrayBufferView | ArrayBuffer);
   }
   class Memory {
-    constructor(descriptor: { initial: number; maximum?: number });
-    readonly buffer: ArrayBuffer;
+    /** `shared` (with `maximum`): the memory's buffer is a SharedArrayBuffer, sent to worker threads without a copy. */
+    constructor(descriptor: { initial: number; maximum?: number; shared?: boolean });
+    readonly buffer: ArrayBuffer | SharedArrayBuffer;
     grow(delta: number): number;
   }
   class Global {

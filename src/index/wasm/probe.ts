@@ -2,7 +2,8 @@
  * Rows of 64-bit coarse views for a sorted table (coarse-tables.ts) in a WebAssembly memory of
  * their own, with probe.wat's bucket scan over them; or, where this runtime cannot (no
  * WebAssembly, or no memory of that size: at most 4 GiB), a plain array and no kernel (the table
- * then measures its rows in JavaScript).
+ * then measures its rows in JavaScript). The memory is shared (a SharedArrayBuffer underneath),
+ * so that worker threads can scan the same rows: each instantiates the kernel on it (kernelFor).
  */
 import { PROBE_WASM_BASE64 } from './probe-wasm.js';
 
@@ -26,18 +27,32 @@ function probeModule(): WebAssembly.Module | null {
   return compiled;
 }
 
-/** `count` rows of two 32-bit words, zeroed, and the kernel that scans them (rows at byte 0). */
-export function pairRows(count: number): { rows: Uint32Array; next?: NextWithin } {
+/** The kernel's scan over the rows in `memory` (from byte 0), or undefined where it cannot run. */
+export function kernelFor(memory: WebAssembly.Memory): NextWithin | undefined {
+  const module = probeModule();
+  if (!module) return undefined;
+  try {
+    return new WebAssembly.Instance(module, { env: { memory } }).exports.next as NextWithin;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `count` rows of two 32-bit words, zeroed, with the memory they lie in when the kernel can scan
+ * them (rows at byte 0); else a plain array (on a SharedArrayBuffer with `shared`).
+ */
+export function pairRows(count: number, shared = false): { rows: Uint32Array; memory?: WebAssembly.Memory } {
   const bytes = count * 8;
-  const module = bytes < MAX_BYTES ? probeModule() : null;
-  if (module) {
+  if (bytes < MAX_BYTES && probeModule()) {
     try {
-      const memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(bytes / PAGE)) });
-      const instance = new WebAssembly.Instance(module, { env: { memory } });
-      return { rows: new Uint32Array(memory.buffer, 0, count * 2), next: instance.exports.next as NextWithin };
+      const pages = Math.max(1, Math.ceil(bytes / PAGE));
+      // Never grown: its maximum is its size, so no address space is reserved beyond it.
+      const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+      return { rows: new Uint32Array(memory.buffer, 0, count * 2), memory };
     } catch {
       // No memory of that size here: the rows in a plain array, measured in JavaScript.
     }
   }
-  return { rows: new Uint32Array(count * 2) };
+  return { rows: shared ? new Uint32Array(new SharedArrayBuffer(bytes)) : new Uint32Array(count * 2) };
 }

@@ -6,7 +6,8 @@
 ;;
 ;; Regenerate src/index/wasm/probe-wasm.ts after editing: node test/tools/build-wasm.mjs
 (module
-  (import "env" "memory" (memory 1))
+  ;; Shared: a table's rows are made once and probed by worker threads too (index/search-pool.ts).
+  (import "env" "memory" (memory 1 65536 shared))
 
   ;; The first row index p' in [$p, $end) whose row lies within $r bits of the query (its low
   ;; and high 32 bits in $lo, $hi), or $end when none does.
