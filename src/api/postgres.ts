@@ -28,7 +28,7 @@ import type { Linkage } from '../cluster/linkage.js';
 import { dbFromRecords } from '../db/records.js';
 import { wordsFor } from '../hash/bits.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
-import { selfViewsPerFile, viewsPerFile } from '../hash/views.js';
+import { penaltyBits, selfViewsPerFile, viewPenaltyOf, viewsPerFile } from '../hash/views.js';
 import { coarseCutFor, cutBits } from '../index/cut.js';
 import { LivePictures } from '../index/live.js';
 import { chunkValue, masksWithin } from '../index/mih.js';
@@ -80,6 +80,9 @@ interface Layout {
   perFile: number;
   /** The last views of each entry, measured view for view only (strip views). */
   selfViews: number;
+  /** The view penalty in bits, on the full and on the coarse fingerprints (hash/views.ts, viewPenaltyOf). */
+  penalty: number;
+  coarsePenalty: number;
   coarseBits: number;
   coarseWords: number;
   blocks: { offset: number; bits: number }[];
@@ -95,7 +98,18 @@ function layoutOf(settings: HashSettings): Layout {
     offset += bits;
   }
   const coarseBits = settings.coarseX ? settings.coarseX * settings.coarseX : 0;
-  return { nbits, words: wordsFor(nbits), perFile: viewsPerFile(settings), selfViews: selfViewsPerFile(settings), coarseBits, coarseWords: wordsFor(coarseBits), blocks };
+  const penalty = viewPenaltyOf(settings);
+  return {
+    nbits,
+    words: wordsFor(nbits),
+    perFile: viewsPerFile(settings),
+    selfViews: selfViewsPerFile(settings),
+    penalty: penaltyBits(penalty, nbits),
+    coarsePenalty: penaltyBits(penalty, coarseBits),
+    coarseBits,
+    coarseWords: wordsFor(coarseBits),
+    blocks,
+  };
 }
 
 /** The schema changes from version i to i + 1 (MIGRATIONS[i]); a new database runs them all from 0. */
@@ -685,12 +699,12 @@ export class PostgresIndex implements Index {
         ? (() => {
             const qc = param(Array.from({ length: queries }, (_, v) => bitText(record.coarse!, v * l.coarseWords, l.coarseBits)));
             const own = `bit_count((${qc}::bit(${l.coarseBits})[])[w.v + 1] # w.coarse)`;
-            return `, min(CASE WHEN w.v >= ${anyViews} THEN ${own} ELSE least(bit_count((${qc}::bit(${l.coarseBits})[])[1] # w.coarse), bit_count((${qc}::bit(${l.coarseBits})[])[w.v + 1] # s.coarse)) END) AS coarse`;
+            return `, min(CASE WHEN w.v >= ${anyViews} THEN ${l.coarsePenalty} + ${own} ELSE (CASE WHEN w.v = 0 THEN 0 ELSE ${l.coarsePenalty} END) + least(bit_count((${qc}::bit(${l.coarseBits})[])[1] # w.coarse), bit_count((${qc}::bit(${l.coarseBits})[])[w.v + 1] # s.coarse)) END) AS coarse`;
           })()
         : '';
       sql = `WITH candidates AS (${candidates}),
         distances AS (
-          SELECT w.id, min(CASE WHEN w.v >= ${anyViews} THEN bit_count((${qv}::bit(${l.nbits})[])[w.v + 1] # w.bits) ELSE least(bit_count(${q0}::bit(${l.nbits}) # w.bits), bit_count((${qv}::bit(${l.nbits})[])[w.v + 1] # s.bits)) END) AS bits${coarseSelect}
+          SELECT w.id, min(CASE WHEN w.v >= ${anyViews} THEN ${l.penalty} + bit_count((${qv}::bit(${l.nbits})[])[w.v + 1] # w.bits) ELSE (CASE WHEN w.v = 0 THEN 0 ELSE ${l.penalty} END) + least(bit_count(${q0}::bit(${l.nbits}) # w.bits), bit_count((${qv}::bit(${l.nbits})[])[w.v + 1] # s.bits)) END) AS bits${coarseSelect}
             FROM candidates c JOIN imgcmp_views w ON w.id = c.id JOIN imgcmp_views s ON s.id = w.id AND s.v = 0
            GROUP BY w.id)
         SELECT d.id, d.bits, e.metadata::text AS metadata FROM distances d JOIN imgcmp_entries e ON e.id = d.id
