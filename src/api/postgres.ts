@@ -660,17 +660,23 @@ export class PostgresIndex implements Index {
     const queries = useViews ? l.perFile : 1;
     // Views from this one on are strip views: each is measured against the same view only (index/views.ts).
     const anyViews = l.perFile - l.selfViews;
+    // Every comparison but upright against upright carries the view penalty: those views need
+    // only come within the cut less it (a narrower radius); the two upright pictures, within the cut.
+    const viewRadius = useViews ? Math.max(0, Math.floor((within - l.penalty) / m)) : radius;
+    const ball = (r: number): number => l.blocks.reduce((n, b) => n + ballSize(b.bits, r), 0);
     // Probe values per query picture, counted before any is made: a wide radius reads every entry instead.
-    const probeCount = l.blocks.reduce((n, b) => n + ballSize(b.bits, radius), 0) * (useViews ? queries + 1 : 1);
+    const probeCount = useViews ? ball(viewRadius) * (queries + 1) + (radius > viewRadius ? 2 * ball(radius) : 0) : ball(radius);
     const scan = probeCount > MAX_PROBES || within >= l.nbits;
-    const masks = new Map(scan ? [] : l.blocks.map((b) => [b.bits, masksWithin(b.bits, radius)]));
-    /** The values within the radius of block i of the query's views 0..to-1. */
-    const probes = (i: number, to: number, from = 0): number[] => {
+    const masks = new Map<string, number[]>();
+    /** The values within `r` bits of block i of the query's views from..to-1. */
+    const probes = (i: number, to: number, from = 0, r = viewRadius): number[] => {
       const b = l.blocks[i]!;
+      const key = `${b.bits}:${r}`;
+      if (!masks.has(key)) masks.set(key, Array.from(masksWithin(b.bits, r)));
       const values = new Set<number>();
       for (let v = from; v < to; v++) {
         const q = chunkValue(views, v * l.words, b.offset, b.bits);
-        for (const mask of masks.get(b.bits)!) values.add(q ^ mask);
+        for (const mask of masks.get(key)!) values.add(q ^ mask);
       }
       return [...values];
     };
@@ -687,6 +693,10 @@ export class PostgresIndex implements Index {
       const ofUpright = l.blocks.map((_, i) => `b${i} = ANY(${param(probes(i, 1))}::integer[])`);
       const ofViews = l.blocks.map((_, i) => `b${i} = ANY(${param(probes(i, queries))}::integer[])`);
       candidates = `SELECT id FROM imgcmp_views WHERE ${ofUpright.join(' OR ')} UNION SELECT id FROM imgcmp_views WHERE v = 0 AND (${ofViews.join(' OR ')})`;
+      if (radius > viewRadius) {
+        // The entry's upright picture within the whole cut of the query's.
+        candidates += ` UNION SELECT id FROM imgcmp_views WHERE v = 0 AND (${l.blocks.map((_, i) => `b${i} = ANY(${param(probes(i, 1, 0, radius))}::integer[])`).join(' OR ')})`;
+      }
       // A strip view (the last l.selfViews) near the same strip view of the entry.
       for (let v = queries - l.selfViews; v < queries; v++) {
         candidates += ` UNION SELECT id FROM imgcmp_views WHERE v = ${v} AND (${l.blocks.map((_, i) => `b${i} = ANY(${param(probes(i, v + 1, v))}::integer[])`).join(' OR ')})`;
