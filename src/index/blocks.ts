@@ -20,6 +20,12 @@
  * Which pairs are found depends only on the two pictures' fingerprints: the keys are fixed, so
  * the result is the same whatever the order of the rows.
  *
+ * With the view penalty (hash/views.ts; index/views.ts verifiedPairsWithin) views are looked up
+ * within the cut less the penalty, and the upright pictures' pairs within the whole cut come from
+ * keys of their own: sampledPairsAmong, the same byte keys on the upright rows under fixed
+ * permutations of their bits (bit sampling), which whole-byte keys cannot stand in for when the
+ * differing bits are spread one to a byte.
+ *
  * How it runs (test/bench/cluster.mjs measures it at a million pictures of 38 views): one key at
  * a time, so that the loop over the views reads at random only that key's bit set; views whose
  * key is present are looked up in batches, so that their misses of cache overlap; each of two
