@@ -118,8 +118,10 @@ export function viewPairsWithin(upright: PackedFingerprints, views: PackedFinger
 
 /**
  * The pairs i < j that clustering joins when coarse fingerprints are stored: the candidates
- * that exact-key blocks of the full fingerprints find (a view of one within cutBits of the
- * other's upright fingerprint, agreeing with it on a key; index/blocks.ts), kept when their
+ * that exact-key blocks of the full fingerprints find (a view of one within cutBits, less the
+ * view penalty, of the other's upright fingerprint, agreeing with it on a key; with a penalty
+ * also the two upright fingerprints within cutBits, agreeing on a key of sampled bits;
+ * index/blocks.ts), kept when their
  * view-invariant distance is within coarseCutBits on the coarse fingerprints too (as search and
  * compare require: index/cut.ts, coarseCutFor). Ordered by (i, j), with their distance on the
  * full fingerprints (at most cutBits). A pair within the cut whose close views agree on no key
