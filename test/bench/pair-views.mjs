@@ -10,6 +10,10 @@
  *
  *   IMGCMP_HOME=/tmp/h node bin/imgcmp find /tmp/bench/SET/images -q -f DB/SET.hdf --no-tree --json /dev/null
  *   node test/bench/pair-views.mjs --dbs DB [--bench /tmp/bench] [--cache /tmp/acc-cache] [--near 44]
+ *        [--rules p0c32cc10,p6c38cc11cp1,...] [--list] [--hist] [--sets library,variants,edits,negatives]
+ *
+ * --list prints the pairs of different pictures within --near bits and the copies beyond 26;
+ * --hist counts pairs of different pictures within k bits, upright and through other views.
  *
  * --cache: the 128-pixel sources of test/bench/views-cache.mjs, for each picture's detail
  * (hash/detail.ts's residual of the upright thumbnail); without it, no detail figures.
@@ -191,8 +195,10 @@ if (args.includes('--list')) {
 
 // ---------------------------------------------------------------- rules
 /**
- * A rule: d(pair) = min(d00, dv + penalty) on the full views, ≤ cut; coarse: min(c00, cv + cpen) ≤ ccut.
- * Optional detail floor: the upright-only zone (d00 > cut - … ) only for pictures with detail ≥ floor.
+ * A rule `p<P>c<C>cc<CC>[cp<CP>][d<D>]`: a pair is joined when min(d00, dv + P) ≤ C on the full
+ * views and min(c00, cv + CP) ≤ CC on the coarse ones (find's default: p6c38cc11cp1; before the
+ * view penalty: p0c32cc10); with d<D>, pairs beyond 32 bits on every comparison only where both
+ * pictures' detail is at least D.
  */
 const rules = option(args, '--rules', 'p0c32cc10,p4c36cc10,p4c36cc11,p6c38cc10,p2c34cc10').split(',');
 for (const r of rules) {
