@@ -170,7 +170,7 @@ describe('one distance: find, search and compare agree', () => {
     const r = imgcmp(['find', SAMPLES, '-q', '--no-tree', '--json', '-'], { home });
     const clusters = (JSON.parse(r.stdout) as FindJson).clusters;
     const members = clusters.flat();
-    const s = imgcmp(['search', ...members, '-f', db, '--max-distance', '0.125', '-k', '50', '--json'], { home });
+    const s = imgcmp(['search', ...members, '-f', db, '--max-distance', '0.1484375', '-k', '50', '--json'], { home });
     assert.equal(s.status, 0, s.stderr);
     const results = (JSON.parse(s.stdout) as { results: { image: string; matches: { file: string; bits: number }[] }[] }).results;
     const listed = new Map(results.map((q) => [q.image, q.matches.map((m) => m.file)]));
@@ -187,7 +187,7 @@ describe('one distance: find, search and compare agree', () => {
     }
     // And an unrelated pair is "different pictures".
     const other = imgcmp(['compare', path.join(SAMPLES, 'kites.jpg'), path.join(SAMPLES, 'moon.jpg')], { home });
-    assert.match(other.stdout, /different pictures at threshold 0\.125/);
+    assert.match(other.stdout, /different pictures at threshold 0\.1484375/);
   });
 
   it('search through the tables (many images) lists exactly what the scan of every entry (a few) lists', () => {
@@ -198,7 +198,7 @@ describe('one distance: find, search and compare agree', () => {
     assert.ok(images.length < TABLES_PAY_FROM);
     type Results = { results: { image: string; matches: { file: string; bits: number }[] }[] };
     const search = (list: string[]): Map<string, string> => {
-      const r = imgcmp(['search', ...list, '-f', db, '--max-distance', '0.125', '-k', '50', '--json'], { home });
+      const r = imgcmp(['search', ...list, '-f', db, '--max-distance', '0.1484375', '-k', '50', '--json'], { home });
       assert.equal(r.status, 0, r.stderr);
       return new Map((JSON.parse(r.stdout) as Results).results.map((q) => [q.image, JSON.stringify(q.matches)]));
     };

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { dbFromRecords } from '../src/db/records.js';
 import type { FingerprintRecord } from '../src/hash/settings.js';
-import { selfViewsPerFile, viewsPerFile } from '../src/hash/views.js';
+import { selfViewsPerFile, viewPenaltyOf, viewsPerFile } from '../src/hash/views.js';
 import { LivePictures } from '../src/index/live.js';
 import { distancesToQuery } from '../src/index/views.js';
 import { findSettings } from '../src/stages/find.js';
@@ -57,7 +57,7 @@ describe('LivePictures', () => {
     }
     assert.equal(live.count, truth.size);
     const db = dbFromRecords(settings, [...truth].map(([id, r]) => ({ ...r, file: id })));
-    const stored = { upright: db.fps, views: db.views, coarse: db.coarse, perFile: K, selfViews: selfViewsPerFile(settings) };
+    const stored = { upright: db.fps, views: db.views, coarse: db.coarse, perFile: K, selfViews: selfViewsPerFile(settings), viewPenalty: viewPenaltyOf(settings) };
     let found = 0;
     /** A picture whose view v is a stored one's upright picture (as a crop of it shows it): found only the other way round. */
     const showing = (r: FingerprintRecord, v: number): FingerprintRecord => {
@@ -105,7 +105,7 @@ describe('LivePictures', () => {
     const originals: FingerprintRecord[] = [];
     const check = async (step: number): Promise<number> => {
       const db = dbFromRecords(settings, [...truth].map(([id, r]) => ({ ...r, file: id })));
-      const stored = { upright: db.fps, views: db.views, coarse: db.coarse, perFile: K, selfViews: selfViewsPerFile(settings) };
+      const stored = { upright: db.fps, views: db.views, coarse: db.coarse, perFile: K, selfViews: selfViewsPerFile(settings), viewPenalty: viewPenaltyOf(settings) };
       let found = 0;
       for (let q = 0; q < 8; q++) {
         const query = near(originals[next() % originals.length]!);

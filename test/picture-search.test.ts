@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { hamming } from '../src/hash/bits.js';
+import { VIEW_PENALTY } from '../src/hash/views.js';
 import { bestChunking, buildIndex, searchWithin } from '../src/index/mih.js';
 import { PictureSearch } from '../src/index/picture-search.js';
 import { distancesToQuery, type QueryPicture, type StoredPictures } from '../src/index/views.js';
@@ -72,12 +73,12 @@ describe('PictureSearch', () => {
     assert.ok(found > 300, `the queries found something (${found} rows)`);
   });
 
-  it('with strip views (the last views matched view for view only), still exactly what distancesToQuery finds', () => {
-    const stored: StoredPictures = { ...pictures(2000, 13), selfViews: 2 };
+  it('with strip views (the last views matched view for view only) and the view penalty, still exactly what distancesToQuery finds', () => {
+    const stored: StoredPictures = { ...pictures(2000, 13), selfViews: 2, viewPenalty: VIEW_PENALTY };
     const others = pictures(30, 98);
     const search = new PictureSearch(stored);
     let found = 0;
-    for (const [cut, coarseCut] of [[32, 10], [40, 13]] as const) {
+    for (const [cut, coarseCut] of [[38, 11], [32, 10], [46, 14]] as const) {
       for (const q of [...Array.from({ length: 50 }, (_, q) => queryOf(stored, q * 37)), ...Array.from({ length: 30 }, (_, q) => queryOf(others, q))]) {
         const want = distancesToQuery(stored, q, cut, coarseCut);
         assert.deepEqual(search.distances(q, cut, coarseCut), want);

@@ -9,7 +9,7 @@
 import { clusterFingerprints } from '../cluster/cluster.js';
 import type { Linkage } from '../cluster/linkage.js';
 import type { FingerprintDb } from '../db/database.js';
-import { selfViewsPerFile, viewsPerFile } from '../hash/views.js';
+import { selfViewsPerFile, viewPenaltyOf, viewsPerFile } from '../hash/views.js';
 
 /** Answers kept at once (distinct cuts asked for): a bound on the memory a client can make us hold. */
 const KEPT = 8;
@@ -58,6 +58,7 @@ export function clustersOfDb(db: FingerprintDb, question: DuplicatesQuestion): s
     views: db.views,
     viewsPerFile: viewsPerFile(db.settings),
     selfViews: selfViewsPerFile(db.settings),
+    viewPenalty: viewPenaltyOf(db.settings),
     flat: db.flat,
     coarse: db.coarse,
   }).clusters;

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { dbFromRecords } from '../db/records.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
-import { selfViewsPerFile, viewsPerFile } from '../hash/views.js';
+import { selfViewsPerFile, viewPenaltyOf, viewsPerFile } from '../hash/views.js';
 import { coarseCutFor, cutBits } from '../index/cut.js';
 import { distancesToQuery, type StoredPictures } from '../index/views.js';
 import { fingerprintFile } from '../pixels/fingerprint.js';
@@ -80,7 +80,7 @@ export async function fingerprintImage(settings: HashSettings, source: string | 
 /** The distance of two pictures as imgcmp compare measures it, and whether find at `cut` calls them the same. */
 export function comparePictures(settings: HashSettings, ra: FingerprintRecord, rb: FingerprintRecord, cut: number): { distance: number; score: number; bits: number; nbits: number; same: boolean } {
   const pair = dbFromRecords(settings, [{ ...rb, file: 'b' }]);
-  const stored: StoredPictures = { upright: pair.fps, views: pair.views, coarse: pair.coarse, perFile: viewsPerFile(settings), selfViews: selfViewsPerFile(settings) };
+  const stored: StoredPictures = { upright: pair.fps, views: pair.views, coarse: pair.coarse, perFile: viewsPerFile(settings), selfViews: selfViewsPerFile(settings), viewPenalty: viewPenaltyOf(settings) };
   const nbits = pair.fps.nbits;
   const [d] = distancesToQuery(stored, { upright: ra.bits, views: ra.views, coarse: ra.coarse }, nbits);
   const bits = d!.bits;

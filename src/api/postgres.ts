@@ -28,7 +28,7 @@ import type { Linkage } from '../cluster/linkage.js';
 import { dbFromRecords } from '../db/records.js';
 import { wordsFor } from '../hash/bits.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
-import { selfViewsPerFile, viewsPerFile } from '../hash/views.js';
+import { penaltyBits, selfViewsPerFile, viewPenaltyOf, viewsPerFile } from '../hash/views.js';
 import { coarseCutFor, cutBits } from '../index/cut.js';
 import { LivePictures } from '../index/live.js';
 import { chunkValue, masksWithin } from '../index/mih.js';
@@ -80,6 +80,9 @@ interface Layout {
   perFile: number;
   /** The last views of each entry, measured view for view only (strip views). */
   selfViews: number;
+  /** The view penalty in bits, on the full and on the coarse fingerprints (hash/views.ts, viewPenaltyOf). */
+  penalty: number;
+  coarsePenalty: number;
   coarseBits: number;
   coarseWords: number;
   blocks: { offset: number; bits: number }[];
@@ -95,7 +98,18 @@ function layoutOf(settings: HashSettings): Layout {
     offset += bits;
   }
   const coarseBits = settings.coarseX ? settings.coarseX * settings.coarseX : 0;
-  return { nbits, words: wordsFor(nbits), perFile: viewsPerFile(settings), selfViews: selfViewsPerFile(settings), coarseBits, coarseWords: wordsFor(coarseBits), blocks };
+  const penalty = viewPenaltyOf(settings);
+  return {
+    nbits,
+    words: wordsFor(nbits),
+    perFile: viewsPerFile(settings),
+    selfViews: selfViewsPerFile(settings),
+    penalty: penaltyBits(penalty, nbits),
+    coarsePenalty: penaltyBits(penalty, coarseBits),
+    coarseBits,
+    coarseWords: wordsFor(coarseBits),
+    blocks,
+  };
 }
 
 /** The schema changes from version i to i + 1 (MIGRATIONS[i]); a new database runs them all from 0. */
@@ -649,17 +663,23 @@ export class PostgresIndex implements Index {
     const queries = useViews ? l.perFile : 1;
     // Views from this one on are strip views: each is measured against the same view only (index/views.ts).
     const anyViews = l.perFile - l.selfViews;
+    // Every comparison but upright against upright carries the view penalty: those views need
+    // only come within the cut less it (a narrower radius); the two upright pictures, within the cut.
+    const viewRadius = useViews ? Math.max(0, Math.floor((within - l.penalty) / m)) : radius;
+    const ball = (r: number): number => l.blocks.reduce((n, b) => n + ballSize(b.bits, r), 0);
     // Probe values per query picture, counted before any is made: a wide radius reads every entry instead.
-    const probeCount = l.blocks.reduce((n, b) => n + ballSize(b.bits, radius), 0) * (useViews ? queries + 1 : 1);
+    const probeCount = useViews ? ball(viewRadius) * (queries + 1) + (radius > viewRadius ? 2 * ball(radius) : 0) : ball(radius);
     const scan = probeCount > MAX_PROBES || within >= l.nbits;
-    const masks = new Map(scan ? [] : l.blocks.map((b) => [b.bits, masksWithin(b.bits, radius)]));
-    /** The values within the radius of block i of the query's views 0..to-1. */
-    const probes = (i: number, to: number, from = 0): number[] => {
+    const masks = new Map<string, number[]>();
+    /** The values within `r` bits of block i of the query's views from..to-1. */
+    const probes = (i: number, to: number, from = 0, r = viewRadius): number[] => {
       const b = l.blocks[i]!;
+      const key = `${b.bits}:${r}`;
+      if (!masks.has(key)) masks.set(key, Array.from(masksWithin(b.bits, r)));
       const values = new Set<number>();
       for (let v = from; v < to; v++) {
         const q = chunkValue(views, v * l.words, b.offset, b.bits);
-        for (const mask of masks.get(b.bits)!) values.add(q ^ mask);
+        for (const mask of masks.get(key)!) values.add(q ^ mask);
       }
       return [...values];
     };
@@ -676,6 +696,10 @@ export class PostgresIndex implements Index {
       const ofUpright = l.blocks.map((_, i) => `b${i} = ANY(${param(probes(i, 1))}::integer[])`);
       const ofViews = l.blocks.map((_, i) => `b${i} = ANY(${param(probes(i, queries))}::integer[])`);
       candidates = `SELECT id FROM imgcmp_views WHERE ${ofUpright.join(' OR ')} UNION SELECT id FROM imgcmp_views WHERE v = 0 AND (${ofViews.join(' OR ')})`;
+      if (radius > viewRadius) {
+        // The entry's upright picture within the whole cut of the query's.
+        candidates += ` UNION SELECT id FROM imgcmp_views WHERE v = 0 AND (${l.blocks.map((_, i) => `b${i} = ANY(${param(probes(i, 1, 0, radius))}::integer[])`).join(' OR ')})`;
+      }
       // A strip view (the last l.selfViews) near the same strip view of the entry.
       for (let v = queries - l.selfViews; v < queries; v++) {
         candidates += ` UNION SELECT id FROM imgcmp_views WHERE v = ${v} AND (${l.blocks.map((_, i) => `b${i} = ANY(${param(probes(i, v + 1, v))}::integer[])`).join(' OR ')})`;
@@ -688,12 +712,12 @@ export class PostgresIndex implements Index {
         ? (() => {
             const qc = param(Array.from({ length: queries }, (_, v) => bitText(record.coarse!, v * l.coarseWords, l.coarseBits)));
             const own = `bit_count((${qc}::bit(${l.coarseBits})[])[w.v + 1] # w.coarse)`;
-            return `, min(CASE WHEN w.v >= ${anyViews} THEN ${own} ELSE least(bit_count((${qc}::bit(${l.coarseBits})[])[1] # w.coarse), bit_count((${qc}::bit(${l.coarseBits})[])[w.v + 1] # s.coarse)) END) AS coarse`;
+            return `, min(CASE WHEN w.v >= ${anyViews} THEN ${l.coarsePenalty} + ${own} ELSE (CASE WHEN w.v = 0 THEN 0 ELSE ${l.coarsePenalty} END) + least(bit_count((${qc}::bit(${l.coarseBits})[])[1] # w.coarse), bit_count((${qc}::bit(${l.coarseBits})[])[w.v + 1] # s.coarse)) END) AS coarse`;
           })()
         : '';
       sql = `WITH candidates AS (${candidates}),
         distances AS (
-          SELECT w.id, min(CASE WHEN w.v >= ${anyViews} THEN bit_count((${qv}::bit(${l.nbits})[])[w.v + 1] # w.bits) ELSE least(bit_count(${q0}::bit(${l.nbits}) # w.bits), bit_count((${qv}::bit(${l.nbits})[])[w.v + 1] # s.bits)) END) AS bits${coarseSelect}
+          SELECT w.id, min(CASE WHEN w.v >= ${anyViews} THEN ${l.penalty} + bit_count((${qv}::bit(${l.nbits})[])[w.v + 1] # w.bits) ELSE (CASE WHEN w.v = 0 THEN 0 ELSE ${l.penalty} END) + least(bit_count(${q0}::bit(${l.nbits}) # w.bits), bit_count((${qv}::bit(${l.nbits})[])[w.v + 1] # s.bits)) END) AS bits${coarseSelect}
             FROM candidates c JOIN imgcmp_views w ON w.id = c.id JOIN imgcmp_views s ON s.id = w.id AND s.v = 0
            GROUP BY w.id)
         SELECT d.id, d.bits, e.metadata::text AS metadata FROM distances d JOIN imgcmp_entries e ON e.id = d.id

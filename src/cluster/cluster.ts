@@ -31,6 +31,8 @@ interface FingerprintExtras {
   viewsPerFile?: number;
   /** The last views of each picture that match view for view only (index/views.ts). */
   selfViews?: number;
+  /** The view penalty, a share of the bits (hash/views.ts, viewPenaltyOf). */
+  viewPenalty?: number;
   /** 1 for a flat picture. */
   flat?: Uint8Array;
   /** K rows per picture like `views`, at fewer bits: candidate pairs are found on these. */
@@ -132,20 +134,21 @@ export function clusterFingerprints(
   const sorted = selectRows(fps, order);
   const k = extras.viewsPerFile ?? 1;
   const self = extras.selfViews ?? 0;
+  const penalty = extras.viewPenalty ?? 0;
   const views = extras.views && k > 1 ? selectViews(extras.views, k, order) : undefined;
   const { absoluteCut, largestDistance } = absoluteCutOf(
-    () => (views ? viewLargestDistance(sorted, views, k, self) : largestDistance_(sorted)),
+    () => (views ? viewLargestDistance(sorted, views, k, self, penalty) : largestDistance_(sorted)),
     fps.nbits,
     opts,
   );
   const cutBits = toCutBits(absoluteCut, fps.nbits);
   const coarse = views && extras.coarse ? selectViews(extras.coarse, k, order) : undefined;
   const pairs = coarse
-    ? verifiedPairsWithin(sorted, views!, coarse, k, Math.floor(cutBits), toCutBits(coarseCutFor(absoluteCut), coarse.nbits), self)
+    ? verifiedPairsWithin(sorted, views!, coarse, k, Math.floor(cutBits), toCutBits(coarseCutFor(absoluteCut), coarse.nbits), self, penalty)
     : views
-      ? viewPairsWithin(sorted, views, k, Math.floor(cutBits), self)
+      ? viewPairsWithin(sorted, views, k, Math.floor(cutBits), self, penalty)
       : pairsWithin(sorted, Math.floor(cutBits));
-  const distance = pictureDistance(sorted, views, k, self);
+  const distance = pictureDistance(sorted, views, k, self, penalty);
   const apart = apartRows(extras.apart, files, order);
   const groups = apart.size
     ? clusterPairs(sorted, opts.linkage, cutBits, withoutPairs(pairs, apart, order.length), (i, j) =>

@@ -70,6 +70,31 @@ export function selfViewsPerFile(opts: ViewOptions): number {
   return editViews(opts).filter((e) => 'strip' in e).length;
 }
 
+/**
+ * The share of the bits that a match through any view but the two upright whole pictures costs:
+ * the distance of two pictures is the smallest of their upright whole fingerprints' distance
+ * and, over every other comparison (another orientation, a crop, a frame, a turn, a strip), its
+ * distance plus this many bits (⌊share × bits⌋: 6 of 256, 1 of a coarse 64). The upright
+ * comparison is one chance per pair of an accidental match, the other views some 75 more: on the
+ * negative pool (4,412 distinct pictures, test/bench/pair-views.mjs) 1 pair of different pictures
+ * comes within 52 of 256 bits upright, 33 through another view; the upright pairs of copies
+ * that only a looser cut finds (a brightened photo with clipped highlights, 36 bits from its
+ * original) are reached without letting more views in. For fingerprints of 256 bits or more with
+ * views (find's); the 64-bit ones of imgcmp's x = 8 (--orientations --crops) keep the plain
+ * smallest distance, which their documented cuts were measured with.
+ */
+export const VIEW_PENALTY = 3 / 128;
+
+/** The view penalty (a share of the bits; see VIEW_PENALTY) of fingerprints under `settings`: 0 without views or below 16 × 16 bits. */
+export function viewPenaltyOf(settings: ViewOptions & { x: number }): number {
+  return settings.x >= 16 && viewsPerFile(settings) > 1 ? VIEW_PENALTY : 0;
+}
+
+/** The view penalty in bits on fingerprints of `nbits` (full or coarse ones). */
+export function penaltyBits(penalty: number, nbits: number): number {
+  return Math.floor(penalty * nbits + 1e-9);
+}
+
 /** The view classes: central fractions (1 = whole), then 'framed' for the picture inside its border. */
 export function viewClasses(opts: ViewOptions): (number | 'framed')[] {
   const classes: (number | 'framed')[] = opts.crops ? [...CROPS] : [1];

@@ -20,6 +20,12 @@
  * Which pairs are found depends only on the two pictures' fingerprints: the keys are fixed, so
  * the result is the same whatever the order of the rows.
  *
+ * With the view penalty (hash/views.ts; index/views.ts verifiedPairsWithin) views are looked up
+ * within the cut less the penalty, and the upright pictures' pairs within the whole cut come from
+ * keys of their own: sampledPairsAmong, the same byte keys on the upright rows under fixed
+ * permutations of their bits (bit sampling), which whole-byte keys cannot stand in for when the
+ * differing bits are spread one to a byte.
+ *
  * How it runs (test/bench/cluster.mjs measures it at a million pictures of 38 views): one key at
  * a time, so that the loop over the views reads at random only that key's bit set; views whose
  * key is present are looked up in batches, so that their misses of cache overlap; each of two
@@ -369,6 +375,61 @@ export function keyedPairsAmong(rows: PackedFingerprints, cutBits: number, table
     }
   }
   return uniquePairs([found.build()], n);
+}
+
+/** Keys per permutation in sampledPairsAmong. */
+const KEYS_PER_ROUND = 32;
+
+/**
+ * The rows with their bits moved by the `round`-th of a fixed series of random permutations of
+ * the `nbits` positions (the same for every database, so which pairs are found depends only on
+ * the two rows). Distances between rows are kept.
+ */
+export function permutedRows(rows: PackedFingerprints, round: number): PackedFingerprints {
+  const { count, nbits, words, data } = rows;
+  let state = (0x2545f491 + Math.imul(round + 1, 0x9e3779b9)) >>> 0;
+  const next = (): number => {
+    // splitmix32
+    state = (state + 0x9e3779b9) >>> 0;
+    let z = state;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+  const to = Int32Array.from({ length: nbits }, (_, i) => i);
+  for (let i = nbits - 1; i > 0; i--) {
+    const j = next() % (i + 1);
+    [to[i], to[j]] = [to[j]!, to[i]!];
+  }
+  const out = new Uint32Array(count * words);
+  for (let r = 0, at = 0; r < count; r++, at += words) {
+    for (let w = 0; w < words; w++) {
+      let x = data[at + w]!;
+      while (x !== 0) {
+        const low = x & -x;
+        const bit = to[w * 32 + 31 - Math.clz32(low)]!;
+        out[at + (bit >>> 5)]! |= 1 << (bit & 31);
+        x ^= low;
+      }
+    }
+  }
+  return { count, nbits, words, data: out };
+}
+
+/**
+ * The pairs of rows within `cutBits` that keys of bits drawn at random from the whole row find
+ * (bit sampling), each pair once, ordered by (i, j): keyedPairsAmong on the rows under a few
+ * fixed permutations of their bits (KEYS_PER_ROUND byte keys each). Whole-byte keys of the rows
+ * as they are miss pairs whose differing bits are spread one to a byte (a brightened copy, 36 of
+ * 256 bits from its original, differs in 25 of the 32 bytes: a key of 3 of its 7 clean bytes is
+ * rare); under a random permutation two rows d bits apart agree on a key with probability about
+ * (1 − d/nbits)^24 whatever the layout of their differences. For rows of one view each (the
+ * upright pictures), where a pass over the rows is cheap.
+ */
+export function sampledPairsAmong(rows: PackedFingerprints, cutBits: number, tables = tablesFor(cutBits, rows.nbits)): PairList {
+  const lists: Found[] = [];
+  for (let round = 0; round * KEYS_PER_ROUND < tables; round++) lists.push(keyedPairsAmong(permutedRows(rows, round), cutBits, KEYS_PER_ROUND));
+  return uniquePairs(lists, rows.count);
 }
 
 /** View rows from which the search is split over two threads (below it a thread's start does not pay). */

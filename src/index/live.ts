@@ -8,7 +8,7 @@
  */
 import { wordsFor, type PackedFingerprints } from '../hash/bits.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
-import { selfViewsPerFile, viewsPerFile } from '../hash/views.js';
+import { selfViewsPerFile, viewPenaltyOf, viewsPerFile } from '../hash/views.js';
 import { ChunkTable, coarseCandidates, coarseTablesPay, CoarseTable } from './coarse-tables.js';
 import { NARROW_UPRIGHTS, WIDE_VIEWS } from './picture-search.js';
 import { SearchPool } from './search-pool.js';
@@ -27,6 +27,8 @@ export class LivePictures {
   readonly perFile: number;
   /** The last views of each picture, matched view for view only (hash/views.ts strip views). */
   readonly selfViews: number;
+  /** The view penalty, a share of the bits (hash/views.ts). */
+  readonly viewPenalty: number;
   readonly coarseBits: number;
   readonly coarseWords: number;
   private capacity = 0;
@@ -84,6 +86,7 @@ export class LivePictures {
     this.words = wordsFor(this.nbits);
     this.perFile = viewsPerFile(settings);
     this.selfViews = selfViewsPerFile(settings);
+    this.viewPenalty = viewPenaltyOf(settings);
     this.coarseBits = settings.coarseX ? settings.coarseX * settings.coarseX : 0;
     this.coarseWords = wordsFor(this.coarseBits);
     this.uprightTable = new ChunkTable(this.nbits);
@@ -364,6 +367,7 @@ export class LivePictures {
       coarse: this.coarseBits ? pick(this.coarse, k * this.coarseWords, this.coarseBits, k) : undefined,
       perFile: k,
       selfViews: this.selfViews,
+      viewPenalty: this.viewPenalty,
     };
   }
 }

@@ -63,7 +63,7 @@ const ENDPOINTS: Record<string, Endpoint> = {
       { name: 'filepath', type: 'string', description: 'an indexed entry to search with (instead of image or url); it is not its own match' },
       { name: 'all_orientations', type: 'boolean', default: true, description: 'match rotated, mirrored, cropped and framed copies; false: upright pictures only' },
       { name: 'limit', type: 'integer', default: 10, description: 'at most this many entries' },
-      { name: 'threshold', type: 'number', description: "only entries within this distance (a fraction of the bits, 0–1; default find's cut, 0.125; 1: all)" },
+      { name: 'threshold', type: 'number', description: "only entries within this distance (a fraction of the bits, 0–1; default find's cut, 38/256 = 0.1484; 1: all)" },
     ],
     result: {
       type: 'array',
@@ -99,7 +99,7 @@ const ENDPOINTS: Record<string, Endpoint> = {
   '/ping': { summary: 'Whether the server is up (no token needed).', parameters: [], result: { type: 'array', maxItems: 0 }, open: true, failures: {} },
   '/duplicates': {
     summary: 'The clusters of near-duplicate entries, as imgcmp find groups them: lists of two or more filepaths.',
-    parameters: [{ name: 'cut', type: 'number', description: "the cut, a fraction of the bits (0–1; default find's, 0.125)" }],
+    parameters: [{ name: 'cut', type: 'number', description: "the cut, a fraction of the bits (0–1; default find's, 38/256 = 0.1484)" }],
     result: { type: 'array', items: FILEPATH_RESULT },
     failures: FAIL_PARAM,
   },

@@ -178,11 +178,11 @@ export const PAGE_HTML = `<!DOCTYPE html>
 <label>Picture <input type="file" id="image" accept="image/*"></label>
 <label>or its URL <input type="url" id="url" placeholder="https://…"></label>
 <label>at most <input type="number" id="limit" value="10" min="0" max="10000"></label>
-<label>within <input type="number" id="threshold" step="0.005" min="0" max="1" placeholder="0.125"></label>
+<label>within <input type="number" id="threshold" step="0.005" min="0" max="1" placeholder="0.1484"></label>
 <label><input type="checkbox" id="orientations" checked> rotated, mirrored, cropped copies too</label>
 <button type="submit">Search</button></form>
 <form id="clusters"><button type="submit">Open the clusters</button>
-<label>at cut <input type="number" id="cut" step="0.005" min="0" max="1" placeholder="0.125"></label>
+<label>at cut <input type="number" id="cut" step="0.005" min="0" max="1" placeholder="0.1484"></label>
 <input id="filter" type="search" placeholder="filter clusters by path…" autocomplete="off"></form>
 <div id="message" role="status"></div></header>
 <main id="results"></main>

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { clusterFingerprints, type Clustering } from '../cluster/cluster.js';
 import type { Linkage } from '../cluster/linkage.js';
 import { readDb, type FingerprintDb } from '../db/database.js';
-import { selfViewsPerFile, viewsPerFile } from '../hash/views.js';
+import { selfViewsPerFile, viewPenaltyOf, viewsPerFile } from '../hash/views.js';
 import { fileError, ImgcmpError } from '../util/errors.js';
 import { fsPath } from '../walk/fspath.js';
 
@@ -74,7 +74,7 @@ export async function loadClusters(src: ClusterSource): Promise<LoadedClusters> 
     db.files,
     db.fps,
     { cut: src.cut, absolute: src.absolute, linkage: src.linkage, includeFlat: src.includeFlat },
-    { views: db.views, viewsPerFile: viewsPerFile(db.settings), selfViews: selfViewsPerFile(db.settings), flat: db.flat, coarse: db.coarse, only: src.only, apart: db.notDuplicates },
+    { views: db.views, viewsPerFile: viewsPerFile(db.settings), selfViews: selfViewsPerFile(db.settings), viewPenalty: viewPenaltyOf(db.settings), flat: db.flat, coarse: db.coarse, only: src.only, apart: db.notDuplicates },
   );
   return { clustering, db, missing: checkFiles(clustering, src, db, `imgcmp fingerprint --prune -f ${src.dbfile}`) };
 }

@@ -1,7 +1,7 @@
 /** Compare: the distance between two image files, without a database. */
 import { wordsFor } from '../hash/bits.js';
 import type { HashSettings } from '../hash/settings.js';
-import { selfViewsPerFile, viewsPerFile } from '../hash/views.js';
+import { selfViewsPerFile, viewPenaltyOf, viewsPerFile } from '../hash/views.js';
 import { coarseCutFor, cutBits, withinCut } from '../index/cut.js';
 import { distancesToQuery, pictureDistance } from '../index/views.js';
 import { fingerprintNamedFile } from '../pixels/fingerprint.js';
@@ -26,14 +26,15 @@ export async function runCompare(a: string, b: string, settings: HashSettings, t
   const upright = { count: 2, nbits, words, data: Uint32Array.from([...ra.bits, ...rb.bits]) };
   const k = viewsPerFile(settings);
   const self = selfViewsPerFile(settings);
+  const penalty = viewPenaltyOf(settings);
   const views = k > 1 ? { count: 2 * k, nbits, words, data: Uint32Array.from([...ra.views!, ...rb.views!]) } : undefined;
-  const bits = pictureDistance(upright, views, k, self)(0, 1);
+  const bits = pictureDistance(upright, views, k, self, penalty)(0, 1);
   let same = withinCut(bits, nbits, threshold);
   if (same && rb.coarse) {
     // Clustering proposes pairs on the coarse fingerprints first: the verdict follows it there too.
     const coarseBits = settings.coarseX! * settings.coarseX!;
     const coarse = { count: k, nbits: coarseBits, words: wordsFor(coarseBits), data: rb.coarse };
-    const stored = { upright: { count: 1, nbits, words, data: rb.bits }, views: views && { count: k, nbits, words, data: rb.views! }, coarse, perFile: k, selfViews: self };
+    const stored = { upright: { count: 1, nbits, words, data: rb.bits }, views: views && { count: k, nbits, words, data: rb.views! }, coarse, perFile: k, selfViews: self, viewPenalty: penalty };
     same = distancesToQuery(stored, { upright: ra.bits, views: ra.views, coarse: ra.coarse }, Infinity, Math.floor(cutBits(coarseCutFor(threshold), coarseBits))).length > 0;
   }
   return { bits, nbits, distance: bits / nbits, same };

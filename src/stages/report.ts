@@ -12,7 +12,7 @@ import { cutBits as toCutBits } from '../index/cut.js';
 import { bySize } from '../output/layout.js';
 import { fsPath } from '../walk/fspath.js';
 import { dendrogramOrder } from '../cluster/dendrogram-order.js';
-import { selfViewsPerFile, viewInWords, viewsPerFile } from '../hash/views.js';
+import { selfViewsPerFile, viewInWords, viewPenaltyOf, viewsPerFile } from '../hash/views.js';
 import { readDb, type FingerprintDb } from '../db/database.js';
 import { chooseKeeper, type KeepRule } from '../actions/keep.js';
 import { inspect } from '../actions/inspect.js';
@@ -32,7 +32,7 @@ const THUMBS: OwnedFolder = { marker: '.imgcmp-report', writer: 'imgcmp report',
 function distanceIn(db: FingerprintDb | undefined): (a: string, b: string) => number | undefined {
   if (!db) return () => undefined;
   const row = new Map(db.files.map((f, i) => [f, i]));
-  const d = pictureDistance(db.fps, db.views, viewsPerFile(db.settings), selfViewsPerFile(db.settings));
+  const d = pictureDistance(db.fps, db.views, viewsPerFile(db.settings), selfViewsPerFile(db.settings), viewPenaltyOf(db.settings));
   return (a, b) => {
     const i = row.get(a);
     const j = row.get(b);
@@ -44,7 +44,7 @@ function distanceIn(db: FingerprintDb | undefined): (a: string, b: string) => nu
 function matchIn(db: FingerprintDb | undefined): (keeper: string, copy: string) => { bits: number; how: string } | undefined {
   if (!db) return () => undefined;
   const row = new Map(db.files.map((f, i) => [f, i]));
-  const best = bestView(db.fps, db.views, viewsPerFile(db.settings), selfViewsPerFile(db.settings));
+  const best = bestView(db.fps, db.views, viewsPerFile(db.settings), selfViewsPerFile(db.settings), viewPenaltyOf(db.settings));
   return (keeper, copy) => {
     const i = row.get(keeper);
     const j = row.get(copy);

@@ -3,7 +3,7 @@
  * database's own settings, through the same code as the fingerprint stage.
  */
 import type { HashSettings } from '../hash/settings.js';
-import { selfViewsPerFile, viewsPerFile } from '../hash/views.js';
+import { selfViewsPerFile, viewPenaltyOf, viewsPerFile } from '../hash/views.js';
 import { readDb } from '../db/database.js';
 import { coarseCutFor, cutBits } from '../index/cut.js';
 import { nearest, nearestIndex } from '../index/nearest.js';
@@ -53,7 +53,7 @@ export async function runSearch(job: SearchJob): Promise<{ settings: HashSetting
   // clustering measures it (both ways round over the views), after the coarse fingerprints
   // have passed by the entries that cannot be near.
   const index = perFile > 1 ? undefined : nearestIndex(fps);
-  const stored: StoredPictures = { upright: fps, views: db.views, coarse: db.coarse, perFile, selfViews: selfViewsPerFile(settings) };
+  const stored: StoredPictures = { upright: fps, views: db.views, coarse: db.coarse, perFile, selfViews: selfViewsPerFile(settings), viewPenalty: viewPenaltyOf(settings) };
   // Many queries go through the coarse views' tables (index/picture-search.ts: the same rows and
   // distances as the scan); making them costs about as much as TABLES_PAY_FROM scans, so a few
   // queries scan every entry instead.

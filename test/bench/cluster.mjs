@@ -16,7 +16,8 @@
  *
  * The `find-` cases have `imgcmp find`'s layout (findSettings('libjpeg'): 38 views of 256 bits
  * per file and their 64-bit coarse views, made as makeFindDb says) and are clustered as find
- * clusters: single linkage at 32 of 256 bits, candidates from exact-key blocks of the views
+ * clusters: single linkage at find's default cut (38 of 256 bits upright, 32 through other views),
+ * candidates from exact-key blocks of the views and bit-sampled keys of the upright views
  * (src/index/blocks.ts). Their planted groups must come back whole. Target: 1,000,000 files in
  * under 60 s and 4 GiB on 2 cores. Printed per case: wall time, peak RSS and CPU time of the
  * binary; then (unless --no-phases) the CPU time of its parts in this process (reading the
@@ -32,10 +33,10 @@ import { fileURLToPath } from 'node:url';
 import { RESAMPLE, readDb, writeDb } from '../../dist/src/db/database.js';
 import { HASH_VERSION } from '../../dist/src/hash/settings.js';
 import { packRows, selectRows, wordsFor } from '../../dist/src/hash/bits.js';
-import { selfViewsPerFile, viewsPerFile } from '../../dist/src/hash/views.js';
-import { findSettings } from '../../dist/src/stages/find.js';
+import { penaltyBits, selfViewsPerFile, viewPenaltyOf, viewsPerFile } from '../../dist/src/hash/views.js';
+import { SIMILARITY, findSettings } from '../../dist/src/stages/find.js';
 import { clusterFingerprints } from '../../dist/src/cluster/cluster.js';
-import { blockPairsWithin } from '../../dist/src/index/blocks.js';
+import { blockPairsWithin, sampledPairsAmong } from '../../dist/src/index/blocks.js';
 import { coarseCutFor, cutBits as toCutBits } from '../../dist/src/index/cut.js';
 import { exactVerifiedPairsWithin } from '../../dist/src/index/views.js';
 import { option, splitmix32, timed } from './lib.mjs';
@@ -311,15 +312,21 @@ async function inProcess(file, theirs) {
   const db = await readDb(file);
   lap('read');
   const k = viewsPerFile(db.settings);
-  const clustering = clusterFingerprints(db.files, db.fps, { cut: 0.125, absolute: true, linkage: 'single' }, { views: db.views, viewsPerFile: k, selfViews: selfViewsPerFile(db.settings), coarse: db.coarse, flat: db.flat });
+  const penalty = viewPenaltyOf(db.settings);
+  const cut = Math.floor(toCutBits(SIMILARITY.default, 256));
+  const clustering = clusterFingerprints(db.files, db.fps, { cut: SIMILARITY.default, absolute: true, linkage: 'single' }, { views: db.views, viewsPerFile: k, selfViews: selfViewsPerFile(db.settings), viewPenalty: penalty, coarse: db.coarse, flat: db.flat });
   lap('cluster');
   const split = {};
-  const candidates = blockPairsWithin(db.fps, db.views, k, 32, undefined, split);
+  const candidates = blockPairsWithin(db.fps, db.views, k, cut - penaltyBits(penalty, 256), undefined, split);
   lap(`the key search alone, again (${split.threads} threads; ${candidates.length} candidates)`);
+  if (penalty > 0) {
+    const uprights = sampledPairsAmong(db.fps, cut);
+    lap(`the upright pictures' sampled keys alone, again (${uprights.length} candidates)`);
+  }
   let line = `in this process, CPU s: ${parts.join(', ')}; max RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`;
   if (theirs) {
     const t0 = cpu();
-    const pairs = exactVerifiedPairsWithin(db.fps, db.views, db.coarse, k, 32, toCutBits(coarseCutFor(0.125), 64), selfViewsPerFile(db.settings));
+    const pairs = exactVerifiedPairsWithin(db.fps, db.views, db.coarse, k, cut, toCutBits(coarseCutFor(SIMILARITY.default), 64), selfViewsPerFile(db.settings), penalty);
     const reference = components(db.files, pairs);
     const same = JSON.stringify(reference) === JSON.stringify(theirs.map((c) => [...c].sort()).sort((x, y) => (x[0] < y[0] ? -1 : 1)));
     line += `; exact search ${(cpu() - t0).toFixed(1)} s: ${same ? 'the same clusters' : `DIFFERENT clusters (${reference.length} against ${theirs.length})`}`;
@@ -333,12 +340,12 @@ const cases = [
   { name: 'n100k-x8-avg-sim0.3', n: 100_000, nbits: 64, sim: ['0.3'], big: true },
   { name: 'n100k-x16-avg-sim0.3', n: 100_000, nbits: 256, sim: ['0.3'], big: true },
   { name: 'n1M-x8-avg-abs0.1', n: 1_000_000, nbits: 64, sim: ['0.1', '--absolute'], big: true },
-  // find's layout, clustered as find clusters (its default cut, 32 of 256 bits, single linkage).
+  // find's layout, clustered as find clusters (its default cut, single linkage).
   { name: 'find-n10k', n: 10_000, find: true },
   { name: 'find-n100k', n: 100_000, find: true, big: true },
   { name: 'find-n1M', n: 1_000_000, find: true, big: true },
 ];
-const FIND_CUT = ['0.125', '--absolute', '--linkage', 'single'];
+const FIND_CUT = [String(SIMILARITY.default), '--absolute', '--linkage', 'single'];
 
 console.log(`cluster benchmark (${os.cpus().length} cores, node ${process.version}); scipy ${haveScipy ? 'present' : 'absent: comparisons skipped'}`);
 console.log('case                            n   imgcmp s      MB  clusters   scipy s      MB  speed-up  same partition as scipy');

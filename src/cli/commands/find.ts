@@ -1,6 +1,7 @@
 import { Command, Option, type OptionValues } from 'commander';
 import type { KeepRule } from '../../actions/keep.js';
 import type { Linkage } from '../../cluster/linkage.js';
+import { penaltyBits, VIEW_PENALTY } from '../../hash/views.js';
 import { bySize } from '../../output/layout.js';
 import { humanBytes } from '../../output/units.js';
 import { SIMILARITY, findSettings, type Similarity } from '../../stages/find-settings.js';
@@ -39,7 +40,9 @@ interface FindOptions {
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 export function findCommand(messages: Messages): Command {
-  const presets = Object.entries(SIMILARITY).map(([name, cut]) => `${name} = ${Math.round(cut * 256)} of 256 bits`).join(', ');
+  const presets = `${Object.entries(SIMILARITY)
+    .map(([name, cut]) => `${name} = ${Math.round(cut * 256)} of 256 bits`)
+    .join(', ')} (a match through a view other than the upright whole picture counts ${penaltyBits(VIEW_PENALTY, 256)} bits more)`;
   return new Command('find')
     .description('find the duplicates in folders of pictures in one step: fingerprint (incrementally), cluster, and a folder of links per group')
     .argument('<path...>', 'image files, folders (searched recursively) or glob patterns')
