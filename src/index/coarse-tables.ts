@@ -552,8 +552,10 @@ export function coarseTablesPay(views: number, nbits: number, radius: number): b
  * view), whose upright view lies within `radius` of one of the query's views (the uprights'
  * table: keys = slots), or — for the last views, the strip views, matched view for view — whose
  * strip view lies within `radius` of the query's same strip view (a table per strip view: keys =
- * slots). Each slot once; slots of keys that changed since the sorted parts were made may be
- * among them.
+ * slots). With a view penalty (`penalty` bits on these views, hash/views.ts), every comparison
+ * but the two upright whole views must come within radius − penalty, and those two within the
+ * whole radius: the query's upright is also looked up among the uprights within it. Each slot
+ * once; slots of keys that changed since the sorted parts were made may be among them.
  *
  * `q`: the query's K coarse views (`words` each); `data`: the stored coarse views, K per slot.
  */
@@ -567,20 +569,24 @@ export function coarseCandidates(
   data: Uint32Array,
   found: Omit<Found, 'perSlot' | 'onlyView'>,
   parts: TableParts = 'both',
+  penalty = 0,
 ): void {
   const words = views.words;
   const any = perFile - strips.length;
-  views.probeWithin(q, 0, radius, data, words, { ...found, perSlot: perFile, onlyView: -1 }, parts);
+  const bySlot: Found = { ...found, perSlot: 1, onlyView: -1 };
+  const through = radius - penalty;
+  if (penalty > 0) uprights.probeWithin(q, 0, radius, data, perFile * words, bySlot, parts);
+  if (through < 0) return;
+  views.probeWithin(q, 0, through, data, words, { ...found, perSlot: perFile, onlyView: -1 }, parts);
   // The query's view 0 met every stored view above, the stored upright ones among them; a view
   // equal to one before it would find the same slots again.
-  const bySlot: Found = { ...found, perSlot: 1, onlyView: -1 };
   next: for (let v = 1; v < any; v++) {
     for (let u = 0; u < v; u++) {
       let same = true;
       for (let w = 0; w < words && same; w++) same = q[u * words + w] === q[v * words + w];
       if (same) continue next;
     }
-    uprights.probeWithin(q, v * words, radius, data, perFile * words, bySlot, parts);
+    uprights.probeWithin(q, v * words, through, data, perFile * words, bySlot, parts);
   }
-  strips.forEach((table, i) => table.probeWithin(q, (any + i) * words, radius, data.subarray((any + i) * words), perFile * words, bySlot, parts));
+  strips.forEach((table, i) => table.probeWithin(q, (any + i) * words, through, data.subarray((any + i) * words), perFile * words, bySlot, parts));
 }

@@ -8,7 +8,7 @@
  */
 import { wordsFor, type PackedFingerprints } from '../hash/bits.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
-import { selfViewsPerFile, viewPenaltyOf, viewsPerFile } from '../hash/views.js';
+import { penaltyBits, selfViewsPerFile, viewPenaltyOf, viewsPerFile } from '../hash/views.js';
 import { ChunkTable, coarseCandidates, coarseTablesPay, CoarseTable } from './coarse-tables.js';
 import { NARROW_UPRIGHTS, WIDE_VIEWS } from './picture-search.js';
 import { SearchPool } from './search-pool.js';
@@ -27,8 +27,9 @@ export class LivePictures {
   readonly perFile: number;
   /** The last views of each picture, matched view for view only (hash/views.ts strip views). */
   readonly selfViews: number;
-  /** The view penalty, a share of the bits (hash/views.ts). */
+  /** The view penalty, a share of the bits (hash/views.ts), and in bits of the coarse views. */
   readonly viewPenalty: number;
+  private readonly coarsePenalty: number;
   readonly coarseBits: number;
   readonly coarseWords: number;
   private capacity = 0;
@@ -87,6 +88,7 @@ export class LivePictures {
     this.perFile = viewsPerFile(settings);
     this.selfViews = selfViewsPerFile(settings);
     this.viewPenalty = viewPenaltyOf(settings);
+    this.coarsePenalty = penaltyBits(this.viewPenalty, settings.coarseX ? settings.coarseX * settings.coarseX : 0);
     this.coarseBits = settings.coarseX ? settings.coarseX * settings.coarseX : 0;
     this.coarseWords = wordsFor(this.coarseBits);
     this.uprightTable = new ChunkTable(this.nbits);
@@ -269,9 +271,9 @@ export class LivePictures {
     let rows: number[] | undefined;
     if (this.coarseTablesServe(query, coarseCutBits)) {
       const radius = Math.floor(coarseCutBits);
-      if (this.remake) this.remakeTables(radius);
+      if (this.remake) this.remakeTables(Math.max(0, radius - this.coarsePenalty)); // chunked for the views' radius: most probes
       rows = [];
-      coarseCandidates(this.coarseViewsTable!, this.coarseUprightTable!, this.stripTables, query.coarse!, this.perFile, radius, this.coarse, { stamps: this.marks, mark: this.nextMark(), slots: rows });
+      coarseCandidates(this.coarseViewsTable!, this.coarseUprightTable!, this.stripTables, query.coarse!, this.perFile, radius, this.coarse, { stamps: this.marks, mark: this.nextMark(), slots: rows }, 'both', this.coarsePenalty);
     } else if (!useViews && this.uprightTable.probes(cutBits) < n) {
       rows = [];
       this.uprightTable.probeWithin(query.upright, 0, this.words, cutBits, this.upright, this.words, { perSlot: 1, onlyView: -1, stamps: this.marks, mark: this.nextMark(), slots: rows });
@@ -290,11 +292,11 @@ export class LivePictures {
     const pool = this.pool;
     if (!pool || pool.broken || !this.coarseTablesServe(query, coarseCutBits)) return this.within(query, cutBits, coarseCutBits);
     const radius = Math.floor(coarseCutBits);
-    if (this.remake) this.remakeTables(radius);
+    if (this.remake) this.remakeTables(Math.max(0, radius - this.coarsePenalty)); // chunked for the views' radius: most probes
     if (this.sortedSlots < this.threadsFrom) return this.within(query, cutBits, coarseCutBits);
-    const fromSorted = pool.candidates(query.coarse!, radius);
+    const fromSorted = pool.candidates(query.coarse!, radius, this.coarsePenalty);
     const rows: number[] = [];
-    coarseCandidates(this.coarseViewsTable!, this.coarseUprightTable!, this.stripTables, query.coarse!, this.perFile, radius, this.coarse, { stamps: this.marks, mark: this.nextMark(), slots: rows }, 'added');
+    coarseCandidates(this.coarseViewsTable!, this.coarseUprightTable!, this.stripTables, query.coarse!, this.perFile, radius, this.coarse, { stamps: this.marks, mark: this.nextMark(), slots: rows }, 'added', this.coarsePenalty);
     let sorted: Int32Array;
     try {
       sorted = await fromSorted;
@@ -345,7 +347,7 @@ export class LivePictures {
    * replica calls it after reading its entries and after catching up on changes.
    */
   prepare(coarseCutBits: number): void {
-    if (this.remake && this.coarseViewsTable && Number.isFinite(coarseCutBits) && coarseTablesPay(this.end * this.perFile, this.coarseBits, coarseCutBits)) this.remakeTables(Math.floor(coarseCutBits));
+    if (this.remake && this.coarseViewsTable && Number.isFinite(coarseCutBits) && coarseTablesPay(this.end * this.perFile, this.coarseBits, coarseCutBits)) this.remakeTables(Math.max(0, Math.floor(coarseCutBits) - this.coarsePenalty));
   }
 
   /** A fresh mark for the slots of one search. */

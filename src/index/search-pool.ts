@@ -51,8 +51,8 @@ export class SearchPool {
     for (const { worker } of this.workers) worker.postMessage({ type: 'tables', ...tables } satisfies TablesMessage);
   }
 
-  /** The slots the sorted parts propose for a query's coarse views within `radius` (coarseCandidates), from the least busy thread. */
-  candidates(coarse: Uint32Array, radius: number): Promise<Int32Array> {
+  /** The slots the sorted parts propose for a query's coarse views within `radius`, `penalty` bits for the views (coarseCandidates), from the least busy thread. */
+  candidates(coarse: Uint32Array, radius: number, penalty: number): Promise<Int32Array> {
     if (this.broken) return Promise.reject(new Error(this.broken));
     let entry = this.workers[0]!;
     for (const w of this.workers) if (w.pending < entry.pending) entry = w;
@@ -60,7 +60,7 @@ export class SearchPool {
     if (entry.pending++ === 0) entry.worker.ref();
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      entry.worker.postMessage({ type: 'query', id, coarse, radius } satisfies QueryMessage);
+      entry.worker.postMessage({ type: 'query', id, coarse, radius, penalty } satisfies QueryMessage);
     });
   }
 

@@ -24,6 +24,8 @@ export interface QueryMessage {
   /** The query's K coarse views. */
   coarse: Uint32Array;
   radius: number;
+  /** The view penalty in coarse bits (coarseCandidates). */
+  penalty: number;
 }
 
 export interface AnswerMessage {
@@ -59,7 +61,7 @@ parentPort!.on('message', (message: TablesMessage | QueryMessage) => {
       mark = 1;
     }
     const slots: number[] = [];
-    coarseCandidates(tables.views, tables.uprights, tables.strips, message.coarse, tables.perFile, message.radius, NO_DATA, { stamps, mark, slots }, 'sorted');
+    coarseCandidates(tables.views, tables.uprights, tables.strips, message.coarse, tables.perFile, message.radius, NO_DATA, { stamps, mark, slots }, 'sorted', message.penalty);
     answer = { id: message.id, slots: Int32Array.from(slots) };
   } catch (error) {
     answer = { id: message.id, error: String(error) };
