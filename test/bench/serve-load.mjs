@@ -28,7 +28,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { readDb } from '../../dist/src/db/database.js';
-import { selfViewsPerFile, viewsPerFile } from '../../dist/src/hash/views.js';
+import { selfViewsPerFile, viewPenaltyOf, viewsPerFile } from '../../dist/src/hash/views.js';
 import { coarseCutFor, cutBits } from '../../dist/src/index/cut.js';
 import { PictureSearch } from '../../dist/src/index/picture-search.js';
 import { distancesToQuery } from '../../dist/src/index/views.js';
@@ -195,7 +195,7 @@ if (!skipBig) {
   {
     const t0 = performance.now();
     const back = await readDb(db);
-    const stored = { upright: back.fps, views: back.views, coarse: back.coarse, perFile: viewsPerFile(back.settings), selfViews: selfViewsPerFile(back.settings) };
+    const stored = { upright: back.fps, views: back.views, coarse: back.coarse, perFile: viewsPerFile(back.settings), selfViews: selfViewsPerFile(back.settings), viewPenalty: viewPenaltyOf(back.settings) };
     const readSeconds = (performance.now() - t0) / 1000;
     const within = Math.floor(cutBits(SIMILARITY.default, 256));
     const coarseWithin = Math.floor(cutBits(coarseCutFor(SIMILARITY.default), 64));
