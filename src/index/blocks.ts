@@ -39,6 +39,7 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { hamming, type PackedFingerprints } from '../hash/bits.js';
 import { PairBuilder, type PairList } from './pairs.js';
+import { splitmix32 } from '../util/random.js';
 
 /**
  * Number of keys (tables) at find's default cut, 32 of 256 bits. Measured on the edits benchmark
@@ -77,15 +78,7 @@ const TABLES_PER_PASS = 4;
  */
 export function blockKeys(bytes: number, tables = TABLES): Uint8Array[] {
   if (bytes <= KEY_BYTES) return [];
-  let state = 0x9e3779b9;
-  const next = (): number => {
-    // splitmix32
-    state = (state + 0x9e3779b9) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    return (z ^ (z >>> 16)) >>> 0;
-  };
+  const next = splitmix32(0x9e3779b9);
   const used = new Uint32Array(bytes);
   const seen = new Set<string>();
   const keys: Uint8Array[] = [];
@@ -387,15 +380,7 @@ const KEYS_PER_ROUND = 32;
  */
 export function permutedRows(rows: PackedFingerprints, round: number): PackedFingerprints {
   const { count, nbits, words, data } = rows;
-  let state = (0x2545f491 + Math.imul(round + 1, 0x9e3779b9)) >>> 0;
-  const next = (): number => {
-    // splitmix32
-    state = (state + 0x9e3779b9) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    return (z ^ (z >>> 16)) >>> 0;
-  };
+  const next = splitmix32(0x2545f491 + Math.imul(round + 1, 0x9e3779b9));
   const to = Int32Array.from({ length: nbits }, (_, i) => i);
   for (let i = nbits - 1; i > 0; i--) {
     const j = next() % (i + 1);
