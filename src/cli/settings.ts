@@ -38,6 +38,12 @@ export function positiveInt(value: string): number {
   return n;
 }
 
+export function wholeNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number ≥ 0');
+  return n;
+}
+
 /** The hash size x: 2 ≤ x ≤ 64 (x² bits; 64 gives 4096-bit fingerprints). */
 export function hashSize(value: string): number {
   const n = Number(value);

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ImgcmpError } from '../../util/errors.js';
 import type { Messages } from '../messages.js';
-import { dbPath, positiveInt, withDbfile } from '../settings.js';
+import { dbPath, positiveInt, wholeNumber, withDbfile } from '../settings.js';
 
 function port(value: string): number {
   const n = Number(value);
@@ -40,6 +40,7 @@ interface ServeCliOptions {
   thumbnails?: boolean;
   checkpoint: number;
   checkpointSeconds: number;
+  searchThreads?: number;
 }
 
 /**
@@ -60,6 +61,7 @@ export function serveCommand(messages: Messages): Command {
     .option('--thumbnails', 'keep a small JPEG of each added picture in DB.thumbnails/ for the page at / (costs about one more decode per add)')
     .option('--checkpoint <n>', 'fold the journal into the database every n changes', positiveInt, 1000)
     .option('--checkpoint-seconds <s>', '... or this many seconds after the first change not yet folded', seconds, 60)
+    .option('--search-threads <n>', 'worker threads that searches run on from 50,000 entries (0: the server\'s own thread; default: one per core)', wholeNumber)
     .option('--log', 'log each request to standard error')
     .addHelpText(
       'after',
@@ -108,7 +110,9 @@ Examples:
       const token = opts.token ?? (process.env['IMGCMP_TOKEN'] || undefined);
       const index = await openIndex(
         dbfile,
-        store ? { note: (line) => messages.info(`imgcmp serve: ${line}`) } : { checkpointChanges: opts.checkpoint, checkpointSeconds: opts.checkpointSeconds },
+        store
+          ? { note: (line) => messages.info(`imgcmp serve: ${line}`), searchThreads: opts.searchThreads }
+          : { checkpointChanges: opts.checkpoint, checkpointSeconds: opts.checkpointSeconds, searchThreads: opts.searchThreads },
       );
       let app;
       try {
