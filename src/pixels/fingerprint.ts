@@ -28,8 +28,9 @@ export async function fingerprintFile(
   // Only a regular file is decoded: a FIFO, socket or device could block or never end. greySource
   // checks (the native helper opens the file without blocking, and sends its stats with the
   // pixels: checking here too would cost the same system calls twice for every JPEG).
-  const { pixels, aspect, stamp } = await greySource(file, decoded, decoderFor(settings.resample), settings.edits === true, true);
+  const { pixels, aspect, stamp, release } = await greySource(file, decoded, decoderFor(settings.resample), settings.edits === true, true);
   const { bits, flat, views, coarse } = viewFingerprints(pixels, decoded, settings, aspect);
+  release?.(); // the bits hold nothing of the pixels' buffer: the next thumbnail may reuse it
   const record: FingerprintRecord = { file, bits, flat, size: stamp!.size, mtime: stamp!.mtimeMs };
   if (views) record.views = views;
   if (coarse) record.coarse = coarse;

@@ -42,7 +42,7 @@ export interface FileStamp {
  * only a regular file); or the helper's reason to leave the file to sharp.
  */
 export type JpegReply =
-  | { ok: true; thumbnail: Float64Array; orientation: number; width: number; height: number; stamp: FileStamp }
+  | { ok: true; thumbnail: Float64Array; orientation: number; width: number; height: number; stamp: FileStamp; release: () => void }
   | { ok: false; reason: string };
 
 const STATUS_OK = 0;
@@ -117,6 +117,11 @@ class Helper {
     maxPixels: number,
     private readonly timeLimit: number,
     onGone: (helper: Helper, orphans: Pending[], why: string) => void,
+    /** Called for each reply read, before it is handed over: the decoder sends this helper more work. */
+    private readonly onReply: () => void,
+    /** A buffer of `length` bytes for a thumbnail, and how it is given back (see JpegDecoder.buffer). */
+    private readonly buffer: (length: number) => Buffer,
+    private readonly giveBack: (body: Buffer) => void,
   ) {
     const shared = this.shared;
     this.child =
@@ -181,7 +186,7 @@ class Helper {
       // Its own buffer (a Float64Array needs an 8-byte-aligned one), not zeroed first: every
       // byte is copied in next. One in the shared file is no larger than a slot.
       let unread = inShared && length > SLOT_BYTES;
-      const body = Buffer.allocUnsafeSlow(unread ? 0 : length);
+      const body = this.buffer(unread ? 0 : length);
       if (!inShared) this.copyOut(body, true);
       else if (!unread && !this.readShared(body, p?.slot)) unread = true;
       if (p?.slot !== undefined && p.slot !== NO_SLOT) this.freeSlots.push(p.slot);
@@ -201,10 +206,14 @@ class Helper {
                 height: head.readUInt32LE(8),
                 // as Node's fs.Stats computes them (lib/internal/fs/utils.js: msFromTimeSpec)
                 stamp: { size: Number(head.readBigUInt64LE(20)), mtimeMs: Number(head.readBigInt64LE(28)) * 1e3 + head.readUInt32LE(36) / 1e6 },
+                release: () => this.giveBack(body),
               };
-      p?.resolve(reply);
       this.arm();
+      // More work for this helper before the reply is handed over: what the reply's reader does
+      // next (hashing, in imgcmp's one thread) then overlaps the helper's next decode.
+      this.onReply();
       if (!this.pending.length) this.idle();
+      p?.resolve(reply);
     }
   }
 
@@ -249,9 +258,31 @@ class Helper {
 
 let built: boolean | undefined;
 
-/** The helper processes of this run; requests are spread over them. */
+/**
+ * Requests sent to one helper ahead of its replies. Enough that a helper does not run dry while
+ * imgcmp's thread is busy elsewhere (hashing the thumbnails that came back, a garbage
+ * collection, loading HDF5: tens of ms, tens of small JPEGs); few enough that at the end of a
+ * run the helpers finish at about the same time (a request sent cannot move to another helper).
+ */
+export const HELPER_DEPTH = 16;
+/** Bytes of thumbnails' buffers kept for reuse at most (see JpegDecoder.buffer): 64 of find's. */
+const SPARE_BYTES = 8 << 20;
+
+/**
+ * The helper processes of this run. Requests wait in order in one queue, and go to the helper
+ * with the fewest outstanding as long as it has fewer than HELPER_DEPTH: every helper has work
+ * queued for the whole run, and none has much more than another at its end.
+ */
 export class JpegDecoder {
   private readonly helpers: Helper[] = [];
+  private readonly queue: Pending[] = [];
+  /**
+   * Buffers of thumbnails given back (JpegReply.release), for the next replies of the same
+   * size: a fresh 128 KiB buffer per JPEG is memory that glibc maps and the kernel clears for
+   * each one, and that V8 then counts as external memory, collecting garbage for it.
+   */
+  private readonly spare: Buffer[] = [];
+  private spareBytes = 0;
 
   constructor(
     private readonly maxPixels: number,
@@ -273,18 +304,61 @@ export class JpegDecoder {
     return built;
   }
 
-  /** The side × side grey thumbnail of the JPEG file at `file` (its path's bytes). */
+  /**
+   * The side × side grey thumbnail of the JPEG file at `file` (its path's bytes). The reply's
+   * `release()` gives its thumbnail's buffer back for reuse: its caller then no longer reads it.
+   */
   decode(file: Buffer, side: number): Promise<JpegReply> {
-    return new Promise((resolve, reject) => this.dispatch({ file, side, resolve, reject }));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ file, side, resolve, reject });
+      this.pump();
+    });
   }
 
-  private dispatch(p: Pending): void {
-    let helper = this.helpers.reduce<Helper | undefined>((best, h) => (!best || h.pending.length < best.pending.length ? h : best), undefined);
-    if (!helper || (helper.pending.length > 0 && this.helpers.length < this.processes)) {
-      helper = new Helper(this.maxPixels, this.timeLimit, (gone, orphans, why) => this.lost(gone, orphans, why));
-      this.helpers.push(helper);
+  /** Starts the helper processes now (their start overlaps the caller's work until the first decode). */
+  start(): void {
+    while (this.helpers.length < this.processes) this.spawn();
+  }
+
+  private spawn(): Helper {
+    const helper = new Helper(
+      this.maxPixels,
+      this.timeLimit,
+      (gone, orphans, why) => this.lost(gone, orphans, why),
+      () => this.pump(),
+      (length) => this.buffer(length),
+      (body) => this.giveBack(body),
+    );
+    this.helpers.push(helper);
+    return helper;
+  }
+
+  /** Sends queued requests to the helpers with room for them, starting helpers up to `processes`. */
+  private pump(): void {
+    while (this.queue.length) {
+      let helper = this.helpers.reduce<Helper | undefined>((best, h) => (!best || h.pending.length < best.pending.length ? h : best), undefined);
+      if (!helper || (helper.pending.length > 0 && this.helpers.length < this.processes)) helper = this.spawn();
+      if (helper.pending.length >= HELPER_DEPTH) return;
+      helper.send(this.queue.shift()!);
     }
-    helper.send(p);
+  }
+
+  private giveBack(body: Buffer): void {
+    if (body.length && this.spareBytes + body.length <= SPARE_BYTES) {
+      this.spare.push(body);
+      this.spareBytes += body.length;
+    }
+  }
+
+  /** A buffer of `length` bytes, not zeroed: one given back, or a fresh one (8-byte aligned for a Float64Array). */
+  private buffer(length: number): Buffer {
+    const i = this.spare.findIndex((b) => b.length === length);
+    if (i < 0) return Buffer.allocUnsafeSlow(length);
+    const body = this.spare[i]!;
+    this.spare[i] = this.spare[this.spare.length - 1]!;
+    this.spare.pop();
+    this.spareBytes -= body.length;
+    return body;
   }
 
   /**
@@ -295,14 +369,20 @@ export class JpegDecoder {
   private lost(gone: Helper, orphans: Pending[], why: string): void {
     this.helpers.splice(this.helpers.indexOf(gone), 1);
     const [current, ...queued] = orphans;
-    if (!current) return;
+    if (!current) {
+      this.pump();
+      return;
+    }
     if (gone.stoppedFor) {
       current.reject(new Error(gone.stoppedFor));
-      for (const p of queued) this.dispatch(p);
+      this.queue.unshift(...queued);
+      this.pump();
       return;
     }
     const started = !/ENOENT|EACCES|spawn/.test(why);
     current.reject(new Error(`the JPEG decoder ${started ? 'crashed' : 'could not start'} (${why})`));
-    for (const p of queued) (started ? this.dispatch(p) : p.reject(new Error(`the JPEG decoder could not start (${why})`)));
+    if (started) this.queue.unshift(...queued);
+    else for (const p of queued) p.reject(new Error(`the JPEG decoder could not start (${why})`));
+    this.pump();
   }
 }
