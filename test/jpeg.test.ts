@@ -230,7 +230,7 @@ print(json.dumps(out))`,
     const piped = helperReplies(files, 128).map((r) => r.body);
     const decoder = new JpegDecoder(MAX_INPUT_PIXELS, 60_000, 2);
     const inside = decoder as unknown as { helpers: { pending: unknown[] }[]; queue: unknown[] };
-    const n = 3 * HELPER_DEPTH + 5;
+    const n = 5 * HELPER_DEPTH;
     const replies = Array.from({ length: n }, (_, i) => decoder.decode(Buffer.from(files[i % 2]!), 128));
     assert.deepEqual(inside.helpers.map((h) => h.pending.length), [HELPER_DEPTH, HELPER_DEPTH], 'each helper as deep as allowed');
     assert.equal(inside.queue.length, n - 2 * HELPER_DEPTH, 'the rest wait in order');
@@ -240,6 +240,12 @@ print(json.dumps(out))`,
     };
     const all = await Promise.all(replies);
     all.forEach((r, i) => assert.ok(bytes(r).equals(piped[i % 2]!), `request ${i}`));
+    // While few wait, a helper is given a fair share of them, not HELPER_DEPTH (so that at the end
+    // of a run the helpers finish together), and never fewer than 4.
+    const few = Array.from({ length: 10 }, (_, i) => decoder.decode(Buffer.from(files[i % 2]!), 128));
+    assert.deepEqual(inside.helpers.map((h) => h.pending.length), [4, 4]);
+    assert.equal(inside.queue.length, 2);
+    (await Promise.all(few)).forEach((r, i) => assert.ok(bytes(r).equals(piped[i % 2]!), `request ${i} of 10`));
     assert.deepEqual(inside.helpers.map((h) => h.pending.length), [0, 0]);
     // A buffer given back holds the next thumbnail (no other was given back), decoded as before.
     const given = all[3]!;

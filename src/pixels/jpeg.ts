@@ -265,13 +265,20 @@ let built: boolean | undefined;
  * run the helpers finish at about the same time (a request sent cannot move to another helper).
  */
 export const HELPER_DEPTH = 16;
+/**
+ * The depth a helper is kept at while few requests wait: at most a fair share of them, at
+ * least this many. As the queue runs out at the end of a run the helpers hold a few requests
+ * each, not HELPER_DEPTH, and finish together.
+ */
+const END_DEPTH = 4;
 /** Bytes of thumbnails' buffers kept for reuse at most (see JpegDecoder.buffer): 64 of find's. */
 const SPARE_BYTES = 8 << 20;
 
 /**
  * The helper processes of this run. Requests wait in order in one queue, and go to the helper
- * with the fewest outstanding as long as it has fewer than HELPER_DEPTH: every helper has work
- * queued for the whole run, and none has much more than another at its end.
+ * with the fewest outstanding as long as it has fewer than HELPER_DEPTH (END_DEPTH as the queue
+ * runs out): every helper has work queued for the whole run, and none has much more than
+ * another at its end.
  */
 export class JpegDecoder {
   private readonly helpers: Helper[] = [];
@@ -338,7 +345,8 @@ export class JpegDecoder {
     while (this.queue.length) {
       let helper = this.helpers.reduce<Helper | undefined>((best, h) => (!best || h.pending.length < best.pending.length ? h : best), undefined);
       if (!helper || (helper.pending.length > 0 && this.helpers.length < this.processes)) helper = this.spawn();
-      if (helper.pending.length >= HELPER_DEPTH) return;
+      const depth = Math.min(HELPER_DEPTH, Math.max(END_DEPTH, Math.ceil(this.queue.length / this.processes)));
+      if (helper.pending.length >= depth) return;
       helper.send(this.queue.shift()!);
     }
   }
