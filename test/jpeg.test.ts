@@ -246,6 +246,11 @@ print(json.dumps(out))`,
     assert.deepEqual(inside.helpers.map((h) => h.pending.length), [4, 4]);
     assert.equal(inside.queue.length, 2);
     (await Promise.all(few)).forEach((r, i) => assert.ok(bytes(r).equals(piped[i % 2]!), `request ${i} of 10`));
+    // Large thumbnails are sent less far ahead: 16 MiB of them per helper (13 of 400 × 400 doubles).
+    const large = Array.from({ length: 65 }, (_, i) => decoder.decode(Buffer.from(files[i % 2]!), 400));
+    assert.deepEqual(inside.helpers.map((h) => h.pending.length), [13, 13]);
+    assert.equal(inside.queue.length, 65 - 26);
+    for (const r of await Promise.all(large)) assert.ok(r.ok && r.thumbnail.length === 400 * 400);
     assert.deepEqual(inside.helpers.map((h) => h.pending.length), [0, 0]);
     // A buffer given back holds the next thumbnail (no other was given back), decoded as before.
     const given = all[3]!;

@@ -259,12 +259,18 @@ class Helper {
 let built: boolean | undefined;
 
 /**
- * Requests sent to one helper ahead of its replies. Enough that a helper does not run dry while
- * imgcmp's thread is busy elsewhere (hashing the thumbnails that came back, a garbage
- * collection, loading HDF5: tens of ms, tens of small JPEGs); few enough that at the end of a
- * run the helpers finish at about the same time (a request sent cannot move to another helper).
+ * Requests sent to one helper ahead of its replies, at most. The helpers decode ahead of
+ * imgcmp's thread, which hashes what they decoded: a folder has runs of small JPEGs (fast to
+ * decode, as slow as any to hash: imgcmp's thread is then the slower) and runs of large ones
+ * (the helpers are then the slower), hundreds of files long in make-variants. Sent far enough
+ * ahead, the helpers are still decoding the next large ones while imgcmp's thread works through
+ * the small ones, and both cores stay busy; with 16 (and 4 in flight before that), a tenth
+ * of the cores' time in such a run was idle. Their thumbnails wait in the shared file
+ * (HELPER_BYTES bounds that); a request sent cannot move to another helper (END_DEPTH).
  */
-export const HELPER_DEPTH = 16;
+export const HELPER_DEPTH = 128;
+/** Bytes of thumbnails one helper may hold decoded ahead: the depth for large thumbnails is less. */
+const HELPER_BYTES = 16 << 20;
 /**
  * The depth a helper is kept at while few requests wait: at most a fair share of them, at
  * least this many. As the queue runs out at the end of a run the helpers hold a few requests
@@ -345,7 +351,9 @@ export class JpegDecoder {
     while (this.queue.length) {
       let helper = this.helpers.reduce<Helper | undefined>((best, h) => (!best || h.pending.length < best.pending.length ? h : best), undefined);
       if (!helper || (helper.pending.length > 0 && this.helpers.length < this.processes)) helper = this.spawn();
-      const depth = Math.min(HELPER_DEPTH, Math.max(END_DEPTH, Math.ceil(this.queue.length / this.processes)));
+      const side = this.queue[0]!.side;
+      const most = Math.max(END_DEPTH, Math.min(HELPER_DEPTH, Math.floor(HELPER_BYTES / (8 * side * side))));
+      const depth = Math.min(most, Math.max(END_DEPTH, Math.ceil(this.queue.length / this.processes)));
       if (helper.pending.length >= depth) return;
       helper.send(this.queue.shift()!);
     }
