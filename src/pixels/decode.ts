@@ -168,11 +168,10 @@ export async function greySource(
     const missing = decoderMissing(decoder);
     if (missing) throw new Error(missing);
     const reply = await jpegHelpers().decode(hasEscapes(path) ? toBytes(path) : Buffer.from(path), side);
-    const thumbnail = reply.ok ? reply.read() : undefined;
-    if (reply.ok && thumbnail) {
-      const { pixels } = applyOrientation({ width: side, height: side, pixels: thumbnail }, reply.orientation);
+    if (reply.ok) {
+      const { pixels } = applyOrientation({ width: side, height: side, pixels: reply.thumbnail }, reply.orientation);
       // Turned upright into a new array, the helper's buffer is no longer read.
-      const turned = pixels !== thumbnail;
+      const turned = pixels !== reply.thumbnail;
       if (turned) reply.release();
       return { pixels, aspect: aspectOf(reply.width, reply.height, reply.orientation), stamp: reply.stamp, release: turned ? undefined : reply.release };
     }

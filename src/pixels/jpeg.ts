@@ -42,21 +42,7 @@ export interface FileStamp {
  * only a regular file); or the helper's reason to leave the file to sharp.
  */
 export type JpegReply =
-  | {
-      ok: true;
-      /**
-       * The thumbnail, read when asked for (from the shared file, where the helper left it: the
-       * replies that arrive together are not all copied out at once); undefined when it could
-       * not be read back. The same array on every call.
-       */
-      read: () => Float64Array | undefined;
-      orientation: number;
-      width: number;
-      height: number;
-      stamp: FileStamp;
-      /** Gives the thumbnail's buffer back for reuse: its reader no longer reads it. */
-      release: () => void;
-    }
+  | { ok: true; thumbnail: Float64Array; orientation: number; width: number; height: number; stamp: FileStamp; release: () => void }
   | { ok: false; reason: string };
 
 const STATUS_OK = 0;
@@ -184,8 +170,7 @@ class Helper {
   /**
    * Replies arrive in chunks: a head, and the body where it did not go to the shared file (a
    * reason; a thumbnail where no file could be shared, 128 KiB at 128 pixels, in two or three
-   * chunks). Each reply's body is copied once, when complete, straight into its own buffer; a
-   * thumbnail in the shared file, when its reader asks for it.
+   * chunks). Each reply's body is copied once, when complete, straight into its own buffer.
    */
   private take(chunk: Buffer): void {
     this.chunks.push(chunk);
@@ -198,49 +183,31 @@ class Helper {
       if (!inShared && this.buffered < HEADER_BYTES + length) return;
       this.copyOut(head, true);
       const p = this.pending.shift();
-      const slot = p?.slot ?? NO_SLOT;
-      const status = head.readUInt32LE(0);
-      let reply: JpegReply;
-      if (inShared) {
-        // The thumbnail stays in this request's slot of the shared file until its reader asks for
-        // it (read): a helper sent far ahead may have many replies waiting, and each is copied
-        // out only when it is hashed, into a buffer given back by the one before. The slot is
-        // free again once read.
-        if (status !== STATUS_OK || length > SLOT_BYTES || length % 8 || slot === NO_SLOT) {
-          if (slot !== NO_SLOT) this.freeSlots.push(slot);
-          reply = { ok: false, reason: 'the JPEG decoder\'s thumbnail could not be read back' };
-        } else {
-          let body: Buffer | undefined;
-          let thumbnail: Float64Array | undefined;
-          let read = false;
-          reply = this.okReply(
-            head,
-            () => {
-              if (read) return thumbnail;
-              read = true;
-              body = this.buffer(length);
-              if (this.readShared(body, slot)) thumbnail = new Float64Array(body.buffer, body.byteOffset, length / 8);
-              else this.giveBack(body);
-              this.freeSlots.push(slot);
-              return thumbnail;
-            },
-            () => thumbnail && this.giveBack(body!),
-          );
-        }
-      } else {
-        // Its own buffer (a Float64Array needs an 8-byte-aligned one), not zeroed first: every
-        // byte is copied in next.
-        const body = this.buffer(length);
-        this.copyOut(body, true);
-        if (slot !== NO_SLOT) this.freeSlots.push(slot);
-        const thumbnail = status === STATUS_OK && length % 8 === 0 ? new Float64Array(body.buffer, body.byteOffset, length / 8) : undefined;
-        reply =
-          status !== STATUS_OK
-            ? { ok: false, reason: body.toString('utf8') }
-            : !thumbnail
-              ? { ok: false, reason: 'the JPEG decoder sent a malformed thumbnail' }
-              : this.okReply(head, () => thumbnail, () => this.giveBack(body));
-      }
+      // Its own buffer (a Float64Array needs an 8-byte-aligned one), not zeroed first: every
+      // byte is copied in next. One in the shared file is no larger than a slot.
+      let unread = inShared && length > SLOT_BYTES;
+      const body = this.buffer(unread ? 0 : length);
+      if (!inShared) this.copyOut(body, true);
+      else if (!unread && !this.readShared(body, p?.slot)) unread = true;
+      if (p?.slot !== undefined && p.slot !== NO_SLOT) this.freeSlots.push(p.slot);
+      const reply: JpegReply =
+        unread
+          ? { ok: false, reason: 'the JPEG decoder\'s thumbnail could not be read back' }
+          : head.readUInt32LE(0) !== STATUS_OK
+          ? { ok: false, reason: body.toString('utf8') }
+          : length % 8
+            ? { ok: false, reason: 'the JPEG decoder sent a malformed thumbnail' }
+            : {
+                ok: true,
+                thumbnail: new Float64Array(body.buffer, body.byteOffset, length / 8),
+                orientation: head.readUInt32LE(12),
+                // the size it was decoded at (before the EXIF orientation): its aspect is the file's
+                width: head.readUInt32LE(4),
+                height: head.readUInt32LE(8),
+                // as Node's fs.Stats computes them (lib/internal/fs/utils.js: msFromTimeSpec)
+                stamp: { size: Number(head.readBigUInt64LE(20)), mtimeMs: Number(head.readBigInt64LE(28)) * 1e3 + head.readUInt32LE(36) / 1e6 },
+                release: () => this.giveBack(body),
+              };
       this.arm();
       // More work for this helper before the reply is handed over: what the reply's reader does
       // next (hashing, in imgcmp's one thread) then overlaps the helper's next decode.
@@ -248,21 +215,6 @@ class Helper {
       if (!this.pending.length) this.idle();
       p?.resolve(reply);
     }
-  }
-
-  /** A decoded reply of the head `head`, its thumbnail got by `read`. */
-  private okReply(head: Buffer, read: () => Float64Array | undefined, release: () => void): JpegReply {
-    return {
-      ok: true,
-      read,
-      orientation: head.readUInt32LE(12),
-      // the size it was decoded at (before the EXIF orientation): its aspect is the file's
-      width: head.readUInt32LE(4),
-      height: head.readUInt32LE(8),
-      // as Node's fs.Stats computes them (lib/internal/fs/utils.js: msFromTimeSpec)
-      stamp: { size: Number(head.readBigUInt64LE(20)), mtimeMs: Number(head.readBigInt64LE(28)) * 1e3 + head.readUInt32LE(36) / 1e6 },
-      release,
-    };
   }
 
   /** Reads a thumbnail that the helper wrote to the shared file at `slot` into `to`; whether it could. */
