@@ -110,6 +110,8 @@ class Helper {
   private buffered = 0;
   private gone = false;
   private timer: NodeJS.Timeout | undefined;
+  /** The next turn of handing over replies, when more were buffered than TAKE_AT_ONCE. */
+  private later: NodeJS.Immediate | undefined;
   /** Why this helper was stopped by imgcmp (a request ran past the time limit), if it was. */
   stoppedFor: string | undefined;
 
@@ -133,6 +135,10 @@ class Helper {
     this.child.stdin.on('error', () => undefined);
     const leave = (why: string): void => {
       if (this.gone) return;
+      // The replies that came before it went are handed over first (their thumbnails read from
+      // the shared file while it is open): only the requests left are orphans.
+      clearImmediate(this.later);
+      this.replies(true);
       this.gone = true;
       clearTimeout(this.timer);
       if (shared !== undefined) fs.closeSync(shared);
@@ -175,8 +181,26 @@ class Helper {
   private take(chunk: Buffer): void {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
+    this.replies();
+  }
+
+  /**
+   * Hands over the replies buffered, TAKE_AT_ONCE of them (`all`: every one): what their readers
+   * do next (hash the thumbnail, give its buffer back) runs before the next ones are handed
+   * over, after the event loop's turn. A helper sent far ahead may have a hundred replies
+   * waiting; handed over at once, each would hold its thumbnail's buffer until all were hashed.
+   */
+  private replies(all = false): void {
     const head = this.head;
+    let taken = 0;
     while (this.buffered >= HEADER_BYTES) {
+      if (!all && taken++ === TAKE_AT_ONCE) {
+        this.later ??= setImmediate(() => {
+          this.later = undefined;
+          this.replies();
+        });
+        return;
+      }
       this.copyOut(head, false);
       const length = head.readUInt32LE(16);
       const inShared = head.readUInt32LE(40) === 1;
@@ -277,6 +301,8 @@ const HELPER_BYTES = 16 << 20;
  * each, not HELPER_DEPTH, and finish together.
  */
 const END_DEPTH = 4;
+/** Replies handed over in one turn of the event loop at most (Helper.replies). */
+const TAKE_AT_ONCE = 8;
 /** Bytes of thumbnails' buffers kept for reuse at most (see JpegDecoder.buffer): 64 of find's. */
 const SPARE_BYTES = 8 << 20;
 
