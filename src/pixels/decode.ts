@@ -144,6 +144,8 @@ export async function greyThumbnail(path: string, side: number, decoder: JpegDec
  * As greyThumbnail, with the aspect (width / height) of the upright picture, which the square
  * thumbnail does not keep; `withAspect` false: 1 (and no header read for it). A caller that is
  * done with `pixels` may call `release` (where there is one) to have their buffer reused.
+ * `stopped`: whether the caller's run is stopping; a JPEG still waiting for the native decoder
+ * then fails with an ImgcmpError of code 'stopped' (see JpegDecoder.decode).
  *
  * `unchecked`: the caller has not made sure that `path` is a regular file (regularFile). Then
  * it is checked here before it is read — by the native helper for the JPEGs it decodes (it opens
@@ -156,6 +158,7 @@ export async function greySource(
   decoder: JpegDecoderName = 'sharp',
   withAspect = true,
   unchecked = false,
+  stopped?: () => boolean,
 ): Promise<{ pixels: ArrayLike<number>; aspect: number; stamp?: FileStamp; release?: () => void }> {
   // HEIC/HEIF, camera RAW and BMP, which sharp cannot read: see formats.ts.
   const special = specialFormat(path);
@@ -167,7 +170,7 @@ export async function greySource(
   if (decoder === 'libjpeg') {
     const missing = decoderMissing(decoder);
     if (missing) throw new Error(missing);
-    const reply = await jpegHelpers().decode(hasEscapes(path) ? toBytes(path) : Buffer.from(path), side);
+    const reply = await jpegHelpers().decode(hasEscapes(path) ? toBytes(path) : Buffer.from(path), side, stopped);
     if (reply.ok) {
       const { pixels } = applyOrientation({ width: side, height: side, pixels: reply.thumbnail }, reply.orientation);
       // Turned upright into a new array, the helper's buffer is no longer read.

@@ -21,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { ImgcmpError } from '../util/errors.js';
 
 /** The reason given for a decode that ran past its time limit (as decode.ts says it). */
 export function timeLimitReason(ms: number): string {
@@ -73,6 +74,8 @@ export function helperRequest(file: Buffer, side: number, slot = NO_SLOT): Buffe
 interface Pending {
   file: Buffer;
   side: number;
+  /** Whether the run that asked is stopping: then a request still waiting is dropped. */
+  stopped?: () => boolean;
   resolve: (reply: JpegReply) => void;
   reject: (err: Error) => void;
   /** The shared file's slot of this request on the helper it was sent to, or NO_SLOT. */
@@ -346,10 +349,12 @@ export class JpegDecoder {
   /**
    * The side × side grey thumbnail of the JPEG file at `file` (its path's bytes). The reply's
    * `release()` gives its thumbnail's buffer back for reuse: its caller then no longer reads it.
+   * Once `stopped()` says so, a request not yet sent to a helper fails with an ImgcmpError of
+   * code 'stopped' instead.
    */
-  decode(file: Buffer, side: number): Promise<JpegReply> {
+  decode(file: Buffer, side: number, stopped?: () => boolean): Promise<JpegReply> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ file, side, resolve, reject });
+      this.queue.push({ file, side, stopped, resolve, reject });
       this.pump();
     });
   }
@@ -375,6 +380,12 @@ export class JpegDecoder {
   /** Sends queued requests to the helpers with room for them, starting helpers up to `processes`. */
   private pump(): void {
     while (this.queue.length) {
+      // A request of a run that is stopping is not sent (it would hold the run up): it fails
+      // with code 'stopped', which is no failure of its file.
+      if (this.queue[0]!.stopped?.()) {
+        this.queue.shift()!.reject(new ImgcmpError('stopped', 'not decoded: the run is stopping'));
+        continue;
+      }
       let helper = this.helpers.reduce<Helper | undefined>((best, h) => (!best || h.pending.length < best.pending.length ? h : best), undefined);
       if (!helper || (helper.pending.length > 0 && this.helpers.length < this.processes)) helper = this.spawn();
       const side = this.queue[0]!.side;

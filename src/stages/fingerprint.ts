@@ -173,17 +173,19 @@ async function fingerprintFiles(
     lastCheckpoint = Date.now();
   };
 
-  // JPEGs for the native decoder wait in its queue holding only their names until a helper is
-  // free, and each of its helpers is kept HELPER_DEPTH requests deep (pixels/jpeg.ts): so many of
-  // them are in flight. Other files (sharp, HEIF, RAW: their bytes or their decoder's memory)
-  // stay at job.inFlight at once.
+  // JPEGs for the native decoder wait in its queue holding only their names until a helper has
+  // room, each helper up to HELPER_DEPTH requests ahead (pixels/jpeg.ts): so many of them are in
+  // flight. Interrupted, those still waiting are dropped and those sent are finished. Other
+  // files (sharp, HEIF, RAW: their bytes or their decoder's memory) stay at job.inFlight at once.
   const native = decoderFor(settings.resample) === 'libjpeg';
   const others = gate(job.inFlight);
   await forEachLimited(
     todo,
     native ? Math.max(job.inFlight, 4 * HELPER_DEPTH * os.availableParallelism()) : job.inFlight,
-    (file) => (native && JPEG_NAME.test(file) ? fingerprintFile(file, settings) : others(() => fingerprintFile(file, settings))),
+    (file) => (native && JPEG_NAME.test(file) ? fingerprintFile(file, settings, job.stopped) : others(() => fingerprintFile(file, settings))),
     async (result, file) => {
+      // Interrupted, the JPEGs still waiting for a decoder are dropped, not failed: the next run does them.
+      if (result.status === 'rejected' && result.reason instanceof ImgcmpError && result.reason.code === 'stopped') return;
       if (result.status === 'fulfilled') {
         records.set(file, result.value);
         report.files.add(file);
