@@ -214,6 +214,7 @@ class Helper {
       // byte is copied in next. One in the shared file is no larger than a slot.
       let unread = inShared && length > SLOT_BYTES;
       const body = this.buffer(unread ? 0 : length);
+      let released = false;
       if (!inShared) this.copyOut(body, true);
       else if (!unread && !this.readShared(body, p?.slot)) unread = true;
       if (p?.slot !== undefined && p.slot !== NO_SLOT) this.freeSlots.push(p.slot);
@@ -233,7 +234,11 @@ class Helper {
                 height: head.readUInt32LE(8),
                 // as Node's fs.Stats computes them (lib/internal/fs/utils.js: msFromTimeSpec)
                 stamp: { size: Number(head.readBigUInt64LE(20)), mtimeMs: Number(head.readBigInt64LE(28)) * 1e3 + head.readUInt32LE(36) / 1e6 },
-                release: () => this.giveBack(body),
+                // once: a buffer given back twice would be handed to two thumbnails at once
+                release: () => {
+                  if (!released) this.giveBack(body);
+                  released = true;
+                },
               };
       this.arm();
       // More work for this helper before the reply is handed over: what the reply's reader does
