@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import h5wasm from 'h5wasm/node';
 import { RESAMPLE, readDb, writeDb, type FingerprintDb } from '../src/db/database.js';
 import { HASH_VERSION, type HashSettings } from '../src/hash/settings.js';
-import { bitString, packRows } from '../src/hash/bits.js';
+import { bitString, fromPackbits, packRows, toPackbits } from '../src/hash/bits.js';
 import { ImgcmpError } from '../src/util/errors.js';
 import { missingPython, python, tempDir } from './helpers/env.js';
 import { splitmix32 } from './helpers/random.js';
@@ -26,6 +26,23 @@ function dbOf(files: string[], bits: number[], settings: HashSettings = SETTINGS
     mtime: new Float64Array(n).fill(2),
   };
 }
+
+describe('packed bytes (the views and coarse datasets)', () => {
+  it("lays bits out as numpy.packbits does, rows of whole words and of odd lengths alike", () => {
+    const random = splitmix32(11);
+    for (const nbits of [64, 256, 25, 100]) {
+      const count = 37;
+      const bits = Array.from({ length: count * nbits }, () => random() & 1);
+      const packed = toPackbits(packRows(bits, count, nbits));
+      const bytes = Math.ceil(nbits / 8);
+      // numpy.packbits: each row's bits 8 to a byte, the first bit highest, the last byte padded with 0.
+      const expected = new Uint8Array(count * bytes);
+      for (let r = 0; r < count; r++) for (let i = 0; i < nbits; i++) if (bits[r * nbits + i]) expected[r * bytes + (i >> 3)]! |= 0x80 >> (i & 7);
+      assert.deepEqual(packed, expected, `${nbits} bits`);
+      assert.deepEqual(fromPackbits(packed, count, nbits).data, packRows(bits, count, nbits).data, `${nbits} bits back`);
+    }
+  });
+});
 
 describe('fingerprint database (HDF5)', () => {
   it('round-trips paths of any length and characters, bits and settings', async () => {

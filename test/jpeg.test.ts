@@ -9,7 +9,7 @@ import { readDb } from '../src/db/database.js';
 import { hammingRows } from '../src/hash/bits.js';
 import { methodNamed } from '../src/hash/methods.js';
 import { greyThumbnail, MAX_INPUT_PIXELS } from '../src/pixels/decode.js';
-import { HEADER_BYTES, HELPER_PATH, helperRequest, JpegDecoder } from '../src/pixels/jpeg.js';
+import { HEADER_BYTES, HELPER_DEPTH, HELPER_PATH, helperRequest, JpegDecoder } from '../src/pixels/jpeg.js';
 import { RECIPE } from '../src/pixels/recipe.js';
 import { applyOrientation } from '../src/pixels/orientation.js';
 import { BIN, imgcmp, missingPython, python, ROOT, SAMPLES, tempDir } from './helpers/env.js';
@@ -223,6 +223,43 @@ print(json.dumps(out))`,
       });
     }
     assert.deepEqual(ours(), before, 'the shared file is unlinked as soon as it is made');
+  });
+
+  it('keeps every helper HELPER_DEPTH requests deep, the rest waiting in imgcmp, and reuses a thumbnail buffer given back', async () => {
+    const files = ['chelsea.jpg', 'moon.jpg'].map((f) => path.join(SAMPLES, f));
+    const piped = helperReplies(files, 128).map((r) => r.body);
+    const decoder = new JpegDecoder(MAX_INPUT_PIXELS, 60_000, 2);
+    const inside = decoder as unknown as { helpers: { pending: unknown[] }[]; queue: unknown[] };
+    const n = 5 * HELPER_DEPTH;
+    const replies = Array.from({ length: n }, (_, i) => decoder.decode(Buffer.from(files[i % 2]!), 128));
+    assert.deepEqual(inside.helpers.map((h) => h.pending.length), [HELPER_DEPTH, HELPER_DEPTH], 'each helper as deep as allowed');
+    assert.equal(inside.queue.length, n - 2 * HELPER_DEPTH, 'the rest wait in order');
+    const bytes = (r: Awaited<(typeof replies)[number]>): Buffer => {
+      assert.ok(r.ok);
+      return Buffer.from(r.thumbnail.buffer, r.thumbnail.byteOffset, r.thumbnail.byteLength);
+    };
+    const all = await Promise.all(replies);
+    all.forEach((r, i) => assert.ok(bytes(r).equals(piped[i % 2]!), `request ${i}`));
+    // While few wait, a helper is given a fair share of them, not HELPER_DEPTH (so that at the end
+    // of a run the helpers finish together), and never fewer than 4.
+    const few = Array.from({ length: 10 }, (_, i) => decoder.decode(Buffer.from(files[i % 2]!), 128));
+    assert.deepEqual(inside.helpers.map((h) => h.pending.length), [4, 4]);
+    assert.equal(inside.queue.length, 2);
+    (await Promise.all(few)).forEach((r, i) => assert.ok(bytes(r).equals(piped[i % 2]!), `request ${i} of 10`));
+    // Large thumbnails are sent less far ahead: 16 MiB of them per helper (13 of 400 × 400 doubles).
+    const large = Array.from({ length: 65 }, (_, i) => decoder.decode(Buffer.from(files[i % 2]!), 400));
+    assert.deepEqual(inside.helpers.map((h) => h.pending.length), [13, 13]);
+    assert.equal(inside.queue.length, 65 - 26);
+    for (const r of await Promise.all(large)) assert.ok(r.ok && r.thumbnail.length === 400 * 400);
+    assert.deepEqual(inside.helpers.map((h) => h.pending.length), [0, 0]);
+    // A buffer given back holds the next thumbnail (no other was given back), decoded as before.
+    const given = all[3]!;
+    assert.ok(given.ok);
+    given.release();
+    const next = await decoder.decode(Buffer.from(files[0]!), 128);
+    assert.ok(next.ok);
+    assert.equal(next.thumbnail.buffer, given.thumbnail.buffer, 'the same buffer');
+    assert.ok(bytes(next).equals(piped[0]!));
   });
 
   it('reads the EXIF orientation, leaving it to imgcmp to apply', async () => {

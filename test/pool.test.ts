@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { forEachLimited, mapLimited } from '../src/util/pool.js';
+import { forEachLimited, gate, mapLimited } from '../src/util/pool.js';
 
 /** Work that records what started and how many calls were in flight at most. */
 function tracked(delay: (i: number) => number, fail?: (i: number) => boolean) {
@@ -92,5 +92,28 @@ describe('mapLimited', () => {
     await assert.rejects(mapLimited(items(100), 3, t.work), /item 2 failed/);
     assert.deepEqual(t.started, [0, 1, 2]);
     assert.equal(t.inFlight(), 0, 'the calls in flight were awaited');
+  });
+});
+
+describe('gate', () => {
+  it('runs at most its limit at once, in order, inside a loop that allows more', async () => {
+    const t = tracked((i) => (i * 7) % 5);
+    const gated = gate(3);
+    const done: number[] = [];
+    await forEachLimited(items(20), 10, (i) => gated(() => t.work(i)), (r) => {
+      if (r.status === 'fulfilled') done.push(r.value);
+    });
+    assert.equal(t.most(), 3, 'three at once at most (and at least: ten were waiting)');
+    assert.deepEqual(t.started, items(20), 'started in the order they came');
+    assert.deepEqual(done.sort((a, b) => a - b), items(20).map((i) => i * 10));
+  });
+
+  it('passes a failure on and frees its place', async () => {
+    const t = tracked(() => 1, (i) => i % 2 === 0);
+    const gated = gate(1);
+    const results = await Promise.allSettled(items(6).map((i) => gated(() => t.work(i))));
+    assert.deepEqual(results.map((r) => r.status), ['rejected', 'fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled']);
+    assert.equal(t.most(), 1);
+    assert.equal(t.inFlight(), 0);
   });
 });

@@ -95,6 +95,24 @@ describe('fast phash views', () => {
     assert.ok(dctKernel(), 'WebAssembly SIMD is not available in this Node');
   });
 
+  it("the DCT's quick Σ|p| (its noise bound's first guess) stays within 2 · n · 2⁻⁵³ of the in-order sum", () => {
+    // The kernel keeps its quick noise bound only where no coefficient lies within 1e-9 of it,
+    // relatively: that is sound while the two sums differ by less, on any pixels. Pixels of
+    // every magnitude (where rounding differs most), signs and lengths that find uses.
+    const kernel = dctKernel()!;
+    let seed = 7;
+    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (const [side, x] of [[64, 16], [32, 8], [128, 16]] as const) {
+      for (let trial = 0; trial < 50; trial++) {
+        const px = Float64Array.from({ length: side * side }, () => (random() - 0.5) * 10 ** (random() * 12 - 4));
+        const { inOrder, wide } = kernel.absSums(px, side, x);
+        const bound = 2 * side * side * 2 ** -53 * inOrder;
+        assert.ok(Math.abs(wide - inOrder) <= bound, `${side}: ${wide} against ${inOrder}`);
+        assert.ok(bound / inOrder < 1e-9 / 100, 'the margin the kernel allows is a hundred times the bound');
+      }
+    }
+  });
+
   for (const decoder of [...new Set([defaultJpegDecoder(), 'sharp' as const])]) {
     it(`gives exactly the plain path's bits on the sample photos (${decoder} recipe), framed and letterboxed too`, async () => {
       const base = findSettings(decoder);

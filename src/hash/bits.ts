@@ -84,11 +84,27 @@ export function fromPackbits(packed: Uint8Array, count: number, nbits: number): 
   return { count, nbits, words, data };
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 /** The inverse of fromPackbits: packed words into rows of numpy.packbits bytes. */
 export function toPackbits(fps: PackedFingerprints): Uint8Array {
   const { count, nbits, words, data } = fps;
   const bytes = (nbits + 7) >>> 3;
   const out = new Uint8Array(count * bytes);
+  if (LITTLE_ENDIAN && nbits === 32 * words) {
+    // Rows of whole words, a word at a time: on a little-endian machine a word's four bytes, each
+    // with its bits reversed, are the four packed bytes. The same bytes, in a quarter of the
+    // steps: this runs once per database written, before V8 has compiled it.
+    const out32 = new Uint32Array(out.buffer, 0, count * words);
+    for (let w = 0; w < out32.length; w++) {
+      let v = data[w]!;
+      v = ((v >>> 1) & 0x55555555) | ((v & 0x55555555) << 1);
+      v = ((v >>> 2) & 0x33333333) | ((v & 0x33333333) << 2);
+      v = ((v >>> 4) & 0x0f0f0f0f) | ((v & 0x0f0f0f0f) << 4);
+      out32[w] = v >>> 0;
+    }
+    return out;
+  }
   for (let r = 0; r < count; r++) {
     for (let b = 0; b < bytes; b++) out[r * bytes + b] = REVERSED[(data[r * words + (b >>> 2)]! >>> ((b & 3) << 3)) & 0xff]!;
   }

@@ -118,6 +118,20 @@ export async function sharpSource(path: string): Promise<string | Buffer> {
 
 let helpers: JpegDecoder | undefined;
 
+/** The native JPEG decoder's helpers, started on first use. */
+function jpegHelpers(): JpegDecoder {
+  helpers ??= new JpegDecoder(MAX_INPUT_PIXELS, decodeTimeLimit());
+  return helpers;
+}
+
+/**
+ * Starts the native JPEG decoder's processes now, where it is built, for a run that is about to
+ * decode JPEGs with it: they start while the caller lists the files, not after.
+ */
+export function startJpegHelpers(): void {
+  if (!decoderMissing('libjpeg')) jpegHelpers().start();
+}
+
 /**
  * Decodes `path` into a side × side grey thumbnail, row-major (the aspect ratio not kept, as
  * imgcmp does), by the recipe of `decoder` (see recipe.ts).
@@ -128,7 +142,10 @@ export async function greyThumbnail(path: string, side: number, decoder: JpegDec
 
 /**
  * As greyThumbnail, with the aspect (width / height) of the upright picture, which the square
- * thumbnail does not keep; `withAspect` false: 1 (and no header read for it).
+ * thumbnail does not keep; `withAspect` false: 1 (and no header read for it). A caller that is
+ * done with `pixels` may call `release` (where there is one) to have their buffer reused.
+ * `stopped`: whether the caller's run is stopping; a JPEG still waiting for the native decoder
+ * then fails with an ImgcmpError of code 'stopped' (see JpegDecoder.decode).
  *
  * `unchecked`: the caller has not made sure that `path` is a regular file (regularFile). Then
  * it is checked here before it is read — by the native helper for the JPEGs it decodes (it opens
@@ -141,7 +158,8 @@ export async function greySource(
   decoder: JpegDecoderName = 'sharp',
   withAspect = true,
   unchecked = false,
-): Promise<{ pixels: ArrayLike<number>; aspect: number; stamp?: FileStamp }> {
+  stopped?: () => boolean,
+): Promise<{ pixels: ArrayLike<number>; aspect: number; stamp?: FileStamp; release?: () => void }> {
   // HEIC/HEIF, camera RAW and BMP, which sharp cannot read: see formats.ts.
   const special = specialFormat(path);
   const check = async (): Promise<FileStamp | undefined> => (unchecked ? stampOf(await regularFile(path)) : undefined);
@@ -152,14 +170,13 @@ export async function greySource(
   if (decoder === 'libjpeg') {
     const missing = decoderMissing(decoder);
     if (missing) throw new Error(missing);
-    helpers ??= new JpegDecoder(MAX_INPUT_PIXELS, decodeTimeLimit());
-    const reply = await helpers.decode(hasEscapes(path) ? toBytes(path) : Buffer.from(path), side);
+    const reply = await jpegHelpers().decode(hasEscapes(path) ? toBytes(path) : Buffer.from(path), side, stopped);
     if (reply.ok) {
-      return {
-        pixels: applyOrientation({ width: side, height: side, pixels: reply.thumbnail }, reply.orientation).pixels,
-        aspect: aspectOf(reply.width, reply.height, reply.orientation),
-        stamp: reply.stamp,
-      };
+      const { pixels } = applyOrientation({ width: side, height: side, pixels: reply.thumbnail }, reply.orientation);
+      // Turned upright into a new array, the helper's buffer is no longer read.
+      const turned = pixels !== reply.thumbnail;
+      if (turned) reply.release();
+      return { pixels, aspect: aspectOf(reply.width, reply.height, reply.orientation), stamp: reply.stamp, release: turned ? undefined : reply.release };
     }
   }
   // A file the helper declined (not a regular one among them) is checked before sharp opens it.

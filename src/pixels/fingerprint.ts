@@ -13,11 +13,13 @@ import { decoderFor } from './recipe.js';
 /**
  * The fingerprint record of one image file under `settings`: the size and modification time
  * recorded are those of the file as it is read, which must be a regular file.
- * Throws what the file system or the decoder throws (callers name the file; see fileError).
+ * Throws what the file system or the decoder throws (callers name the file; see fileError); once
+ * `stopped()` says so, an ImgcmpError of code 'stopped' for a JPEG not yet decoded.
  */
 export async function fingerprintFile(
   file: string,
   settings: HashSettings,
+  stopped?: () => boolean,
 ): Promise<FingerprintRecord> {
   const method = methodNamed(settings.method);
   const side = method.side(settings.x);
@@ -28,8 +30,9 @@ export async function fingerprintFile(
   // Only a regular file is decoded: a FIFO, socket or device could block or never end. greySource
   // checks (the native helper opens the file without blocking, and sends its stats with the
   // pixels: checking here too would cost the same system calls twice for every JPEG).
-  const { pixels, aspect, stamp } = await greySource(file, decoded, decoderFor(settings.resample), settings.edits === true, true);
+  const { pixels, aspect, stamp, release } = await greySource(file, decoded, decoderFor(settings.resample), settings.edits === true, true, stopped);
   const { bits, flat, views, coarse } = viewFingerprints(pixels, decoded, settings, aspect);
+  release?.(); // the bits hold nothing of the pixels' buffer: the next thumbnail may reuse it
   const record: FingerprintRecord = { file, bits, flat, size: stamp!.size, mtime: stamp!.mtimeMs };
   if (views) record.views = views;
   if (coarse) record.coarse = coarse;

@@ -21,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { ImgcmpError } from '../util/errors.js';
 
 /** The reason given for a decode that ran past its time limit (as decode.ts says it). */
 export function timeLimitReason(ms: number): string {
@@ -42,7 +43,7 @@ export interface FileStamp {
  * only a regular file); or the helper's reason to leave the file to sharp.
  */
 export type JpegReply =
-  | { ok: true; thumbnail: Float64Array; orientation: number; width: number; height: number; stamp: FileStamp }
+  | { ok: true; thumbnail: Float64Array; orientation: number; width: number; height: number; stamp: FileStamp; release: () => void }
   | { ok: false; reason: string };
 
 const STATUS_OK = 0;
@@ -73,6 +74,8 @@ export function helperRequest(file: Buffer, side: number, slot = NO_SLOT): Buffe
 interface Pending {
   file: Buffer;
   side: number;
+  /** Whether the run that asked is stopping: then a request still waiting is dropped. */
+  stopped?: () => boolean;
   resolve: (reply: JpegReply) => void;
   reject: (err: Error) => void;
   /** The shared file's slot of this request on the helper it was sent to, or NO_SLOT. */
@@ -110,6 +113,8 @@ class Helper {
   private buffered = 0;
   private gone = false;
   private timer: NodeJS.Timeout | undefined;
+  /** The next turn of handing over replies, when more were buffered than TAKE_AT_ONCE. */
+  private later: NodeJS.Immediate | undefined;
   /** Why this helper was stopped by imgcmp (a request ran past the time limit), if it was. */
   stoppedFor: string | undefined;
 
@@ -117,6 +122,11 @@ class Helper {
     maxPixels: number,
     private readonly timeLimit: number,
     onGone: (helper: Helper, orphans: Pending[], why: string) => void,
+    /** Called for each reply read, before it is handed over: the decoder sends this helper more work. */
+    private readonly onReply: () => void,
+    /** A buffer of `length` bytes for a thumbnail, and how it is given back (see JpegDecoder.buffer). */
+    private readonly buffer: (length: number) => Buffer,
+    private readonly giveBack: (body: Buffer) => void,
   ) {
     const shared = this.shared;
     this.child =
@@ -128,6 +138,10 @@ class Helper {
     this.child.stdin.on('error', () => undefined);
     const leave = (why: string): void => {
       if (this.gone) return;
+      // The replies that came before it went are handed over first (their thumbnails read from
+      // the shared file while it is open): only the requests left are orphans.
+      clearImmediate(this.later);
+      this.replies(true);
       this.gone = true;
       clearTimeout(this.timer);
       if (shared !== undefined) fs.closeSync(shared);
@@ -170,8 +184,26 @@ class Helper {
   private take(chunk: Buffer): void {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
+    this.replies();
+  }
+
+  /**
+   * Hands over the replies buffered, TAKE_AT_ONCE of them (`all`: every one): what their readers
+   * do next (hash the thumbnail, give its buffer back) runs before the next ones are handed
+   * over, after the event loop's turn. A helper sent far ahead may have a hundred replies
+   * waiting; handed over at once, each would hold its thumbnail's buffer until all were hashed.
+   */
+  private replies(all = false): void {
     const head = this.head;
+    let taken = 0;
     while (this.buffered >= HEADER_BYTES) {
+      if (!all && taken++ === TAKE_AT_ONCE) {
+        this.later ??= setImmediate(() => {
+          this.later = undefined;
+          this.replies();
+        });
+        return;
+      }
       this.copyOut(head, false);
       const length = head.readUInt32LE(16);
       const inShared = head.readUInt32LE(40) === 1;
@@ -181,7 +213,8 @@ class Helper {
       // Its own buffer (a Float64Array needs an 8-byte-aligned one), not zeroed first: every
       // byte is copied in next. One in the shared file is no larger than a slot.
       let unread = inShared && length > SLOT_BYTES;
-      const body = Buffer.allocUnsafeSlow(unread ? 0 : length);
+      const body = this.buffer(unread ? 0 : length);
+      let released = false;
       if (!inShared) this.copyOut(body, true);
       else if (!unread && !this.readShared(body, p?.slot)) unread = true;
       if (p?.slot !== undefined && p.slot !== NO_SLOT) this.freeSlots.push(p.slot);
@@ -201,10 +234,18 @@ class Helper {
                 height: head.readUInt32LE(8),
                 // as Node's fs.Stats computes them (lib/internal/fs/utils.js: msFromTimeSpec)
                 stamp: { size: Number(head.readBigUInt64LE(20)), mtimeMs: Number(head.readBigInt64LE(28)) * 1e3 + head.readUInt32LE(36) / 1e6 },
+                // once: a buffer given back twice would be handed to two thumbnails at once
+                release: () => {
+                  if (!released) this.giveBack(body);
+                  released = true;
+                },
               };
-      p?.resolve(reply);
       this.arm();
+      // More work for this helper before the reply is handed over: what the reply's reader does
+      // next (hashing, in imgcmp's one thread) then overlaps the helper's next decode.
+      this.onReply();
       if (!this.pending.length) this.idle();
+      p?.resolve(reply);
     }
   }
 
@@ -249,9 +290,46 @@ class Helper {
 
 let built: boolean | undefined;
 
-/** The helper processes of this run; requests are spread over them. */
+/**
+ * Requests sent to one helper ahead of its replies, at most. The helpers decode ahead of
+ * imgcmp's thread, which hashes what they decoded: a folder has runs of small JPEGs (fast to
+ * decode, as slow as any to hash: imgcmp's thread is then the slower) and runs of large ones
+ * (the helpers are then the slower), hundreds of files long in make-variants. Sent far enough
+ * ahead, the helpers are still decoding the next large ones while imgcmp's thread works through
+ * the small ones, and both cores stay busy; with 16 (and 4 in flight before that), a tenth
+ * of the cores' time in such a run was idle. Their thumbnails wait in the shared file
+ * (HELPER_BYTES bounds that); a request sent cannot move to another helper (END_DEPTH).
+ */
+export const HELPER_DEPTH = 128;
+/** Bytes of thumbnails one helper may hold decoded ahead: the depth for large thumbnails is less. */
+const HELPER_BYTES = 16 << 20;
+/**
+ * The depth a helper is kept at while few requests wait: at most a fair share of them, at
+ * least this many. As the queue runs out at the end of a run the helpers hold a few requests
+ * each, not HELPER_DEPTH, and finish together.
+ */
+const END_DEPTH = 4;
+/** Replies handed over in one turn of the event loop at most (Helper.replies). */
+const TAKE_AT_ONCE = 8;
+/** Bytes of thumbnails' buffers kept for reuse at most (see JpegDecoder.buffer): 64 of find's. */
+const SPARE_BYTES = 8 << 20;
+
+/**
+ * The helper processes of this run. Requests wait in order in one queue, and go to the helper
+ * with the fewest outstanding as long as it has fewer than HELPER_DEPTH (END_DEPTH as the queue
+ * runs out): every helper has work queued for the whole run, and none has much more than
+ * another at its end.
+ */
 export class JpegDecoder {
   private readonly helpers: Helper[] = [];
+  private readonly queue: Pending[] = [];
+  /**
+   * Buffers of thumbnails given back (JpegReply.release), for the next replies of the same
+   * size: a fresh 128 KiB buffer per JPEG is memory that glibc maps and the kernel clears for
+   * each one, and that V8 then counts as external memory, collecting garbage for it.
+   */
+  private readonly spare: Buffer[] = [];
+  private spareBytes = 0;
 
   constructor(
     private readonly maxPixels: number,
@@ -273,18 +351,72 @@ export class JpegDecoder {
     return built;
   }
 
-  /** The side × side grey thumbnail of the JPEG file at `file` (its path's bytes). */
-  decode(file: Buffer, side: number): Promise<JpegReply> {
-    return new Promise((resolve, reject) => this.dispatch({ file, side, resolve, reject }));
+  /**
+   * The side × side grey thumbnail of the JPEG file at `file` (its path's bytes). The reply's
+   * `release()` gives its thumbnail's buffer back for reuse: its caller then no longer reads it.
+   * Once `stopped()` says so, a request not yet sent to a helper fails with an ImgcmpError of
+   * code 'stopped' instead.
+   */
+  decode(file: Buffer, side: number, stopped?: () => boolean): Promise<JpegReply> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ file, side, stopped, resolve, reject });
+      this.pump();
+    });
   }
 
-  private dispatch(p: Pending): void {
-    let helper = this.helpers.reduce<Helper | undefined>((best, h) => (!best || h.pending.length < best.pending.length ? h : best), undefined);
-    if (!helper || (helper.pending.length > 0 && this.helpers.length < this.processes)) {
-      helper = new Helper(this.maxPixels, this.timeLimit, (gone, orphans, why) => this.lost(gone, orphans, why));
-      this.helpers.push(helper);
+  /** Starts the helper processes now (their start overlaps the caller's work until the first decode). */
+  start(): void {
+    while (this.helpers.length < this.processes) this.spawn();
+  }
+
+  private spawn(): Helper {
+    const helper = new Helper(
+      this.maxPixels,
+      this.timeLimit,
+      (gone, orphans, why) => this.lost(gone, orphans, why),
+      () => this.pump(),
+      (length) => this.buffer(length),
+      (body) => this.giveBack(body),
+    );
+    this.helpers.push(helper);
+    return helper;
+  }
+
+  /** Sends queued requests to the helpers with room for them, starting helpers up to `processes`. */
+  private pump(): void {
+    while (this.queue.length) {
+      // A request of a run that is stopping is not sent (it would hold the run up): it fails
+      // with code 'stopped', which is no failure of its file.
+      if (this.queue[0]!.stopped?.()) {
+        this.queue.shift()!.reject(new ImgcmpError('stopped', 'not decoded: the run is stopping'));
+        continue;
+      }
+      let helper = this.helpers.reduce<Helper | undefined>((best, h) => (!best || h.pending.length < best.pending.length ? h : best), undefined);
+      if (!helper || (helper.pending.length > 0 && this.helpers.length < this.processes)) helper = this.spawn();
+      const side = this.queue[0]!.side;
+      const most = Math.max(END_DEPTH, Math.min(HELPER_DEPTH, Math.floor(HELPER_BYTES / (8 * side * side))));
+      const depth = Math.min(most, Math.max(END_DEPTH, Math.ceil(this.queue.length / this.processes)));
+      if (helper.pending.length >= depth) return;
+      helper.send(this.queue.shift()!);
     }
-    helper.send(p);
+  }
+
+  private giveBack(body: Buffer): void {
+    if (body.length && this.spareBytes + body.length <= SPARE_BYTES) {
+      this.spare.push(body);
+      this.spareBytes += body.length;
+    }
+  }
+
+  /** A buffer of `length` bytes, not zeroed: one given back, or a fresh one (8-byte aligned for a Float64Array). */
+  private buffer(length: number): Buffer {
+    const i = this.spare.findIndex((b) => b.length === length);
+    if (i < 0) return Buffer.allocUnsafeSlow(length);
+    const body = this.spare[i]!;
+    this.spare[i] = this.spare[this.spare.length - 1]!;
+    this.spare.pop();
+    this.spareBytes -= body.length;
+    return body;
   }
 
   /**
@@ -295,14 +427,20 @@ export class JpegDecoder {
   private lost(gone: Helper, orphans: Pending[], why: string): void {
     this.helpers.splice(this.helpers.indexOf(gone), 1);
     const [current, ...queued] = orphans;
-    if (!current) return;
+    if (!current) {
+      this.pump();
+      return;
+    }
     if (gone.stoppedFor) {
       current.reject(new Error(gone.stoppedFor));
-      for (const p of queued) this.dispatch(p);
+      this.queue.unshift(...queued);
+      this.pump();
       return;
     }
     const started = !/ENOENT|EACCES|spawn/.test(why);
     current.reject(new Error(`the JPEG decoder ${started ? 'crashed' : 'could not start'} (${why})`));
-    for (const p of queued) (started ? this.dispatch(p) : p.reject(new Error(`the JPEG decoder could not start (${why})`)));
+    if (started) this.queue.unshift(...queued);
+    else for (const p of queued) p.reject(new Error(`the JPEG decoder could not start (${why})`));
+    this.pump();
   }
 }

@@ -7,15 +7,18 @@
  * (atomically) every few thousand images and at the end, so an interrupted run keeps its work.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import { existingDbOrNone, preloadHdf5, writeDb, type FingerprintDb } from '../db/database.js';
 import { realTarget, removeStaleTemporaries } from '../util/safe-write.js';
 import { acquireLock } from '../db/lock.js';
 import { dbFromRecords, recordsOf } from '../db/records.js';
 import { settingsDifference, type FingerprintRecord, type HashSettings } from '../hash/settings.js';
+import { startJpegHelpers } from '../pixels/decode.js';
 import { fingerprintFile } from '../pixels/fingerprint.js';
+import { HELPER_DEPTH } from '../pixels/jpeg.js';
 import { decoderFor, type JpegDecoderName } from '../pixels/recipe.js';
 import { ImgcmpError, reasonOf } from '../util/errors.js';
-import { forEachLimited } from '../util/pool.js';
+import { forEachLimited, gate } from '../util/pool.js';
 import { discover } from '../walk/discover.js';
 import { fsPath } from '../walk/fspath.js';
 import { filesOfShard, type Shard } from '../walk/shard.js';
@@ -87,6 +90,8 @@ export async function runFingerprint(job: FingerprintJob): Promise<FingerprintRe
     } else if (differs) {
       throw new ImgcmpError('database', `${dbfile}: made with other settings (${differs}); fingerprints made differently are never mixed: use another --dbfile`);
     }
+    // The JPEG helpers start while the files are listed (the list is needed before any is sent).
+    if (decoderFor(settings.resample) === 'libjpeg') startJpegHelpers();
     const discovered = await discover(job.paths, { exclude: job.exclude, followLinks: job.followLinks });
     for (const p of discovered.problems) job.onFailed?.(p.path, p.reason);
     if (!discovered.files.length && !found) throw new ImgcmpError('usage', `no images found in ${job.paths.join(', ')}`);
@@ -100,6 +105,9 @@ export async function runFingerprint(job: FingerprintJob): Promise<FingerprintRe
     release();
   }
 }
+
+/** Names of the files that the native JPEG decoder takes (any other goes to it first too, and on to sharp). */
+const JPEG_NAME = /\.(jpe?g|jpe|jfif)$/i;
 
 /** The files into the records of `existing` (same settings), saved at checkpoints and at the end. */
 async function fingerprintFiles(
@@ -165,11 +173,19 @@ async function fingerprintFiles(
     lastCheckpoint = Date.now();
   };
 
+  // JPEGs for the native decoder wait in its queue holding only their names until a helper has
+  // room, each helper up to HELPER_DEPTH requests ahead (pixels/jpeg.ts): so many of them are in
+  // flight. Interrupted, those still waiting are dropped and those sent are finished. Other
+  // files (sharp, HEIF, RAW: their bytes or their decoder's memory) stay at job.inFlight at once.
+  const native = decoderFor(settings.resample) === 'libjpeg';
+  const others = gate(job.inFlight);
   await forEachLimited(
     todo,
-    job.inFlight,
-    (file) => fingerprintFile(file, settings),
+    native ? Math.max(job.inFlight, 4 * HELPER_DEPTH * os.availableParallelism()) : job.inFlight,
+    (file) => (native && JPEG_NAME.test(file) ? fingerprintFile(file, settings, job.stopped) : others(() => fingerprintFile(file, settings))),
     async (result, file) => {
+      // Interrupted, the JPEGs still waiting for a decoder are dropped, not failed: the next run does them.
+      if (result.status === 'rejected' && result.reason instanceof ImgcmpError && result.reason.code === 'stopped') return;
       if (result.status === 'fulfilled') {
         records.set(file, result.value);
         report.files.add(file);

@@ -17,7 +17,9 @@ export type ErrorCode =
   /** A folder or file that imgcmp refuses to replace or move. */
   | 'refused'
   /** A dedupe step (or undo step) that did not check out. */
-  | 'dedupe';
+  | 'dedupe'
+  /** Work left undone because its run is stopping (interrupted): no failure, the next run does it. */
+  | 'stopped';
 
 /**
  * An expected failure: the message, one line in words, names the file (when there is one) and

@@ -45,3 +45,24 @@ export async function mapLimited<T, R>(items: readonly T[], limit: number, work:
   if (failure) throw failure.reason;
   return out;
 }
+
+/**
+ * A gate that lets at most `limit` calls of `work` run at once: the others wait, in order. For a
+ * kind of work that must stay bounded inside a loop (forEachLimited) that allows more.
+ */
+export function gate(limit: number): <R>(work: () => Promise<R>) => Promise<R> {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async <R>(work: () => Promise<R>): Promise<R> => {
+    if (running >= limit) await new Promise<void>((go) => waiting.push(go));
+    else running++;
+    try {
+      return await work();
+    } finally {
+      // The slot passes straight to the next in line (running unchanged), or is freed.
+      const next = waiting.shift();
+      if (next) next();
+      else running--;
+    }
+  };
+}

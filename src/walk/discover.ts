@@ -106,7 +106,9 @@ async function imagesUnder(dir: string, walk: Walk): Promise<string[]> {
       if (!walk.followLinks) continue; // another path to a file found where it lies (-L follows it)
       let st: fs.Stats;
       try {
-        st = await fs.promises.stat(fsPath(p));
+        // Synchronous: one short system call; through the promise API and libuv's threads each
+        // link cost about 70 µs of waiting (0.1 s for 1,500 links, before the first decode).
+        st = fs.statSync(fsPath(p));
       } catch {
         continue; // dangling: found in a folder search, it is nobody's photo
       }

@@ -18,9 +18,9 @@
  * takes every file N times (under other names: each is decoded again), for the speed of a long
  * run, where the fixed cost of starting one is spread over many images. --find-only measures
  * `imgcmp find`, find's fingerprinting stage alone (`imgcmp fingerprint` with find's settings:
- * the same database, without the clustering) and Pillow's draft path. --before CHECKOUT also runs the `find` of another
- * built checkout of imgcmp (a git worktree of an earlier commit, say), for before/after figures
- * from one run. --runs N runs find (before and after) and Pillow N times, interleaved, and
+ * the same database, without the clustering) and Pillow's draft path. --before CHECKOUT also runs the `find` and the
+ * fingerprinting stage of another built checkout of imgcmp (a git worktree of an earlier commit,
+ * say), for before/after figures from one run. --runs N runs find (before and after) and Pillow N times, interleaved, and
  * takes each one's fastest run: on a shared machine, the run least slowed by others.
  */
 import { spawnSync } from 'node:child_process';
@@ -128,15 +128,16 @@ const findOf = (binary, k) => () => {
 };
 // find's fingerprinting stage alone: `imgcmp fingerprint` with find's settings (the same database
 // find writes, without the clustering and the summary that follow it in find).
-const findFingerprint = () => {
-  const db = path.join(work, 'fingerprint-find-settings.hdf');
+const findFingerprintOf = (binary, k) => () => {
+  const db = path.join(work, `fingerprint-find-settings-${k}.hdf`);
   fs.rmSync(db, { force: true });
-  return measured(process.execPath, [bin, 'fingerprint', linkDir, '-L', '-q', '-x', '16', '--orientations', '--crops', '--borders', '--edits', '--coarse', '8', '-f', db], { IMGCMP_HOME: home });
+  return measured(process.execPath, [binary, 'fingerprint', linkDir, '-L', '-q', '-x', '16', '--orientations', '--crops', '--borders', '--edits', '--coarse', '8', '-f', db], { IMGCMP_HOME: home });
 };
+const beforeBin = beforeCheckout ? path.join(path.resolve(beforeCheckout), 'bin', 'imgcmp') : undefined;
 const contenders = {
-  ...(beforeCheckout ? { before: findOf(path.join(path.resolve(beforeCheckout), 'bin', 'imgcmp'), 'before') } : {}),
+  ...(beforeBin ? { before: findOf(beforeBin, 'before'), fingerprintBefore: findFingerprintOf(beforeBin, 'before') } : {}),
   find: findOf(bin, 'after'),
-  fingerprint: findFingerprint,
+  fingerprint: findFingerprintOf(bin, 'after'),
   pillow: () => measured('/usr/bin/python3', [pyScript, list]),
 };
 const best = {};
@@ -156,9 +157,11 @@ const withCpu = (name, label, r, base) => {
 };
 if (best.before) withCpu('before', `imgcmp find before (${path.basename(path.resolve(beforeCheckout))})${of}`, best.before);
 withCpu('find', `imgcmp find (x = 16, 38 views + coarse)${of}`, best.find);
+if (best.fingerprintBefore) withCpu('fingerprintBefore', `imgcmp fingerprint with find's settings, before${of}`, best.fingerprintBefore);
 withCpu('fingerprint', `imgcmp fingerprint with find's settings${of}`, best.fingerprint);
 withCpu('pillow', `Pillow draft + phash, 2 processes${of}`, best.pillow, ours);
 console.log(`  find's fingerprinting (fingerprint with its settings) vs Pillow draft + phash: imgcmp is ${(best.pillow.seconds / best.fingerprint.seconds).toFixed(2)}× as fast` + (leastCpu.fingerprint && leastCpu.pillow ? `; CPU time, Pillow / imgcmp: ${(leastCpu.pillow / leastCpu.fingerprint).toFixed(2)}` : ''));
+if (best.fingerprintBefore) console.log(`  find's fingerprinting before vs Pillow draft + phash: imgcmp was ${(best.pillow.seconds / best.fingerprintBefore.seconds).toFixed(2)}× as fast` + (leastCpu.fingerprintBefore && leastCpu.pillow ? `; CPU time, Pillow / imgcmp: ${(leastCpu.pillow / leastCpu.fingerprintBefore).toFixed(2)}` : ''));
 if (best.before) console.log(`  imgcmp find before vs Pillow draft + phash: find is ${(best.pillow.seconds / best.before.seconds).toFixed(2)}× as fast`);
 console.log(`  imgcmp find vs Pillow draft + phash: find is ${(best.pillow.seconds / best.find.seconds).toFixed(2)}× as fast`);
 if (best.before) console.log(`  imgcmp find now vs before: ${(best.before.seconds / best.find.seconds).toFixed(2)}× as fast`);
