@@ -3,6 +3,7 @@
  * database file, api/postgres.ts on PostgreSQL), so that both refuse the same values in the same
  * words. Each throws an IndexError ('invalid').
  */
+import os from 'node:os';
 import { SIMILARITY } from '../stages/find-settings.js';
 import { IndexError } from './errors.js';
 
@@ -42,4 +43,11 @@ export function throttleOf(opts: { throttle?: unknown }): <T>(hash: () => Promis
   if (throttle === undefined) return (hash) => hash();
   if (typeof throttle !== 'function') throw new IndexError('invalid', `throttle must be a function, not ${typeof throttle}`);
   return throttle as <T>(hash: () => Promise<T>) => Promise<T>;
+}
+
+/** openIndex()'s search threads (default: one per core; 0: searches on the caller's thread). */
+export function searchThreadsOf(opts: { searchThreads?: number }): number {
+  const threads = opts.searchThreads ?? os.availableParallelism();
+  if (!Number.isInteger(threads) || threads < 0) throw new IndexError('invalid', `searchThreads must be a whole number ≥ 0, not ${String(threads)}`);
+  return threads;
 }

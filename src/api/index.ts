@@ -17,7 +17,6 @@
  * Every failure is thrown as an ImgcmpError (an IndexError, with `kind`, for the index's own).
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Linkage } from '../cluster/linkage.js';
 import { existingDbOrNone, writeDb, type FingerprintDb } from '../db/database.js';
@@ -30,7 +29,7 @@ import { decoderFor, decoderMissing, defaultJpegDecoder, type JpegDecoderName } 
 import { SIMILARITY, findSettings } from '../stages/find.js';
 import { ImgcmpError, reasonOf } from '../util/errors.js';
 import { checkOurs, realTarget, removeStaleTemporaries } from '../util/safe-write.js';
-import { checkId, cutOf, nearestBounds, pageOf, throttleOf } from './arguments.js';
+import { checkId, cutOf, nearestBounds, pageOf, searchThreadsOf, throttleOf } from './arguments.js';
 import { clustersOfDb, DuplicatesCache } from './duplicates-cache.js';
 import { IndexError } from './errors.js';
 import { nearestQuery, neighboursOf, queryRecord } from './nearest.js';
@@ -171,8 +170,7 @@ export async function openIndex(dbfile: string, opts: OpenOptions & PostgresOpti
     const records = existing ? recordsOf(existing) : new Map<string, FingerprintRecord>();
     const replay = readJournal(journalFile, settings, note);
     for (const op of replay.ops) applyOp(records, metadata, op);
-    const searchThreads = opts.searchThreads;
-    if (searchThreads !== undefined && (!Number.isInteger(searchThreads) || searchThreads < 0)) throw new IndexError('invalid', `searchThreads must be a whole number ≥ 0, not ${String(searchThreads)}`);
+    const searchThreads = searchThreadsOf(opts);
     const index = new ImageIndex(dbfile, settings, records, metadata, release, { sidecar, note, checkpointChanges, checkpointSeconds, searchThreads });
     await index.begin(!existing || replay.ops.length > 0 || replay.tornBytes > 0, journalFile);
     return index;
@@ -223,7 +221,7 @@ interface IndexOptions {
   note: (line: string) => void;
   checkpointChanges: number;
   checkpointSeconds: number;
-  /** Worker threads for searches (OpenOptions.searchThreads; default one per core). */
+  /** Worker threads for searches (OpenOptions.searchThreads, checked: searchThreadsOf). */
   searchThreads?: number;
 }
 
@@ -382,7 +380,7 @@ export class ImageIndex implements Index {
   /** The entries as searches read them: made of the records at the first search, then kept current. */
   private pictures(): LivePictures {
     if (!this.live) {
-      const live = new LivePictures(this.settings, undefined, { searchThreads: this.options.searchThreads ?? os.availableParallelism() });
+      const live = new LivePictures(this.settings, undefined, { searchThreads: this.options.searchThreads ?? 0 });
       for (const [id, record] of this.records) live.set(id, record);
       this.live = live;
     }

@@ -35,7 +35,7 @@ import { chunkValue, masksWithin } from '../index/mih.js';
 import { decoderFor, decoderMissing, defaultJpegDecoder } from '../pixels/recipe.js';
 import { SIMILARITY, findSettings } from '../stages/find.js';
 import { ImgcmpError, reasonOf } from '../util/errors.js';
-import { checkId, cutOf, nearestBounds, pageOf, throttleOf } from './arguments.js';
+import { checkId, cutOf, nearestBounds, pageOf, searchThreadsOf, throttleOf } from './arguments.js';
 import { clustersOfDb, DuplicatesCache } from './duplicates-cache.js';
 import { IndexError } from './errors.js';
 import { nearestQuery, neighboursOf, queryRecord } from './nearest.js';
@@ -251,9 +251,7 @@ export async function openPostgresIndex(url: string, opts: OpenOptions & Postgre
     const settings = await migrate(pool, location, opts.settings ?? findSettings(opts.decoder ?? defaultJpegDecoder()));
     const missing = decoderMissing(decoderFor(settings.resample));
     if (missing) throw new ImgcmpError('usage', missing);
-    const searchThreads = opts.searchThreads ?? os.availableParallelism();
-    if (!Number.isInteger(searchThreads) || searchThreads < 0) throw new IndexError('invalid', `searchThreads must be a whole number ≥ 0, not ${String(searchThreads)}`);
-    const index = new PostgresIndex(url, location, pool, settings, opts.search ?? 'memory', note, searchThreads);
+    const index = new PostgresIndex(url, location, pool, settings, opts.search ?? 'memory', note, searchThreadsOf(opts));
     await index.start(opts.pollMs ?? 5000);
     return index;
   } catch (err) {

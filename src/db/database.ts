@@ -36,7 +36,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import type h5wasmModule from 'h5wasm/node';
-import { fromPackbits, packRows, toPackbits, unpackRows, wordsFor, type PackedFingerprints } from '../hash/bits.js';
+import { bitsReversedInBytes, fromPackbits, packRows, toPackbits, unpackRows, wordsFor, type PackedFingerprints } from '../hash/bits.js';
 import { HASH_VERSION, type HashSettings } from '../hash/settings.js';
 import { viewsPerFile } from '../hash/views.js';
 import { hasHdf5Signature } from './guard.js';
@@ -416,13 +416,7 @@ const LITTLE_ENDIAN = os.endianness() === 'LE';
  */
 function wordsFromPackbits(packed: Uint8Array, out: Uint32Array): void {
   const words = packed.byteOffset % 4 === 0 ? new Uint32Array(packed.buffer, packed.byteOffset, out.length) : new Uint32Array(packed.slice().buffer, 0, out.length);
-  for (let w = 0; w < out.length; w++) {
-    let v = words[w]!;
-    v = ((v >>> 1) & 0x55555555) | ((v & 0x55555555) << 1);
-    v = ((v >>> 2) & 0x33333333) | ((v & 0x33333333) << 2);
-    v = ((v >>> 4) & 0x0f0f0f0f) | ((v & 0x0f0f0f0f) << 4);
-    out[w] = v >>> 0;
-  }
+  for (let w = 0; w < out.length; w++) out[w] = bitsReversedInBytes(words[w]!);
 }
 
 /**

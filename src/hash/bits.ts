@@ -86,6 +86,19 @@ export function fromPackbits(packed: Uint8Array, count: number, nbits: number): 
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
+/**
+ * A word with the bits of each of its four bytes reversed (the bytes in place). On a
+ * little-endian machine this turns a fingerprint word into the four bytes numpy.packbits makes
+ * of its 32 bits (a byte's first bit high), and back: it is its own inverse.
+ */
+export function bitsReversedInBytes(word: number): number {
+  let v = word;
+  v = ((v >>> 1) & 0x55555555) | ((v & 0x55555555) << 1);
+  v = ((v >>> 2) & 0x33333333) | ((v & 0x33333333) << 2);
+  v = ((v >>> 4) & 0x0f0f0f0f) | ((v & 0x0f0f0f0f) << 4);
+  return v >>> 0;
+}
+
 /** The inverse of fromPackbits: packed words into rows of numpy.packbits bytes. */
 export function toPackbits(fps: PackedFingerprints): Uint8Array {
   const { count, nbits, words, data } = fps;
@@ -96,13 +109,7 @@ export function toPackbits(fps: PackedFingerprints): Uint8Array {
     // with its bits reversed, are the four packed bytes. The same bytes, in a quarter of the
     // steps: this runs once per database written, before V8 has compiled it.
     const out32 = new Uint32Array(out.buffer, 0, count * words);
-    for (let w = 0; w < out32.length; w++) {
-      let v = data[w]!;
-      v = ((v >>> 1) & 0x55555555) | ((v & 0x55555555) << 1);
-      v = ((v >>> 2) & 0x33333333) | ((v & 0x33333333) << 2);
-      v = ((v >>> 4) & 0x0f0f0f0f) | ((v & 0x0f0f0f0f) << 4);
-      out32[w] = v >>> 0;
-    }
+    for (let w = 0; w < out32.length; w++) out32[w] = bitsReversedInBytes(data[w]!);
     return out;
   }
   for (let r = 0; r < count; r++) {

@@ -4,9 +4,10 @@
  * to stay current while pictures are added, replaced and removed one at a time. Pure computation.
  *
  * A table has two parts:
- *  - a sorted part, made at once (a counting sort per chunk): per chunk value, its entries lie
- *    contiguous in one array, each entry the row's words followed by its key, so that a probe
- *    measures a bucket's rows where they lie (one cache miss per bucket, not one per row);
+ *  - a sorted part, made at once (a counting sort per chunk): per chunk value, its rows lie
+ *    contiguous in one array and their keys in another, so that a probe measures a bucket's rows
+ *    where they lie (one cache miss per bucket, not one per row) and reads a key only for a row
+ *    within the cut; 64-bit rows are measured by a WebAssembly kernel (wasm/probe.wat);
  *  - an added part (ChunkTable: buckets as chains of small blocks) for the rows added since,
  *    each removable on its own.
  * Rows of the sorted part are never removed or changed: a probe may return a key whose row has
@@ -18,7 +19,7 @@
  * Set: a slot found through several chunks or views is returned once, at the cost of one compare.
  */
 import { popcount32 } from '../hash/bits.js';
-import { bestChunking, chunkValue, layout, masksWithin } from './mih.js';
+import { ballSize, bestChunking, chunkValue, layout, masksWithin } from './mih.js';
 import { kernelFor, pairRows, type NextWithin } from './wasm/probe.js';
 
 /** The widest chunk of an added part: 2^16 buckets per chunk. */
@@ -35,16 +36,6 @@ export function masksFor(bits: number, r: number): Int32Array {
   return masks;
 }
 
-function ballSize(bits: number, r: number): number {
-  let total = 0;
-  let term = 1;
-  for (let k = 0; k <= Math.min(r, bits); k++) {
-    total += term;
-    term = (term * (bits - k)) / (k + 1);
-  }
-  return total;
-}
-
 /**
  * Each chunk's radius for a search within `r` bits, the generalised pigeonhole rule (Qin, Xiao &
  * Wang, "GPH: similarity search in Hamming space", ICDE 2018): a row that differs from the query
@@ -53,22 +44,24 @@ function ballSize(bits: number, r: number): number {
  * gives every chunk ⌊r/m⌋; spreading the rest of r + 1 over chunks as one more bit each needs
  * fewer probes: 64 bits in 4 chunks within 10 bits, (2, 2, 2, 1) instead of (2, 2, 2, 2) — 428
  * probes, not 548. The chunks that get the larger radius are those where it costs least, counting
- * a probe as `probeCost` row measures and a bucket as `rowsPerValue(bits)` rows. Cached per layout and r.
+ * a probe as `probeCost` row measures and a bucket as `rowsPerValue(bits)` rows. (Tables keep
+ * the radii of each r they are probed within: radiiWithin.)
  */
-const RADII = new Map<string, Int32Array>();
 export function chunkRadii(widths: readonly number[], r: number, rowsPerValue: (bits: number) => number, probeCost: number): Int32Array {
-  const key = `${widths.join(',')}/${r}/${widths.map(rowsPerValue).join(',')}/${probeCost}`;
-  let radii = RADII.get(key);
-  if (radii) return radii;
   const m = widths.length;
   const base = Math.floor((r + 1) / m) - 1;
   const cost = (bits: number, t: number): number => (t < 0 ? 0 : ballSize(bits, t) * (probeCost + rowsPerValue(bits)));
   // The chunks where one more bit of radius costs least get it (ties: the first).
   const order = widths.map((bits, c) => ({ c, extra: cost(bits, base + 1) - cost(bits, base) })).sort((a, b) => a.extra - b.extra || a.c - b.c);
-  radii = new Int32Array(m).fill(base);
+  const radii = new Int32Array(m).fill(base);
   for (let i = 0; i < (r + 1) - m * (base + 1); i++) radii[order[i]!.c]!++;
-  if (RADII.size > 256) RADII.clear();
-  RADII.set(key, radii);
+  return radii;
+}
+
+/** A table's radii per r, worked out at its first probe within r (chunkRadii): not in every probe. */
+function radiiWithin(cache: Map<number, Int32Array>, r: number, make: () => Int32Array): Int32Array {
+  let radii = cache.get(r);
+  if (!radii) cache.set(r, (radii = make()));
   return radii;
 }
 
@@ -85,10 +78,30 @@ export interface Found {
 }
 
 /**
+ * The mark of the next search over `stamps` after `mark`: the next number, or 1 with the stamps
+ * cleared once the numbers run out (no slot may keep a stamp equal to a new mark).
+ */
+export function nextMark(stamps: Uint32Array, mark: number): number {
+  if (mark + 1 < 0xffffffff) return mark + 1;
+  stamps.fill(0);
+  return 1;
+}
+
+/** Puts the slot of `key`, a key found within the cut, into `found`: once, and only for the view asked for. */
+function take(found: Found, key: number): void {
+  const { perSlot, onlyView, stamps, mark } = found;
+  const slot = perSlot === 1 ? key : (key / perSlot) | 0;
+  if (stamps[slot] === mark || (onlyView >= 0 && key - slot * perSlot !== onlyView)) return;
+  stamps[slot] = mark;
+  found.slots.push(slot);
+}
+
+/**
  * An incremental multi-index: rows of packed bits cut into chunks of at most 16 bits, a bucket
  * of keys per chunk value, kept current key by key. A row within r bits of a query agrees
- * within ⌊r/m⌋ bits on one of its m chunks, so probing the buckets of the values near the
- * query's chunks finds every such row (and others, which are measured and passed by).
+ * with it within the chunk's radius on one of its m chunks (chunkRadii), so probing the buckets
+ * of the values near the query's chunks finds every such row (and others, which are measured
+ * and passed by).
  */
 export class ChunkTable {
   readonly chunks: { offset: number; bits: number }[] = [];
@@ -199,13 +212,17 @@ export class ChunkTable {
     if (removed) this.keys--;
   }
 
+  private readonly radiiByR = new Map<number, Int32Array>();
+
   /** Each chunk's radius for a search within r (chunkRadii; the chunks are about equally wide, so by their probes alone). */
   private radii(r: number): Int32Array {
-    return chunkRadii(
-      this.chunks.map((c) => c.bits),
-      r,
-      () => 0,
-      1,
+    return radiiWithin(this.radiiByR, r, () =>
+      chunkRadii(
+        this.chunks.map((c) => c.bits),
+        r,
+        () => 0,
+        1,
+      ),
     );
   }
 
@@ -292,11 +309,6 @@ function sortedChunks(n: number, nbits: number, r: number, maxChunkBits: number)
   return best.m;
 }
 
-/**
- * The sorted part: per chunk, the rows (`words` words each) in the order of the chunk's value,
- * their keys in the same order, and where each value's rows start. Rows and keys lie apart: a
- * probe reads its bucket's rows, contiguous, and a key only for a row within the cut.
- */
 /** One chunk of a sorted part, as its arrays (shareable with worker threads: see SortedTable.parts). */
 export interface SortedChunk {
   offset: number;
@@ -323,6 +335,11 @@ function uint32s(length: number, shared: boolean): Uint32Array {
   return shared ? new Uint32Array(new SharedArrayBuffer(length * 4)) : new Uint32Array(length);
 }
 
+/**
+ * The sorted part: per chunk, the rows (`words` words each) in the order of the chunk's value,
+ * their keys in the same order, and where each value's rows start. Rows and keys lie apart: a
+ * probe reads its bucket's rows, contiguous, and a key only for a row within the cut.
+ */
 export class SortedTable {
   readonly chunks: (SortedChunk & { next?: NextWithin })[];
   readonly keys: number;
@@ -377,19 +394,22 @@ export class SortedTable {
     return { words: this.words, keys: this.keys, chunks: this.chunks.map(({ offset, bits, start, rows, keys, memory }) => ({ offset, bits, start, rows, keys, memory })) };
   }
 
+  private readonly radiiByR = new Map<number, Int32Array>();
+
   /** Each chunk's radius for a search within r (chunkRadii). */
   radii(r: number): Int32Array {
-    return chunkRadii(
-      this.chunks.map((c) => c.bits),
-      r,
-      (bits) => this.keys / 2 ** bits,
-      SORTED_PROBE_COST,
+    return radiiWithin(this.radiiByR, r, () =>
+      chunkRadii(
+        this.chunks.map((c) => c.bits),
+        r,
+        (bits) => this.keys / 2 ** bits,
+        SORTED_PROBE_COST,
+      ),
     );
   }
 
   /** Every key whose row lies within `r` bits of q[qAt..]: see ChunkTable.probeWithin. */
   probeWithin(q: Uint32Array, qAt: number, r: number, found: Found): void {
-    const { perSlot, onlyView, stamps, mark, slots } = found;
     const words = this.words;
     const radii = this.radii(r);
     const q0 = q[qAt]!;
@@ -412,13 +432,7 @@ export class SortedTable {
         }
         for (let mi = 0; mi < n; mi++) {
           const end = bounds[2 * mi + 1]!;
-          for (let p = bounds[2 * mi]!; (p = next(0, p, end, q0, q1, r)) < end; p++) {
-            const key = keys[p]!;
-            const slot = perSlot === 1 ? key : (key / perSlot) | 0;
-            if (stamps[slot] === mark || (onlyView >= 0 && key - slot * perSlot !== onlyView)) continue;
-            stamps[slot] = mark;
-            slots.push(slot);
-          }
+          for (let p = bounds[2 * mi]!; (p = next(0, p, end, q0, q1, r)) < end; p++) take(found, keys[p]!);
         }
         continue;
       }
@@ -434,12 +448,7 @@ export class SortedTable {
             d = 0;
             for (let w = 0; w < words && d <= r; w++) d += popcount32(rows[p * words + w]! ^ q[qAt + w]!);
           }
-          if (d > r) continue;
-          const key = keys[p]!;
-          const slot = perSlot === 1 ? key : (key / perSlot) | 0;
-          if (stamps[slot] === mark || (onlyView >= 0 && key - slot * perSlot !== onlyView)) continue;
-          stamps[slot] = mark;
-          slots.push(slot);
+          if (d <= r) take(found, keys[p]!);
         }
       }
     }

@@ -9,7 +9,7 @@
 import { wordsFor, type PackedFingerprints } from '../hash/bits.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
 import { penaltyBits, selfViewsPerFile, viewPenaltyOf, viewsPerFile } from '../hash/views.js';
-import { ChunkTable, coarseCandidates, coarseTablesPay, CoarseTable } from './coarse-tables.js';
+import { ChunkTable, coarseCandidates, coarseTablesPay, CoarseTable, nextMark } from './coarse-tables.js';
 import { NARROW_UPRIGHTS, WIDE_VIEWS } from './picture-search.js';
 import { SearchPool } from './search-pool.js';
 
@@ -88,8 +88,8 @@ export class LivePictures {
     this.perFile = viewsPerFile(settings);
     this.selfViews = selfViewsPerFile(settings);
     this.viewPenalty = viewPenaltyOf(settings);
-    this.coarsePenalty = penaltyBits(this.viewPenalty, settings.coarseX ? settings.coarseX * settings.coarseX : 0);
     this.coarseBits = settings.coarseX ? settings.coarseX * settings.coarseX : 0;
+    this.coarsePenalty = penaltyBits(this.viewPenalty, this.coarseBits);
     this.coarseWords = wordsFor(this.coarseBits);
     this.uprightTable = new ChunkTable(this.nbits);
     if (this.coarseBits && this.perFile > 1) {
@@ -134,8 +134,12 @@ export class LivePictures {
     }
   }
 
-  /** The sorted parts made of every slot in use, for searches within `radius`; the added parts emptied. */
-  private remakeTables(radius: number): void {
+  /**
+   * The sorted parts made of every slot in use, for searches within `coarseCutBits`, chunked for
+   * the views' radius (the cut less the view penalty: most of a search's probes); the added parts emptied.
+   */
+  private remakeTables(coarseCutBits: number): void {
+    const radius = Math.max(0, Math.floor(coarseCutBits) - this.coarsePenalty);
     const k = this.perFile;
     const cw = this.coarseWords;
     // Every slot below `end` is in use unless one was freed (and not taken again).
@@ -271,7 +275,7 @@ export class LivePictures {
     let rows: number[] | undefined;
     if (this.coarseTablesServe(query, coarseCutBits)) {
       const radius = Math.floor(coarseCutBits);
-      if (this.remake) this.remakeTables(Math.max(0, radius - this.coarsePenalty)); // chunked for the views' radius: most probes
+      if (this.remake) this.remakeTables(coarseCutBits);
       rows = [];
       coarseCandidates(this.coarseViewsTable!, this.coarseUprightTable!, this.stripTables, query.coarse!, this.perFile, radius, this.coarse, { stamps: this.marks, mark: this.nextMark(), slots: rows }, 'both', this.coarsePenalty);
     } else if (!useViews && this.uprightTable.probes(cutBits) < n) {
@@ -292,7 +296,7 @@ export class LivePictures {
     const pool = this.pool;
     if (!pool || pool.broken || !this.coarseTablesServe(query, coarseCutBits)) return this.within(query, cutBits, coarseCutBits);
     const radius = Math.floor(coarseCutBits);
-    if (this.remake) this.remakeTables(Math.max(0, radius - this.coarsePenalty)); // chunked for the views' radius: most probes
+    if (this.remake) this.remakeTables(coarseCutBits);
     if (this.sortedSlots < this.threadsFrom) return this.within(query, cutBits, coarseCutBits);
     const fromSorted = pool.candidates(query.coarse!, radius, this.coarsePenalty);
     const rows: number[] = [];
@@ -347,16 +351,12 @@ export class LivePictures {
    * replica calls it after reading its entries and after catching up on changes.
    */
   prepare(coarseCutBits: number): void {
-    if (this.remake && this.coarseViewsTable && Number.isFinite(coarseCutBits) && coarseTablesPay(this.end * this.perFile, this.coarseBits, coarseCutBits)) this.remakeTables(Math.max(0, Math.floor(coarseCutBits) - this.coarsePenalty));
+    if (this.remake && this.coarseViewsTable && Number.isFinite(coarseCutBits) && coarseTablesPay(this.end * this.perFile, this.coarseBits, coarseCutBits)) this.remakeTables(coarseCutBits);
   }
 
   /** A fresh mark for the slots of one search. */
   private nextMark(): number {
-    if (++this.mark === 0xffffffff) {
-      this.marks.fill(0);
-      this.mark = 1;
-    }
-    return this.mark;
+    return (this.mark = nextMark(this.marks, this.mark));
   }
 
   /** Every slot (in use or freed) as distancesToQuery reads stored pictures: the arrays themselves, no copy. */

@@ -53,8 +53,8 @@ function binomial(n: number, k: number): number {
   return r;
 }
 
-/** Number of chunk values within `r` bits of a given one, for a chunk of `bits`. */
-function ballSize(bits: number, r: number): number {
+/** Number of chunk values within `r` bits of a given one, for a chunk of `bits` (0 for r < 0). */
+export function ballSize(bits: number, r: number): number {
   let s = 0;
   for (let k = 0; k <= Math.min(r, bits); k++) s += binomial(bits, k);
   return s;

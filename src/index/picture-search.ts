@@ -18,7 +18,7 @@
  * table and one table per strip view four chunks of n each (about 50 MB each).
  */
 import { penaltyBits } from '../hash/views.js';
-import { coarseCandidates, coarseTablesPay, CoarseTable } from './coarse-tables.js';
+import { coarseCandidates, coarseTablesPay, CoarseTable, nextMark } from './coarse-tables.js';
 import { distancesToQuery, distanceToQuery, type QueryPicture, type StoredPictures } from './views.js';
 
 /** The widest chunk of the views' table, in bits: one query over tens of millions of views leaves a few per bucket instead of hundreds at 16 bits. */
@@ -63,14 +63,12 @@ export class PictureSearch {
     const { coarse, perFile } = this.stored;
     if (!query.views || !query.coarse || !this.indexed(coarseCutBits)) return distancesToQuery(this.stored, query, cutBits, coarseCutBits);
     const radius = Math.floor(coarseCutBits);
+    const penalty = penaltyBits(this.stored.viewPenalty ?? 0, coarse!.nbits);
     // Chunked for the views' radius (the cut less the view penalty): most of a search's probes.
-    const tables = this.tablesFor(Math.max(0, radius - penaltyBits(this.stored.viewPenalty ?? 0, coarse!.nbits)));
-    if (++tables.mark === 0xffffffff) {
-      tables.stamps.fill(0);
-      tables.mark = 1;
-    }
+    const tables = this.tablesFor(Math.max(0, radius - penalty));
+    tables.mark = nextMark(tables.stamps, tables.mark);
     const slots: number[] = [];
-    coarseCandidates(tables.views, tables.uprights, tables.strips, query.coarse, perFile, radius, coarse!.data, { stamps: tables.stamps, mark: tables.mark, slots }, 'both', penaltyBits(this.stored.viewPenalty ?? 0, coarse!.nbits));
+    coarseCandidates(tables.views, tables.uprights, tables.strips, query.coarse, perFile, radius, coarse!.data, { stamps: tables.stamps, mark: tables.mark, slots }, 'both', penalty);
     const rows = Int32Array.from(slots).sort();
     const out: { row: number; bits: number }[] = [];
     for (const row of rows) {

@@ -6,7 +6,7 @@
  * answered from them.
  */
 import { parentPort } from 'node:worker_threads';
-import { coarseCandidates, SortedOnly, type SortedParts } from './coarse-tables.js';
+import { coarseCandidates, nextMark, SortedOnly, type SortedParts } from './coarse-tables.js';
 
 export interface TablesMessage {
   type: 'tables';
@@ -56,10 +56,7 @@ parentPort!.on('message', (message: TablesMessage | QueryMessage) => {
   let answer: AnswerMessage;
   try {
     if (!tables) throw new Error('a query before any tables');
-    if (++mark === 0xffffffff) {
-      stamps.fill(0);
-      mark = 1;
-    }
+    mark = nextMark(stamps, mark);
     const slots: number[] = [];
     coarseCandidates(tables.views, tables.uprights, tables.strips, message.coarse, tables.perFile, message.radius, NO_DATA, { stamps, mark, slots }, 'sorted', message.penalty);
     answer = { id: message.id, slots: Int32Array.from(slots) };
