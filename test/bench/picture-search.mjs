@@ -9,9 +9,13 @@
  * PictureSearch is measured on the same database in the same process first, and the answers
  * of the two compared query by query.
  *
- *   node test/bench/picture-search.mjs [--n 1000000] [--queries 400] [--other /path/to/old/dist]
+ *   node test/bench/picture-search.mjs [--n 1000000] [--queries 400] [--other /path/to/old/dist] [--profile FILE]
+ *
+ * --profile FILE writes a V8 CPU profile (.cpuprofile, for Chrome's DevTools) of this build's
+ * queries alone, without the database's making and the tables' building.
  */
 import fs from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { readDb } from '../../dist/src/db/database.js';
@@ -25,6 +29,7 @@ const args = process.argv.slice(2);
 const n = Number(option(args, '--n', '1000000'));
 const count = Number(option(args, '--queries', '400'));
 const other = option(args, '--other', '');
+const profile = option(args, '--profile', '');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'imgcmp-picture-search-'));
 const file = path.join(work, 'db.hdf');
 const made = await findLayoutDb(file, 'load', n, 2026);
@@ -54,6 +59,12 @@ for (const [name, Search] of builds) {
   const made = (performance.now() - t) / 1000;
   const out = [];
   const times = [];
+  const profiler = profile && name === 'this build' ? new Session() : undefined;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
   const cpu = process.cpuUsage();
   for (const id of ids) {
     const t0 = performance.now();
@@ -61,6 +72,11 @@ for (const [name, Search] of builds) {
     times.push(performance.now() - t0);
   }
   const used = process.cpuUsage(cpu);
+  if (profiler) {
+    const { profile: recorded } = await profiler.post('Profiler.stop');
+    fs.writeFileSync(profile, JSON.stringify(recorded));
+    profiler.disconnect();
+  }
   times.sort((a, b) => a - b);
   answers.push(out);
   const matches = out.reduce((s, a) => s + JSON.parse(a).length, 0);
