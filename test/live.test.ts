@@ -35,7 +35,14 @@ describe('LivePictures', () => {
     };
     const random = (): FingerprintRecord => {
       const views = words(K * 8);
-      return { file: '', bits: views.slice(0, 8), views, coarse: words(K * 2), flat: false, size: 1, mtime: 2 };
+      const coarse = words(K * 2);
+      // Half of them as unframed photos: the framed class (views 24–31) equal to the whole one
+      // (0–7), views that the views' table leaves out (coarse-tables.ts, viewSearched).
+      if (next() % 2) {
+        views.copyWithin(24 * 8, 0, 8 * 8);
+        coarse.copyWithin(24 * 2, 0, 8 * 2);
+      }
+      return { file: '', bits: views.slice(0, 8), views, coarse, flat: false, size: 1, mtime: 2 };
     };
     const live = new LivePictures(settings);
     const truth = new Map<string, FingerprintRecord>();
@@ -87,7 +94,14 @@ describe('LivePictures', () => {
     const words = (n: number): Uint32Array => Uint32Array.from({ length: n }, () => next());
     const random = (): FingerprintRecord => {
       const views = words(K * 8);
-      return { file: '', bits: views.slice(0, 8), views, coarse: words(K * 2), flat: false, size: 1, mtime: 2 };
+      const coarse = words(K * 2);
+      // Half of them as unframed photos: the framed class (views 24–31) equal to the whole one
+      // (0–7), views that the views' table leaves out (coarse-tables.ts, viewSearched).
+      if (next() % 2) {
+        views.copyWithin(24 * 8, 0, 8 * 8);
+        coarse.copyWithin(24 * 2, 0, 8 * 2);
+      }
+      return { file: '', bits: views.slice(0, 8), views, coarse, flat: false, size: 1, mtime: 2 };
     };
     /** A copy of `r` with a few bits of every coarse and full view changed. */
     const near = (r: FingerprintRecord): FingerprintRecord => {

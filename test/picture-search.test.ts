@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import { hamming } from '../src/hash/bits.js';
 import { VIEW_PENALTY } from '../src/hash/views.js';
 import { bestChunking, buildIndex, searchWithin } from '../src/index/mih.js';
+import { searchedViews, viewSearched } from '../src/index/coarse-tables.js';
 import { PictureSearch } from '../src/index/picture-search.js';
 import { distancesToQuery, type QueryPicture, type StoredPictures } from '../src/index/views.js';
 import { splitmix32 } from './helpers/random.js';
@@ -86,6 +87,58 @@ describe('PictureSearch', () => {
       }
     }
     assert.ok(search.indexed(10) && found > 100, `the queries went through the tables and found something (${found} rows)`);
+  });
+
+  it('with views equal to others (framed views of unframed pictures, low-detail pictures) left out of the views table, still exactly what distancesToQuery finds', () => {
+    const stored: StoredPictures = { ...pictures(2000, 17), selfViews: 2, viewPenalty: VIEW_PENALTY };
+    // As photos have them: the last class's 8 views (24–31, the framed ones) equal to the first
+    // class's (a picture without a frame) in most pictures, and every view equal to view 0 in some
+    // (a low-detail picture), in the full and the coarse views alike.
+    const next = splitmix32(5);
+    for (let i = 0; i < 2000; i++) {
+      const lowDetail = next() % 10 === 0;
+      if (!lowDetail && next() % 4 === 0) continue;
+      for (const [data, words] of [[stored.views!.data, FULL], [stored.coarse!.data, COARSE]] as const) {
+        const at = i * K * words;
+        for (let v = 1; v < K; v++) if (lowDetail || (v >= 22 && v < 30)) data.copyWithin(at + v * words, at + (lowDetail ? 0 : (v - 22) * words), at + (lowDetail ? words : (v - 21) * words));
+      }
+      stored.upright.data.set(stored.views!.data.subarray(i * K * FULL, i * K * FULL + FULL), i * FULL);
+    }
+    // And turned copies: picture i + 1's view w alone a near copy of picture i's upright, so that
+    // the query i finds i + 1 only through that stored view (a view left out wrongly would lose it).
+    const turned: number[] = [];
+    for (let i = 0; i + 1 < 2000; i += 25) {
+      const w = 1 + ((i / 25) % 28);
+      for (const [data, words] of [[stored.views!.data, FULL], [stored.coarse!.data, COARSE]] as const) {
+        const to = (i + 1) * K * words + w * words;
+        data.copyWithin(to, i * K * words, i * K * words + words);
+        data[to]! ^= 1 << (next() % 32);
+      }
+      turned.push(i);
+    }
+    const coarse = stored.coarse!;
+    const mask = searchedViews(coarse.data, 2000, K, 2, COARSE, 1);
+    let kept = 0;
+    for (let key = 0; key < 2000 * K; key++) {
+      const slot = (key / K) | 0;
+      assert.equal(mask[key] === 1, viewSearched(coarse.data, slot * K * COARSE, key % K, K, 2, COARSE, 1), `key ${key}`);
+      kept += mask[key]!;
+    }
+    // Of 32 views: the 2 strips and view 0 always out; the 8 framed ones in three pictures of four; all but 0 in a tenth.
+    assert.ok(kept < 2000 * (K - 3) * 0.85 && kept > 2000 * (K - 3) * 0.5, `${kept} of ${2000 * K} views kept`);
+    assert.deepEqual(searchedViews(coarse.data, 2000, K, 0, COARSE, 0).reduce((a, b) => a + b, 0) > kept, true, 'without strips and penalty, more views are kept');
+    const search = new PictureSearch(stored);
+    let found = 0;
+    for (const [cut, coarseCut] of [[38, 11], [32, 10]] as const) {
+      for (const q of [...Array.from({ length: 40 }, (_, q) => queryOf(stored, q * 23)), ...turned.map((i) => queryOf(stored, i))]) {
+        const want = distancesToQuery(stored, q, cut, coarseCut);
+        assert.deepEqual(search.distances(q, cut, coarseCut), want);
+        found += want.length;
+      }
+    }
+    assert.ok(found > 100, `the queries found something (${found} rows)`);
+    const viaTurned = turned.filter((i) => search.distances(queryOf(stored, i), 38, 11).some((r) => r.row === i + 1)).length;
+    assert.ok(viaTurned >= turned.length * 0.9, `the turned copies are found (${viaTurned} of ${turned.length})`);
   });
 
   it('without coarse fingerprints, or for upright-only queries, looks at every row with the same answer', () => {

@@ -20,7 +20,7 @@
  */
 import { popcount32 } from '../hash/bits.js';
 import { ballSize, bestChunking, chunkValue, layout, masksWithin } from './mih.js';
-import { kernelFor, pairRows, type NextWithin } from './wasm/probe.js';
+import { kernelFor, pairRows, type ChunkProbe } from './wasm/probe.js';
 
 /** The widest chunk of an added part: 2^16 buckets per chunk. */
 const CHUNK_BITS = 16;
@@ -275,13 +275,22 @@ export class ChunkTable {
   }
 }
 
-/** The bounds of the buckets one chunk's probe reads (scratch, grown as needed). */
-let BOUNDS = new Int32Array(4096);
+/**
+ * Where the kernel's hits go during one chunk's probe of a sorted part (a thread probes one chunk
+ * at a time): the chunk's keys, and the search's Found.
+ */
+let hitKeys: Uint32Array = new Uint32Array(0);
+let hitFound: Found | undefined;
+function hitRow(row: number): void {
+  take(hitFound!, hitKeys[row]!);
+}
 
 /**
- * A probe of the sorted part costs about this many row measures of the WebAssembly kernel (a
- * cache miss against about a nanosecond a row; fitted to the times of 4, 5 and 6 chunks at a
- * million rows and of 3 and 4 at 38 million).
+ * A probe of the sorted part (a bucket) costs about this many row measures of the WebAssembly
+ * kernel: a cache miss or two against about a nanosecond a row. Fitted to the times of 4, 5 and
+ * 6 chunks at a million rows and of 3 and 4 at 38 million, measured within whole searches (where
+ * the probes of one table evict the other's lines from the cache; alone, in a loop, a table's
+ * probes cost a third as much).
  */
 const SORTED_PROBE_COST = 60;
 
@@ -289,9 +298,8 @@ const SORTED_PROBE_COST = 60;
  * How many chunks a sorted part of `n` rows gets for searches within `r`: the count whose probes
  * (each SORTED_PROBE_COST row measures) and rows in the buckets probed (chunkRadii) cost least,
  * no chunk wider than `maxChunkBits`. At a million 64-bit rows within 10 bits: 5 chunks (148
- * probes of about 120 rows: 36 µs a query view, against 52 µs for 4 chunks' 428 probes of 15);
- * at 38 million, 3 chunks of 22 bits (3,588 probes of about 9 rows: 0.7 ms, against 1.2 ms for
- * 4 chunks' 428 probes of 580).
+ * probes of about 120 rows, against 4 chunks' 428 probes of 15); at 38 million, 3 chunks of 22
+ * bits (3,588 probes of about 9 rows, against 4 chunks' 428 probes of 580).
  */
 function sortedChunks(n: number, nbits: number, r: number, maxChunkBits: number): number {
   const fewest = Math.max(1, Math.ceil(nbits / Math.min(24, maxChunkBits)));
@@ -316,7 +324,7 @@ export interface SortedChunk {
   start: Int32Array;
   rows: Uint32Array;
   keys: Uint32Array;
-  /** The memory `rows` lies in when the WebAssembly kernel scans it (rows from byte 0). */
+  /** The memory `rows` (from byte 0) and `start` lie in when the WebAssembly kernel probes them. */
   memory?: WebAssembly.Memory;
 }
 
@@ -341,7 +349,7 @@ function uint32s(length: number, shared: boolean): Uint32Array {
  * probe reads its bucket's rows, contiguous, and a key only for a row within the cut.
  */
 export class SortedTable {
-  readonly chunks: (SortedChunk & { next?: NextWithin })[];
+  readonly chunks: (SortedChunk & { probe?: ChunkProbe })[];
   readonly keys: number;
   readonly words: number;
 
@@ -356,17 +364,18 @@ export class SortedTable {
     const values = new Int32Array(count);
     const chunks = layout(nbits, m).map(({ offset, bits }): SortedChunk => {
       const size = 2 ** bits;
-      const start = int32s(size + 1, shared);
+      const counted = new Int32Array(size + 1);
       for (let k = 0; k < count; k++) {
         const v = !include || include(k) ? chunkValue(data, k * stride, offset, bits) : -1;
         values[k] = v;
-        start[v + 1]!++; // a left-out key counts in start[0], taken out below
+        counted[v + 1]!++; // a left-out key counts in counted[0], taken out below
       }
-      start[0] = 0;
-      for (let v = 0; v < size; v++) start[v + 1]! += start[v]!;
-      keys = start[size]!;
-      // 64-bit rows go where the WebAssembly kernel scans them (probe.wat).
-      const { rows, memory } = words === 2 ? pairRows(keys, shared) : { rows: uint32s(keys * words, shared), memory: undefined };
+      counted[0] = 0;
+      for (let v = 0; v < size; v++) counted[v + 1]! += counted[v]!;
+      keys = counted[size]!;
+      // 64-bit rows and their bucket offsets go where the WebAssembly kernel probes them (probe.wat).
+      const { rows, start, memory } = words === 2 ? pairRows(keys, size + 1, shared) : { rows: uint32s(keys * words, shared), start: int32s(size + 1, shared), memory: undefined };
+      start.set(counted);
       const keyOf = uint32s(keys, shared);
       const fill = start.slice(0, size);
       for (let k = 0; k < count; k++) {
@@ -386,7 +395,7 @@ export class SortedTable {
   constructor(parts: SortedParts) {
     this.words = parts.words;
     this.keys = parts.keys;
-    this.chunks = parts.chunks.map((c) => ({ ...c, next: c.memory ? kernelFor(c.memory) : undefined }));
+    this.chunks = parts.chunks.map((c) => ({ ...c, probe: c.memory ? kernelFor(c.memory, hitRow) : undefined }));
   }
 
   /** Its arrays, to be sent to a worker thread (shared when made with `shared`: no copy). */
@@ -416,26 +425,15 @@ export class SortedTable {
     const q1 = words > 1 ? q[qAt + 1]! : 0;
     for (let c = 0; c < this.chunks.length; c++) {
       if (radii[c]! < 0) continue;
-      const { offset, bits, start, rows, keys, next } = this.chunks[c]!;
+      const { offset, bits, start, rows, keys, probe } = this.chunks[c]!;
       const qv = chunkValue(q, qAt, offset, bits);
-      const masks = masksFor(bits, radii[c]!);
-      if (next) {
-        // The buckets' bounds first, each read independent of the others, so that their cache
-        // misses overlap instead of each waiting for the bucket before it to be measured.
-        const n = masks.length;
-        if (BOUNDS.length < 2 * n) BOUNDS = new Int32Array(2 * n);
-        const bounds = BOUNDS;
-        for (let mi = 0; mi < n; mi++) {
-          const value = qv ^ masks[mi]!;
-          bounds[2 * mi] = start[value]!;
-          bounds[2 * mi + 1] = start[value + 1]!;
-        }
-        for (let mi = 0; mi < n; mi++) {
-          const end = bounds[2 * mi + 1]!;
-          for (let p = bounds[2 * mi]!; (p = next(0, p, end, q0, q1, r)) < end; p++) take(found, keys[p]!);
-        }
+      if (probe) {
+        hitKeys = keys;
+        hitFound = found;
+        probe(start.byteOffset, bits, qv, radii[c]!, q0, q1, r);
         continue;
       }
+      const masks = masksFor(bits, radii[c]!);
       for (let mi = 0; mi < masks.length; mi++) {
         const value = qv ^ masks[mi]!;
         const end = start[value + 1]!;
@@ -545,6 +543,61 @@ export class SortedOnly implements ProbedTable {
   probeWithin(q: Uint32Array, qAt: number, r: number, _data: Uint32Array, _stride: number, found: Found): void {
     this.table.probeWithin(q, qAt, r, found);
   }
+}
+
+/**
+ * Whether view `v` of a slot whose K coarse views lie at data[base..] (`words` each) needs a key
+ * in the views' table, where coarseCandidates looks up the query's upright among the stored
+ * views. Not a strip view (the last `strips` views meet only the same strip view, in tables of
+ * their own), not the upright where there is a view penalty (coarseCandidates then looks up the
+ * query's upright among the uprights, within the whole radius: a wider search than this table's),
+ * and not a view equal to one before it (its slot is found through that one, at the same
+ * distance). A picture without a frame has its framed views equal to its whole ones: a fifth of
+ * the views of most photos.
+ */
+export function viewSearched(data: Uint32Array, base: number, v: number, perFile: number, strips: number, words: number, penalty: number): boolean {
+  if (v >= perFile - strips || (v === 0 && penalty > 0)) return false;
+  earlier: for (let u = 0; u < v; u++) {
+    for (let w = 0; w < words; w++) if (data[base + u * words + w] !== data[base + v * words + w]) continue earlier;
+    return false;
+  }
+  return true;
+}
+
+/**
+ * viewSearched for every view of slots 0 .. count−1 (K views each, `words` each, from data[0]),
+ * as a mask of count × K keys: 1 where the key goes into the views' table. The equal views are
+ * found through a small hash table per slot, not by comparing every pair.
+ */
+export function searchedViews(data: Uint32Array, count: number, perFile: number, strips: number, words: number, penalty: number): Uint8Array {
+  const mask = new Uint8Array(count * perFile);
+  const size = 128; // a power of two above twice K, for short probe sequences
+  const seen = new Int32Array(size);
+  const any = perFile - strips;
+  for (let slot = 0; slot < count; slot++) {
+    const base = slot * perFile * words;
+    seen.fill(-1);
+    for (let v = 0; v < any; v++) {
+      const at = base + v * words;
+      let h = 0;
+      for (let w = 0; w < words; w++) h = Math.imul(h ^ data[at + w]!, 0x9e3779b1);
+      let i = (h >>> 25) & (size - 1);
+      let equal = false;
+      for (; seen[i]! >= 0; i = (i + 1) & (size - 1)) {
+        const u = base + seen[i]! * words;
+        let same = true;
+        for (let w = 0; w < words && same; w++) same = data[u + w] === data[at + w];
+        if (same) {
+          equal = true;
+          break;
+        }
+      }
+      if (equal) continue;
+      seen[i] = v;
+      if (v > 0 || penalty <= 0) mask[slot * perFile + v] = 1;
+    }
+  }
+  return mask;
 }
 
 /** Above this share of the views to measure, tables do not pay: every row is looked at. */

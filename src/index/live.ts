@@ -9,7 +9,7 @@
 import { wordsFor, type PackedFingerprints } from '../hash/bits.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
 import { penaltyBits, selfViewsPerFile, viewPenaltyOf, viewsPerFile } from '../hash/views.js';
-import { ChunkTable, coarseCandidates, coarseTablesPay, CoarseTable, nextMark } from './coarse-tables.js';
+import { ChunkTable, coarseCandidates, coarseTablesPay, CoarseTable, nextMark, searchedViews, viewSearched } from './coarse-tables.js';
 import { NARROW_UPRIGHTS, WIDE_VIEWS } from './picture-search.js';
 import { SearchPool } from './search-pool.js';
 
@@ -120,14 +120,14 @@ export class LivePictures {
         return;
       }
       uprights.add(slot, this.coarse, base);
-      for (let v = 0; v < k; v++) views.add(slot * k + v, this.coarse, base + v * cw);
+      for (let v = 0; v < k; v++) if (viewSearched(this.coarse, base, v, k, this.selfViews, cw, this.coarsePenalty)) views.add(slot * k + v, this.coarse, base + v * cw);
       this.stripTables.forEach((t, i) => t.add(slot, this.coarse, base + (k - this.selfViews + i) * cw));
       this.added[slot] = 1;
       this.addedSlots++;
     } else if (this.added[slot]) {
       // The slot's rows in the sorted parts (as they were made) stay: a search measures what it finds on the current rows.
       uprights.remove(slot, this.coarse, base);
-      for (let v = 0; v < k; v++) views.remove(slot * k + v, this.coarse, base + v * cw);
+      for (let v = 0; v < k; v++) if (viewSearched(this.coarse, base, v, k, this.selfViews, cw, this.coarsePenalty)) views.remove(slot * k + v, this.coarse, base + v * cw);
       this.stripTables.forEach((t, i) => t.remove(slot, this.coarse, base + (k - this.selfViews + i) * cw));
       this.added[slot] = 0;
       this.addedSlots--;
@@ -145,7 +145,8 @@ export class LivePictures {
     // Every slot below `end` is in use unless one was freed (and not taken again).
     const inUse = this.free.length === 0 ? undefined : (slot: number): boolean => this.ids[slot] !== undefined;
     this.coarseUprightTable!.remake(this.coarse, k * cw, this.end, radius, inUse);
-    this.coarseViewsTable!.remake(this.coarse, cw, this.end * k, radius, inUse && ((key) => inUse((key / k) | 0)));
+    const searched = searchedViews(this.coarse, this.end, k, this.selfViews, cw, this.coarsePenalty);
+    this.coarseViewsTable!.remake(this.coarse, cw, this.end * k, radius, inUse ? (key) => searched[key] === 1 && inUse((key / k) | 0) : (key) => searched[key] === 1);
     this.stripTables.forEach((t, i) => t.remake(this.coarse.subarray((k - this.selfViews + i) * cw), k * cw, this.end, radius, inUse));
     this.added.fill(0);
     this.addedSlots = 0;

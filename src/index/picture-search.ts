@@ -18,7 +18,7 @@
  * table and one table per strip view four chunks of n each (about 50 MB each).
  */
 import { penaltyBits } from '../hash/views.js';
-import { coarseCandidates, coarseTablesPay, CoarseTable, nextMark } from './coarse-tables.js';
+import { coarseCandidates, coarseTablesPay, CoarseTable, nextMark, searchedViews } from './coarse-tables.js';
 import { distancesToQuery, distanceToQuery, type QueryPicture, type StoredPictures } from './views.js';
 
 /** The widest chunk of the views' table, in bits: one query over tens of millions of views leaves a few per bucket instead of hundreds at 16 bits. */
@@ -44,7 +44,8 @@ export class PictureSearch {
       const k = this.stored.perFile;
       const n = this.stored.upright.count;
       const views = new CoarseTable(coarse.nbits, coarse.words, WIDE_VIEWS);
-      views.remake(coarse.data, coarse.words, n * k, radius);
+      const searched = searchedViews(coarse.data, n, k, this.stored.selfViews ?? 0, coarse.words, penaltyBits(this.stored.viewPenalty ?? 0, coarse.nbits));
+      views.remake(coarse.data, coarse.words, n * k, radius, (key) => searched[key] === 1);
       const uprights = new CoarseTable(coarse.nbits, coarse.words, NARROW_UPRIGHTS);
       uprights.remake(coarse.data, k * coarse.words, n, radius);
       // A strip view of a picture meets only the same strip view of another: a table of each.

@@ -113,7 +113,8 @@ export async function findLayoutDb(file, name, n, seed) {
  */
 export async function startServe(bin, home, serveArgs) {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', ...serveArgs], {
+  // The executable itself, as users start it: its V8 flags (bin/imgcmp's first line) apply.
+  const child = spawn(bin, ['serve', '--port', '0', ...serveArgs], {
     env: { ...process.env, IMGCMP_HOME: home, IMGCMP_TOKEN: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
