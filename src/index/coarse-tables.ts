@@ -287,18 +287,18 @@ function hitRow(row: number): void {
 
 /**
  * A probe of the sorted part (a bucket) costs about this many row measures of the WebAssembly
- * kernel: a cache miss or two against about a nanosecond a row. Fitted to the times of 4, 5 and
- * 6 chunks at a million rows and of 3 and 4 at 38 million, measured within whole searches (where
- * the probes of one table evict the other's lines from the cache; alone, in a loop, a table's
- * probes cost a third as much).
+ * kernel: a cache miss or two, mostly overlapped with the kernel's touches, against about a
+ * nanosecond a row. Fitted to whole searches (where the probes of one table evict the other's
+ * lines from the cache) at a million entries: 4 chunks of the uprights' table beat 5 by about a
+ * tenth (5 below 42, 4 above), and 3 chunks of the views' table beat 4 (below 68).
  */
-const SORTED_PROBE_COST = 60;
+const SORTED_PROBE_COST = 30;
 
 /**
  * How many chunks a sorted part of `n` rows gets for searches within `r`: the count whose probes
  * (each SORTED_PROBE_COST row measures) and rows in the buckets probed (chunkRadii) cost least,
- * no chunk wider than `maxChunkBits`. At a million 64-bit rows within 10 bits: 5 chunks (148
- * probes of about 120 rows, against 4 chunks' 428 probes of 15); at 38 million, 3 chunks of 22
+ * no chunk wider than `maxChunkBits`. At a million 64-bit rows within 10 bits: 4 chunks (428
+ * probes of about 15 rows, against 5 chunks' 148 probes of 120); at 38 million, 3 chunks of 22
  * bits (3,588 probes of about 9 rows, against 4 chunks' 428 probes of 580).
  */
 function sortedChunks(n: number, nbits: number, r: number, maxChunkBits: number): number {
