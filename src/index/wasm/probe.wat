@@ -39,10 +39,11 @@
   ;; The buckets of $v and of every value that differs from it in at most $depth more bits, each
   ;; at positions ≥ $from (so every value within the radius once: the combinations in order).
   (func $ball (param $v i32) (param $from i32) (param $depth i32)
-    (local $i i32) (local $touch i32)
+    (local $i i32) (local $touch i32) (local $s i32) (local $e i32)
     (if (i32.gt_s (local.get $depth) (i32.const 0))
       (then
-        ;; The next level's buckets touched first (each one's offset, then its first row), each
+        ;; The next level's buckets touched first (each one's offsets, then its first and last
+        ;; rows: a bucket of a million rows' table spans two or three cache lines), each
         ;; independent of the others, so that their cache misses overlap instead of each waiting
         ;; for the bucket before it to be measured: a search's probes are most of its time, and
         ;; their rows lie far apart in tables of tens of megabytes.
@@ -50,10 +51,12 @@
         (block $done
           (loop $each
             (br_if $done (i32.ge_u (local.get $i) (global.get $bits)))
+            (local.set $s (i32.add (global.get $start) (i32.shl (i32.xor (local.get $v) (i32.shl (i32.const 1) (local.get $i))) (i32.const 2))))
+            (local.set $e (i32.sub (i32.shl (i32.load offset=4 (local.get $s)) (i32.const 3)) (i32.const 8)))
             (local.set $touch (i32.xor (local.get $touch)
-              (i32.load (i32.shl
-                (i32.load (i32.add (global.get $start) (i32.shl (i32.xor (local.get $v) (i32.shl (i32.const 1) (local.get $i))) (i32.const 2))))
-                (i32.const 3)))))
+              (i32.xor
+                (i32.load (i32.shl (i32.load (local.get $s)) (i32.const 3)))
+                (i32.load (select (local.get $e) (i32.const 0) (i32.ge_s (local.get $e) (i32.const 0)))))))
             (local.set $i (i32.add (local.get $i) (i32.const 1)))
             (br $each)))
         (global.set $touched (i32.xor (global.get $touched) (local.get $touch)))))
