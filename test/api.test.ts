@@ -130,6 +130,26 @@ describe('openIndex', () => {
     assert.ok(!fs.existsSync(`${dbfile}.journal`));
   });
 
+  it('leaves the database file as it was when closed without a change (searched, listed), and writes it after one', async () => {
+    const dbfile = path.join(dir, 'unchanged.hdf');
+    fs.copyFileSync(path.join(dir, 'index.hdf'), dbfile);
+    const before = fs.statSync(dbfile);
+    const bytes = fs.readFileSync(dbfile);
+    const index = await openIndex(dbfile);
+    assert.ok((await index.nearest({ id: 'cup' })).length > 0);
+    assert.ok(index.list().length > 0);
+    await index.close();
+    const after = fs.statSync(dbfile);
+    assert.equal(after.ino, before.ino, 'not written again (the same file, not a new one renamed over it)');
+    assert.deepEqual(fs.readFileSync(dbfile), bytes);
+    assert.ok(!fs.existsSync(`${dbfile}.journal`) && !fs.existsSync(`${dbfile}.lock`), 'no journal or lock left');
+    const changed = await openIndex(dbfile);
+    await changed.add(sample('edited/chelsea_small.jpg'), { id: 'cat-small-2' });
+    await changed.close();
+    assert.notEqual(fs.statSync(dbfile).ino, before.ino, 'written after a change');
+    assert.ok((await readDb(dbfile)).files.includes('cat-small-2'));
+  });
+
   it('duplicates() clusters once per question until an add or remove, and hands each caller its own copy', async () => {
     const index = await openIndex(path.join(dir, 'dup-cache.hdf'));
     const computed = (): number => (index as unknown as { duplicatesComputed: number }).duplicatesComputed;
