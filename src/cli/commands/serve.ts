@@ -126,12 +126,12 @@ Examples:
       const bound = typeof address === 'object' && address ? address.port : opts.port;
       const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
       process.stdout.write(`imgcmp serve: listening on http://${host}:${bound} (${index.location}, ${index.count()} images${token ? ', token required' : ''})\n`);
-      messages.info(`serve: ${await stopped}: finishing the requests in flight and saving`);
+      messages.info(`serve: ${await stopped}: finishing the requests in flight`);
       try {
         await app.close();
       } finally {
         await index.close();
       }
-      messages.info(`serve: saved ${index.location} (${index.count()} images)`);
+      messages.info(`serve: closed ${index.location} (${index.count()} images, every change saved)`);
     });
 }
