@@ -5,7 +5,8 @@
  *  1. search at N entries (default 1,000,000; a synthetic database in find's layout with planted
  *     near copies, lib.mjs findLayoutDb): by an indexed filepath
  *     over HTTP with 16 concurrent clients (p50, p99, worst, requests/s), and by a fingerprint in
- *     process (the same search without HTTP: PictureSearch, and the scan of every row it replaces);
+ *     process (the same search without HTTP: PictureSearch one at a time, and the scan of every row
+ *     it replaces; LivePictures on its search threads, as serve runs it, 16 concurrent);
  *  2. adds over HTTP with 8 concurrent clients, and searches by upload, against `imgcmp
  *     fingerprint` with find's settings on the same files (images/s; goal: ≥ 0.8 ×): the same
  *     hash settings on both sides (checked), both beyond start-up, the clients sending multipart
@@ -33,6 +34,7 @@ import sharp from 'sharp';
 import { readDb } from '../../dist/src/db/database.js';
 import { selfViewsPerFile, viewPenaltyOf, viewsPerFile } from '../../dist/src/hash/views.js';
 import { coarseCutFor, cutBits } from '../../dist/src/index/cut.js';
+import { LivePictures } from '../../dist/src/index/live.js';
 import { PictureSearch } from '../../dist/src/index/picture-search.js';
 import { distancesToQuery } from '../../dist/src/index/views.js';
 import { findSettings, SIMILARITY } from '../../dist/src/stages/find.js';
@@ -288,6 +290,47 @@ if (!skipBig) {
   console.log(`   by indexed filepath, HTTP, 16 clients: ${said(await load(ids))} (goal: p99 < 20 ms)`);
   await s.stop();
   console.log(`   server peak RSS ${mem.stop().toFixed(0)} MB (with its decoder processes)`);
+
+  // By fingerprint, in process, 16 concurrent: the index's search without HTTP (LivePictures on its
+  // search threads, as serve and the library's index run it), the stored entries' fingerprints
+  // as queries (the same ones as over HTTP), after as many warm-up searches of other entries.
+  {
+    const back = await readDb(db);
+    const within = Math.floor(cutBits(SIMILARITY.default, 256));
+    const coarseWithin = Math.floor(cutBits(coarseCutFor(SIMILARITY.default), 64));
+    const threads = os.availableParallelism();
+    const live = new LivePictures(back.settings, undefined, { searchThreads: threads });
+    const k = viewsPerFile(back.settings);
+    const row = new Map();
+    const t0 = performance.now();
+    back.files.forEach((id, i) => {
+      row.set(id, i);
+      live.set(id, { file: id, bits: back.fps.data.subarray(i * 8, i * 8 + 8), views: back.views.data.subarray(i * k * 8, (i + 1) * k * 8), coarse: back.coarse.data.subarray(i * k * 2, (i + 1) * k * 2), flat: back.flat[i] === 1, size: back.size[i], mtime: back.mtime[i] });
+    });
+    const queryOf = (id) => {
+      const i = row.get(id);
+      return { upright: back.fps.data.subarray(i * 8, i * 8 + 8), views: back.views.data.subarray(i * k * 8, (i + 1) * k * 8), coarse: back.coarse.data.subarray(i * k * 2, (i + 1) * k * 2) };
+    };
+    await live.withinAsync(queryOf(ids[1]), within, coarseWithin);
+    const madeSeconds = (performance.now() - t0) / 1000;
+    const concurrent = async (list) => {
+      const times = [];
+      const cpu = process.cpuUsage();
+      const elapsed = await loops(16, list.length, async (q) => {
+        const t = performance.now();
+        await live.withinAsync(queryOf(list[q]), within, coarseWithin);
+        times.push(performance.now() - t);
+      });
+      const used = process.cpuUsage(cpu);
+      const p = percentiles(times);
+      return `${p.count} searches in ${elapsed.toFixed(1)} s (${(p.count / elapsed).toFixed(0)}/s): p50 ${ms(p.p50)}, p99 ${ms(p.p99)}, worst ${ms(p.max)}; ${ms((used.user + used.system) / 1000 / p.count)} of CPU per search; load average ${os.loadavg()[0].toFixed(1)}`;
+    };
+    const warmRng = splitmix32(13);
+    const warm = Array.from({ length: warmups }, () => back.files[warmRng() % n]);
+    console.log(`   by fingerprint, in process, 16 concurrent on ${threads} search threads (entries and tables made in ${madeSeconds.toFixed(1)} s): warm-up ${await concurrent(warm)}`);
+    console.log(`   by fingerprint, in process, 16 concurrent: ${await concurrent(ids)} (goal: p99 < 20 ms)`);
+    await live.close();
+  }
   fs.rmSync(db, { force: true });
   fs.rmSync(`${db}.metadata.json`, { force: true });
 }
