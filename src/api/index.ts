@@ -23,6 +23,7 @@ import { existingDbOrNone, writeDb, type FingerprintDb } from '../db/database.js
 import { encodeOp, Journal, journalFileOf, readJournal, syncFolder, type JournalOp } from '../db/journal.js';
 import { acquireLock } from '../db/lock.js';
 import { dbFromRecords, recordsOf } from '../db/records.js';
+import { writeDbApart } from '../db/write-apart.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
 import { LivePictures } from '../index/live.js';
 import { decoderFor, decoderMissing, defaultJpegDecoder, type JpegDecoderName } from '../pixels/recipe.js';
@@ -66,6 +67,11 @@ export interface OpenOptions {
 }
 
 const CHECKPOINT_CHANGES = 1000;
+/**
+ * From this many entries a checkpoint writes the database on a worker thread (db/write-apart.ts):
+ * below it, writing takes less than starting the thread and its HDF5 library (about 0.3 s).
+ */
+const WRITE_APART_FROM = 20_000;
 const CHECKPOINT_SECONDS = 60;
 
 export interface AddOptions {
@@ -459,7 +465,10 @@ export class ImageIndex implements Index {
     clearTimeout(this.timer);
     this.timer = undefined;
     const db = this.db();
-    await writeDb(this.dbfile, { ...db, metadata: db.files.map((id) => this.metadata.get(id) ?? '') });
+    const withMetadata = { ...db, metadata: db.files.map((id) => this.metadata.get(id) ?? '') };
+    // A large database is written on a thread of its own, so that searches and changes go on
+    // meanwhile (the entries were copied into `db` above; changes made since are in the journal).
+    await (db.files.length >= WRITE_APART_FROM ? writeDbApart(this.dbfile, withMetadata) : writeDb(this.dbfile, withMetadata));
     // The new database's name must be on disk before the journal that it replaces is emptied.
     syncFolder(path.dirname(realTarget(this.dbfile)));
     if (this.options.sidecar) {
