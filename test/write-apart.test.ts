@@ -1,13 +1,14 @@
 /**
  * writeDbApart (db/write-apart.ts) writes on a worker thread the very bytes writeDb writes, hands
  * its arrays over rather than copying them, reports a failed write as a rejection; and an index
- * large enough to checkpoint through it (api/index.ts, from 20,000 entries) keeps its changes.
+ * large enough to checkpoint through it (api/index.ts, from 20,000 entries) keeps its changes,
+ * and makes its search tables while opening when asked to (OpenOptions.prepareSearch).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { openIndex } from '../src/api/index.js';
+import { ImageIndex, openIndex } from '../src/api/index.js';
 import { readDb, writeDb } from '../src/db/database.js';
 import { dbFromRecords } from '../src/db/records.js';
 import { writeDbApart } from '../src/db/write-apart.js';
@@ -71,5 +72,18 @@ describe('writeDbApart', () => {
     const h5 = readWithH5py(dbfile);
     if (typeof h5 === 'string') console.log(`# h5py check skipped: ${h5}`);
     else assert.equal(h5.files.length, 20_000);
+  });
+
+  it('with prepareSearch (as serve opens it), the search tables of a large index are made while opening, not at its first search', async () => {
+    const dbfile = path.join(dir, 'large.hdf');
+    const lazy = (await openIndex(dbfile)) as ImageIndex;
+    assert.equal(lazy.searchReady, false, 'without it, the first search makes them');
+    await lazy.nearest({ id: 'astronaut' });
+    assert.equal(lazy.searchReady, true);
+    await lazy.close();
+    const eager = (await openIndex(dbfile, { prepareSearch: true })) as ImageIndex;
+    assert.equal(eager.searchReady, true);
+    assert.deepEqual((await eager.nearest({ id: 'entry-0000001' })).map((n) => n.id), []);
+    await eager.close();
   });
 });

@@ -346,13 +346,18 @@ export class LivePictures {
     return out.sort((a, b) => a.bits - b.bits || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
+  /** Whether the next search within `coarseCutBits` would make the coarse views' tables first (prepare makes them now). */
+  tablesDue(coarseCutBits: number): boolean {
+    return this.remake && this.coarseViewsTable !== undefined && Number.isFinite(coarseCutBits) && coarseTablesPay(this.end * this.perFile, this.coarseBits, coarseCutBits);
+  }
+
   /**
    * Makes the coarse views' tables now when the next search would make them (after a load, or
    * once the changes since have grown past the limit), so that no search waits for them: a
    * replica calls it after reading its entries and after catching up on changes.
    */
   prepare(coarseCutBits: number): void {
-    if (this.remake && this.coarseViewsTable && Number.isFinite(coarseCutBits) && coarseTablesPay(this.end * this.perFile, this.coarseBits, coarseCutBits)) this.remakeTables(coarseCutBits);
+    if (this.tablesDue(coarseCutBits)) this.remakeTables(coarseCutBits);
   }
 
   /** A fresh mark for the slots of one search. */

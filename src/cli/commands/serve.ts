@@ -112,7 +112,7 @@ Examples:
         dbfile,
         store
           ? { note: (line) => messages.info(`imgcmp serve: ${line}`), searchThreads: opts.searchThreads }
-          : { checkpointChanges: opts.checkpoint, checkpointSeconds: opts.checkpointSeconds, searchThreads: opts.searchThreads },
+          : { checkpointChanges: opts.checkpoint, checkpointSeconds: opts.checkpointSeconds, searchThreads: opts.searchThreads, prepareSearch: true },
       );
       let app;
       try {
