@@ -253,7 +253,7 @@ if (!skipBig) {
   const mem = rssSampler(s.child.pid);
   let t = performance.now();
   let r = await envelope(await fetch(`${s.url}/search`, { method: 'POST', body: new URLSearchParams({ filepath: ids[1] }) }));
-  console.log(`   serve: started in ${s.startSeconds.toFixed(1)} s; first search (tables built) ${((performance.now() - t) / 1000).toFixed(1)} s: ${JSON.stringify(r.body).slice(0, 160)}`);
+  console.log(`   serve: started in ${s.startSeconds.toFixed(1)} s (reading the database, making the search tables); first search ${((performance.now() - t) / 1000).toFixed(1)} s: ${JSON.stringify(r.body).slice(0, 160)}`);
   const serverCpu = () => {
     const f = fs.readFileSync(`/proc/${s.child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
     return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, clock ticks of 10 ms
