@@ -10,6 +10,10 @@
  *
  * Protocol, on standard input and output, native byte order (the parent is on the same machine):
  *   request: u32 path length, u32 thumbnail side S, u32 slot, the path's bytes
+ *            (S with HASH_REQUEST set: the views' bits instead of the thumbnail, see below)
+ *   setup:   u32 length, u32 SETUP_REQUEST, u32 0, then length bytes of doubles: the hash
+ *            recipe (settings and constants, as hash/native-spec.ts writes them) that the hash
+ *            requests after it use; no reply
  *   reply:   u32 status, u32 width, u32 height, u32 orientation, u32 length, then the file's
  *            size (u64) and modification time (i64 seconds, u32 nanoseconds) as the file
  *            descriptor it read has them (0 where the file was not read), then u32 where: 0
@@ -32,6 +36,11 @@
  *     status 1: not for this decoder (not a regular file, not a JPEG, a colour space libjpeg
  *               cannot turn into grey, more pixels than the limit); the bytes are the reason.
  *     status 2: the decoder failed or warned of corrupt data; the bytes are libjpeg's message.
+ *     status 3: a hash request this helper cannot answer (no recipe or a malformed one, or a
+ *               source side other than the recipe's); imgcmp then asks for the thumbnail.
+ * A hash request (side S | HASH_REQUEST) decodes the same S × S thumbnail and replies, with
+ * status 0, the phash bits of all its views (view-bits.c: a word of flags, then the views' and
+ * the coarse views' packed words, u32 each) through standard output instead of the thumbnail.
  * The parent decodes every file that gets status 1 or 2 with sharp instead, whose verdict then
  * stands, so this helper never decides alone that a file is bad.
  *
@@ -52,6 +61,8 @@
 
 #include <jpeglib.h>
 
+#include "view-bits.h"
+
 #ifdef __APPLE__
 #define st_mtim st_mtimespec
 #endif
@@ -60,7 +71,8 @@
 #include <malloc.h>
 #endif
 
-enum { STATUS_OK = 0, STATUS_NOT_MINE = 1, STATUS_FAILED = 2 };
+enum { STATUS_OK = 0, STATUS_NOT_MINE = 1, STATUS_FAILED = 2, STATUS_NO_HASH = 3 };
+static const uint32_t HASH_REQUEST = 0x80000000u, SETUP_REQUEST = 0xFFFFFFFFu;
 
 struct failure {
   struct jpeg_error_mgr mgr;
@@ -311,8 +323,11 @@ static JOCTET *read_file(const char *path, size_t *length, struct stamp *stamp, 
   return data;
 }
 
-/* Decodes one file and writes its reply; returns -1 only when standard output is gone. */
-static int decode(const char *path, uint32_t side, uint32_t slot, double max_pixels, int whole_files) {
+/*
+ * Decodes one file and writes its reply (with `hash`, the bits of its views instead of its
+ * thumbnail); returns -1 only when standard output is gone.
+ */
+static int decode(const char *path, uint32_t side, uint32_t slot, double max_pixels, int whole_files, const struct view_spec *hash) {
   if (side == 0 || side > 4096) return reply_text(STATUS_NOT_MINE, "thumbnail side out of range");
   size_t length = 0;
   struct stamp stamp = {0, 0, 0};
@@ -399,8 +414,18 @@ static int decode(const char *path, uint32_t side, uint32_t slot, double max_pix
   double *thumbnail = malloc((size_t)side * side * sizeof *thumbnail);
   int resized = thumbnail && triangle_resize(pixels, width, height, side, thumbnail);
   free(pixels);
-  int written = resized ? reply(STATUS_OK, width, height, orientation, &stamp, thumbnail, side * side * sizeof *thumbnail, slot)
-                        : reply_text(STATUS_FAILED, "out of memory");
+  int written;
+  if (!resized) written = reply_text(STATUS_FAILED, "out of memory");
+  else if (!hash) written = reply(STATUS_OK, width, height, orientation, &stamp, thumbnail, side * side * sizeof *thumbnail, slot);
+  else {
+    size_t n = view_spec_reply_words(hash);
+    uint32_t *words = malloc(n * sizeof *words);
+    if (words && view_bits(hash, thumbnail, orientation, width, height, words) == 0)
+      written = reply(STATUS_OK, width, height, orientation, &stamp, words, (uint32_t)(n * sizeof *words), NO_SLOT);
+    else
+      written = reply_text(STATUS_FAILED, "out of memory");
+    free(words);
+  }
   free(thumbnail);
   return written;
 }
@@ -430,14 +455,35 @@ int main(int argc, char **argv) {
   int whole_files = getenv("IMGCMP_JPEG_WHOLE_FILES") != NULL;
   uint32_t head[3];
   char *path = NULL;
+  struct view_spec *hash = NULL;
   while (fread(head, sizeof head, 1, stdin) == 1) {
     char *grown = realloc(path, (size_t)head[0] + 1);
     if (!grown) return 1;
     path = grown;
     if (head[0] && fread(path, head[0], 1, stdin) != 1) break;
     path[head[0]] = '\0';
-    if (decode(path, head[1], head[2], max_pixels, whole_files) != 0) break;
+    if (head[1] == SETUP_REQUEST) {
+      /* A new recipe for the hash requests that follow (none when it is malformed: they get status 3). */
+      view_spec_free(hash);
+      hash = NULL;
+      if (head[0] % sizeof(double) == 0) {
+        double *spec = malloc(head[0] + sizeof(double));
+        if (spec) {
+          memcpy(spec, path, head[0]);
+          hash = view_spec_parse(spec, head[0] / sizeof(double));
+        }
+        free(spec);
+      }
+      continue;
+    }
+    int hashed = (head[1] & HASH_REQUEST) != 0;
+    uint32_t side = head[1] & ~HASH_REQUEST;
+    int failed = hashed && (!hash || view_spec_source_side(hash) != side)
+                     ? reply_text(STATUS_NO_HASH, "no hash recipe for this request") != 0
+                     : decode(path, side, head[2], max_pixels, whole_files, hashed ? hash : NULL) != 0;
+    if (failed) break;
   }
+  view_spec_free(hash);
   free(path);
   return 0;
 }
