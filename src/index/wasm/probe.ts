@@ -6,6 +6,7 @@
  * so that worker threads can scan the same rows: each instantiates the kernel on it (kernelFor).
  */
 import { PROBE_WASM_BASE64 } from './probe-wasm.js';
+import { compiledTiered } from '../../util/wasm-tiers.js';
 
 /** The next row index in [p, end) within r bits of the query (lo, hi), or end (probe.wat). */
 export type NextWithin = (rows: number, p: number, end: number, lo: number, hi: number, r: number) => number;
@@ -19,7 +20,7 @@ let compiled: WebAssembly.Module | null | undefined;
 function probeModule(): WebAssembly.Module | null {
   if (compiled === undefined) {
     try {
-      compiled = new WebAssembly.Module(Buffer.from(PROBE_WASM_BASE64, 'base64'));
+      compiled = compiledTiered(() => new WebAssembly.Module(Buffer.from(PROBE_WASM_BASE64, 'base64')));
     } catch {
       compiled = null;
     }

@@ -504,36 +504,49 @@ static void low_dct(const double *p, unsigned side, unsigned x, const double *c,
     if (fabs(low[k]) <= noise) low[k] = 0;
 }
 
-/* The k-th smallest of a[0, n): any exact selection gives the value a sort would put there. */
+/*
+ * The k-th smallest of a[0, n), leaving every element after k no smaller than it (what a sort
+ * would put there: any exact selection gives that value). Quickselect with partitions that do
+ * not branch on the data (a comparison's result is added, not branched on: the values are as
+ * good as random, so branches on them would be mispredicted half the time): elements below the
+ * pivot to the front, then, where k lies at or past them, those equal to it next; equal values
+ * end the search, so duplicates cannot stall it.
+ */
 static double select_kth(double *a, int n, int k) {
   int lo = 0, hi = n - 1;
-  while (hi > lo + 1) {
-    int mid = (lo + hi) >> 1;
-    double tmp = a[mid];
-    a[mid] = a[lo + 1];
-    a[lo + 1] = tmp;
-    if (a[lo] > a[hi]) { tmp = a[lo]; a[lo] = a[hi]; a[hi] = tmp; }
-    if (a[lo + 1] > a[hi]) { tmp = a[lo + 1]; a[lo + 1] = a[hi]; a[hi] = tmp; }
-    if (a[lo] > a[lo + 1]) { tmp = a[lo]; a[lo] = a[lo + 1]; a[lo + 1] = tmp; }
-    double pivot = a[lo + 1];
-    int i = lo + 1, j = hi;
-    for (;;) {
-      do i++; while (a[i] < pivot);
-      do j--; while (a[j] > pivot);
-      if (j < i) break;
-      tmp = a[i];
-      a[i] = a[j];
-      a[j] = tmp;
+  while (hi - lo >= 16) {
+    int mid = lo + ((hi - lo) >> 1);
+    double x = a[lo], y = a[mid], z = a[hi];
+    double p = x < y ? (y < z ? y : x < z ? z : x) : (x < z ? x : y < z ? z : y);
+    int s = lo;
+    for (int i = lo; i <= hi; i++) {
+      double v = a[i];
+      a[i] = a[s];
+      a[s] = v;
+      s += v < p;
     }
-    a[lo + 1] = a[j];
-    a[j] = pivot;
-    if (j >= k) hi = j - 1;
-    if (j <= k) lo = i;
+    if (k < s) {
+      hi = s - 1;
+      continue;
+    }
+    int e = s;
+    for (int i = s; i <= hi; i++) {
+      double v = a[i];
+      a[i] = a[e];
+      a[e] = v;
+      e += v <= p;
+    }
+    if (k < e) return a[k]; /* a[s, e) are all p, and what follows is larger */
+    lo = e;
   }
-  if (hi == lo + 1 && a[hi] < a[lo]) {
-    double tmp = a[lo];
-    a[lo] = a[hi];
-    a[hi] = tmp;
+  for (int i = lo + 1; i <= hi; i++) { /* insertion sort of what is left */
+    double v = a[i];
+    int j = i - 1;
+    while (j >= lo && a[j] > v) {
+      a[j + 1] = a[j];
+      j--;
+    }
+    a[j + 1] = v;
   }
   return a[k];
 }
