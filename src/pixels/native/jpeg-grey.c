@@ -242,6 +242,16 @@ static unsigned triangle_taps(unsigned in_size, unsigned out_size, unsigned **fi
   return stride;
 }
 
+/* One row's horizontal pass: out[c] = 0 + Σ_t wt[t][c] · line[at[t][c]], over t in order. */
+VECTOR_CLONES static void row_taps(const double *restrict line, const unsigned *restrict at, const double *restrict wt, unsigned most, unsigned side, double *restrict out) {
+  for (unsigned c = 0; c < side; c++) out[c] = 0;
+  for (unsigned t = 0; t < most; t++) {
+    const unsigned *restrict a = at + (size_t)t * side;
+    const double *restrict w = wt + (size_t)t * side;
+    for (unsigned c = 0; c < side; c++) out[c] += w[c] * line[a[c]];
+  }
+}
+
 /*
  * The width × height grey image resampled to side × side (aspect ratio not kept, as imgcmp does)
  * by a separable triangle filter, unrounded; 0 when out of memory. Rows first, then columns, in
@@ -253,17 +263,33 @@ static int triangle_resize(const JSAMPLE *pixels, unsigned width, unsigned heigh
   double *rows = malloc((size_t)height * side * sizeof *rows);
   unsigned a_stride = triangle_taps(width, side, &a_first, &a_count, &a_weights);
   unsigned d_stride = triangle_taps(height, side, &d_first, &d_count, &d_weights);
-  int ok = rows && a_stride && d_stride;
+  double *line = malloc((size_t)width * sizeof *line);
+  unsigned *at = NULL;
+  double *wt = NULL;
+  unsigned most = 0;
+  for (unsigned c = 0; a_count && c < side; c++)
+    if (a_count[c] > most) most = a_count[c];
+  at = malloc((size_t)most * side * sizeof *at);
+  wt = malloc((size_t)most * side * sizeof *wt);
+  int ok = rows && a_stride && d_stride && line && at && wt;
   if (ok) {
+    /*
+     * Tap t of column c at at[t * side + c], wt[t * side + c]: every column given `most` taps,
+     * the missing ones of weight 0 (at the column's first pixel). A term 0 · p adds +0, which
+     * changes no sum (every term is ≥ 0: so no sum is −0), and the loop over the columns runs
+     * the same for each, so that the compiler can vectorise it; each sum is still 0 + w0 · p0 +
+     * w1 · p1 + …, its taps in order.
+     */
+    for (unsigned t = 0; t < most; t++)
+      for (unsigned c = 0; c < side; c++) {
+        int real = t < a_count[c];
+        at[t * side + c] = a_first[c] + (real ? t : 0);
+        wt[t * side + c] = real ? a_weights[(size_t)c * a_stride + t] : 0;
+      }
     for (unsigned r = 0; r < height; r++) {
       const JSAMPLE *row = pixels + (size_t)r * width;
-      for (unsigned c = 0; c < side; c++) {
-        const double *w = a_weights + (size_t)c * a_stride;
-        const JSAMPLE *src = row + a_first[c];
-        double v = 0;
-        for (unsigned t = 0; t < a_count[c]; t++) v += w[t] * src[t];
-        rows[(size_t)r * side + c] = v;
-      }
+      for (unsigned i = 0; i < width; i++) line[i] = row[i];
+      row_taps(line, at, wt, most, side, rows + (size_t)r * side);
     }
     for (unsigned i = 0; i < side * side; i++) out[i] = 0;
     for (unsigned r = 0; r < side; r++) {
@@ -276,6 +302,9 @@ static int triangle_resize(const JSAMPLE *pixels, unsigned width, unsigned heigh
     }
   }
   free(rows);
+  free(line);
+  free(at);
+  free(wt);
   free(a_first);
   free(a_count);
   free(a_weights);

@@ -24,16 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The matrix products, where most of the time goes, in the widest vectors the processor has. */
-#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-#endif
-#ifndef VECTOR_CLONES
-#define VECTOR_CLONES
-#endif
-
 enum { ORIENTATIONS = 8, RANK = 3, ITERATIONS = 20, MAX_CROPS = 8, MAX_EDITS = 16 };
 enum { EDIT_STRAIGHTEN = 0, EDIT_GROWN = 1, EDIT_STRIP_BOTTOM = 2, EDIT_STRIP_TOP = 3 };
 
@@ -390,7 +380,7 @@ static void turn_keep(const struct edit_view *e, double aspect, double *fx, doub
  * are the products the scalar expression forms), in the processor's vectors (their gathers).
  * u, v ≥ 0 after the clamp, so truncation is floor.
  */
-VECTOR_CLONES static void turned_row(const double *restrict src, unsigned m, unsigned n, double aspect, const double *restrict xc, const double *restrict xs, double ys, double yc, double *restrict row) {
+VECTOR_CLONES static void turned_where(unsigned m, unsigned n, double aspect, const double *restrict xc, const double *restrict xs, double ys, double yc, int *restrict at, double *restrict fus, double *restrict fvs) {
   double c = m / 2.0, high = m - 1.0;
   int last = (int)m - 2, mm = (int)m;
   for (unsigned px = 0; px < n; px++) {
@@ -403,10 +393,21 @@ VECTOR_CLONES static void turned_row(const double *restrict src, unsigned m, uns
     int u0 = (int)u, v0 = (int)v;
     u0 = u0 > last ? last : u0;
     v0 = v0 > last ? last : v0;
-    double fu = u - u0;
-    double fv = v - v0;
-    int k = v0 * mm + u0;
-    row[px] = (src[k] * (1 - fu) + src[k + 1] * fu) * (1 - fv) + (src[k + mm] * (1 - fu) + src[k + mm + 1] * fu) * fv;
+    fus[px] = u - u0;
+    fvs[px] = v - v0;
+    at[px] = v0 * mm + u0;
+  }
+}
+
+__attribute__((optimize("no-tree-vectorize"))) static void turned_row(const double *restrict src, unsigned m, unsigned n, double aspect, const double *restrict xc, const double *restrict xs, double ys, double yc, double *restrict row) {
+  int at[1024];
+  double fus[1024], fvs[1024];
+  turned_where(m, n, aspect, xc, xs, ys, yc, at, fus, fvs);
+  size_t mm = m;
+  for (unsigned px = 0; px < n; px++) {
+    const double *p = src + at[px];
+    double fu = fus[px], fv = fvs[px];
+    row[px] = (p[0] * (1 - fu) + p[1] * fu) * (1 - fv) + (p[mm] * (1 - fu) + p[mm + 1] * fu) * fv;
   }
 }
 

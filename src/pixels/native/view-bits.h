@@ -8,6 +8,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * The loops where most of the time goes (independent sums side by side, each in its order),
+ * compiled for the widest vectors the processor has, chosen when the helper starts.
+ */
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+#endif
+#ifndef VECTOR_CLONES
+#define VECTOR_CLONES
+#endif
+
 struct view_spec;
 
 /*
