@@ -291,13 +291,18 @@ static int triangle_resize(const JSAMPLE *pixels, unsigned width, unsigned heigh
       for (unsigned i = 0; i < width; i++) line[i] = row[i];
       row_taps(line, at, wt, most, side, rows + (size_t)r * side);
     }
-    for (unsigned i = 0; i < side * side; i++) out[i] = 0;
     for (unsigned r = 0; r < side; r++) {
       const double *w = d_weights + (size_t)r * d_stride;
       double *dst = out + (size_t)r * side;
+      /* each output 0 + w0 · a + w1 · b + …, as from a zeroed output (without zeroing it first) */
+      if (d_count[r] == 0)
+        for (unsigned c = 0; c < side; c++) dst[c] = 0;
       for (unsigned t = 0; t < d_count[r]; t++) {
         const double *src = rows + (size_t)(d_first[r] + t) * side;
-        for (unsigned c = 0; c < side; c++) dst[c] += w[t] * src[c];
+        if (t == 0)
+          for (unsigned c = 0; c < side; c++) dst[c] = 0 + w[t] * src[c];
+        else
+          for (unsigned c = 0; c < side; c++) dst[c] += w[t] * src[c];
       }
     }
   }

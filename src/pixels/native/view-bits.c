@@ -447,31 +447,76 @@ static void halved(const double *src, unsigned side, double *out) {
 
 /* ---- phash.ts lowDct, medians and bits (view-fingerprints.ts's fast path computes the same) ---- */
 
-/* t[k][j] = Σ_i c[k][i] · p[i][j], from 0, over i in order: each column j its own sum. */
-VECTOR_CLONES static void times_rows(const double *restrict c, const double *restrict p, double *restrict t, unsigned rows, unsigned side) {
+/* Eight doubles, one vector of the compiler's (GCC and clang): each lane's operations are the scalar ones. */
+typedef double v8d __attribute__((vector_size(64), aligned(8)));
+
+/*
+ * out[k][j] = Σ_i c[k][i] · p[i][j], from 0, over i in order, for k < rows and j < cols (C is
+ * rows × inner, P inner × cols, row-major): each element its own sum. Eight rows k and eight
+ * columns j at a time, their sums held in registers while P streams by (the loads, not the
+ * arithmetic, bound a plain loop), then a row at a time; where cols is no multiple of eight, the
+ * plain way.
+ */
+VECTOR_CLONES static void times(const double *restrict c, const double *restrict p, double *restrict out, unsigned rows, unsigned inner, unsigned cols) {
+  unsigned k0 = 0;
+  if (cols % 8 == 0) {
+    for (; k0 + 8 <= rows; k0 += 8) {
+      const double *restrict c0 = c + (size_t)k0 * inner;
+      for (unsigned j = 0; j < cols; j += 8) {
+        v8d a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        for (unsigned i = 0; i < inner; i++) {
+          v8d pv;
+          memcpy(&pv, p + (size_t)i * cols + j, sizeof pv);
+          a0 += c0[i] * pv;
+          a1 += c0[inner + i] * pv;
+          a2 += c0[2 * inner + i] * pv;
+          a3 += c0[3 * inner + i] * pv;
+          a4 += c0[4 * inner + i] * pv;
+          a5 += c0[5 * inner + i] * pv;
+          a6 += c0[6 * inner + i] * pv;
+          a7 += c0[7 * inner + i] * pv;
+        }
+        double *restrict o = out + (size_t)k0 * cols + j;
+        memcpy(o, &a0, sizeof a0);
+        memcpy(o + cols, &a1, sizeof a1);
+        memcpy(o + 2 * cols, &a2, sizeof a2);
+        memcpy(o + 3 * cols, &a3, sizeof a3);
+        memcpy(o + 4 * cols, &a4, sizeof a4);
+        memcpy(o + 5 * cols, &a5, sizeof a5);
+        memcpy(o + 6 * cols, &a6, sizeof a6);
+        memcpy(o + 7 * cols, &a7, sizeof a7);
+      }
+    }
+    for (; k0 < rows; k0++) {
+      const double *restrict ck = c + (size_t)k0 * inner;
+      for (unsigned j = 0; j < cols; j += 8) {
+        v8d a = {0};
+        for (unsigned i = 0; i < inner; i++) {
+          v8d pv;
+          memcpy(&pv, p + (size_t)i * cols + j, sizeof pv);
+          a += ck[i] * pv;
+        }
+        memcpy(out + (size_t)k0 * cols + j, &a, sizeof a);
+      }
+    }
+    return;
+  }
   for (unsigned k = 0; k < rows; k++) {
-    double *restrict tk = t + (size_t)k * side;
-    for (unsigned j = 0; j < side; j++) tk[j] = 0;
-    for (unsigned i = 0; i < side; i++) {
-      double cki = c[(size_t)k * side + i];
-      const double *restrict pi = p + (size_t)i * side;
-      for (unsigned j = 0; j < side; j++) tk[j] += cki * pi[j];
+    double *restrict ok = out + (size_t)k * cols;
+    for (unsigned j = 0; j < cols; j++) ok[j] = 0;
+    for (unsigned i = 0; i < inner; i++) {
+      double cki = c[(size_t)k * inner + i];
+      const double *restrict pi = p + (size_t)i * cols;
+      for (unsigned j = 0; j < cols; j++) ok[j] += cki * pi[j];
     }
   }
 }
 
-/* low[k][l] = Σ_j t[k][j] · c[l][j], from 0, over j in order (ct: Cᵀ, side × x). */
-VECTOR_CLONES static void times_cols(const double *restrict t, const double *restrict ct, double *restrict low, unsigned x, unsigned side) {
-  for (unsigned k = 0; k < x; k++) {
-    double *restrict lk = low + (size_t)k * x;
-    for (unsigned l = 0; l < x; l++) lk[l] = 0;
-    for (unsigned j = 0; j < side; j++) {
-      double tkj = t[(size_t)k * side + j];
-      const double *restrict cj = ct + (size_t)j * x;
-      for (unsigned l = 0; l < x; l++) lk[l] += tkj * cj[l];
-    }
-  }
-}
+/* t[k][j] = Σ_i c[k][i] · p[i][j] for the DCT's rows k < x of C (x × side) and the side × side picture P. */
+static void times_rows(const double *c, const double *p, double *t, unsigned x, unsigned side) { times(c, p, t, x, side, side); }
+
+/* low[k][l] = Σ_j t[k][j] · c[l][j] = Σ_j t[k][j] · ct[j][l], from 0, over j in order (ct: Cᵀ, side × x). */
+static void times_cols(const double *t, const double *ct, double *low, unsigned x, unsigned side) { times(t, ct, low, x, side, x); }
 
 /*
  * phash.ts lowDct into low (x × x); t: x × side of scratch. The noise bound 4 · Σ|p| · 1e-10
@@ -619,31 +664,11 @@ static void thumb_bits(const double *thumb, unsigned side, unsigned x, const dou
 
 /* ---- detail.ts detailResidual ---- */
 
-/* g[r][s] = Σ_k a[r][k] · at[k][s] (at = Aᵀ), from 0, over k in order: Σ_k a[r][k] · a[s][k]. */
-VECTOR_CLONES static void gram(const double *restrict a, const double *restrict at, double *restrict g, unsigned n) {
-  for (unsigned r = 0; r < n; r++) {
-    double *restrict gr = g + (size_t)r * n;
-    for (unsigned s = 0; s < n; s++) gr[s] = 0;
-    for (unsigned k = 0; k < n; k++) {
-      double ark = a[(size_t)r * n + k];
-      const double *restrict atk = at + (size_t)k * n;
-      for (unsigned s = 0; s < n; s++) gr[s] += ark * atk[s];
-    }
-  }
-}
+/* g[r][s] = Σ_k a[r][k] · at[k][s] (at = Aᵀ), from 0, over k in order: Σ_k a[r][k] · a[s][k] (times_rows with C = A, P = Aᵀ). */
+static void gram(const double *a, const double *at, double *g, unsigned n) { times(a, at, g, n, n, n); }
 
 /* next[c][r] = Σ_k g[r][k] · q[c][k] over k in order, as Σ_k q[c][k] · g[k][r] (G is symmetric to the bit). */
-VECTOR_CLONES static void times_g(const double *restrict g, const double *restrict q, double *restrict next, unsigned n) {
-  for (unsigned c = 0; c < RANK; c++) {
-    double *restrict nc = next + (size_t)c * n;
-    for (unsigned r = 0; r < n; r++) nc[r] = 0;
-    for (unsigned k = 0; k < n; k++) {
-      double qck = q[(size_t)c * n + k];
-      const double *restrict gk = g + (size_t)k * n;
-      for (unsigned r = 0; r < n; r++) nc[r] += qck * gk[r];
-    }
-  }
-}
+static void times_g(const double *g, const double *q, double *next, unsigned n) { times(q, g, next, RANK, n, n); }
 
 /* detail.ts orthonormalise: Gram–Schmidt on the RANK columns of q (column-major, n rows). */
 static void orthonormalise(double *q, unsigned n) {
