@@ -38,6 +38,7 @@ const SETTINGS: [string, HashSettings][] = [
   ['no coarse views', { ...FIND, coarseX: 0 }],
   ['x = 8, coarse 4', { ...FIND, x: 8, coarseX: 4 }],
   ['x = 12, no coarse', { ...FIND, x: 12, coarseX: 0 }],
+  ['--orientations --crops (x = 8)', { ...FIND, x: 8, borders: false, edits: false, coarseX: 0 }],
 ];
 
 /** The sample photos' JPEGs (EXIF-rotated ones among the edited copies). */
