@@ -56,6 +56,7 @@
 #include <string.h>
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -483,6 +484,21 @@ int main(int argc, char **argv) {
    */
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
+#endif
+  /*
+   * Room on standard output for a few hundred replies of bits (1.5 KiB each under find's
+   * settings): with the default (about a hundred), a helper stopped, its reply unwritten,
+   * whenever imgcmp's thread was busy for a while (loading HDF5, say). Node hands its children a
+   * socket; a pipe where it is one. Where more cannot be had, it stays as it is.
+   */
+  struct stat out;
+  if (fstat(STDOUT_FILENO, &out) == 0 && S_ISSOCK(out.st_mode)) {
+    int bytes = 4 << 20;
+    setsockopt(STDOUT_FILENO, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+  }
+#ifdef F_SETPIPE_SZ
+  else if (S_ISFIFO(out.st_mode))
+    fcntl(STDOUT_FILENO, F_SETPIPE_SZ, 1 << 20);
 #endif
   double max_pixels = strtod(argv[1], NULL);
   /* For the tests: decode progressive files whole, to show that dropping AC scans changes nothing. */
