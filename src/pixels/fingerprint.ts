@@ -2,13 +2,13 @@
  * One image file → its fingerprint record: decoded once to the method's thumbnail (or the larger
  * square that crop views are cut from), then hashed in every view the settings ask for.
  */
+import { wordsFor } from '../hash/bits.js';
 import { methodNamed } from '../hash/methods.js';
+import { nativeViewSpec, nativeViewsFit } from '../hash/native-spec.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
 import { viewFingerprints } from '../hash/view-fingerprints.js';
 import { cropSourceSide, needsSource, viewsPerFile } from '../hash/views.js';
 import { fileError } from '../util/errors.js';
-import { wordsFor } from '../hash/bits.js';
-import { nativeViewSpec, nativeViewsFit } from '../hash/native-spec.js';
 import { greySource, jpegViewBits } from './decode.js';
 import { helperSetup, type FileStamp } from './jpeg.js';
 import { decoderFor } from './recipe.js';
@@ -52,11 +52,18 @@ export async function fingerprintFile(
   return record;
 }
 
-/** The helper's setup message of each recipe, made once per distinct settings (one Buffer: sent to each helper once). */
+/**
+ * The helper's setup message of each recipe (undefined where it does not take the settings), made
+ * once per distinct settings: one Buffer, which each helper is sent once. By the settings object
+ * first (a run passes the same one for every file), else by what decides the bits.
+ */
 const recipes = new Map<string, Buffer | undefined>();
+const recipeOf = new WeakMap<HashSettings, Buffer | undefined>();
 function nativeRecipe(settings: HashSettings): Buffer | undefined {
+  if (recipeOf.has(settings)) return recipeOf.get(settings);
   const key = JSON.stringify([settings.method, settings.x, settings.orientations, settings.crops, settings.borders === true, settings.edits === true, settings.coarseX ?? 0]);
   if (!recipes.has(key)) recipes.set(key, nativeViewsFit(settings) ? helperSetup(nativeViewSpec(settings)) : undefined);
+  recipeOf.set(settings, recipes.get(key));
   return recipes.get(key);
 }
 
