@@ -375,10 +375,11 @@ static void turn_keep(const struct edit_view *e, double aspect, double *fx, doub
 }
 
 /*
- * One row of views.ts turned's bilinear samples (y: the row's position in heights): each
- * sample's operations on the same values in the same order (xc[px] = x · cos and xs[px] = x · sin
- * are the products the scalar expression forms), in the processor's vectors (their gathers).
- * u, v ≥ 0 after the clamp, so truncation is floor.
+ * Where one row of views.ts turned's bilinear samples falls (ys, yc: the row's y · sin and
+ * y · cos): for each sample, its source pixel's index and the fractions fu, fv, from the same
+ * operations on the same values in the same order as the scalar expression (xc[px] = x · cos and
+ * xs[px] = x · sin are the products it forms), in the processor's vectors. u, v ≥ 0 after the
+ * clamp, so truncation is floor.
  */
 VECTOR_CLONES static void turned_where(unsigned m, unsigned n, double aspect, const double *restrict xc, const double *restrict xs, double ys, double yc, int *restrict at, double *restrict fus, double *restrict fvs) {
   double c = m / 2.0, high = m - 1.0;
@@ -399,7 +400,15 @@ VECTOR_CLONES static void turned_where(unsigned m, unsigned n, double aspect, co
   }
 }
 
-__attribute__((optimize("no-tree-vectorize"))) static void turned_row(const double *restrict src, unsigned m, unsigned n, double aspect, const double *restrict xc, const double *restrict xs, double ys, double yc, double *restrict row) {
+/*
+ * One row of the samples: (p · (1 − fu) + p₁ · fu) · (1 − fv) + (…) · fv, as views.ts turned
+ * computes them. Left scalar: vectorised, its four loads become gathers, slower here than the
+ * loads themselves.
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-tree-vectorize")))
+#endif
+static void turned_row(const double *restrict src, unsigned m, unsigned n, double aspect, const double *restrict xc, const double *restrict xs, double ys, double yc, double *restrict row) {
   int at[1024];
   double fus[1024], fvs[1024];
   turned_where(m, n, aspect, xc, xs, ys, yc, at, fus, fvs);
