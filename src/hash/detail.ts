@@ -104,12 +104,20 @@ interface DetailWork {
 }
 let work: DetailWork | undefined;
 
-function workFor(n: number): DetailWork {
-  if (work?.n === n) return work;
+/**
+ * The subspace iteration's start for a side of n, orthonormalised (n × RANK, column-major): the
+ * numbers detailResidual starts from (hash/native-spec.ts hands them to the native helper too).
+ */
+export function detailStart(n: number): Float64Array {
   const start = new Float64Array(n * RANK);
   for (let c = 0; c < RANK; c++) for (let r = 0; r < n; r++) start[c * n + r] = Math.cos((r + 1) * (c + 1) * 0.7) + (c === 0 ? 1 : 0);
   orthonormalise(start, n);
-  work = { n, a: new Float64Array(n * n), g: new Float64Array(n * n), q: new Float64Array(n * RANK), next: new Float64Array(n * RANK), start };
+  return start;
+}
+
+function workFor(n: number): DetailWork {
+  if (work?.n === n) return work;
+  work = { n, a: new Float64Array(n * n), g: new Float64Array(n * n), q: new Float64Array(n * RANK), next: new Float64Array(n * RANK), start: detailStart(n) };
   return work;
 }
 

@@ -46,8 +46,8 @@ export interface ViewOptions {
 }
 
 /** The edit views, in their order after the oriented classes. */
-type EditView = { turn: number; keep: 'straighten' | 'grown' } | { strip: 'bottom' | 'top' };
-const EDIT_VIEWS: readonly EditView[] = [
+export type EditView = { turn: number; keep: 'straighten' | 'grown' } | { strip: 'bottom' | 'top' };
+export const EDIT_VIEWS: readonly EditView[] = [
   { turn: 2.5, keep: 'straighten' },
   { turn: -2.5, keep: 'straighten' },
   { turn: 5, keep: 'grown' },
@@ -56,9 +56,9 @@ const EDIT_VIEWS: readonly EditView[] = [
   { strip: 'top' },
 ];
 /** Share of the side a strip view leaves out: a banner or caption of up to about this height. */
-const STRIP = 0.12;
+export const STRIP = 0.12;
 
-function editViews(opts: ViewOptions): readonly EditView[] {
+export function editViews(opts: ViewOptions): readonly EditView[] {
   return opts.edits ? EDIT_VIEWS : [];
 }
 
@@ -244,13 +244,13 @@ export function centralRect(m: number, fraction: number): Rect {
 }
 
 /** Grey levels (0–255) a frame line may stray from the frame's colour (JPEG noise, antialiasing). */
-const FRAME_TOLERANCE = 6;
+export const FRAME_TOLERANCE = 6;
 /** Share of a line's pixels that must be of the frame's colour for the line to count as frame. */
-const FRAME_LINE_SHARE = 0.98;
+export const FRAME_LINE_SHARE = 0.98;
 /** A frame narrower than this share of the side is not taken (a thin line is no frame). */
-const FRAME_MIN = 1 / 64;
+export const FRAME_MIN = 1 / 64;
 /** Nor one wider than this: beyond it the "frame" is more likely a plain part of the picture. */
-const FRAME_MAX = 0.3;
+export const FRAME_MAX = 0.3;
 
 /**
  * The picture inside a plain frame: on each side, the run of lines (rows from the top and bottom,

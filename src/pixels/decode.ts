@@ -184,6 +184,25 @@ export async function greySource(
   return { ...(await sharpThumbnail(path, side, withAspect)), stamp };
 }
 
+/**
+ * The bits of the views of the JPEG at `path`, hashed by the native helper under `recipe`
+ * (JpegDecoder.viewBits), as a greySource of `side` pixels would have them hashed; or why not:
+ * `undefined` for a file it leaves to imgcmp's own hashing (a special format, a recipe the
+ * helper cannot take), `sharp` for one it declined as greySource's helper would (the caller then
+ * takes sharp's source, whose stats come from regularFile).
+ */
+export async function jpegViewBits(
+  path: string,
+  side: number,
+  recipe: Buffer,
+  stopped?: () => boolean,
+): Promise<{ flat: boolean; words: Uint32Array; stamp: FileStamp } | 'sharp' | undefined> {
+  if (specialFormat(path) || decoderMissing('libjpeg')) return undefined;
+  const reply = await jpegHelpers().viewBits(hasEscapes(path) ? toBytes(path) : Buffer.from(path), side, recipe, stopped);
+  if (reply.ok) return reply;
+  return reply.noRecipe ? undefined : 'sharp';
+}
+
 /** The size and modification time of `st`. */
 function stampOf(st: fs.Stats): FileStamp {
   return { size: st.size, mtimeMs: st.mtimeMs };

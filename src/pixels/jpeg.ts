@@ -43,10 +43,26 @@ export interface FileStamp {
  * only a regular file); or the helper's reason to leave the file to sharp.
  */
 export type JpegReply =
-  | { ok: true; thumbnail: Float64Array; orientation: number; width: number; height: number; stamp: FileStamp; release: () => void }
-  | { ok: false; reason: string };
+  | { ok: true; thumbnail: Float64Array; words?: Uint32Array; orientation: number; width: number; height: number; stamp: FileStamp; release: () => void }
+  | { ok: false; reason: string; status?: number };
+const NO_THUMBNAIL = new Float64Array(0);
+
+/**
+ * The bits of a JPEG's views as the helper computed them (JpegDecoder.viewBits: native/
+ * view-bits.c), with the stats of the file it read; or its reason to leave the file to sharp,
+ * or (`noRecipe`) to imgcmp's own hashing of its thumbnail.
+ */
+export type JpegBitsReply =
+  | { ok: true; flat: boolean; words: Uint32Array; stamp: FileStamp }
+  | { ok: false; reason: string; noRecipe: boolean };
 
 const STATUS_OK = 0;
+/** A hash request the helper could not answer (no recipe, or another source side): ask for the thumbnail instead. */
+const STATUS_NO_HASH = 3;
+/** A request's side with this bit set asks for the views' bits instead of the thumbnail. */
+export const HASH_REQUEST = 0x80000000;
+/** The side field of a setup message: the hash recipe that the hash requests after it use. */
+const SETUP_REQUEST = 0xffffffff;
 /**
  * A reply's head: status, width, height, orientation, length (u32 each), the file's size (u64),
  * modification time (i64 seconds, u32 nanoseconds), and where the body is (u32: 0 following in
@@ -65,10 +81,15 @@ export const NO_SLOT = 0xffffffff;
 export function helperRequest(file: Buffer, side: number, slot = NO_SLOT): Buffer {
   const request = Buffer.allocUnsafe(12 + file.length);
   request.writeUInt32LE(file.length, 0);
-  request.writeUInt32LE(side, 4);
+  request.writeUInt32LE(side >>> 0, 4);
   request.writeUInt32LE(slot, 8);
   file.copy(request, 12);
   return request;
+}
+
+/** A setup message: the hash recipe (hash/native-spec.ts) for the hash requests that follow it. */
+export function helperSetup(spec: Float64Array): Buffer {
+  return helperRequest(Buffer.from(spec.buffer, spec.byteOffset, spec.byteLength), SETUP_REQUEST, 0);
 }
 
 interface Pending {
@@ -80,6 +101,8 @@ interface Pending {
   reject: (err: Error) => void;
   /** The shared file's slot of this request on the helper it was sent to, or NO_SLOT. */
   slot?: number;
+  /** For the bits of the views instead of the thumbnail: the recipe's setup message (helperSetup). */
+  recipe?: Buffer;
 }
 
 /**
@@ -110,6 +133,8 @@ class Helper {
   private readonly shared = sharedFile();
   private readonly freeSlots: number[] = [];
   private slots = 0;
+  /** The recipe last sent to this helper (a setup message), which its hash requests use. */
+  private recipe: Buffer | undefined;
   private buffered = 0;
   private gone = false;
   private timer: NodeJS.Timeout | undefined;
@@ -153,13 +178,18 @@ class Helper {
   }
 
   send(p: Pending): void {
-    // A slot of the shared file for the thumbnail, where it fits one (errors come by the pipe).
-    p.slot = this.shared !== undefined && p.side > 0 && p.side * p.side * 8 <= SLOT_BYTES ? (this.freeSlots.pop() ?? this.slots++) : NO_SLOT;
+    // A slot of the shared file for the thumbnail, where it fits one (errors come by the pipe;
+    // so do the views' bits, 1.5 KiB under find's settings).
+    p.slot = !p.recipe && this.shared !== undefined && p.side > 0 && p.side * p.side * 8 <= SLOT_BYTES ? (this.freeSlots.pop() ?? this.slots++) : NO_SLOT;
     if (this.pending.push(p) === 1) {
       this.busy();
       this.arm();
     }
-    this.child.stdin.write(helperRequest(p.file, p.side, p.slot));
+    if (p.recipe && p.recipe !== this.recipe) {
+      this.child.stdin.write(p.recipe);
+      this.recipe = p.recipe;
+    }
+    this.child.stdin.write(helperRequest(p.file, p.recipe ? (p.side | HASH_REQUEST) >>> 0 : p.side, p.slot));
   }
 
   /**
@@ -218,16 +248,18 @@ class Helper {
       if (!inShared) this.copyOut(body, true);
       else if (!unread && !this.readShared(body, p?.slot)) unread = true;
       if (p?.slot !== undefined && p.slot !== NO_SLOT) this.freeSlots.push(p.slot);
+      const status = head.readUInt32LE(0);
       const reply: JpegReply =
         unread
           ? { ok: false, reason: 'the JPEG decoder\'s thumbnail could not be read back' }
-          : head.readUInt32LE(0) !== STATUS_OK
-          ? { ok: false, reason: body.toString('utf8') }
-          : length % 8
-            ? { ok: false, reason: 'the JPEG decoder sent a malformed thumbnail' }
+          : status !== STATUS_OK
+          ? { ok: false, reason: body.toString('utf8'), status }
+          : length % (p?.recipe ? 4 : 8)
+            ? { ok: false, reason: 'the JPEG decoder sent a malformed reply' }
             : {
                 ok: true,
-                thumbnail: new Float64Array(body.buffer, body.byteOffset, length / 8),
+                // the views' bits (a hash request), copied out: the buffer is given back at once
+                ...(p?.recipe ? { thumbnail: NO_THUMBNAIL, words: Uint32Array.from(new Uint32Array(body.buffer, body.byteOffset, length / 4)) } : { thumbnail: new Float64Array(body.buffer, body.byteOffset, length / 8) }),
                 orientation: head.readUInt32LE(12),
                 // the size it was decoded at (before the EXIF orientation): its aspect is the file's
                 width: head.readUInt32LE(4),
@@ -240,6 +272,7 @@ class Helper {
                   released = true;
                 },
               };
+      if (reply.ok && reply.words) reply.release();
       this.arm();
       // More work for this helper before the reply is handed over: what the reply's reader does
       // next (hashing, in imgcmp's one thread) then overlaps the helper's next decode.
@@ -362,6 +395,22 @@ export class JpegDecoder {
       this.queue.push({ file, side, stopped, resolve, reject });
       this.pump();
     });
+  }
+
+  /**
+   * The bits of the views of the JPEG file at `file`, decoded to a side × side source and hashed
+   * by the helper under `recipe` (helperSetup of hash/native-spec.ts's nativeViewSpec, one
+   * Buffer per recipe: it is sent to each helper once); stopping as decode does.
+   */
+  async viewBits(file: Buffer, side: number, recipe: Buffer, stopped?: () => boolean): Promise<JpegBitsReply> {
+    const reply = await new Promise<JpegReply>((resolve, reject) => {
+      this.queue.push({ file, side, stopped, resolve, reject, recipe });
+      this.pump();
+    });
+    if (!reply.ok) return { ok: false, reason: reply.reason, noRecipe: reply.status === STATUS_NO_HASH };
+    const words = reply.words ?? new Uint32Array(0);
+    if (!words.length) return { ok: false, reason: 'the JPEG decoder sent no bits', noRecipe: true };
+    return { ok: true, flat: (words[0]! & 1) === 1, words: words.subarray(1), stamp: reply.stamp };
   }
 
   /** Starts the helper processes now (their start overlaps the caller's work until the first decode). */

@@ -7,6 +7,7 @@
  * instantiates the kernel on it (kernelFor).
  */
 import { PROBE_WASM_BASE64 } from './probe-wasm.js';
+import { compiledTiered } from '../../util/wasm-tiers.js';
 
 /**
  * One chunk's probe (probe.wat): every row within `r` bits of the query (its 32-bit halves `lo`,
@@ -24,7 +25,7 @@ let compiled: WebAssembly.Module | null | undefined;
 function probeModule(): WebAssembly.Module | null {
   if (compiled === undefined) {
     try {
-      compiled = new WebAssembly.Module(Buffer.from(PROBE_WASM_BASE64, 'base64'));
+      compiled = compiledTiered(() => new WebAssembly.Module(Buffer.from(PROBE_WASM_BASE64, 'base64')));
     } catch {
       compiled = null;
     }

@@ -11,6 +11,7 @@ import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_thread
 import type { PackedFingerprints } from '../../hash/bits.js';
 import { PairBuilder, type PairList } from '../pairs.js';
 import { HAMMING_WASM_BASE64 } from './hamming-wasm.js';
+import { compiledTiered } from '../../util/wasm-tiers.js';
 
 interface Kernel {
   pairs(w: number, n: number, i0: number, i1: number, t: number, out: number, cap: number): number;
@@ -28,11 +29,14 @@ function load(fps: PackedFingerprints, extra: number): { kernel: Kernel; memory:
     // V8 first runs WebAssembly on its baseline compiler and optimizes hot functions later; a
     // scan is one long call that would stay on the slow code (2.4× slower here). The module is
     // tiny, so it is compiled optimized, eagerly, at once; the flags are restored after.
-    v8.setFlagsFromString('--no-liftoff');
-    v8.setFlagsFromString('--no-wasm-lazy-compilation');
-    compiled = new WebAssembly.Module(Buffer.from(HAMMING_WASM_BASE64, 'base64'));
-    v8.setFlagsFromString('--liftoff');
-    v8.setFlagsFromString('--wasm-lazy-compilation');
+    compiled = compiledTiered(() => {
+      v8.setFlagsFromString('--no-liftoff');
+      v8.setFlagsFromString('--no-wasm-lazy-compilation');
+      const module = new WebAssembly.Module(Buffer.from(HAMMING_WASM_BASE64, 'base64'));
+      v8.setFlagsFromString('--liftoff');
+      v8.setFlagsFromString('--wasm-lazy-compilation');
+      return module;
+    });
   }
   const w = Math.max(1, Math.ceil(fps.words / 2));
   const rowsBytes = fps.count * w * 8;

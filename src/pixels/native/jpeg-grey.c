@@ -10,6 +10,10 @@
  *
  * Protocol, on standard input and output, native byte order (the parent is on the same machine):
  *   request: u32 path length, u32 thumbnail side S, u32 slot, the path's bytes
+ *            (S with HASH_REQUEST set: the views' bits instead of the thumbnail, see below)
+ *   setup:   u32 length, u32 SETUP_REQUEST, u32 0, then length bytes of doubles: the hash
+ *            recipe (settings and constants, as hash/native-spec.ts writes them) that the hash
+ *            requests after it use; no reply
  *   reply:   u32 status, u32 width, u32 height, u32 orientation, u32 length, then the file's
  *            size (u64) and modification time (i64 seconds, u32 nanoseconds) as the file
  *            descriptor it read has them (0 where the file was not read), then u32 where: 0
@@ -32,6 +36,11 @@
  *     status 1: not for this decoder (not a regular file, not a JPEG, a colour space libjpeg
  *               cannot turn into grey, more pixels than the limit); the bytes are the reason.
  *     status 2: the decoder failed or warned of corrupt data; the bytes are libjpeg's message.
+ *     status 3: a hash request this helper cannot answer (no recipe or a malformed one, or a
+ *               source side other than the recipe's); imgcmp then asks for the thumbnail.
+ * A hash request (side S | HASH_REQUEST) decodes the same S × S thumbnail and replies, with
+ * status 0, the phash bits of all its views (view-bits.c: a word of flags, then the views' and
+ * the coarse views' packed words, u32 each) through standard output instead of the thumbnail.
  * The parent decodes every file that gets status 1 or 2 with sharp instead, whose verdict then
  * stands, so this helper never decides alone that a file is bad.
  *
@@ -47,10 +56,13 @@
 #include <string.h>
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <jpeglib.h>
+
+#include "view-bits.h"
 
 #ifdef __APPLE__
 #define st_mtim st_mtimespec
@@ -60,7 +72,8 @@
 #include <malloc.h>
 #endif
 
-enum { STATUS_OK = 0, STATUS_NOT_MINE = 1, STATUS_FAILED = 2 };
+enum { STATUS_OK = 0, STATUS_NOT_MINE = 1, STATUS_FAILED = 2, STATUS_NO_HASH = 3 };
+static const uint32_t HASH_REQUEST = 0x80000000u, SETUP_REQUEST = 0xFFFFFFFFu;
 
 struct failure {
   struct jpeg_error_mgr mgr;
@@ -230,6 +243,16 @@ static unsigned triangle_taps(unsigned in_size, unsigned out_size, unsigned **fi
   return stride;
 }
 
+/* One row's horizontal pass: out[c] = 0 + Σ_t wt[t][c] · line[at[t][c]], over t in order. */
+VECTOR_CLONES static void row_taps(const double *restrict line, const unsigned *restrict at, const double *restrict wt, unsigned most, unsigned side, double *restrict out) {
+  for (unsigned c = 0; c < side; c++) out[c] = 0;
+  for (unsigned t = 0; t < most; t++) {
+    const unsigned *restrict a = at + (size_t)t * side;
+    const double *restrict w = wt + (size_t)t * side;
+    for (unsigned c = 0; c < side; c++) out[c] += w[c] * line[a[c]];
+  }
+}
+
 /*
  * The width × height grey image resampled to side × side (aspect ratio not kept, as imgcmp does)
  * by a separable triangle filter, unrounded; 0 when out of memory. Rows first, then columns, in
@@ -241,29 +264,53 @@ static int triangle_resize(const JSAMPLE *pixels, unsigned width, unsigned heigh
   double *rows = malloc((size_t)height * side * sizeof *rows);
   unsigned a_stride = triangle_taps(width, side, &a_first, &a_count, &a_weights);
   unsigned d_stride = triangle_taps(height, side, &d_first, &d_count, &d_weights);
-  int ok = rows && a_stride && d_stride;
+  double *line = malloc((size_t)width * sizeof *line);
+  unsigned *at = NULL;
+  double *wt = NULL;
+  unsigned most = 0;
+  for (unsigned c = 0; a_count && c < side; c++)
+    if (a_count[c] > most) most = a_count[c];
+  at = malloc((size_t)most * side * sizeof *at);
+  wt = malloc((size_t)most * side * sizeof *wt);
+  int ok = rows && a_stride && d_stride && line && at && wt;
   if (ok) {
+    /*
+     * Tap t of column c at at[t * side + c], wt[t * side + c]: every column given `most` taps,
+     * the missing ones of weight 0 (at the column's first pixel). A term 0 · p adds +0, which
+     * changes no sum (every term is ≥ 0: so no sum is −0), and the loop over the columns runs
+     * the same for each, so that the compiler can vectorise it; each sum is still 0 + w0 · p0 +
+     * w1 · p1 + …, its taps in order.
+     */
+    for (unsigned t = 0; t < most; t++)
+      for (unsigned c = 0; c < side; c++) {
+        int real = t < a_count[c];
+        at[t * side + c] = a_first[c] + (real ? t : 0);
+        wt[t * side + c] = real ? a_weights[(size_t)c * a_stride + t] : 0;
+      }
     for (unsigned r = 0; r < height; r++) {
       const JSAMPLE *row = pixels + (size_t)r * width;
-      for (unsigned c = 0; c < side; c++) {
-        const double *w = a_weights + (size_t)c * a_stride;
-        const JSAMPLE *src = row + a_first[c];
-        double v = 0;
-        for (unsigned t = 0; t < a_count[c]; t++) v += w[t] * src[t];
-        rows[(size_t)r * side + c] = v;
-      }
+      for (unsigned i = 0; i < width; i++) line[i] = row[i];
+      row_taps(line, at, wt, most, side, rows + (size_t)r * side);
     }
-    for (unsigned i = 0; i < side * side; i++) out[i] = 0;
     for (unsigned r = 0; r < side; r++) {
       const double *w = d_weights + (size_t)r * d_stride;
       double *dst = out + (size_t)r * side;
+      /* each output 0 + w0 · a + w1 · b + …, as from a zeroed output (without zeroing it first) */
+      if (d_count[r] == 0)
+        for (unsigned c = 0; c < side; c++) dst[c] = 0;
       for (unsigned t = 0; t < d_count[r]; t++) {
         const double *src = rows + (size_t)(d_first[r] + t) * side;
-        for (unsigned c = 0; c < side; c++) dst[c] += w[t] * src[c];
+        if (t == 0)
+          for (unsigned c = 0; c < side; c++) dst[c] = 0 + w[t] * src[c];
+        else
+          for (unsigned c = 0; c < side; c++) dst[c] += w[t] * src[c];
       }
     }
   }
   free(rows);
+  free(line);
+  free(at);
+  free(wt);
   free(a_first);
   free(a_count);
   free(a_weights);
@@ -311,8 +358,11 @@ static JOCTET *read_file(const char *path, size_t *length, struct stamp *stamp, 
   return data;
 }
 
-/* Decodes one file and writes its reply; returns -1 only when standard output is gone. */
-static int decode(const char *path, uint32_t side, uint32_t slot, double max_pixels, int whole_files) {
+/*
+ * Decodes one file and writes its reply (with `hash`, the bits of its views instead of its
+ * thumbnail); returns -1 only when standard output is gone.
+ */
+static int decode(const char *path, uint32_t side, uint32_t slot, double max_pixels, int whole_files, const struct view_spec *hash) {
   if (side == 0 || side > 4096) return reply_text(STATUS_NOT_MINE, "thumbnail side out of range");
   size_t length = 0;
   struct stamp stamp = {0, 0, 0};
@@ -399,8 +449,18 @@ static int decode(const char *path, uint32_t side, uint32_t slot, double max_pix
   double *thumbnail = malloc((size_t)side * side * sizeof *thumbnail);
   int resized = thumbnail && triangle_resize(pixels, width, height, side, thumbnail);
   free(pixels);
-  int written = resized ? reply(STATUS_OK, width, height, orientation, &stamp, thumbnail, side * side * sizeof *thumbnail, slot)
-                        : reply_text(STATUS_FAILED, "out of memory");
+  int written;
+  if (!resized) written = reply_text(STATUS_FAILED, "out of memory");
+  else if (!hash) written = reply(STATUS_OK, width, height, orientation, &stamp, thumbnail, side * side * sizeof *thumbnail, slot);
+  else {
+    size_t n = view_spec_reply_words(hash);
+    uint32_t *words = malloc(n * sizeof *words);
+    if (words && view_bits(hash, thumbnail, orientation, width, height, words) == 0)
+      written = reply(STATUS_OK, width, height, orientation, &stamp, words, (uint32_t)(n * sizeof *words), NO_SLOT);
+    else
+      written = reply_text(STATUS_FAILED, "out of memory");
+    free(words);
+  }
   free(thumbnail);
   return written;
 }
@@ -425,19 +485,55 @@ int main(int argc, char **argv) {
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
 #endif
+  /*
+   * Room on standard output for a few hundred replies of bits (1.5 KiB each under find's
+   * settings): with the default (about a hundred), a helper stopped, its reply unwritten,
+   * whenever imgcmp's thread was busy for a while (loading HDF5, say). Node hands its children a
+   * socket; a pipe where it is one. Where more cannot be had, it stays as it is.
+   */
+  struct stat out;
+  if (fstat(STDOUT_FILENO, &out) == 0 && S_ISSOCK(out.st_mode)) {
+    int bytes = 4 << 20;
+    setsockopt(STDOUT_FILENO, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+  }
+#ifdef F_SETPIPE_SZ
+  else if (S_ISFIFO(out.st_mode))
+    fcntl(STDOUT_FILENO, F_SETPIPE_SZ, 1 << 20);
+#endif
   double max_pixels = strtod(argv[1], NULL);
   /* For the tests: decode progressive files whole, to show that dropping AC scans changes nothing. */
   int whole_files = getenv("IMGCMP_JPEG_WHOLE_FILES") != NULL;
   uint32_t head[3];
   char *path = NULL;
+  struct view_spec *hash = NULL;
   while (fread(head, sizeof head, 1, stdin) == 1) {
     char *grown = realloc(path, (size_t)head[0] + 1);
     if (!grown) return 1;
     path = grown;
     if (head[0] && fread(path, head[0], 1, stdin) != 1) break;
     path[head[0]] = '\0';
-    if (decode(path, head[1], head[2], max_pixels, whole_files) != 0) break;
+    if (head[1] == SETUP_REQUEST) {
+      /* A new recipe for the hash requests that follow (none when it is malformed: they get status 3). */
+      view_spec_free(hash);
+      hash = NULL;
+      if (head[0] % sizeof(double) == 0) {
+        double *spec = malloc(head[0] + sizeof(double));
+        if (spec) {
+          memcpy(spec, path, head[0]);
+          hash = view_spec_parse(spec, head[0] / sizeof(double));
+        }
+        free(spec);
+      }
+      continue;
+    }
+    int hashed = (head[1] & HASH_REQUEST) != 0;
+    uint32_t side = head[1] & ~HASH_REQUEST;
+    int failed = hashed && (!hash || view_spec_source_side(hash) != side)
+                     ? reply_text(STATUS_NO_HASH, "no hash recipe for this request") != 0
+                     : decode(path, side, head[2], max_pixels, whole_files, hashed ? hash : NULL) != 0;
+    if (failed) break;
   }
+  view_spec_free(hash);
   free(path);
   return 0;
 }

@@ -1,0 +1,35 @@
+/**
+ * Which of V8's WebAssembly compilers a module is compiled for. V8 reads its flags when a module
+ * is compiled, and they are the process's: a module loaded on the baseline compiler alone
+ * (compiledOnBaseline: HDF5's, large, run briefly) sets --liftoff-only while it compiles, and a
+ * module compiled meanwhile for speed (compiledTiered: the hashing and search kernels, which
+ * rely on V8 optimizing their hot functions) is compiled with the flag lifted.
+ */
+import v8 from 'node:v8';
+
+/** Baseline-only loads under way. */
+let baselineLoads = 0;
+/** Whether the flag was given to node: then it is the user's, and left alone. */
+const givenToNode = /liftoff-only/.test([...process.execArgv, process.env.NODE_OPTIONS ?? ''].join(' '));
+
+/** What `load` compiles while it runs (until its promise settles), on the baseline compiler alone. */
+export async function compiledOnBaseline<T>(load: () => Promise<T>): Promise<T> {
+  if (givenToNode) return load();
+  if (baselineLoads++ === 0) v8.setFlagsFromString('--liftoff-only');
+  try {
+    return await load();
+  } finally {
+    if (--baselineLoads === 0) v8.setFlagsFromString('--no-liftoff-only');
+  }
+}
+
+/** What `compile` compiles (synchronously), with V8's usual tiers whatever else is loading. */
+export function compiledTiered<T>(compile: () => T): T {
+  if (givenToNode || baselineLoads === 0) return compile();
+  v8.setFlagsFromString('--no-liftoff-only');
+  try {
+    return compile();
+  } finally {
+    v8.setFlagsFromString('--liftoff-only');
+  }
+}
