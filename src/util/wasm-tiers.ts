@@ -6,6 +6,7 @@
  * rely on V8 optimizing their hot functions) is compiled with the flag lifted.
  */
 import v8 from 'node:v8';
+import { isMainThread } from 'node:worker_threads';
 
 /** Baseline-only loads under way. */
 let baselineLoads = 0;
@@ -14,7 +15,10 @@ const givenToNode = /liftoff-only/.test([...process.execArgv, process.env.NODE_O
 
 /** What `load` compiles while it runs (until its promise settles), on the baseline compiler alone. */
 export async function compiledOnBaseline<T>(load: () => Promise<T>): Promise<T> {
-  if (givenToNode) return load();
+  // The flags are the process's, and only this thread's loads are counted here: a worker thread
+  // (a checkpoint's writer, db/write-apart.ts) setting them could leave a search thread's kernel,
+  // compiled meanwhile, on the baseline compiler for good. Worker threads compile as V8 does.
+  if (givenToNode || !isMainThread) return load();
   if (baselineLoads++ === 0) v8.setFlagsFromString('--liftoff-only');
   try {
     return await load();
