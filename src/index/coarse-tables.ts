@@ -419,50 +419,35 @@ export class SortedTable {
 
   /** Every key whose row lies within `r` bits of q[qAt..]: see ChunkTable.probeWithin. */
   probeWithin(q: Uint32Array, qAt: number, r: number, found: Found): void {
-    const radii = this.radii(r);
-    for (let c = 0; c < this.chunks.length; c++) if (radii[c]! >= 0) this.probeChunk(c, radii[c]!, q, qAt, r, found);
-  }
-
-  /**
-   * probeWithin for each of several query rows (q[at..] for each of `ats`), a chunk at a time:
-   * one chunk's rows and offsets (a quarter of the table) stay in the cache from one query row to
-   * the next, where row after row over all chunks would go through the whole table each time.
-   */
-  probeEach(q: Uint32Array, ats: readonly number[], r: number, found: Found): void {
-    const radii = this.radii(r);
-    for (let c = 0; c < this.chunks.length; c++) {
-      if (radii[c]! < 0) continue;
-      for (let i = 0; i < ats.length; i++) this.probeChunk(c, radii[c]!, q, ats[i]!, r, found);
-    }
-  }
-
-  /** Chunk c's buckets within t bits of q[qAt..]'s chunk value: its keys within r bits of the row into `found`. */
-  private probeChunk(c: number, t: number, q: Uint32Array, qAt: number, r: number, found: Found): void {
     const words = this.words;
+    const radii = this.radii(r);
     const q0 = q[qAt]!;
     const q1 = words > 1 ? q[qAt + 1]! : 0;
-    const { offset, bits, start, rows, keys, probe } = this.chunks[c]!;
-    const qv = chunkValue(q, qAt, offset, bits);
-    if (probe) {
-      hitKeys = keys;
-      hitFound = found;
-      probe(start.byteOffset, bits, qv, t, q0, q1, r);
-      return;
-    }
-    const masks = masksFor(bits, t);
-    for (let mi = 0; mi < masks.length; mi++) {
-      const value = qv ^ masks[mi]!;
-      const end = start[value + 1]!;
-      for (let p = start[value]!; p < end; p++) {
-        let d: number;
-        if (words === 2) {
-          // 64-bit coarse views measured inline: this loop is most of a search's time.
-          d = popcount32(rows[2 * p]! ^ q0) + popcount32(rows[2 * p + 1]! ^ q1);
-        } else {
-          d = 0;
-          for (let w = 0; w < words && d <= r; w++) d += popcount32(rows[p * words + w]! ^ q[qAt + w]!);
+    for (let c = 0; c < this.chunks.length; c++) {
+      if (radii[c]! < 0) continue;
+      const { offset, bits, start, rows, keys, probe } = this.chunks[c]!;
+      const qv = chunkValue(q, qAt, offset, bits);
+      if (probe) {
+        hitKeys = keys;
+        hitFound = found;
+        probe(start.byteOffset, bits, qv, radii[c]!, q0, q1, r);
+        continue;
+      }
+      const masks = masksFor(bits, radii[c]!);
+      for (let mi = 0; mi < masks.length; mi++) {
+        const value = qv ^ masks[mi]!;
+        const end = start[value + 1]!;
+        for (let p = start[value]!; p < end; p++) {
+          let d: number;
+          if (words === 2) {
+            // 64-bit coarse views measured inline: this loop is most of a search's time.
+            d = popcount32(rows[2 * p]! ^ q0) + popcount32(rows[2 * p + 1]! ^ q1);
+          } else {
+            d = 0;
+            for (let w = 0; w < words && d <= r; w++) d += popcount32(rows[p * words + w]! ^ q[qAt + w]!);
+          }
+          if (d <= r) take(found, keys[p]!);
         }
-        if (d <= r) take(found, keys[p]!);
       }
     }
   }
@@ -536,12 +521,6 @@ export class CoarseTable {
     if (parts !== 'added') this.sorted?.probeWithin(q, qAt, r, found);
     if (parts !== 'sorted') this.added.probeWithin(q, qAt, this.words, r, data, stride, found);
   }
-
-  /** probeWithin for each query row q[at..] of `ats` (the sorted part a chunk at a time: SortedTable.probeEach). */
-  probeEach(q: Uint32Array, ats: readonly number[], r: number, data: Uint32Array, stride: number, found: Found, parts: TableParts = 'both'): void {
-    if (parts !== 'added') this.sorted?.probeEach(q, ats, r, found);
-    if (parts !== 'sorted') for (const at of ats) this.added.probeWithin(q, at, this.words, r, data, stride, found);
-  }
 }
 
 /** Which parts of a table a probe reads: both, or one (a worker thread probes the sorted part, the owner the added part). */
@@ -551,7 +530,6 @@ export type TableParts = 'both' | 'sorted' | 'added';
 export interface ProbedTable {
   readonly words: number;
   probeWithin(q: Uint32Array, qAt: number, r: number, data: Uint32Array, stride: number, found: Found, parts?: TableParts): void;
-  probeEach(q: Uint32Array, ats: readonly number[], r: number, data: Uint32Array, stride: number, found: Found, parts?: TableParts): void;
 }
 
 /** A sorted part alone, probed as a table (in a worker thread: index/search-worker.ts). */
@@ -564,9 +542,6 @@ export class SortedOnly implements ProbedTable {
   }
   probeWithin(q: Uint32Array, qAt: number, r: number, _data: Uint32Array, _stride: number, found: Found): void {
     this.table.probeWithin(q, qAt, r, found);
-  }
-  probeEach(q: Uint32Array, ats: readonly number[], r: number, _data: Uint32Array, _stride: number, found: Found): void {
-    this.table.probeEach(q, ats, r, found);
   }
 }
 
@@ -667,15 +642,13 @@ export function coarseCandidates(
   views.probeWithin(q, 0, through, data, words, { ...found, perSlot: perFile, onlyView: -1 }, parts);
   // The query's view 0 met every stored view above, the stored upright ones among them; a view
   // equal to one before it would find the same slots again.
-  const ats: number[] = [];
   next: for (let v = 1; v < any; v++) {
     for (let u = 0; u < v; u++) {
       let same = true;
       for (let w = 0; w < words && same; w++) same = q[u * words + w] === q[v * words + w];
       if (same) continue next;
     }
-    ats.push(v * words);
+    uprights.probeWithin(q, v * words, through, data, perFile * words, bySlot, parts);
   }
-  uprights.probeEach(q, ats, through, data, perFile * words, bySlot, parts);
   strips.forEach((table, i) => table.probeWithin(q, (any + i) * words, through, data.subarray((any + i) * words), perFile * words, bySlot, parts));
 }
