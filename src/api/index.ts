@@ -25,9 +25,9 @@ import { acquireLock } from '../db/lock.js';
 import { dbFromRecords, recordsOf } from '../db/records.js';
 import { writeDbApart } from '../db/write-apart.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
+import { coarseCutBits } from '../index/cut.js';
 import { LivePictures } from '../index/live.js';
 import { decoderFor, decoderMissing, defaultJpegDecoder, type JpegDecoderName } from '../pixels/recipe.js';
-import { coarseCutFor, cutBits } from '../index/cut.js';
 import { SIMILARITY, findSettings } from '../stages/find.js';
 import { ImgcmpError, reasonOf } from '../util/errors.js';
 import { checkOurs, realTarget, removeStaleTemporaries } from '../util/safe-write.js';
@@ -74,12 +74,12 @@ export interface OpenOptions {
 }
 
 const CHECKPOINT_CHANGES = 1000;
+const CHECKPOINT_SECONDS = 60;
 /**
  * From this many entries a checkpoint writes the database on a worker thread (db/write-apart.ts):
  * below it, writing takes less than starting the thread and its HDF5 library (about 0.3 s).
  */
 const WRITE_APART_FROM = 20_000;
-const CHECKPOINT_SECONDS = 60;
 
 export interface AddOptions {
   id: string;
@@ -394,7 +394,7 @@ export class ImageIndex implements Index {
   /** The coarse cut of a search at find's default cut, in bits (Infinity without coarse views). */
   private defaultCoarseCut(): number {
     const coarseBits = this.settings.coarseX ? this.settings.coarseX * this.settings.coarseX : 0;
-    return coarseBits ? cutBits(coarseCutFor(SIMILARITY.default), coarseBits) : Infinity;
+    return coarseBits ? coarseCutBits(SIMILARITY.default, coarseBits) : Infinity;
   }
 
   /** @internal The search's copy of the entries and its tables made now (OpenOptions.prepareSearch). */

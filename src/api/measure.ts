@@ -9,7 +9,7 @@ import path from 'node:path';
 import { dbFromRecords } from '../db/records.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
 import { selfViewsPerFile, viewPenaltyOf, viewsPerFile } from '../hash/views.js';
-import { coarseCutFor, cutBits } from '../index/cut.js';
+import { coarseCutBits, cutBits } from '../index/cut.js';
 import { distancesToQuery, type StoredPictures } from '../index/views.js';
 import { fingerprintFile } from '../pixels/fingerprint.js';
 import { reasonOf } from '../util/errors.js';
@@ -84,7 +84,7 @@ export function comparePictures(settings: HashSettings, ra: FingerprintRecord, r
   const nbits = pair.fps.nbits;
   const [d] = distancesToQuery(stored, { upright: ra.bits, views: ra.views, coarse: ra.coarse }, nbits);
   const bits = d!.bits;
-  const coarseWithin = pair.coarse ? Math.floor(cutBits(coarseCutFor(cut), pair.coarse.nbits)) : Infinity;
+  const coarseWithin = pair.coarse ? Math.floor(coarseCutBits(cut, pair.coarse.nbits)) : Infinity;
   const same = distancesToQuery(stored, { upright: ra.bits, views: ra.views, coarse: ra.coarse }, Math.floor(cutBits(cut, nbits)), coarseWithin).length > 0;
   const distance = bits / nbits;
   return { distance, score: (1 - distance) * 100, bits, nbits, same };

@@ -4,7 +4,7 @@
  * in bits, and the answer made from the entries found, so that both answer alike.
  */
 import type { FingerprintRecord } from '../hash/settings.js';
-import { coarseCutFor, cutBits } from '../index/cut.js';
+import { coarseCutBits, cutBits } from '../index/cut.js';
 import type { QueryPicture } from '../index/views.js';
 import { checkId } from './arguments.js';
 import { IndexError } from './errors.js';
@@ -40,7 +40,7 @@ export function nearestQuery(
     query: upright ? { upright: record.bits } : { upright: record.bits, views: record.views, coarse: record.coarse },
     upright,
     within: Math.floor(cutBits(maxDistance, layout.nbits)),
-    coarseWithin: layout.coarseBits && layout.perFile > 1 && !upright ? Math.floor(cutBits(coarseCutFor(maxDistance), layout.coarseBits)) : Infinity,
+    coarseWithin: layout.coarseBits && layout.perFile > 1 && !upright ? Math.floor(coarseCutBits(maxDistance, layout.coarseBits)) : Infinity,
   };
 }
 

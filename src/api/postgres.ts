@@ -29,7 +29,7 @@ import { dbFromRecords } from '../db/records.js';
 import { wordsFor } from '../hash/bits.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
 import { penaltyBits, selfViewsPerFile, viewPenaltyOf, viewsPerFile } from '../hash/views.js';
-import { coarseCutFor, cutBits } from '../index/cut.js';
+import { coarseCutBits } from '../index/cut.js';
 import { LivePictures } from '../index/live.js';
 import { chunkValue, masksWithin } from '../index/mih.js';
 import { decoderFor, decoderMissing, defaultJpegDecoder } from '../pixels/recipe.js';
@@ -400,7 +400,7 @@ export class PostgresIndex implements Index {
 
   /** The in-memory copy's tables made now where a search would otherwise wait for them (index/live.ts, prepare). */
   private prepareSearch(): void {
-    if (this.layout.coarseBits) this.live.prepare(cutBits(coarseCutFor(SIMILARITY.default), this.layout.coarseBits));
+    if (this.layout.coarseBits) this.live.prepare(coarseCutBits(SIMILARITY.default, this.layout.coarseBits));
   }
 
   private applyRow(row: EntryRow): void {

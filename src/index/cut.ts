@@ -36,3 +36,8 @@ export function withinCut(bits: number, nbits: number, cut: number): boolean {
 export function coarseCutFor(cut: number): number {
   return Math.min(0.5, Math.max(10 / 64, 1.25 * cut));
 }
+
+/** coarseCutFor(cut) in bits of `nbits`-bit coarse fingerprints (as cutBits gives a cut in bits). */
+export function coarseCutBits(cut: number, nbits: number): number {
+  return cutBits(coarseCutFor(cut), nbits);
+}

@@ -2,7 +2,7 @@
 import { wordsFor } from '../hash/bits.js';
 import type { HashSettings } from '../hash/settings.js';
 import { selfViewsPerFile, viewPenaltyOf, viewsPerFile } from '../hash/views.js';
-import { coarseCutFor, cutBits, withinCut } from '../index/cut.js';
+import { coarseCutBits, withinCut } from '../index/cut.js';
 import { distancesToQuery, pictureDistance } from '../index/views.js';
 import { fingerprintNamedFile } from '../pixels/fingerprint.js';
 
@@ -35,7 +35,7 @@ export async function runCompare(a: string, b: string, settings: HashSettings, t
     const coarseBits = settings.coarseX! * settings.coarseX!;
     const coarse = { count: k, nbits: coarseBits, words: wordsFor(coarseBits), data: rb.coarse };
     const stored = { upright: { count: 1, nbits, words, data: rb.bits }, views: views && { count: k, nbits, words, data: rb.views! }, coarse, perFile: k, selfViews: self, viewPenalty: penalty };
-    same = distancesToQuery(stored, { upright: ra.bits, views: ra.views, coarse: ra.coarse }, Infinity, Math.floor(cutBits(coarseCutFor(threshold), coarseBits))).length > 0;
+    same = distancesToQuery(stored, { upright: ra.bits, views: ra.views, coarse: ra.coarse }, Infinity, Math.floor(coarseCutBits(threshold, coarseBits))).length > 0;
   }
   return { bits, nbits, distance: bits / nbits, same };
 }

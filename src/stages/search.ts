@@ -5,7 +5,7 @@
 import type { HashSettings } from '../hash/settings.js';
 import { selfViewsPerFile, viewPenaltyOf, viewsPerFile } from '../hash/views.js';
 import { readDb } from '../db/database.js';
-import { coarseCutFor, cutBits } from '../index/cut.js';
+import { coarseCutBits, cutBits } from '../index/cut.js';
 import { nearest, nearestIndex } from '../index/nearest.js';
 import { PictureSearch } from '../index/picture-search.js';
 import { distancesToQuery, type StoredPictures } from '../index/views.js';
@@ -59,7 +59,7 @@ export async function runSearch(job: SearchJob): Promise<{ settings: HashSetting
   // queries scan every entry instead.
   const tables = perFile > 1 && job.images.length >= TABLES_PAY_FROM ? new PictureSearch(stored) : undefined;
   const within = job.maxDistance === undefined ? Infinity : Math.floor(cutBits(job.maxDistance, fps.nbits));
-  const coarseWithin = db.coarse ? Math.floor(cutBits(coarseCutFor(job.maxDistance ?? 0.25), db.coarse.nbits)) : Infinity;
+  const coarseWithin = db.coarse ? Math.floor(coarseCutBits(job.maxDistance ?? 0.25, db.coarse.nbits)) : Infinity;
   const rowOf = new Map(files.map((f, i) => [f, i]));
   let failed = 0;
   for (const image of job.images) {
