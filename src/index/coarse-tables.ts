@@ -556,12 +556,17 @@ export class SortedOnly implements ProbedTable {
  * the views of most photos.
  */
 export function viewSearched(data: Uint32Array, base: number, v: number, perFile: number, strips: number, words: number, penalty: number): boolean {
-  if (v >= perFile - strips || (v === 0 && penalty > 0)) return false;
+  if (!viewKeyable(v, perFile, strips, penalty)) return false;
   earlier: for (let u = 0; u < v; u++) {
     for (let w = 0; w < words; w++) if (data[base + u * words + w] !== data[base + v * words + w]) continue earlier;
     return false;
   }
   return true;
+}
+
+/** viewSearched's rule before any comparison: not a strip view, and not the upright under a view penalty. */
+function viewKeyable(v: number, perFile: number, strips: number, penalty: number): boolean {
+  return v < perFile - strips && (v > 0 || penalty <= 0);
 }
 
 /**
@@ -594,7 +599,7 @@ export function searchedViews(data: Uint32Array, count: number, perFile: number,
       }
       if (equal) continue;
       seen[i] = v;
-      if (v > 0 || penalty <= 0) mask[slot * perFile + v] = 1;
+      if (viewKeyable(v, perFile, strips, penalty)) mask[slot * perFile + v] = 1;
     }
   }
   return mask;
