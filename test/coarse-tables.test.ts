@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { popcount32 } from '../src/hash/bits.js';
-import { chunkRadii, CoarseTable, type Found } from '../src/index/coarse-tables.js';
+import { chunkRadii, CoarseTable, restOf, SortedTable, type Found } from '../src/index/coarse-tables.js';
 import { layout } from '../src/index/mih.js';
 import { splitmix32 } from './helpers/random.js';
 
@@ -76,4 +76,76 @@ describe('CoarseTable', () => {
       }
     });
   }
+});
+
+describe('SortedTable', () => {
+  /**
+   * 64-bit rows as the kernel and its JavaScript twin keep them (each chunk's bits left out, the
+   * rest in a low and a high part): every chunk count from 3 (22-bit chunks, 16-bit high parts)
+   * to 8 (8-bit chunks, 32-bit high parts), over a table skewed as real coarse views are — one
+   * value held by a tenth of the rows, so that some buckets run far past the kernel's window —
+   * and rows in the last buckets, whose window reads past the last row.
+   */
+  it('finds exactly the keys within r that a scan finds, on the kernel and in JavaScript, whatever the chunks and bucket lengths', () => {
+    const next = splitmix32(64064);
+    const count = 5000;
+    const data = new Uint32Array(count * 2);
+    for (let k = 0; k < count; k++) {
+      if (k % 10 === 0) {
+        // A tenth of the rows near one value (a blank picture's view, say): one long bucket per chunk.
+        data[2 * k] = 0;
+        data[2 * k + 1] = 1 << next() % 32;
+      } else if (k % 10 === 1) {
+        data[2 * k] = 0xffffffff;
+        data[2 * k + 1] = 0xffffffff ^ (1 << next() % 32);
+      } else {
+        data[2 * k] = next();
+        data[2 * k + 1] = next();
+      }
+    }
+    const distance = (q: Uint32Array, k: number): number => popcount32(q[0]! ^ data[2 * k]!) + popcount32(q[1]! ^ data[2 * k + 1]!);
+    const stamps = new Uint32Array(count);
+    let mark = 0;
+    for (let m = 3; m <= 8; m++) {
+      const table = SortedTable.make(2, 64, m, data, 2, count);
+      assert.ok(table.chunks.every((c) => c.lo && c.hi && !c.rows), 'rows kept as low and high parts');
+      assert.ok(table.chunks.every((c) => c.probe), 'the kernel runs here');
+      const parts = table.parts();
+      const inJavaScript = new SortedTable({ ...parts, chunks: parts.chunks.map((c) => ({ ...c, memory: undefined })) });
+      assert.ok(inJavaScript.chunks.every((c) => !c.probe));
+      for (const r of [0, 2, 7, 10, 12]) {
+        for (let qi = 0; qi < 40; qi++) {
+          const q = data.slice(2 * ((qi * 131) % count), 2 * ((qi * 131) % count) + 2);
+          q[qi % 2]! ^= (1 << qi % 32) | (qi % 3 === 0 ? 0x10001 : 0); // near a row, not always on one
+          const expected = Array.from({ length: count }, (_, k) => k).filter((k) => distance(q, k) <= r);
+          for (const [how, probed] of [
+            ['kernel', table],
+            ['JavaScript', inJavaScript],
+          ] as const) {
+            const found: Found = { perSlot: 1, onlyView: -1, stamps, mark: ++mark, slots: [] };
+            probed.probeWithin(q, 0, r, found);
+            assert.deepEqual(found.slots.sort((a, b) => a - b), expected, `${how}, ${m} chunks, r = ${r}, query ${qi}`);
+          }
+        }
+      }
+    }
+  });
+
+  it('keeps a row as its chunk value and the rest: restOf puts every other bit in the low and high parts once', () => {
+    const next = splitmix32(77);
+    for (let i = 0; i < 2000; i++) {
+      const x0 = next();
+      const x1 = next();
+      const bits = 1 + (next() % 24);
+      const offset = next() % (65 - bits);
+      const [lo, hi] = restOf(x0, x1, offset, bits);
+      const row = (BigInt(x1) << 32n) | BigInt(x0);
+      const rest = (BigInt(hi!) << 32n) | BigInt(lo!);
+      // The rest read back: bits [offset + bits, 64) then [0, offset).
+      const above = row >> BigInt(offset + bits);
+      const below = row & ((1n << BigInt(offset)) - 1n);
+      assert.equal(rest, above | (below << BigInt(64 - offset - bits)), `offset ${offset}, bits ${bits}`);
+      assert.equal(rest >> BigInt(64 - bits), 0n, 'no bit of the chunk in the rest');
+    }
+  });
 });

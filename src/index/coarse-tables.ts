@@ -20,7 +20,7 @@
  */
 import { popcount32 } from '../hash/bits.js';
 import { ballSize, bestChunking, chunkValue, layout, masksWithin } from './mih.js';
-import { kernelFor, pairRows, type ChunkProbe } from './wasm/probe.js';
+import { kernelFor, restRows, windowFor, type ChunkProbe } from './wasm/probe.js';
 
 /** The widest chunk of an added part: 2^16 buckets per chunk. */
 const CHUNK_BITS = 16;
@@ -317,15 +317,43 @@ function sortedChunks(n: number, nbits: number, r: number, maxChunkBits: number)
   return best.m;
 }
 
-/** One chunk of a sorted part, as its arrays (shareable with worker threads: see SortedTable.parts). */
+/**
+ * One chunk of a sorted part, as its arrays (shareable with worker threads: see SortedTable.parts).
+ * A 64-bit row is kept without the chunk's own bits, which its bucket gives (restOf), as a 32-bit
+ * low part in `lo` and the rest in `hi`, arrays apart: nearly every row is passed by on its low
+ * part, so a probe reads 4 bytes of it instead of 8 (wasm/probe.wat). Rows of other widths are
+ * kept whole in `rows`, `words` words each.
+ */
 export interface SortedChunk {
   offset: number;
   bits: number;
   start: Int32Array;
-  rows: Uint32Array;
   keys: Uint32Array;
-  /** The memory `rows` (from byte 0) and `start` lie in when the WebAssembly kernel probes them. */
+  lo?: Uint32Array;
+  hi?: Uint16Array | Uint32Array;
+  rows?: Uint32Array;
+  /** The memory `lo` (from byte 0), `hi` and `start` lie in when the WebAssembly kernel probes them. */
   memory?: WebAssembly.Memory;
+}
+
+/** restOf's answer: the low 32 bits, then the high ones. */
+const REST = new Uint32Array(2);
+
+/**
+ * A 64-bit row (x0 its low word, x1 its high word) without the bits of a chunk at `offset`,
+ * `bits` wide (at most 24), into REST: the row rotated right by offset + bits, which leaves the
+ * chunk in the top `bits` (dropped) and the other 64 − bits below them. A row's distance to a
+ * query is the distance of their chunk values plus that of their rests.
+ */
+export function restOf(x0: number, x1: number, offset: number, bits: number): Uint32Array {
+  const s = (offset + bits) & 63;
+  // By 32 first: the words change places.
+  const a = s >= 32 ? x1 : x0;
+  const b = s >= 32 ? x0 : x1;
+  const t = s & 31;
+  REST[0] = t === 0 ? a : (a >>> t) | (b << (32 - t));
+  REST[1] = (t === 0 ? b : (b >>> t) | (a << (32 - t))) & (2 ** (32 - bits) - 1);
+  return REST;
 }
 
 /** A sorted part as its arrays: what a worker thread needs to probe it (index/search-worker.ts). */
@@ -349,7 +377,7 @@ function uint32s(length: number, shared: boolean): Uint32Array {
  * probe reads its bucket's rows, contiguous, and a key only for a row within the cut.
  */
 export class SortedTable {
-  readonly chunks: (SortedChunk & { probe?: ChunkProbe })[];
+  readonly chunks: (SortedChunk & { probe?: ChunkProbe; window: number })[];
   readonly keys: number;
   readonly words: number;
 
@@ -373,10 +401,33 @@ export class SortedTable {
       counted[0] = 0;
       for (let v = 0; v < size; v++) counted[v + 1]! += counted[v]!;
       keys = counted[size]!;
-      // 64-bit rows and their bucket offsets go where the WebAssembly kernel probes them (probe.wat).
-      const { rows, start, memory } = words === 2 ? pairRows(keys, size + 1, shared) : { rows: uint32s(keys * words, shared), start: int32s(size + 1, shared), memory: undefined };
-      start.set(counted);
       const keyOf = uint32s(keys, shared);
+      if (words === 2) {
+        // 64-bit rows, less the chunk, and their bucket offsets go where the WebAssembly kernel probes them (probe.wat).
+        const { lo, hi, start, memory } = restRows(keys, bits >= 16 ? 2 : 4, size + 1, shared);
+        start.set(counted);
+        const fill = start.slice(0, size);
+        // restOf, inlined: tens of millions of rows.
+        const s = (offset + bits) & 63;
+        const swap = s >= 32;
+        const t = s & 31;
+        const mask = 2 ** (32 - bits) - 1;
+        for (let k = 0; k < count; k++) {
+          const v = values[k]!;
+          if (v < 0) continue;
+          const at = k * stride;
+          const p = fill[v]!++;
+          const a = swap ? data[at + 1]! : data[at]!;
+          const b = swap ? data[at]! : data[at + 1]!;
+          lo[p] = t === 0 ? a : (a >>> t) | (b << (32 - t));
+          hi[p] = (t === 0 ? b : (b >>> t) | (a << (32 - t))) & mask;
+          keyOf[p] = k;
+        }
+        return { offset, bits, start, lo, hi, keys: keyOf, memory };
+      }
+      const rows = uint32s(keys * words, shared);
+      const start = int32s(size + 1, shared);
+      start.set(counted);
       const fill = start.slice(0, size);
       for (let k = 0; k < count; k++) {
         const v = values[k]!;
@@ -386,7 +437,7 @@ export class SortedTable {
         for (let w = 0; w < words; w++) rows[p * words + w] = data[at + w]!;
         keyOf[p] = k;
       }
-      return { offset, bits, start, rows, keys: keyOf, memory };
+      return { offset, bits, start, rows, keys: keyOf };
     });
     return new SortedTable({ words, keys, chunks });
   }
@@ -395,12 +446,12 @@ export class SortedTable {
   constructor(parts: SortedParts) {
     this.words = parts.words;
     this.keys = parts.keys;
-    this.chunks = parts.chunks.map((c) => ({ ...c, probe: c.memory ? kernelFor(c.memory, hitRow) : undefined }));
+    this.chunks = parts.chunks.map((c) => ({ ...c, probe: c.memory ? kernelFor(c.memory, hitRow) : undefined, window: windowFor(parts.keys / 2 ** c.bits) }));
   }
 
   /** Its arrays, to be sent to a worker thread (shared when made with `shared`: no copy). */
   parts(): SortedParts {
-    return { words: this.words, keys: this.keys, chunks: this.chunks.map(({ offset, bits, start, rows, keys, memory }) => ({ offset, bits, start, rows, keys, memory })) };
+    return { words: this.words, keys: this.keys, chunks: this.chunks.map(({ offset, bits, start, keys, lo, hi, rows, memory }) => ({ offset, bits, start, keys, lo, hi, rows, memory })) };
   }
 
   private readonly radiiByR = new Map<number, Int32Array>();
@@ -421,31 +472,40 @@ export class SortedTable {
   probeWithin(q: Uint32Array, qAt: number, r: number, found: Found): void {
     const words = this.words;
     const radii = this.radii(r);
-    const q0 = q[qAt]!;
-    const q1 = words > 1 ? q[qAt + 1]! : 0;
     for (let c = 0; c < this.chunks.length; c++) {
-      if (radii[c]! < 0) continue;
-      const { offset, bits, start, rows, keys, probe } = this.chunks[c]!;
+      const t = radii[c]!;
+      if (t < 0) continue;
+      const { offset, bits, start, keys, lo, hi, rows, probe, window } = this.chunks[c]!;
       const qv = chunkValue(q, qAt, offset, bits);
-      if (probe) {
-        hitKeys = keys;
-        hitFound = found;
-        probe(start.byteOffset, bits, qv, radii[c]!, q0, q1, r);
+      const masks = masksFor(bits, t);
+      if (lo && hi) {
+        const rest = restOf(q[qAt]!, q[qAt + 1]!, offset, bits);
+        const qlo = rest[0]!;
+        const qhi = rest[1]!;
+        if (probe) {
+          hitKeys = keys;
+          hitFound = found;
+          probe(start.byteOffset, bits, qv, t, qlo, qhi, r, hi.byteOffset, hi.BYTES_PER_ELEMENT === 2 ? 1 : 2, window);
+          continue;
+        }
+        for (let mi = 0; mi < masks.length; mi++) {
+          const value = qv ^ masks[mi]!;
+          // The budget left for the bits outside the chunk.
+          const budget = r - popcount32(masks[mi]!);
+          const end = start[value + 1]!;
+          for (let p = start[value]!; p < end; p++) {
+            const d = popcount32(lo[p]! ^ qlo);
+            if (d <= budget && d + popcount32(hi[p]! ^ qhi) <= budget) take(found, keys[p]!);
+          }
+        }
         continue;
       }
-      const masks = masksFor(bits, radii[c]!);
       for (let mi = 0; mi < masks.length; mi++) {
         const value = qv ^ masks[mi]!;
         const end = start[value + 1]!;
         for (let p = start[value]!; p < end; p++) {
-          let d: number;
-          if (words === 2) {
-            // 64-bit coarse views measured inline: this loop is most of a search's time.
-            d = popcount32(rows[2 * p]! ^ q0) + popcount32(rows[2 * p + 1]! ^ q1);
-          } else {
-            d = 0;
-            for (let w = 0; w < words && d <= r; w++) d += popcount32(rows[p * words + w]! ^ q[qAt + w]!);
-          }
+          let d = 0;
+          for (let w = 0; w < words && d <= r; w++) d += popcount32(rows![p * words + w]! ^ q[qAt + w]!);
           if (d <= r) take(found, keys[p]!);
         }
       }
