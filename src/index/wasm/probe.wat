@@ -55,13 +55,6 @@
         (local.set $at (i32.add (local.get $at) (i32.const 4)))
         (br $each))))
 
-  ;; Whether some of the four rows whose low parts lie at byte $at may lie within $rest bits of the
-  ;; query outside the chunk: the lanes whose low parts do ($lim: $rest in each lane).
-  (func $four (param $at i32) (param $lim v128) (result v128)
-    (i32x4.le_u
-      (i32x4.extadd_pairwise_i16x8_u (i16x8.extadd_pairwise_i8x16_u (i8x16.popcnt (v128.xor (v128.load (local.get $at)) (global.get $q4)))))
-      (local.get $lim)))
-
   ;; Every row of bucket $v within $rest bits of the query outside the chunk: $hit(row index).
   ;; The low parts are measured four at a time, first a window of $window fours from the bucket's
   ;; start whether or not the bucket fills it (the rows past its end are measured for nothing and
@@ -100,15 +93,22 @@
     (if (v128.any_true (local.get $acc))
       (then (call $check (local.get $at) (select (local.get $stop) (local.get $end) (i32.lt_u (local.get $stop) (local.get $end))) (local.get $rest))))
     (if (i32.le_u (local.get $stop) (local.get $end)) (then (return)))
-    ;; A bucket longer than the window (rare, but a skewed table has some long ones).
+    ;; A bucket longer than the window: sixteen rows per step, then four, then one by one.
     (local.set $at (local.get $end))
     (block $done
-      (loop $more
+      (loop $sixteen
+        (br_if $done (i32.gt_u (i32.add (local.get $at) (i32.const 64)) (local.get $stop)))
+        (if (v128.any_true (v128.or (v128.or (i32x4.le_u (i32x4.extadd_pairwise_i16x8_u (i16x8.extadd_pairwise_i8x16_u (i8x16.popcnt (v128.xor (v128.load offset=0 (local.get $at)) (local.get $q))))) (local.get $lim)) (i32x4.le_u (i32x4.extadd_pairwise_i16x8_u (i16x8.extadd_pairwise_i8x16_u (i8x16.popcnt (v128.xor (v128.load offset=16 (local.get $at)) (local.get $q))))) (local.get $lim))) (v128.or (i32x4.le_u (i32x4.extadd_pairwise_i16x8_u (i16x8.extadd_pairwise_i8x16_u (i8x16.popcnt (v128.xor (v128.load offset=32 (local.get $at)) (local.get $q))))) (local.get $lim)) (i32x4.le_u (i32x4.extadd_pairwise_i16x8_u (i16x8.extadd_pairwise_i8x16_u (i8x16.popcnt (v128.xor (v128.load offset=48 (local.get $at)) (local.get $q))))) (local.get $lim)))))
+          (then (call $check (local.get $at) (i32.add (local.get $at) (i32.const 64)) (local.get $rest))))
+        (local.set $at (i32.add (local.get $at) (i32.const 64)))
+        (br $sixteen)))
+    (block $done
+      (loop $four
         (br_if $done (i32.gt_u (i32.add (local.get $at) (i32.const 16)) (local.get $stop)))
-        (if (v128.any_true (call $four (local.get $at) (local.get $lim)))
+        (if (v128.any_true (i32x4.le_u (i32x4.extadd_pairwise_i16x8_u (i16x8.extadd_pairwise_i8x16_u (i8x16.popcnt (v128.xor (v128.load offset=0 (local.get $at)) (local.get $q))))) (local.get $lim)))
           (then (call $check (local.get $at) (i32.add (local.get $at) (i32.const 16)) (local.get $rest))))
         (local.set $at (i32.add (local.get $at) (i32.const 16)))
-        (br $more)))
+        (br $four)))
     (call $check (local.get $at) (local.get $stop) (local.get $rest)))
 
   ;; The buckets of $v and of every value that differs from it in at most $depth more bits, each
