@@ -7,7 +7,8 @@
  *  - a sorted part, made at once (a counting sort per chunk): per chunk value, its rows lie
  *    contiguous in one array and their keys in another, so that a probe measures a bucket's rows
  *    where they lie (one cache miss per bucket, not one per row) and reads a key only for a row
- *    within the cut; 64-bit rows are measured by a WebAssembly kernel (wasm/probe.wat);
+ *    within the cut; 64-bit rows are kept without the chunk's bits (SortedChunk) and measured by
+ *    a WebAssembly kernel (wasm/probe.wat);
  *  - an added part (ChunkTable: buckets as chains of small blocks) for the rows added since,
  *    each removable on its own.
  * Rows of the sorted part are never removed or changed: a probe may return a key whose row has
@@ -290,7 +291,9 @@ function hitRow(row: number): void {
  * kernel: a cache miss or two, mostly overlapped with the kernel's touches, against about a
  * nanosecond a row. Fitted to whole searches (where the probes of one table evict the other's
  * lines from the cache) at a million entries: 4 chunks of the uprights' table beat 5 by about a
- * tenth (5 below 42, 4 above), and 3 chunks of the views' table beat 4 (below 68).
+ * tenth (5 below 42, 4 above), and 3 chunks of the views' table beat 4 (below 68). Measured
+ * again with the kernel that measures four rows at a time over a window: the same choices win
+ * (the views' table by far: its longer buckets of 4 chunks are read at memory's speed).
  */
 const SORTED_PROBE_COST = 30;
 
@@ -372,9 +375,10 @@ function uint32s(length: number, shared: boolean): Uint32Array {
 }
 
 /**
- * The sorted part: per chunk, the rows (`words` words each) in the order of the chunk's value,
- * their keys in the same order, and where each value's rows start. Rows and keys lie apart: a
- * probe reads its bucket's rows, contiguous, and a key only for a row within the cut.
+ * The sorted part: per chunk, the rows in the order of the chunk's value (SortedChunk: 64-bit
+ * rows as the rest of their bits, others whole), their keys in the same order, and where each
+ * value's rows start. Rows and keys lie apart: a probe reads its bucket's rows, contiguous, and a
+ * key only for a row within the cut.
  */
 export class SortedTable {
   readonly chunks: (SortedChunk & { probe?: ChunkProbe; window: number })[];

@@ -13,9 +13,10 @@
  * share of the rows anyway (a wide cut), where there are no coarse fingerprints, or for
  * upright-only queries, every row is looked at, as distancesToQuery does.
  *
- * Memory: for n pictures of K views, the views' table holds (at n = 1,000,000, K = 38) three
- * chunks of n·K entries of the coarse view and its key (12 bytes: about 1.4 GB); the uprights'
- * table and one table per strip view four chunks of n each (about 50 MB each).
+ * Memory: for n pictures of K views, the views' table holds (at n = 1,000,000, K = 38: 35
+ * million views keyed) three chunks of an entry per view: the coarse view less the chunk's bits
+ * and its key (10 bytes: about 1.05 GB); the uprights' table and one table per strip view four
+ * chunks of n each (about 40 MB each).
  */
 import { penaltyBits } from '../hash/views.js';
 import { coarseCandidates, coarseTablesPay, CoarseTable, nextMark, searchedViews } from './coarse-tables.js';

@@ -3,7 +3,9 @@
  * is compiled, and they are the process's: a module loaded on the baseline compiler alone
  * (compiledOnBaseline: HDF5's, large, run briefly) sets --liftoff-only while it compiles, and a
  * module compiled meanwhile for speed (compiledTiered: the hashing and search kernels, which
- * rely on V8 optimizing their hot functions) is compiled with the flag lifted.
+ * rely on V8 optimizing their hot functions) is compiled with the flag lifted. A module compiled
+ * afterwards is optimized as V8 does by default (test/wasm.test.ts checks both with V8's own
+ * test functions).
  */
 import v8 from 'node:v8';
 import { isMainThread } from 'node:worker_threads';
