@@ -74,7 +74,7 @@ describe('writeDbApart', () => {
     else assert.equal(h5.files.length, 20_000);
   });
 
-  it('with prepareSearch (as serve opens it), the search tables of a large index are made while opening, not at its first search, and its search warmed up', async () => {
+  it('with prepareSearch (as serve opens it), the search tables of a large index are made while opening, not at its first search', async () => {
     const dbfile = path.join(dir, 'large.hdf');
     const lazy = (await openIndex(dbfile)) as ImageIndex;
     assert.equal(lazy.searchReady, false, 'without it, the first search makes them');
@@ -83,9 +83,6 @@ describe('writeDbApart', () => {
     await lazy.close();
     const eager = (await openIndex(dbfile, { prepareSearch: true })) as ImageIndex;
     assert.equal(eager.searchReady, true);
-    // And its path warmed up by searches of its own entries (at most 3,000, at most 2 s), which change nothing.
-    assert.ok(eager.warmUpSearches > 0 && eager.warmUpSearches <= 3000, `${eager.warmUpSearches} warm-up searches`);
-    assert.equal(eager.count(), 20_000);
     assert.deepEqual((await eager.nearest({ id: 'entry-0000001' })).map((n) => n.id), []);
     await eager.close();
   });

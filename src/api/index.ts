@@ -25,7 +25,7 @@ import { acquireLock } from '../db/lock.js';
 import { dbFromRecords, recordsOf } from '../db/records.js';
 import { writeDbApart } from '../db/write-apart.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
-import { coarseCutBits, cutBits } from '../index/cut.js';
+import { coarseCutBits } from '../index/cut.js';
 import { LivePictures } from '../index/live.js';
 import { decoderFor, decoderMissing, defaultJpegDecoder, type JpegDecoderName } from '../pixels/recipe.js';
 import { SIMILARITY, findSettings } from '../stages/find.js';
@@ -67,21 +67,12 @@ export interface OpenOptions {
   searchThreads?: number;
   /**
    * Make the search's copy of the entries and its tables while opening rather than at the first
-   * search, and warm the search up with up to 3,000 searches of the entries themselves (at most
-   * 2 s), so that V8 has optimized its path (default false): a server (`serve` sets it) is then
-   * as fast on its first search as on every later one, at the cost of a longer start (about 15 s
-   * more at a million entries).
+   * search (default false): a server (`serve` sets it) is then as fast on its first search as on
+   * every later one, at the cost of a longer start (about 15 s more at a million entries).
    */
   prepareSearch?: boolean;
 }
 
-/**
- * The searches that warm up a prepared index's search path (LivePictures.warmUp), and the most
- * time they take: at a million entries, the first 3,000 searches after a start measured p99 24–28
- * ms over HTTP against 16–17 ms for the next 3,000 (test/bench/serve-load.mjs, the warm-up line).
- */
-const WARM_UP_SEARCHES = 3000;
-const WARM_UP_SECONDS = 2;
 const CHECKPOINT_CHANGES = 1000;
 const CHECKPOINT_SECONDS = 60;
 /**
@@ -195,7 +186,7 @@ export async function openIndex(dbfile: string, opts: OpenOptions & PostgresOpti
     const searchThreads = searchThreadsOf(opts);
     const index = new ImageIndex(dbfile, settings, records, metadata, release, { sidecar, note, checkpointChanges, checkpointSeconds, searchThreads });
     await index.begin(!existing || replay.ops.length > 0 || replay.tornBytes > 0, journalFile);
-    if (opts.prepareSearch === true) await index.prepareSearch();
+    if (opts.prepareSearch === true) index.prepareSearch();
     return index;
   } catch (err) {
     release();
@@ -406,19 +397,10 @@ export class ImageIndex implements Index {
     return coarseBits ? coarseCutBits(SIMILARITY.default, coarseBits) : Infinity;
   }
 
-  /**
-   * @internal The search's copy of the entries and its tables made now, and the search's path
-   * warmed up by searches of the entries themselves (OpenOptions.prepareSearch).
-   */
-  async prepareSearch(): Promise<void> {
-    const live = this.pictures();
-    live.prepare(this.defaultCoarseCut());
-    // As a search at the default cut asks (api/nearest.ts, nearestQuery).
-    this.warmUpSearches = await live.warmUp(Math.floor(cutBits(SIMILARITY.default, live.nbits)), Math.floor(this.defaultCoarseCut()), WARM_UP_SEARCHES, WARM_UP_SECONDS);
+  /** @internal The search's copy of the entries and its tables made now (OpenOptions.prepareSearch). */
+  prepareSearch(): void {
+    this.pictures().prepare(this.defaultCoarseCut());
   }
-
-  /** @internal The searches that warmed up the search's path while opening (prepareSearch). */
-  warmUpSearches = 0;
 
   /** @internal Whether a search at the default cut now would find its copy of the entries and their tables made (no wait). */
   get searchReady(): boolean {

@@ -360,32 +360,6 @@ export class LivePictures {
     if (this.tablesDue(coarseCutBits)) this.remakeTables(coarseCutBits);
   }
 
-  /**
-   * Searches by the entries' own fingerprints — up to `count`, spread over the slots, two per
-   * search thread at a time, for at most `seconds` — through withinAsync, their answers dropped:
-   * so that V8 has optimized the search's path (the kernels and the JavaScript around them, here
-   * and in the search threads) before the first real query, which would otherwise run, with the
-   * next few thousand, at up to half the speed. Returns how many were made.
-   */
-  async warmUp(cutBits: number, coarseCutBits: number, count: number, seconds: number): Promise<number> {
-    const slots: number[] = [];
-    const step = Math.max(1, Math.floor(this.end / count));
-    for (let slot = 0; slot < this.end && slots.length < count; slot += step) if (this.ids[slot] !== undefined) slots.push(slot);
-    const k = this.perFile;
-    const queryOf = (slot: number): QueryPicture => ({
-      upright: this.upright.subarray(slot * this.words, (slot + 1) * this.words),
-      views: k > 1 ? this.views.subarray(slot * k * this.words, (slot + 1) * k * this.words) : undefined,
-      coarse: this.coarseBits && k > 1 ? this.coarse.subarray(slot * k * this.coarseWords, (slot + 1) * k * this.coarseWords) : undefined,
-    });
-    const until = performance.now() + seconds * 1000;
-    let next = 0;
-    const searcher = async (): Promise<void> => {
-      while (next < slots.length && performance.now() < until) await this.withinAsync(queryOf(slots[next++]!), cutBits, coarseCutBits);
-    };
-    await Promise.all(Array.from({ length: 2 * Math.max(1, this.pool?.threads ?? 1) }, searcher));
-    return next;
-  }
-
   /** A fresh mark for the slots of one search. */
   private nextMark(): number {
     return (this.mark = nextMark(this.marks, this.mark));

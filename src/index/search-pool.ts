@@ -29,7 +29,7 @@ export class SearchPool {
   broken?: string;
   private closed = false;
 
-  constructor(readonly threads: number) {
+  constructor(threads: number) {
     for (let i = 0; i < threads; i++) {
       const worker = new Worker(new URL('./search-worker.js', import.meta.url));
       const entry = { worker, pending: 0 };
