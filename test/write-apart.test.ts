@@ -10,7 +10,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ImageIndex, openIndex } from '../src/api/index.js';
 import { readDb, writeDb } from '../src/db/database.js';
-import { dbFromRecords } from '../src/db/records.js';
+import { dbFromRecords, dbFromRecordsInSlices } from '../src/db/records.js';
 import { writeDbApart } from '../src/db/write-apart.js';
 import type { FingerprintRecord } from '../src/hash/settings.js';
 import { viewsPerFile } from '../src/hash/views.js';
@@ -33,6 +33,29 @@ function records(n: number, seed: number): FingerprintRecord[] {
 
 describe('writeDbApart', () => {
   const dir = tempDir('write-apart');
+
+  it('gets, in slices, the database dbFromRecords makes of the entries as they were when asked, whatever changes meanwhile', async () => {
+    const list = records(100, 7).reverse(); // not in the database's order
+    const byId = new Map(list.map((r) => [r.file, r]));
+    const notes = new Map(list.map((r, i) => [r.file, i % 4 ? '' : JSON.stringify({ i })]));
+    const want = { ...dbFromRecords(settings, byId.values()), metadata: [...byId.keys()].sort().map((id) => notes.get(id)!) };
+    const pending = dbFromRecordsInSlices(settings, byId.values(), (id) => notes.get(id)!, 7);
+    // Changes while it copies (between its slices): none of them is in what it makes.
+    const [first, second] = [...byId.keys()].sort();
+    byId.delete(first!);
+    byId.set(second!, records(1, 99)[0]!);
+    byId.set('entry-9999999', records(1, 98)[0]!);
+    notes.set(second!, '{"changed":true}');
+    const got = await pending;
+    assert.deepEqual(got.files, want.files);
+    assert.deepEqual(got.metadata, want.metadata);
+    for (const key of ['fps', 'views', 'coarse'] as const) assert.deepEqual(got[key]!.data, want[key]!.data, key);
+    assert.deepEqual([got.flat, got.size, got.mtime], [want.flat, want.size, want.mtime]);
+    // And the same bytes on disk.
+    await writeDb(path.join(dir, 'slices.hdf'), got);
+    await writeDb(path.join(dir, 'whole.hdf'), want);
+    assert.deepEqual(fs.readFileSync(path.join(dir, 'slices.hdf')), fs.readFileSync(path.join(dir, 'whole.hdf')));
+  });
 
   it('writes the bytes writeDb writes, metadata and all, taking the arrays it is given', async () => {
     const list = records(300, 1);

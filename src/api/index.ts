@@ -22,7 +22,7 @@ import type { Linkage } from '../cluster/linkage.js';
 import { existingDbOrNone, writeDb, type FingerprintDb } from '../db/database.js';
 import { encodeOp, Journal, journalFileOf, readJournal, syncFolder, type JournalOp } from '../db/journal.js';
 import { acquireLock } from '../db/lock.js';
-import { dbFromRecords, recordsOf } from '../db/records.js';
+import { dbFromRecords, dbFromRecordsInSlices, recordsOf } from '../db/records.js';
 import { writeDbApart } from '../db/write-apart.js';
 import type { FingerprintRecord, HashSettings } from '../hash/settings.js';
 import { coarseCutBits } from '../index/cut.js';
@@ -488,11 +488,16 @@ export class ImageIndex implements Index {
     const upTo = this.journal?.last ?? 0;
     clearTimeout(this.timer);
     this.timer = undefined;
-    const db = this.db();
-    const withMetadata = { ...db, metadata: db.files.map((id) => this.metadata.get(id) ?? '') };
-    // A large database is written on a thread of its own, so that searches and changes go on
-    // meanwhile (the entries were copied into `db` above; changes made since are in the journal).
-    await (db.files.length >= WRITE_APART_FROM ? writeDbApart(this.dbfile, withMetadata) : writeDb(this.dbfile, withMetadata));
+    const metadataOf = (id: string): string => this.metadata.get(id) ?? '';
+    if (this.records.size >= WRITE_APART_FROM) {
+      // A large database is written on a thread of its own, so that searches and changes go on
+      // meanwhile: the entries as they are now (those of `upTo`) copied in slices between
+      // requests, then handed to the thread; changes made since are in the journal.
+      await writeDbApart(this.dbfile, await dbFromRecordsInSlices(this.settings, this.records.values(), metadataOf));
+    } else {
+      const db = this.db();
+      await writeDb(this.dbfile, { ...db, metadata: db.files.map(metadataOf) });
+    }
     // The new database's name must be on disk before the journal that it replaces is emptied.
     syncFolder(path.dirname(realTarget(this.dbfile)));
     if (this.options.sidecar) {
