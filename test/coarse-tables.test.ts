@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { popcount32 } from '../src/hash/bits.js';
 import { chunkRadii, CoarseTable, restOf, SortedTable, type Found } from '../src/index/coarse-tables.js';
-import { layout } from '../src/index/mih.js';
+import { chunkValue, layout } from '../src/index/mih.js';
 import { splitmix32 } from './helpers/random.js';
 
 describe('chunkRadii', () => {
@@ -127,6 +127,45 @@ describe('SortedTable', () => {
             assert.deepEqual(found.slots.sort((a, b) => a - b), expected, `${how}, ${m} chunks, r = ${r}, query ${qi}`);
           }
         }
+      }
+    }
+  });
+
+  it('makes a table of more than a million rows in two steps with every row in its bucket, keys in order, as a scan finds them', () => {
+    const next = splitmix32(1 << 20);
+    const count = 1_250_000; // more than 2^20 keys with a seventh left out: the two-step path
+    const data = new Uint32Array(count * 2);
+    for (let k = 0; k < count; k++) {
+      // A twentieth of the rows near one row (long buckets), the others random.
+      data[2 * k] = k % 20 === 0 ? 0x5a5a5a5a ^ (1 << next() % 32) : next();
+      data[2 * k + 1] = k % 20 === 0 ? 0x0f0f0f0f : next();
+    }
+    const include = (key: number): boolean => key % 7 !== 3;
+    const stamps = new Uint32Array(count);
+    let mark = 0;
+    for (const m of [3, 4]) {
+      const table = SortedTable.make(2, 64, m, data, 2, count, include);
+      assert.equal(table.keys, count - Math.floor((count - 4) / 7) - 1);
+      assert.ok(table.keys >= 1 << 20, 'rows enough for the two steps (GROUPED_FROM)');
+      for (const { offset, bits, start, keys } of table.chunks) {
+        // Each bucket holds the keys of its chunk value, in increasing order.
+        for (let v = 0; v < 2 ** bits; v += 997) {
+          for (let p = start[v]!; p < start[v + 1]!; p++) {
+            const key = keys[p]!;
+            assert.ok(include(key));
+            assert.equal(chunkValue(data, 2 * key, offset, bits), v);
+            if (p > start[v]!) assert.ok(key > keys[p - 1]!);
+          }
+        }
+      }
+      for (let qi = 0; qi < 12; qi++) {
+        const q = data.slice(2 * ((qi * 86243) % count), 2 * ((qi * 86243) % count) + 2);
+        q[1]! ^= 1 << qi;
+        const expected: number[] = [];
+        for (let k = 0; k < count; k++) if (include(k) && popcount32(q[0]! ^ data[2 * k]!) + popcount32(q[1]! ^ data[2 * k + 1]!) <= 10) expected.push(k);
+        const found: Found = { perSlot: 1, onlyView: -1, stamps, mark: ++mark, slots: [] };
+        table.probeWithin(q, 0, 10, found);
+        assert.deepEqual(found.slots.sort((a, b) => a - b), expected, `${m} chunks, query ${qi}`);
       }
     }
   });
