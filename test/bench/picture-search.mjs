@@ -19,6 +19,7 @@ import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { readDb } from '../../dist/src/db/database.js';
+import { writeFileSafely } from '../../dist/src/util/safe-write.js';
 import { selfViewsPerFile, viewPenaltyOf, viewsPerFile } from '../../dist/src/hash/views.js';
 import { coarseCutFor, cutBits } from '../../dist/src/index/cut.js';
 import { PictureSearch } from '../../dist/src/index/picture-search.js';
@@ -74,7 +75,8 @@ for (const [name, Search] of builds) {
   const used = process.cpuUsage(cpu);
   if (profiler) {
     const { profile: recorded } = await profiler.post('Profiler.stop');
-    fs.writeFileSync(profile, JSON.stringify(recorded));
+    // Replaces only an earlier profile (a V8 .cpuprofile begins with its nodes), through a temporary file.
+    writeFileSafely(profile, JSON.stringify(recorded), (head) => head.startsWith('{"nodes"'));
     profiler.disconnect();
   }
   times.sort((a, b) => a - b);
