@@ -66,7 +66,8 @@ function dbShell(settings: HashSettings, records: Iterable<FingerprintRecord>): 
   if (k > 1) db.views = { count: n * k, nbits, words, data: new Uint32Array(n * k * words) };
   if (settings.coarseX) {
     const coarseBits = settings.coarseX * settings.coarseX;
-    db.coarse = { count: n * k, nbits: coarseBits, words: wordsFor(coarseBits), data: new Uint32Array(n * k * wordsFor(coarseBits)) };
+    const coarseWords = wordsFor(coarseBits);
+    db.coarse = { count: n * k, nbits: coarseBits, words: coarseWords, data: new Uint32Array(n * k * coarseWords) };
   }
   return { db, list };
 }

@@ -1,11 +1,10 @@
 /**
  * Rows of 64-bit coarse views for a sorted table's chunk (coarse-tables.ts: the bits outside the
  * chunk, as a 32-bit low part and a high part) in a WebAssembly memory of their own, followed by
- * the chunk's bucket offsets, with probe.wat's probe over them; or, where
- * this runtime cannot (no WebAssembly, or no memory of that size: at most 4 GiB), plain arrays and
- * no kernel (the table then measures its rows in JavaScript). The memory is shared (a
- * SharedArrayBuffer underneath), so that worker threads can probe the same rows: each
- * instantiates the kernel on it (kernelFor).
+ * the chunk's bucket offsets, with probe.wat's probe over them; or, where this runtime cannot (no
+ * WebAssembly, or no memory of that size: at most 4 GiB), plain arrays and no kernel (the table
+ * then measures its rows in JavaScript). The memory is shared (a SharedArrayBuffer underneath),
+ * so that worker threads can probe the same rows: each instantiates the kernel on it (kernelFor).
  */
 import { PROBE_WASM_BASE64 } from './probe-wasm.js';
 import { compiledTiered } from '../../util/wasm-tiers.js';
@@ -65,8 +64,9 @@ export function kernelFor(memory: WebAssembly.Memory, hit: (row: number) => void
 
 /**
  * `count` rows of a 32-bit low part and a high part of `hiBytes` (2 or 4), and `offsets` bucket
- * offsets after them, zeroed, and room for the kernel's window past the last row (MAX_WINDOW), with the memory they lie in when the kernel can probe them (low
- * parts at byte 0); else plain arrays (on SharedArrayBuffers with `shared`).
+ * offsets after them, zeroed, and room for the kernel's window past the last row (MAX_WINDOW),
+ * with the memory they lie in when the kernel can probe them (low parts at byte 0); else plain
+ * arrays (on a SharedArrayBuffer with `shared`).
  */
 export function restRows(
   count: number,
