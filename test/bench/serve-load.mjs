@@ -250,21 +250,24 @@ if (!skipBig) {
   await s.stop();
   console.log(`   server peak RSS ${mem.stop().toFixed(0)} MB (with its decoder processes)`);
 
-  // By fingerprint, in process: the stored pictures' own fingerprints as queries, through
-  // PictureSearch (what serve runs) and through the scan of every row, same answers.
+  // The entries read back once for both in-process parts, whose queries are the stored pictures'
+  // own fingerprints (at find's default cut).
+  const t0 = performance.now();
+  const back = await readDb(db);
+  const readSeconds = (performance.now() - t0) / 1000;
+  const within = Math.floor(cutBits(SIMILARITY.default, 256));
+  const coarseWithin = Math.floor(cutBits(coarseCutFor(SIMILARITY.default), 64));
+  const k = viewsPerFile(back.settings);
+  const row = new Map(back.files.map((f, i) => [f, i]));
+  const queryOf = (id) => {
+    const i = row.get(id);
+    return { upright: back.fps.data.subarray(i * 8, i * 8 + 8), views: back.views.data.subarray(i * k * 8, (i + 1) * k * 8), coarse: back.coarse.data.subarray(i * k * 2, (i + 1) * k * 2) };
+  };
+
+  // By fingerprint, in process: through PictureSearch (what serve runs) and through the scan of
+  // every row, same answers.
   {
-    const t0 = performance.now();
-    const back = await readDb(db);
-    const stored = { upright: back.fps, views: back.views, coarse: back.coarse, perFile: viewsPerFile(back.settings), selfViews: selfViewsPerFile(back.settings), viewPenalty: viewPenaltyOf(back.settings) };
-    const readSeconds = (performance.now() - t0) / 1000;
-    const within = Math.floor(cutBits(SIMILARITY.default, 256));
-    const coarseWithin = Math.floor(cutBits(coarseCutFor(SIMILARITY.default), 64));
-    const row = new Map(back.files.map((f, i) => [f, i]));
-    const k = stored.perFile;
-    const queryOf = (id) => {
-      const i = row.get(id);
-      return { upright: back.fps.data.subarray(i * 8, i * 8 + 8), views: back.views.data.subarray(i * k * 8, (i + 1) * k * 8), coarse: back.coarse.data.subarray(i * k * 2, (i + 1) * k * 2) };
-    };
+    const stored = { upright: back.fps, views: back.views, coarse: back.coarse, perFile: k, selfViews: selfViewsPerFile(back.settings), viewPenalty: viewPenaltyOf(back.settings) };
     const search = new PictureSearch(stored);
     const t1 = performance.now();
     search.distances(queryOf(ids[0]), within, coarseWithin);
@@ -300,23 +303,13 @@ if (!skipBig) {
   // search threads, as serve and the library's index run it), the stored entries' fingerprints
   // as queries (the same ones as over HTTP), after as many warm-up searches of other entries.
   {
-    collectGarbage(); // the one-at-a-time part's entries and tables
-    const back = await readDb(db);
-    const within = Math.floor(cutBits(SIMILARITY.default, 256));
-    const coarseWithin = Math.floor(cutBits(coarseCutFor(SIMILARITY.default), 64));
+    collectGarbage(); // the one-at-a-time part's tables
     const threads = os.availableParallelism();
     const live = new LivePictures(back.settings, undefined, { searchThreads: threads });
-    const k = viewsPerFile(back.settings);
-    const row = new Map();
     const t0 = performance.now();
     back.files.forEach((id, i) => {
-      row.set(id, i);
       live.set(id, { file: id, bits: back.fps.data.subarray(i * 8, i * 8 + 8), views: back.views.data.subarray(i * k * 8, (i + 1) * k * 8), coarse: back.coarse.data.subarray(i * k * 2, (i + 1) * k * 2), flat: back.flat[i] === 1, size: back.size[i], mtime: back.mtime[i] });
     });
-    const queryOf = (id) => {
-      const i = row.get(id);
-      return { upright: back.fps.data.subarray(i * 8, i * 8 + 8), views: back.views.data.subarray(i * k * 8, (i + 1) * k * 8), coarse: back.coarse.data.subarray(i * k * 2, (i + 1) * k * 2) };
-    };
     await live.withinAsync(queryOf(ids[1]), within, coarseWithin);
     const madeSeconds = (performance.now() - t0) / 1000;
     const concurrent = async (list) => {
