@@ -16,10 +16,23 @@ import { splitmix32 } from './helpers/random.js';
 const settings = findSettings('libjpeg');
 const K = viewsPerFile(settings);
 
+/** A record of random bits in find's layout; half of them as unframed photos (see below). */
+function randomRecord(next: () => number): FingerprintRecord {
+  const words = (n: number): Uint32Array => Uint32Array.from({ length: n }, () => next());
+  const views = words(K * 8);
+  const coarse = words(K * 2);
+  // As an unframed photo has them: the framed class (views 24–31) equal to the whole one (0–7),
+  // views that the views' table leaves out (coarse-tables.ts, viewSearched).
+  if (next() % 2) {
+    views.copyWithin(24 * 8, 0, 8 * 8);
+    coarse.copyWithin(24 * 2, 0, 8 * 2);
+  }
+  return { file: '', bits: views.slice(0, 8), views, coarse, flat: false, size: 1, mtime: 2 };
+}
+
 describe('LivePictures', () => {
   it('finds what distancesToQuery finds on every row, through adds, replacements and removals', () => {
     const next = splitmix32(16);
-    const words = (n: number): Uint32Array => Uint32Array.from({ length: n }, () => next());
     /** A copy of `r` with about `flips` of its bits changed in every view, full and coarse. */
     const near = (r: FingerprintRecord, flips: number): FingerprintRecord => {
       const flip = (a: Uint32Array, nbits: number, count: number): Uint32Array => {
@@ -33,17 +46,7 @@ describe('LivePictures', () => {
       const views = flip(r.views!, 256, flips);
       return { ...r, views, bits: views.slice(0, 8), coarse: flip(r.coarse!, 64, Math.ceil(flips / 4)) };
     };
-    const random = (): FingerprintRecord => {
-      const views = words(K * 8);
-      const coarse = words(K * 2);
-      // Half of them as unframed photos: the framed class (views 24–31) equal to the whole one
-      // (0–7), views that the views' table leaves out (coarse-tables.ts, viewSearched).
-      if (next() % 2) {
-        views.copyWithin(24 * 8, 0, 8 * 8);
-        coarse.copyWithin(24 * 2, 0, 8 * 2);
-      }
-      return { file: '', bits: views.slice(0, 8), views, coarse, flat: false, size: 1, mtime: 2 };
-    };
+    const random = (): FingerprintRecord => randomRecord(next);
     const live = new LivePictures(settings);
     const truth = new Map<string, FingerprintRecord>();
     const originals: FingerprintRecord[] = [];
@@ -91,18 +94,7 @@ describe('LivePictures', () => {
   for (const threads of [0, 2]) {
   it(`after its tables are made, changes go to their added parts, and past a limit the tables are made again: always what distancesToQuery finds (${threads ? `withinAsync on ${threads} search threads` : 'within'})`, async () => {
     const next = splitmix32(61);
-    const words = (n: number): Uint32Array => Uint32Array.from({ length: n }, () => next());
-    const random = (): FingerprintRecord => {
-      const views = words(K * 8);
-      const coarse = words(K * 2);
-      // Half of them as unframed photos: the framed class (views 24–31) equal to the whole one
-      // (0–7), views that the views' table leaves out (coarse-tables.ts, viewSearched).
-      if (next() % 2) {
-        views.copyWithin(24 * 8, 0, 8 * 8);
-        coarse.copyWithin(24 * 2, 0, 8 * 2);
-      }
-      return { file: '', bits: views.slice(0, 8), views, coarse, flat: false, size: 1, mtime: 2 };
-    };
+    const random = (): FingerprintRecord => randomRecord(next);
     /** A copy of `r` with a few bits of every coarse and full view changed. */
     const near = (r: FingerprintRecord): FingerprintRecord => {
       const views = r.views!.slice();
